@@ -1,0 +1,3 @@
+"""Shipway: build and launch serverless monorepos, one release per push."""
+
+__version__ = "0.1.0"

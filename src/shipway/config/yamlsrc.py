@@ -1,0 +1,163 @@
+"""YAML that remembers where each value came from.
+
+Mappings load as `LineDict` and sequences as `LineList`; both carry the 1-based line of
+themselves and of each key / item, so every config error can name `file:line`. CloudFormation
+short-form tags (`!Ref`, `!GetAtt`, `!Sub` …) load as their long form, as the Serverless
+Framework reads them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from shipway.errors import ShipwayError, Where
+
+_BaseLoader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class LineDict(dict[str, Any]):
+    """A mapping with `line` (where it starts) and `lines[key]` (where each key is)."""
+
+    line: int | None = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lines: dict[str, int] = {}
+
+
+class LineList(list[Any]):
+    """A sequence with `line` (where it starts) and `lines[i]` (where item i is)."""
+
+    line: int | None = None
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.lines: list[int] = []
+
+
+_INTRINSICS = {
+    "Ref": "Ref",
+    "Condition": "Condition",
+    "GetAtt": "Fn::GetAtt",
+}
+
+
+class _Loader(_BaseLoader):  # type: ignore[misc,valid-type]
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> LineDict:
+        self.flatten_mapping(node)
+        out = LineDict()
+        out.line = node.start_mark.line + 1
+        for key_node, value_node in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if not isinstance(key, str | int | float | bool) and key is not None:
+                raise ShipwayError(
+                    "a mapping key must be a plain value",
+                    Where(self.name, key_node.start_mark.line + 1),
+                )
+            key = str(key) if not isinstance(key, str) else key
+            if key in out:
+                raise ShipwayError(
+                    f"duplicate key `{key}`", Where(self.name, key_node.start_mark.line + 1, key)
+                )
+            out[key] = self.construct_object(value_node, deep=True)
+            out.lines[key] = key_node.start_mark.line + 1
+        return out
+
+    def construct_sequence(self, node: yaml.SequenceNode, deep: bool = False) -> LineList:
+        out = LineList()
+        out.line = node.start_mark.line + 1
+        for child in node.value:
+            out.append(self.construct_object(child, deep=True))
+            out.lines.append(child.start_mark.line + 1)
+        return out
+
+
+def _construct_yaml_map(loader: _Loader, node: yaml.MappingNode) -> Any:
+    return loader.construct_mapping(node)
+
+
+def _construct_yaml_seq(loader: _Loader, node: yaml.SequenceNode) -> Any:
+    return loader.construct_sequence(node)
+
+
+def _construct_intrinsic(loader: _Loader, tag_suffix: str, node: yaml.Node) -> Any:
+    name = _INTRINSICS.get(tag_suffix, f"Fn::{tag_suffix}")
+    value: Any
+    if isinstance(node, yaml.ScalarNode):
+        value = loader.construct_scalar(node)
+        if tag_suffix == "GetAtt" and isinstance(value, str):
+            value = value.split(".", 1)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node)
+    else:
+        value = loader.construct_mapping(node)
+    out = LineDict({name: value})
+    out.line = node.start_mark.line + 1
+    out.lines[name] = out.line
+    return out
+
+
+_Loader.add_constructor("tag:yaml.org,2002:map", _construct_yaml_map)
+_Loader.add_constructor("tag:yaml.org,2002:seq", _construct_yaml_seq)
+_Loader.add_multi_constructor("!", _construct_intrinsic)
+
+
+def parse_yaml(text: str, filename: str) -> Any:
+    """Parse YAML text; a syntax error names `filename:line`."""
+    loader = _Loader(text)
+    loader.name = filename
+    try:
+        return loader.get_single_data()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        raise ShipwayError(
+            f"invalid YAML: {exc.problem or exc.context}", Where(filename, line)
+        ) from None
+    except yaml.YAMLError as exc:
+        raise ShipwayError(f"invalid YAML: {exc}", Where(filename)) from None
+    finally:
+        loader.dispose()
+
+
+def load_yaml(path: Path, display: str | None = None) -> Any:
+    """Read and parse a YAML file; `display` is the name errors use (default: the path)."""
+    name = display or str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ShipwayError("file not found", Where(name)) from None
+    except UnicodeDecodeError:
+        raise ShipwayError("not UTF-8 text", Where(name)) from None
+    return parse_yaml(text, name)
+
+
+def line_of(doc: Any, path: Sequence[str | int]) -> int | None:
+    """The line of the deepest existing element of `path` inside a loaded document."""
+    best: int | None = getattr(doc, "line", None)
+    node = doc
+    for part in path:
+        if isinstance(node, LineDict) and isinstance(part, str) and part in node:
+            best = node.lines.get(part, best)
+            node = node[part]
+        elif isinstance(node, LineList) and isinstance(part, int) and 0 <= part < len(node):
+            best = node.lines[part]
+            node = node[part]
+        else:
+            break
+    return best
+
+
+def key_path(path: Sequence[str | int]) -> str:
+    """`('functions', 'hello', 'events', 0)` -> `functions.hello.events[0]`."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + part
+    return out

@@ -1,0 +1,293 @@
+"""The nouns of Shipway: frozen data, no I/O.
+
+The user's files become these values (`config/`), pure stages turn them into plans
+(`pipeline/`, `synth/`), and the modules that own an outside system carry the plans out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Literal
+
+# --------------------------------------------------------------------------- project
+
+
+@dataclass(frozen=True)
+class LocalTarget:
+    kind: Literal["local"] = "local"
+
+
+@dataclass(frozen=True)
+class AwsTarget:
+    region: str
+    profile: str | None = None
+    role_arn: str | None = None
+    account: str | None = None
+    kind: Literal["aws"] = "aws"
+
+
+Target = LocalTarget | AwsTarget
+
+
+@dataclass(frozen=True)
+class ApprovalPolicy:
+    before: Literal["build", "deploy"]
+    approvers: tuple[str, ...] = ()
+    timeout_s: int | None = None
+
+
+@dataclass(frozen=True)
+class Environment:
+    name: str
+    branch: str  # a branch name or a glob (`hotfix/*`)
+    target: Target
+    approval: ApprovalPolicy | None = None
+    mode: Literal["superseded", "queued"] = "superseded"
+    notify: tuple[str, ...] = ()
+    params: Mapping[str, str] = field(default_factory=dict)
+    secrets: tuple[str, ...] = ()  # extra keys declared secret
+    source: Mapping[str, Any] | None = None
+    paths_include: tuple[str, ...] = ()
+    paths_exclude: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Service:
+    """A folder with a serverless.yml. `name` is its `service:` value."""
+
+    name: str
+    path: str  # posix path relative to the repository root, e.g. "services/accounts"
+    config_file: str  # "serverless.yml" (or .yaml), relative to `path`
+    buildspec: str | None  # "buildspec.yml" relative to `path`, or None for the default build
+    depends_on: tuple[str, ...] = ()
+    shared: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class BuildSettings:
+    concurrency: int
+    timeout_s: int
+
+
+@dataclass(frozen=True)
+class Project:
+    name: str
+    root: Path
+    services: tuple[Service, ...]  # in deploy order (dependencies first), then by name
+    environments: Mapping[str, Environment]
+    build: BuildSettings
+
+    def service(self, name: str) -> Service:
+        for s in self.services:
+            if s.name == name:
+                return s
+        raise KeyError(name)
+
+
+# --------------------------------------------------------------------------- serverless.yml
+
+
+@dataclass(frozen=True)
+class HttpRoute:
+    """An `http` (REST, payload v1) or `httpApi` (HTTP API, payload v2) event."""
+
+    kind: Literal["http", "httpApi"]
+    method: str  # upper case; "ANY" for any method
+    path: str  # always starts with "/", e.g. "/accounts/{id}"; "*" for the httpApi catch-all
+
+
+@dataclass(frozen=True)
+class Event:
+    """Any event, as resolved config (`type` is the key: http, httpApi, schedule, sqs …)."""
+
+    type: str
+    config: Any
+
+
+@dataclass(frozen=True)
+class Function:
+    name: str  # the key under `functions:`
+    handler: str  # "path/module.function"
+    runtime: str
+    timeout: int  # seconds
+    memory_size: int  # MB
+    environment: Mapping[str, str]  # provider.environment merged with the function's
+    events: tuple[Event, ...] = ()
+    routes: tuple[HttpRoute, ...] = ()
+
+
+@dataclass(frozen=True)
+class ServiceDefinition:
+    """A serverless.yml with every variable resolved, for one environment (stage)."""
+
+    service: str
+    stage: str
+    region: str
+    runtime: str
+    functions: tuple[Function, ...]
+    package_patterns: tuple[str, ...] = ()
+    package_artifact: str | None = None
+    use_dotenv: bool = True
+    resolved: Mapping[str, Any] = field(default_factory=dict)  # the whole resolved document
+
+
+# --------------------------------------------------------------------------- runs
+
+
+class RunState(StrEnum):
+    QUEUED = "queued"
+    AWAITING_APPROVAL = "awaiting_approval"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+    SUPERSEDED = "superseded"
+    CANCELLED = "cancelled"
+    INTERRUPTED = "interrupted"
+
+    @property
+    def finished(self) -> bool:
+        return self not in (RunState.QUEUED, RunState.AWAITING_APPROVAL, RunState.RUNNING)
+
+
+class JobState(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    TIMED_OUT = "timed_out"
+    SKIPPED = "skipped"
+
+
+class Stage(StrEnum):
+    SOURCE = "source"
+    APPROVAL = "approval"
+    BUILD = "build"
+    DEPLOY = "deploy"
+    VERIFY = "verify"
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """A built service package: a deterministic zip and its sha256."""
+
+    service: str
+    path: Path
+    sha256: str
+    size: int
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    service: str
+    state: JobState
+    seconds: float
+    artifact: Artifact | None = None
+    error: str | None = None  # what failed, in one line
+    exported: Mapping[str, str] = field(default_factory=dict)  # exported-variables
+
+
+@dataclass(frozen=True)
+class Run:
+    id: str
+    env: str
+    commit: str
+    state: RunState
+    created_at: float
+    started_at: float | None = None
+    finished_at: float | None = None
+    trigger: str = "cli"
+    error: str | None = None
+    release: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "env": self.env,
+            "commit": self.commit,
+            "state": self.state.value,
+            "created_at": self.created_at,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "trigger": self.trigger,
+            "error": self.error,
+            "release": self.release,
+        }
+
+
+@dataclass(frozen=True)
+class Job:
+    """One service's work in one stage of a run."""
+
+    run_id: str
+    stage: Stage
+    service: str
+    state: JobState
+    started_at: float | None = None
+    finished_at: float | None = None
+    error: str | None = None
+    log_path: str | None = None
+
+
+@dataclass(frozen=True)
+class ReleasedService:
+    name: str
+    commit: str
+    artifact_sha256: str
+
+
+@dataclass(frozen=True)
+class Release:
+    env: str
+    number: int
+    run_id: str
+    commit: str
+    created_at: float
+    services: tuple[ReleasedService, ...]
+
+
+# --------------------------------------------------------------------------- buildspec.yml
+
+
+@dataclass(frozen=True)
+class Phase:
+    """One buildspec phase (install, pre_build, build, post_build)."""
+
+    name: str
+    commands: tuple[str, ...] = ()
+    finally_commands: tuple[str, ...] = ()
+    on_failure: str | None = None  # ABORT | CONTINUE | RETRY[-n][-regex]
+    run_as: str | None = None
+    runtime_versions: Mapping[str, str] = field(default_factory=dict)  # install phase only
+
+
+@dataclass(frozen=True)
+class ArtifactSpec:
+    files: tuple[str, ...]
+    base_directory: str | None = None
+    discard_paths: bool = False
+    exclude_paths: tuple[str, ...] = ()
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class BuildSpec:
+    """A buildspec.yml (AWS CodeBuild format), parsed and checked."""
+
+    file: str  # path relative to the repository root, for messages
+    version: str  # "0.1" or "0.2"
+    phases: tuple[Phase, ...]  # in CodeBuild's order, only those present
+    shell: str | None = None  # env.shell: None means sh
+    variables: Mapping[str, str] = field(default_factory=dict)
+    parameter_store: Mapping[str, str] = field(default_factory=dict)
+    secrets_manager: Mapping[str, str] = field(default_factory=dict)
+    exported_variables: tuple[str, ...] = ()
+    run_as: str | None = None
+    artifacts: ArtifactSpec | None = None
+    secondary_artifacts: Mapping[str, ArtifactSpec] = field(default_factory=dict)
+    cache_paths: tuple[str, ...] = ()
+    raw: Mapping[str, Any] = field(default_factory=dict)  # keys kept for later stages (reports…)
