@@ -1,0 +1,100 @@
+"""Deterministic zips (same files in, same bytes out) and safe unpacking.
+
+Entries are sorted by name; every timestamp is 1980-01-01 00:00:00; modes are 0o755 for
+executable files and 0o644 for the rest; there are no directory entries; every entry is
+ZIP_DEFLATED at level 6 with unix attributes. The zip is written beside `out` and renamed
+into place, so a reader never sees half a file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import stat
+import zipfile
+from collections.abc import Mapping
+from pathlib import Path, PurePosixPath
+
+from shipway.errors import ShipwayError, Where
+from shipway.model import Artifact
+
+FIXED_DATE = (1980, 1, 1, 0, 0, 0)
+LEVEL = 6
+_CHUNK = 1 << 20
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(_CHUNK), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def check_arcname(name: str) -> str:
+    """A safe relative posix name, or ValueError."""
+    if not name or "\\" in name or name.startswith("/") or "\x00" in name:
+        raise ValueError(f"unsafe path in zip: {name!r}")
+    parts = PurePosixPath(name).parts
+    if any(p in ("..", ".") for p in parts) or (parts and ":" in parts[0]):
+        raise ValueError(f"unsafe path in zip: {name!r}")
+    return "/".join(parts)
+
+
+def write_zip(service: str, files: Mapping[str, Path], out: Path) -> Artifact:
+    """Zip `files` ({name in zip: file on disk}) deterministically into `out`."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".partial")
+    names = sorted(check_arcname(n) for n in files)
+    by_name = {check_arcname(n): p for n, p in files.items()}
+    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=LEVEL) as zf:
+        for name in names:
+            src = by_name[name]
+            st = src.stat()  # follows symlinks: the zip holds the content
+            executable = bool(st.st_mode & 0o111)
+            info = zipfile.ZipInfo(name, date_time=FIXED_DATE)
+            info.create_system = 3  # unix, so external_attr carries the mode
+            info.external_attr = (stat.S_IFREG | (0o755 if executable else 0o644)) << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info._compresslevel = LEVEL  # type: ignore[attr-defined]
+            info.file_size = st.st_size
+            with open(src, "rb") as fh, zf.open(info, "w") as dst:
+                shutil.copyfileobj(fh, dst, _CHUNK)
+    os.replace(tmp, out)
+    return Artifact(service=service, path=out, sha256=_sha256(out), size=out.stat().st_size)
+
+
+def unpack_zip(zip_path: Path, dest: Path) -> list[str]:
+    """Extract `zip_path` into `dest`, refusing absolute, `..` and symlink entries.
+
+    Files get 0o755 when the zip marks them executable, else 0o644. Returns the names written.
+    """
+    dest.mkdir(parents=True, exist_ok=True)
+    root = dest.resolve()
+    written: list[str] = []
+    try:
+        zf = zipfile.ZipFile(zip_path)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise ShipwayError(f"not a readable zip: {exc}", Where(str(zip_path))) from None
+    with zf:
+        for info in zf.infolist():
+            try:
+                name = check_arcname(info.filename.rstrip("/") or ".")
+            except ValueError as exc:
+                raise ShipwayError(str(exc), Where(str(zip_path))) from None
+            mode = info.external_attr >> 16
+            if stat.S_ISLNK(mode):
+                raise ShipwayError(f"symlink entry in zip: {name!r}", Where(str(zip_path)))
+            target = root / name
+            if not target.resolve().is_relative_to(root):
+                raise ShipwayError(f"unsafe path in zip: {name!r}", Where(str(zip_path)))
+            if info.is_dir():
+                target.mkdir(parents=True, exist_ok=True)
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with zf.open(info) as src, open(target, "wb") as dst:
+                shutil.copyfileobj(src, dst, _CHUNK)
+            os.chmod(target, 0o755 if mode & 0o111 else 0o644)
+            written.append(name)
+    return written

@@ -1,0 +1,709 @@
+"""run_build with real shells and real files: one test per CodeBuild rule."""
+
+from __future__ import annotations
+
+import os
+import re
+import textwrap
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from shipway.build.runner import BuildRequest, run_build
+from shipway.config.buildspec import parse_buildspec
+from shipway.model import BuildResult, BuildSpec, JobState
+
+
+def _spec(tmp_path: Path, text: str) -> BuildSpec:
+    f = tmp_path / "buildspec.yml"
+    f.write_text(textwrap.dedent(text))
+    return parse_buildspec(f, "services/svc/buildspec.yml")
+
+
+def _build(
+    tmp_path: Path,
+    spec_text: str | None,
+    *,
+    env: dict[str, str] | None = None,
+    timeout: float = 60,
+    secrets: frozenset[str] = frozenset(),
+    patterns: tuple[str, ...] = (),
+    exclude_files: tuple[str, ...] = (),
+    files: dict[str, str] | None = None,
+) -> tuple[BuildResult, str]:
+    workspace = tmp_path / "ws"
+    service_dir = workspace / "services" / "svc"
+    service_dir.mkdir(parents=True, exist_ok=True)
+    for name, content in (files or {"handler.py": "def main(e, c):\n    return 1\n"}).items():
+        p = service_dir / name
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(content)
+    spec = _spec(tmp_path, spec_text) if spec_text is not None else None
+    log = tmp_path / "build.log"
+    req = BuildRequest(
+        service="svc",
+        service_dir=service_dir,
+        workspace=workspace,
+        buildspec=spec,
+        env=env or {},
+        build_vars={"CODEBUILD_BUILD_ID": "svc:1", "SHIPWAY_SERVICE": "svc"},
+        package_patterns=patterns,
+        exclude_files=exclude_files,
+        out_zip=tmp_path / "out" / "svc.zip",
+        log_path=log,
+        timeout_s=timeout,
+        secrets=secrets,
+    )
+    result = run_build(req)
+    return result, log.read_text()
+
+
+def _output(log: str) -> list[str]:
+    """Command output lines (without the timestamp), agent lines left out."""
+    return [ln.split(" ", 2)[2] for ln in log.splitlines() if not ln.startswith("[Container]")]
+
+
+def _names(result: BuildResult) -> list[str]:
+    assert result.artifact is not None
+    with zipfile.ZipFile(result.artifact.path) as zf:
+        return zf.namelist()
+
+
+def test_variable_carries_across_commands_and_phases(tmp_path: Path) -> None:
+    result, log = _build(
+        tmp_path,
+        """
+        version: 0.2
+        phases:
+          install:
+            commands:
+              - PLAIN=one
+              - export EXPORTED=two
+          build:
+            commands:
+              - echo "got $PLAIN $EXPORTED"
+              - sh -c 'echo "child sees $PLAIN"'
+        artifacts: {files: ['**/*']}
+        """,
+    )
+    assert result.state is JobState.SUCCEEDED, result.error
+    assert "got one two" in _output(log)
+    assert "child sees one" in _output(log)
+
+
+def test_cd_carries_across_commands(tmp_path: Path) -> None:
+    result, log = _build(
+        tmp_path,
+        """
+        version: 0.2
+        phases:
+          pre_build:
+            commands:
+              - mkdir -p sub/deeper && cd sub/deeper
+          build:
+            commands:
+              - pwd
+              - cd "$CODEBUILD_SRC_DIR"
+              - pwd
+        artifacts: {files: ['**/*']}
+        """,
+    )
+    assert result.state is JobState.SUCCEEDED, result.error
+    out = _output(log)
+    ws = tmp_path / "ws"
+    assert out[0] == str(ws / "services" / "svc" / "sub" / "deeper")
+    assert out[1] == str(ws)
+
+
+def test_build_starts_in_service_dir_with_codebuild_vars(tmp_path: Path) -> None:
+    result, log = _build(
+        tmp_path,
+        """
+        version: 0.2
+        phases:
+          build:
+            commands:
+              - pwd
+              - echo "$CODEBUILD_SRC_DIR|$CODEBUILD_BUILD_ID|$CODEBUILD_BUILD_SUCCEEDING"
+        artifacts: {files: ['**/*']}
+        """,
+    )
+    assert result.state is JobState.SUCCEEDED
+    ws = tmp_path / "ws"
+    assert _output(log) == [str(ws / "services" / "svc"), f"{ws}|svc:1|1"]
+
+
+def test_env_precedence_spec_then_env_then_build_vars(tmp_path: Path) -> None:
+    result, log = _build(
+        tmp_path,
+        """
+        version: 0.2
+        env:
+          variables:
+            A: from-spec
+            B: from-spec
+            C: from-spec
+            N: 10
+            T: yes
+        phases:
+          build:
+            commands:
+              - echo "$A $B $C $N $T"
+        artifacts: {files: ['**/*']}
+        """,
+        env={"B": "from-env", "SHIPWAY_SERVICE": "from-env"},
+    )
+    assert result.state is JobState.SUCCEEDED
+    assert _output(log) == ["from-spec from-env from-spec 10 true"]
+
+
+def test_function_does_not_carry(tmp_path: Path) -> None:
+    result, log = _build(
+        tmp_path,
+        """
+        version: 0.2
+        phases:
+          build:
+            commands:
+              - greet() { echo hello; }; greet
+              - greet
+        """,
+    )
+    assert result.state is JobState.FAILED
+    assert _output(log)[0] == "hello"
+    assert result.error is not None and "command `greet` exited 127" in result.error
+
+
+def test_set_e_does_not_carry(tmp_path: Path) -> None:
+    result, log = _build(
+        tmp_path,
+        """
+        version: 0.2
+        phases:
+          build:
+            commands:
+              - set -e
+              - false; echo still-running
+        artifacts: {files: ['**/*']}
+        """,
+    )
+    assert result.state is JobState.SUCCEEDED, result.error
+    assert "still-running" in _output(log)
+
+
+def test_multiline_block_status_is_last_line(tmp_path: Path) -> None:
+    ok, _ = _build(
+        tmp_path / "a",
+        """
+        version: 0.2
+        phases:
+          build:
+            commands:
+              - |
+                false
+                true
+        artifacts: {files: ['**/*']}
+        """,
+    )
+    assert ok.state is JobState.SUCCEEDED
+    bad, _ = _build(
+        tmp_path / "b",
+        """
+        version: 0.2
+        phases:
+          build:
+            commands:
+              - |
+                true
+                false
+        """,
+    )
+    assert bad.state is JobState.FAILED
+
+
+def test_first_failure_stops_phase_and_finally_runs(tmp_path: Path) -> None:
+    result, log = _build(
+        tmp_path,
+        """
+        version: 0.2
+        phases:
+          build:
+            commands:
+              - echo one
+              - exit 3
+              - echo never
+            finally:
+              - echo cleanup
+        """,
+    )
+    assert result.state is JobState.FAILED
+    assert _output(log) == ["one", "cleanup"]
+    assert result.error == "phase BUILD: command `exit 3` exited 3"
+    assert result.artifact is None
+
+
+def test_build_failure_runs_post_build_with_succeeding_0(tmp_path: Path) -> None:
+    result, log = _build(
+        tmp_path,
+        """
+        version: 0.2
+        phases:
+          build:
+            commands:
+              - npm-that-does-not-exist test
+          post_build:
+            commands:
+              - echo "succeeding=$CODEBUILD_BUILD_SUCCEEDING"
+        artifacts: {files: ['**/*']}
+        """,
+    )
+    assert result.state is JobState.FAILED
+    assert "succeeding=0" in _output(log)
+    assert result.error == "phase BUILD: command `npm-that-does-not-exist test` exited 127"
+    assert result.artifact is None
+    assert "Phase complete: BUILD State: FAILED" in log
+    assert "Phase complete: POST_BUILD State: SUCCEEDED" in log
+
+
+def test_install_failure_skips_later_phases(tmp_path: Path) -> None:
+    result, log = _build(
+        tmp_path,
+        """
+        version: 0.2
+        phases:
+          install:
+            commands:
+              - exit 1
+            finally:
+              - echo install-finally
+          pre_build:
+            commands: [echo pre]
+          build:
+            commands: [echo build]
+          post_build:
+            commands: [echo post]
+        """,
+    )
+    assert result.state is JobState.FAILED
+    assert _output(log) == ["install-finally"]
+    assert result.error == "phase INSTALL: command `exit 1` exited 1"
+    assert "Entering phase BUILD" not in log
+
+
+def test_on_failure_continue_goes_on_but_build_fails(tmp_path: Path) -> None:
+    result, log = _build(
+        tmp_path,
+        """
+        version: 0.2
+        phases:
+          pre_build:
+            on-failure: CONTINUE
+            commands:
+              - exit 2
+          build:
+            commands:
+              - echo "build ran, succeeding=$CODEBUILD_BUILD_SUCCEEDING"
+        artifacts: {files: ['**/*']}
+        """,
+    )
+    assert result.state is JobState.FAILED
+    assert _output(log) == ["build ran, succeeding=0"]
+    assert result.error == "phase PRE_BUILD: command `exit 2` exited 2"
+    assert result.artifact is None
+
+
+def test_on_failure_retry_reruns_phase(tmp_path: Path) -> None:
+    result, log = _build(
+        tmp_path,
+        """
+        version: 0.2
+        phases:
+          build:
+            on-failure: RETRY-2
+            commands:
+              - echo x >> attempts.txt
+              - test "$(wc -l < attempts.txt)" -ge 3
+        artifacts: {files: ['attempts.txt']}
+        """,
+    )
+    assert result.state is JobState.SUCCEEDED, result.error
+    assert log.count("Retrying phase BUILD") == 2
+
+
+def test_timeout_kills_process_group(tmp_path: Path) -> None:
+    marker = tmp_path / "child.pid"
+    started = time.monotonic()
+    result, _ = _build(
+        tmp_path,
+        f"""
+        version: 0.2
+        phases:
+          build:
+            commands:
+              - sleep 30 & echo $! > {marker}; sleep 30
+        """,
+        timeout=1.0,
+    )
+    assert time.monotonic() - started < 10
+    assert result.state is JobState.TIMED_OUT
+    assert result.error is not None and "timed out" in result.error
+    pid = int(marker.read_text())
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        # a zombie re-parented to init is reaped soon; check its state
+        try:
+            if Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z":
+                break
+        except OSError:
+            break
+        time.sleep(0.05)
+    else:
+        pytest.fail("the background child survived the timeout")
+
+
+def test_secrets_masked_in_log(tmp_path: Path) -> None:
+    secret = "s3cr3t-value-123"
+    result, log = _build(
+        tmp_path,
+        """
+        version: 0.2
+        phases:
+          build:
+            commands:
+              - echo "token is $API_TOKEN"
+              - printf 's3cr3t-'; sleep 0.2; printf 'value-123 end\\n'
+              - echo "$API_TOKEN" >&2
+              - exit 4 # $API_TOKEN
+        """,
+        env={"API_TOKEN": secret},
+        secrets=frozenset({secret}),
+    )
+    assert secret not in log
+    assert "token is ***" in _output(log)
+    assert "*** end" in _output(log)
+    assert _output(log).count("***") == 1
+    assert result.state is JobState.FAILED
+
+
+def test_parameter_store_values_are_masked_and_required(tmp_path: Path) -> None:
+    text = """
+        version: 0.2
+        env:
+          parameter-store:
+            DB_PASSWORD: /app/db/password
+        phases:
+          build:
+            commands:
+              - echo "pw=$DB_PASSWORD"
+        artifacts: {files: ['**/*']}
+        """
+    result, log = _build(tmp_path / "a", text, env={"DB_PASSWORD": "hunter22"})
+    assert result.state is JobState.SUCCEEDED
+    assert "pw=***" in _output(log) and "hunter22" not in log
+    missing, _ = _build(tmp_path / "b", text)
+    assert missing.state is JobState.FAILED
+    assert missing.error is not None and "`DB_PASSWORD`" in missing.error
+
+
+def test_exported_variables_captured(tmp_path: Path) -> None:
+    result, _ = _build(
+        tmp_path,
+        """
+        version: 0.2
+        env:
+          exported-variables: [IMAGE_TAG, STAGE_URL, NEVER_SET]
+        phases:
+          build:
+            commands:
+              - IMAGE_TAG=v1.2
+          post_build:
+            commands:
+              - export STAGE_URL="https://x.example/$IMAGE_TAG"
+        artifacts: {files: ['**/*']}
+        """,
+    )
+    assert result.state is JobState.SUCCEEDED
+    assert dict(result.exported) == {"IMAGE_TAG": "v1.2", "STAGE_URL": "https://x.example/v1.2"}
+
+
+def test_version_01_fresh_shell_each_command(tmp_path: Path) -> None:
+    result, log = _build(
+        tmp_path,
+        """
+        version: 0.1
+        environment_variables:
+          plaintext:
+            GREETING: hi
+        phases:
+          build:
+            commands:
+              - X=1; mkdir -p d; cd d
+              - echo "[$X] $(basename $(pwd)) $GREETING"
+        artifacts: {files: ['**/*']}
+        """,
+    )
+    assert result.state is JobState.SUCCEEDED
+    assert _output(log) == ["[] svc hi"]
+
+
+def test_bash_shell(tmp_path: Path) -> None:
+    result, log = _build(
+        tmp_path,
+        """
+        version: 0.2
+        env: {shell: bash}
+        phases:
+          build:
+            commands:
+              - arr=(a b c); echo "${#arr[@]} $BASH_VERSION" | cut -c1
+        artifacts: {files: ['**/*']}
+        """,
+    )
+    assert result.state is JobState.SUCCEEDED, result.error
+    assert _output(log) == ["3"]
+
+
+def test_log_markers(tmp_path: Path) -> None:
+    _, log = _build(
+        tmp_path,
+        """
+        version: 0.2
+        phases:
+          build:
+            commands: [echo hi]
+        artifacts: {files: ['**/*']}
+        """,
+    )
+    agent = [ln for ln in log.splitlines() if ln.startswith("[Container] ")]
+    assert any(ln.endswith("Entering phase BUILD") for ln in agent)
+    assert any(ln.endswith("Running command echo hi") for ln in agent)
+    assert any(ln.endswith("Phase complete: BUILD State: SUCCEEDED") for ln in agent)
+    stamp = re.compile(r"\[Container\] \d{4}/\d\d/\d\d \d\d:\d\d:\d\d\.\d{3} ")
+    assert all(stamp.match(ln) for ln in agent)
+
+
+def test_stdin_is_not_read(tmp_path: Path) -> None:
+    result, log = _build(
+        tmp_path,
+        """
+        version: 0.2
+        phases:
+          build:
+            commands:
+              - cat; echo "read done"
+        artifacts: {files: ['**/*']}
+        """,
+        timeout=10,
+    )
+    assert result.state is JobState.SUCCEEDED
+    assert _output(log) == ["read done"]
+
+
+def test_background_process_does_not_hang_build(tmp_path: Path) -> None:
+    started = time.monotonic()
+    result, _ = _build(
+        tmp_path,
+        """
+        version: 0.2
+        phases:
+          build:
+            commands:
+              - sleep 20 &
+              - echo next
+        artifacts: {files: ['**/*']}
+        """,
+        timeout=30,
+    )
+    assert result.state is JobState.SUCCEEDED
+    assert time.monotonic() - started < 5
+
+
+# --------------------------------------------------------------------------- artifacts
+
+
+def test_artifacts_base_directory_discard_and_exclude(tmp_path: Path) -> None:
+    result, _ = _build(
+        tmp_path,
+        """
+        version: 0.2
+        phases:
+          build:
+            commands:
+              - mkdir -p dist/lib dist/tests && echo a > dist/app.py && echo b > dist/lib/util.py
+              - echo t > dist/tests/test_app.py && echo m > dist/lib/notes.md
+        artifacts:
+          base-directory: dist
+          files: ['**/*']
+          exclude-paths: ['tests/**', '**/*.md']
+        """,
+    )
+    assert result.state is JobState.SUCCEEDED, result.error
+    assert _names(result) == ["app.py", "lib/util.py"]
+
+    flat, _ = _build(
+        tmp_path / "flat",
+        """
+        version: 0.2
+        phases:
+          build:
+            commands:
+              - mkdir -p out/a/b && echo 1 > out/a/one.txt && echo 2 > out/a/b/two.txt
+        artifacts:
+          files: ['out/**/*.txt']
+          discard-paths: yes
+        """,
+    )
+    assert flat.state is JobState.SUCCEEDED, flat.error
+    assert _names(flat) == ["one.txt", "two.txt"]
+
+
+def test_artifacts_base_directory_glob_and_variables(tmp_path: Path) -> None:
+    result, _ = _build(
+        tmp_path,
+        """
+        version: 0.2
+        phases:
+          build:
+            commands:
+              - mkdir -p build-1234/pkg && echo a > build-1234/pkg/x.py
+              - OUT=pkg
+        artifacts:
+          base-directory: build-*
+          files: ['$OUT/*.py']
+        """,
+    )
+    assert result.state is JobState.SUCCEEDED, result.error
+    assert _names(result) == ["pkg/x.py"]
+
+
+def test_artifacts_no_match_fails(tmp_path: Path) -> None:
+    result, _ = _build(
+        tmp_path,
+        """
+        version: 0.2
+        phases:
+          build:
+            commands: [echo hi]
+        artifacts:
+          files: ['dist/**/*']
+        """,
+    )
+    assert result.state is JobState.FAILED
+    assert result.error is not None and "no matching artifact paths" in result.error
+
+
+def test_default_build_patterns(tmp_path: Path) -> None:
+    files = {
+        "handler.py": "x",
+        "lib/util.py": "x",
+        "serverless.yml": "service: svc",
+        ".env": "A=1",
+        ".env.dev": "A=1",
+        ".gitignore": "x",
+        ".git/config": "x",
+        ".serverless/old.zip": "x",
+        "tests/test_handler.py": "x",
+        "tests/fixtures/keep.json": "x",
+        "node_modules/dep/index.js": "x",
+        "requirements.txt": "# nothing to install\n\n",
+        "notes.custom": "x",
+    }
+    result, _ = _build(
+        tmp_path,
+        None,
+        files=files,
+        patterns=("!tests/**", "tests/fixtures/**", "!node_modules/**", "!*.custom"),
+        exclude_files=("serverless.yml",),
+    )
+    assert result.state is JobState.SUCCEEDED, result.error
+    assert _names(result) == [
+        "handler.py",
+        "lib/util.py",
+        "requirements.txt",
+        "tests/fixtures/keep.json",
+    ]
+
+
+def _wheel(dest: Path) -> Path:
+    """A minimal pure-Python wheel, written by hand (pip installs it without network)."""
+    whl = dest / "localmod-1.0-py3-none-any.whl"
+    dest.mkdir(parents=True, exist_ok=True)
+    files = {
+        "localmod/__init__.py": "VALUE = 7\n",
+        "localmod-1.0.dist-info/METADATA": "Metadata-Version: 2.1\nName: localmod\nVersion: 1.0\n",
+        "localmod-1.0.dist-info/WHEEL": (
+            "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+        ),
+    }
+    record = "".join(f"{n},,\n" for n in files) + "localmod-1.0.dist-info/RECORD,,\n"
+    files["localmod-1.0.dist-info/RECORD"] = record
+    with zipfile.ZipFile(whl, "w") as zf:
+        for name, text in files.items():
+            zf.writestr(name, text)
+    return whl
+
+
+def test_default_build_installs_requirements(tmp_path: Path) -> None:
+    whl = _wheel(tmp_path / "wheels")
+    result, log = _build(
+        tmp_path,
+        None,
+        files={"handler.py": "import localmod\n", "requirements.txt": f"{whl}\n"},
+    )
+    assert result.state is JobState.SUCCEEDED, log
+    names = _names(result)
+    assert "localmod/__init__.py" in names
+    assert "handler.py" in names and "requirements.txt" in names
+
+
+def test_default_build_pip_failure_reported(tmp_path: Path) -> None:
+    result, _ = _build(
+        tmp_path,
+        None,
+        files={"handler.py": "x", "requirements.txt": f"{tmp_path}/does-not-exist\n"},
+    )
+    assert result.state is JobState.FAILED
+    assert result.error == "phase BUILD: command `pip install -r requirements.txt` exited 1"
+
+
+def test_same_inputs_same_zip_bytes(tmp_path: Path) -> None:
+    spec = """
+        version: 0.2
+        phases:
+          build:
+            commands:
+              - mkdir -p bin && printf '#!/bin/sh\\necho hi\\n' > bin/run && chmod +x bin/run
+              - echo data > data.txt
+        artifacts: {files: ['**/*']}
+        """
+    first, _ = _build(tmp_path / "one", spec)
+    time.sleep(1.1)  # different mtimes on disk
+    second, _ = _build(tmp_path / "two", spec)
+    assert first.artifact is not None and second.artifact is not None
+    assert first.artifact.path.read_bytes() == second.artifact.path.read_bytes()
+    assert first.artifact.sha256 == second.artifact.sha256
+    with zipfile.ZipFile(first.artifact.path) as zf:
+        modes = {i.filename: (i.external_attr >> 16) & 0o777 for i in zf.infolist()}
+    assert modes["bin/run"] == 0o755
+    assert modes["data.txt"] == 0o644
+
+
+def test_many_trivial_builds_are_fast(tmp_path: Path) -> None:
+    spec = """
+        version: 0.2
+        phases:
+          build:
+            commands: [echo ok]
+        artifacts: {files: ['**/*']}
+        """
+    started = time.monotonic()
+    for i in range(20):
+        result, _ = _build(tmp_path / str(i), spec)
+        assert result.state is JobState.SUCCEEDED
+    assert time.monotonic() - started < 10
