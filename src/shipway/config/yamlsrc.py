@@ -46,7 +46,7 @@ _INTRINSICS = {
 }
 
 
-class _Loader(_BaseLoader):  # type: ignore[misc,valid-type]
+class _Loader(_BaseLoader):  # type: ignore[misc]
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> LineDict:
         self.flatten_mapping(node)
         out = LineDict()
@@ -94,6 +94,7 @@ def _construct_intrinsic(loader: _Loader, tag_suffix: str, node: yaml.Node) -> A
     elif isinstance(node, yaml.SequenceNode):
         value = loader.construct_sequence(node)
     else:
+        assert isinstance(node, yaml.MappingNode)
         value = loader.construct_mapping(node)
     out = LineDict({name: value})
     out.line = node.start_mark.line + 1

@@ -1,0 +1,283 @@
+"""The use cases (validate, run, status, invoke, init, logs …) and the one place where the
+parts are wired together. The CLI and the server are thin layers over `App`."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from shipway.config.buildspec import parse_buildspec
+from shipway.config.dotenv import load_env
+from shipway.config.project import PROJECT_FILE, load_project
+from shipway.config.serverless import find_config, read_service_name
+from shipway.errors import ConfigErrors, NotFound, ShipwayError
+from shipway.model import AwsTarget, Project, Run, RunState
+from shipway.pipeline.engine import Engine, Outcome
+from shipway.pipeline.events import Listener, ignore
+from shipway.pipeline.paths import StatePaths
+from shipway.pipeline.plan import environment, load_definition
+from shipway.source.git import branch_head, repository_root, resolve_commit
+from shipway.store.sqlite import Store
+
+DEFAULT_PORT = 8787
+
+if TYPE_CHECKING:
+    from shipway.web.serve import GatewayServer
+
+
+@dataclass(frozen=True)
+class ServiceSummary:
+    name: str
+    path: str
+    build: str  # "buildspec.yml" or "default"
+    functions: int
+    depends_on: tuple[str, ...]
+
+
+class App:
+    def __init__(self, repo: Path | None = None):
+        self.repo = repository_root((repo or Path.cwd()).resolve())
+        self.paths = StatePaths.for_repo(self.repo)
+        self._store: Store | None = None
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            self._store = Store(self.paths.database)
+        return self._store
+
+    def project(self) -> Project:
+        return load_project(self.repo)
+
+    # ------------------------------------------------------------------ validate
+
+    def validate(self) -> list[ServiceSummary]:
+        """Check shipway.yml and, for every environment, every service's serverless.yml,
+        buildspec.yml and .env layers; raise ConfigErrors listing every problem."""
+        project = self.project()
+        errors: list[ShipwayError] = []
+        seen: set[str] = set()
+        functions: dict[str, int] = {}
+
+        def collect(exc: ShipwayError) -> None:
+            for e in exc.errors if isinstance(exc, ConfigErrors) else [exc]:
+                if str(e) not in seen:
+                    seen.add(str(e))
+                    errors.append(e)
+
+        for service in project.services:
+            if service.buildspec:
+                try:
+                    parse_buildspec(
+                        self.repo / service.path / service.buildspec,
+                        f"{service.path}/{service.buildspec}",
+                    )
+                except ShipwayError as exc:
+                    collect(exc)
+            for env in project.environments.values():
+                try:
+                    values = load_env(self.repo, env.name, service.path, env.secrets)
+                    definition = load_definition(self.repo, env, service, values)
+                    functions[service.name] = len(definition.functions)
+                except ShipwayError as exc:
+                    collect(exc)
+        if errors:
+            raise ConfigErrors(errors)
+        return [
+            ServiceSummary(
+                s.name, s.path, s.buildspec or "default", functions.get(s.name, 0), s.depends_on
+            )
+            for s in project.services
+        ]
+
+    # ------------------------------------------------------------------ run
+
+    def resolve_run_commit(self, env_name: str, commit: str | None) -> str:
+        project = self.project()
+        env = environment(project, env_name)
+        if commit:
+            return resolve_commit(self.repo, commit)
+        if any(ch in env.branch for ch in "*?["):
+            raise ShipwayError(
+                f"environment `{env_name}` follows the branch pattern `{env.branch}`",
+                hint="pass --commit SHA to choose which commit to run",
+            )
+        return branch_head(self.repo, env.branch)
+
+    def run(self, env_name: str, commit: str | None = None, listener: Listener = ignore) -> Outcome:
+        sha = self.resolve_run_commit(env_name, commit)
+        engine = Engine(self.repo, self.paths, self.store, listener)
+        return engine.run(env_name, sha)
+
+    def runs(self, env: str | None = None, limit: int = 50) -> list[Run]:
+        if env:
+            environment(self.project(), env)
+        return self.store.runs(env, limit)
+
+    def logs(self, run_id: str, service: str | None = None) -> str:
+        run = self.store.run(run_id)
+        jobs = [j for j in self.store.jobs(run.id) if j.log_path]
+        if service:
+            jobs = [j for j in jobs if j.service == service]
+            if not jobs:
+                raise NotFound(f"run `{run_id}` has no log for service `{service}`")
+        parts = []
+        for job in jobs:
+            assert job.log_path is not None
+            path = Path(job.log_path)
+            text = path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
+            parts.append(f"==> {job.service} ({job.stage.value}, {job.state.value}) <==\n{text}")
+        return "\n".join(parts)
+
+    # ------------------------------------------------------------------ status
+
+    def server(self) -> dict[str, Any] | None:
+        """The running server's {pid, port, url}, if one is up for this state directory."""
+        path = self.paths.home / "server.json"
+        try:
+            info: dict[str, Any] = json.loads(path.read_text())
+            os.kill(int(info["pid"]), 0)
+        except (OSError, ValueError, KeyError):
+            return None
+        return info
+
+    def status(self, env_name: str | None = None) -> dict[str, Any]:
+        project = self.project()
+        names = [environment(project, env_name).name] if env_name else list(project.environments)
+        server = self.server()
+        port = int(server["port"]) if server else DEFAULT_PORT
+        out: dict[str, Any] = {}
+        for name in names:
+            env = project.environments[name]
+            release = self.store.latest_release(name)
+            last_runs = self.store.runs(name, limit=1)
+            last = last_runs[0] if last_runs else None
+            released = {s.name: s for s in release.services} if release else {}
+            services: dict[str, Any] = {}
+            for s in project.services:
+                deployed = released.get(s.name)
+                entry: dict[str, Any] = {
+                    "state": "deployed" if deployed else "not deployed",
+                    "commit": deployed.commit if deployed else None,
+                }
+                if deployed and not isinstance(env.target, AwsTarget):
+                    entry["url"] = f"http://127.0.0.1:{port}/{name}/{s.name}"
+                services[s.name] = entry
+            out[name] = {
+                "branch": env.branch,
+                "target": env.target.kind,
+                "release": release.number if release else None,
+                "commit": release.commit if release else None,
+                "last_run": last.as_dict() if last else None,
+                "serving": bool(server),
+                "services": services,
+            }
+        return out
+
+    # ------------------------------------------------------------------ local runtime
+
+    def invoke(self, function: str, env_name: str, payload: Any) -> tuple[bool, Any]:
+        """Call a function of ENV's current local release once: (ok, result or error doc)."""
+        from shipway.targets.local.gateway import invoke_function
+        from shipway.targets.local.target import LocalTarget
+
+        environment(self.project(), env_name)
+        manifest = LocalTarget(self.paths.home).current_manifest(env_name)
+        if manifest is None:
+            raise NotFound(
+                f"environment `{env_name}` has no release yet", hint=f"`shipway run {env_name}`"
+            )
+        candidates = [
+            (sname, fname)
+            for sname, svc in manifest.services.items()
+            for fname in svc.functions
+            if function in (fname, f"{sname}.{fname}", f"{sname}/{fname}")
+        ]
+        if not candidates:
+            every = sorted(
+                f"{s}.{f}" for s, svc in manifest.services.items() for f in svc.functions
+            )
+            raise NotFound(
+                f"no function `{function}` in `{env_name}` (deployed: {', '.join(every)})"
+            )
+        if len(candidates) > 1:
+            raise ShipwayError(
+                f"`{function}` names functions in several services: "
+                + ", ".join(f"{s}.{f}" for s, f in candidates),
+                hint="write SERVICE.FUNCTION",
+            )
+        service, fn = candidates[0]
+        result = invoke_function(self.paths.home, env_name, service, fn, payload)
+        return result.ok, result.payload
+
+    def gateway_server(self, port: int = DEFAULT_PORT) -> GatewayServer:
+        """The local runtime's HTTP server, bound to 127.0.0.1:port and not yet running."""
+        from shipway.web.serve import GatewayServer
+
+        return GatewayServer(self.paths.home, port=port)
+
+    # ------------------------------------------------------------------ init
+
+    def init(self) -> Path:
+        """Write a shipway.yml for the services found, with dev/qa/prod; git-ignore the state."""
+        path = self.repo / PROJECT_FILE
+        if path.exists():
+            raise ShipwayError(f"{PROJECT_FILE} already exists", hint="edit it, or remove it first")
+        services = sorted(
+            p.parent.relative_to(self.repo).as_posix()
+            for pattern in ("*/serverless.y*ml", "*/*/serverless.y*ml")
+            for p in self.repo.glob(pattern)
+            if ".shipway" not in p.parts and "node_modules" not in p.parts
+        )
+        for folder in services:
+            config = find_config(self.repo / folder)
+            assert config is not None
+            read_service_name(config, f"{folder}/{config.name}")  # fails early on a bad file
+        globs = sorted(
+            {str(Path(s).parent / "*") if Path(s).parent != Path(".") else s for s in services}
+        )
+        name = (
+            "".join(c if c.isalnum() else "-" for c in self.repo.name.lower()).strip("-")
+            or "project"
+        )
+        lines = [f"project: {name}", "services:"]
+        lines += [f"  - {g}" for g in (globs or ["services/*"])]
+        lines += [
+            "environments:",
+            "  dev:",
+            "    branch: dev",
+            "    target: local",
+            "  qa:",
+            "    branch: qa",
+            "    target: local",
+            "  prod:",
+            "    branch: main",
+            "    target: local",
+            "",
+        ]
+        path.write_text("\n".join(lines), encoding="utf-8")
+        ignore_file = self.repo / ".gitignore"
+        existing = ignore_file.read_text(encoding="utf-8") if ignore_file.exists() else ""
+        if ".shipway/" not in existing.splitlines():
+            prefix = "" if not existing or existing.endswith("\n") else "\n"
+            ignore_file.write_text(existing + prefix + ".shipway/\n", encoding="utf-8")
+        return path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def run_exit_code(state: RunState) -> int:
+    return 0 if state == RunState.SUCCEEDED else 1
+
+
+def mask(values: Mapping[str, str], secret_keys: frozenset[str]) -> dict[str, str]:
+    return {k: ("***" if k in secret_keys else v) for k, v in values.items()}

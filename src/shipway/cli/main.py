@@ -1,0 +1,228 @@
+"""`shipway`: thin commands over `App`. Exit status: 0 done, 1 the work failed, 2 bad input."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from shipway import __version__
+from shipway.app import DEFAULT_PORT, App, run_exit_code
+from shipway.cli.progress import progress_for
+from shipway.errors import ConfigErrors, ShipwayError, WorkFailed
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+repo_option = click.option(
+    "--repo",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="The repository (default: the git repository of the current folder).",
+)
+json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+
+
+def _err(text: str) -> None:
+    click.echo(text, err=True)
+
+
+def handle_errors(fn: F) -> F:
+    """Bad input -> a clear message and exit 2; the user's work failing -> exit 1."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except ConfigErrors as exc:
+            for e in exc.errors:
+                _err(f"error: {e}")
+            _err(f"{len(exc.errors)} problem(s) found")
+            sys.exit(2)
+        except ShipwayError as exc:
+            _err(f"error: {exc}")
+            sys.exit(2)
+        except WorkFailed as exc:
+            _err(f"failed: {exc}")
+            sys.exit(1)
+        except KeyboardInterrupt:
+            _err("interrupted")
+            sys.exit(130)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _print_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="shipway")
+def cli() -> None:
+    """Build and launch serverless monorepos: every push to an environment's branch
+    becomes a release."""
+
+
+@cli.command()
+@repo_option
+@handle_errors
+def init(repo: Path | None) -> None:
+    """Write a shipway.yml for the services found, with dev/qa/prod environments."""
+    path = App(repo).init()
+    click.echo(f"wrote {path}")
+
+
+@cli.command()
+@repo_option
+@json_option
+@handle_errors
+def validate(repo: Path | None, as_json: bool) -> None:
+    """Check shipway.yml, every serverless.yml, buildspec.yml and .env; list every problem."""
+    services = App(repo).validate()
+    if as_json:
+        _print_json([s.__dict__ for s in services])
+        return
+    for s in services:
+        deps = ", ".join(s.depends_on) or "-"
+        click.echo(
+            f"{s.name:<20} {s.path:<32} build: {s.build:<14} "
+            f"functions: {s.functions:<3} depends on: {deps}"
+        )
+    click.echo(f"ok: {len(services)} service(s)", err=True)
+
+
+@cli.command()
+@click.argument("env")
+@click.option("--commit", default=None, help="Run this commit instead of the branch head.")
+@click.option(
+    "--wait/--no-wait", default=True, help="Wait for the run to finish (in-process runs always do)."
+)
+@repo_option
+@json_option
+@handle_errors
+def run(env: str, commit: str | None, wait: bool, repo: Path | None, as_json: bool) -> None:
+    """Run the pipeline for ENV: source, build every service, deploy them together."""
+    app = App(repo)
+    with progress_for(sys.stderr) as progress:
+        outcome = app.run(env, commit, listener=progress)
+    result = outcome.run
+    if as_json:
+        _print_json(result.as_dict())
+    else:
+        line = f"run {result.id} {result.state.value}: {env} at {result.commit[:12]}"
+        if result.release is not None:
+            line += f", release {result.release}"
+        if result.error:
+            line += f" ({result.error})"
+        click.echo(line)
+        for build in outcome.builds:
+            if build.error:
+                _err(f"  {build.service}: {build.error}")
+        if result.error:
+            _err(f"see `shipway logs {result.id}`")
+    sys.exit(run_exit_code(result.state))
+
+
+@cli.command()
+@click.argument("env", required=False)
+@repo_option
+@json_option
+@handle_errors
+def status(env: str | None, repo: Path | None, as_json: bool) -> None:
+    """Environments x services: release, commit, state, URL."""
+    data = App(repo).status(env)
+    if as_json:
+        _print_json(data)
+        return
+    for name, e in data.items():
+        release = f"release {e['release']}" if e["release"] else "no release"
+        commit = (e["commit"] or "")[:12]
+        last = e["last_run"]
+        last_text = f", last run {last['id']} {last['state']}" if last else ""
+        click.echo(f"{name} ({e['target']}, branch {e['branch']}): {release} {commit}{last_text}")
+        for sname, s in e["services"].items():
+            url = s.get("url") or ""
+            click.echo(f"  {sname:<20} {s['state']:<13} {(s['commit'] or '')[:12]:<12} {url}")
+
+
+@cli.command()
+@click.argument("env", required=False)
+@click.option("--limit", default=20, show_default=True)
+@repo_option
+@json_option
+@handle_errors
+def runs(env: str | None, limit: int, repo: Path | None, as_json: bool) -> None:
+    """Run history, newest first."""
+    found = App(repo).runs(env, limit)
+    if as_json:
+        _print_json([r.as_dict() for r in found])
+        return
+    for r in found:
+        release = f"release {r.release}" if r.release is not None else ""
+        click.echo(f"{r.id:<12} {r.state.value:<18} {r.commit[:12]}  {release}  {r.error or ''}")
+
+
+@cli.command()
+@click.argument("run_id", metavar="RUN")
+@click.option("--service", default=None, help="Only this service's log.")
+@repo_option
+@handle_errors
+def logs(run_id: str, service: str | None, repo: Path | None) -> None:
+    """Print a run's log (every service, in order)."""
+    click.echo(App(repo).logs(run_id, service), nl=False)
+
+
+@cli.command()
+@click.argument("function")
+@click.option("--env", "env", required=True, help="The environment whose release to call.")
+@click.option("--data", default=None, help="The event, as JSON (default: {}).")
+@repo_option
+@handle_errors
+def invoke(function: str, env: str, data: str | None, repo: Path | None) -> None:
+    """Call a function deployed on the local target and print its result (SERVICE.FUNCTION
+    or FUNCTION)."""
+    try:
+        payload = json.loads(data) if data is not None else {}
+    except json.JSONDecodeError as exc:
+        raise ShipwayError(f"--data is not valid JSON: {exc}") from None
+    ok, result = App(repo).invoke(function, env, payload)
+    _print_json(result)
+    if not ok:
+        sys.exit(1)
+
+
+@cli.command()
+@click.option(
+    "--port", default=DEFAULT_PORT, show_default=True, help="Port on 127.0.0.1 (0: any free port)."
+)
+@repo_option
+@handle_errors
+def serve(port: int, repo: Path | None) -> None:
+    """Serve the latest release of every local environment at
+    http://127.0.0.1:PORT/<env>/<service>/<path>."""
+    server = App(repo).gateway_server(port)
+    _err(f"serving local environments at {server.url}/<env>/<service>/<path> (Ctrl-C stops)")
+    server.run()
+
+
+@cli.command()
+@click.option("--no-serve", is_flag=True, help="Exit after the calls instead of serving.")
+@click.option("--port", default=0, help="Port on 127.0.0.1 (default: any free port).")
+@handle_errors
+def demo(no_serve: bool, port: int) -> None:
+    """The whole story on this machine: a sample monorepo, a dev run, live endpoints."""
+    from shipway.cli.demo import run_demo
+
+    sys.exit(run_demo(serve=not no_serve, port=port))
+
+
+def main() -> None:
+    cli(prog_name="shipway")
+
+
+if __name__ == "__main__":
+    main()

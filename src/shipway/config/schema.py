@@ -1,0 +1,101 @@
+"""The shape of `shipway.yml`, as pydantic models (validation only; `project.py` turns a
+valid document into `model` values)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from shipway.config.durations import parse_duration
+
+NAME_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ServiceEntry(_Strict):
+    path: str
+    depends_on: list[str] = Field(default_factory=list)
+    shared: list[str] = Field(default_factory=list)
+
+
+class BuildBlock(_Strict):
+    concurrency: int | None = Field(default=None, ge=1, le=256)
+    timeout: int = 1800
+
+    @field_validator("timeout", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> int:
+        return parse_duration(value)
+
+
+class AwsTargetBlock(_Strict):
+    region: str = Field(pattern=r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
+    profile: str | None = None
+    role_arn: str | None = Field(default=None, pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/.+$")
+    account: str | None = Field(default=None, pattern=r"^\d{12}$")
+
+
+class TargetBlock(_Strict):
+    aws: AwsTargetBlock | None = None
+    local: dict[str, Any] | None = None
+
+
+class ApprovalBlock(_Strict):
+    before: Literal["build", "deploy"]
+    approvers: list[str] = Field(default_factory=list)
+    timeout: int | None = None
+
+    @field_validator("timeout", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> int | None:
+        return None if value is None else parse_duration(value)
+
+
+class SourceBlock(_Strict):
+    git: str | None = None
+    s3: str | None = None
+    poll: int | None = None
+
+    @field_validator("poll", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> int | None:
+        return None if value is None else parse_duration(value)
+
+
+class PathsBlock(_Strict):
+    include: list[str] = Field(default_factory=list)
+    exclude: list[str] = Field(default_factory=list)
+
+
+class EnvironmentBlock(_Strict):
+    branch: str = Field(min_length=1)
+    target: Literal["local"] | TargetBlock = "local"
+    approval: ApprovalBlock | None = None
+    mode: Literal["superseded", "queued"] = "superseded"
+    notify: list[str] = Field(default_factory=list)
+    params: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    secrets: list[str] = Field(default_factory=list)
+    source: SourceBlock | None = None
+    paths: PathsBlock | None = None
+
+
+class ShipwayFile(_Strict):
+    project: str = Field(pattern=NAME_PATTERN, max_length=40)
+    services: list[str | ServiceEntry] = Field(default_factory=lambda: ["services/*"])  # type: ignore[arg-type]
+    build: BuildBlock = Field(default_factory=BuildBlock)
+    environments: dict[str, EnvironmentBlock] = Field(min_length=1)
+
+    @field_validator("environments")
+    @classmethod
+    def _env_names(cls, value: dict[str, EnvironmentBlock]) -> dict[str, EnvironmentBlock]:
+        for name in value:
+            if not re.match(NAME_PATTERN, name):
+                raise ValueError(
+                    f"environment name `{name}` must be lower-case letters, digits and dashes"
+                )
+        return value

@@ -1,0 +1,145 @@
+"""RunPlan: everything a run will do, decided from the exported commit. Pure but for reading
+the workspace's files; it changes nothing."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from shipway.config.buildspec import parse_buildspec
+from shipway.config.dotenv import EnvValues, load_env
+from shipway.config.project import deploy_waves, load_project
+from shipway.config.serverless import load_service
+from shipway.errors import ConfigErrors, NotFound, ShipwayError
+from shipway.model import AwsTarget, BuildSpec, Environment, Project, Service, ServiceDefinition
+
+
+@dataclass(frozen=True)
+class ServicePlan:
+    service: Service
+    definition: ServiceDefinition
+    buildspec: BuildSpec | None
+    env_values: EnvValues
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    project: Project
+    environment: Environment
+    commit: str
+    services: tuple[ServicePlan, ...]  # in deploy order
+    waves: tuple[tuple[str, ...], ...]  # service names; each wave deploys after the previous
+
+    def service(self, name: str) -> ServicePlan:
+        return next(s for s in self.services if s.service.name == name)
+
+    @property
+    def secrets(self) -> frozenset[str]:
+        out: set[str] = set()
+        for s in self.services:
+            out |= s.env_values.secret_values
+        return frozenset(out)
+
+
+def environment(project: Project, name: str) -> Environment:
+    try:
+        return project.environments[name]
+    except KeyError:
+        known = ", ".join(sorted(project.environments)) or "none"
+        raise NotFound(
+            f"no environment `{name}` in shipway.yml (known: {known})",
+            hint="`shipway env add NAME --branch B` adds one",
+        ) from None
+
+
+def service_env(root: Path, env: Environment, service: Service) -> EnvValues:
+    return load_env(root, env.name, service.path, env.secrets)
+
+
+def resolver_env(values: EnvValues, use_dotenv: bool = True) -> dict[str, str]:
+    """What `${env:…}` sees: the `.env` layers first, then the process environment."""
+    return {**os.environ, **values.values} if use_dotenv else dict(os.environ)
+
+
+def load_definition(
+    root: Path, env: Environment, service: Service, values: EnvValues
+) -> ServiceDefinition:
+    options: dict[str, str] = {"stage": env.name}
+    if isinstance(env.target, AwsTarget):
+        options["region"] = env.target.region
+    display = f"{service.path}/{service.config_file}"
+    definition = load_service(
+        root / service.path,
+        display,
+        stage=env.name,
+        env=resolver_env(values),
+        params=env.params,
+        options=options,
+    )
+    if not definition.use_dotenv:
+        definition = load_service(
+            root / service.path,
+            display,
+            stage=env.name,
+            env=resolver_env(values, use_dotenv=False),
+            params=env.params,
+            options=options,
+        )
+    return definition
+
+
+def plan_run(root: Path, env_name: str, commit: str, project: Project | None = None) -> RunPlan:
+    """Read the commit's files in `root` and decide the run; ConfigErrors lists every problem."""
+    project = project or load_project(root)
+    env = environment(project, env_name)
+    errors: list[ShipwayError] = []
+    services: list[ServicePlan] = []
+    for service in project.services:
+        try:
+            values = service_env(root, env, service)
+            definition = load_definition(root, env, service, values)
+            buildspec = (
+                parse_buildspec(
+                    root / service.path / service.buildspec, f"{service.path}/{service.buildspec}"
+                )
+                if service.buildspec
+                else None
+            )
+        except ConfigErrors as exc:
+            errors += exc.errors
+            continue
+        except ShipwayError as exc:
+            errors.append(exc)
+            continue
+        services.append(ServicePlan(service, definition, buildspec, values))
+    if errors:
+        raise ConfigErrors(errors)
+    waves = tuple(tuple(s.name for s in wave) for wave in deploy_waves(project.services))
+    return RunPlan(project, env, commit, tuple(services), waves)
+
+
+def build_variables(plan: RunPlan, service: str, run_id: str, seq: int) -> Mapping[str, str]:
+    """The CODEBUILD_* and SHIPWAY_* variables a build sees (they override everything)."""
+    env = plan.environment
+    region = (
+        env.target.region
+        if isinstance(env.target, AwsTarget)
+        else plan.service(service).definition.region
+    )
+    return {
+        "CODEBUILD_BUILD_ID": f"{plan.project.name}-{service}:{run_id}",
+        "CODEBUILD_BUILD_NUMBER": str(seq),
+        "CODEBUILD_RESOLVED_SOURCE_VERSION": plan.commit,
+        "CODEBUILD_SOURCE_VERSION": plan.commit,
+        "CODEBUILD_INITIATOR": f"shipway/{env.name}",
+        "CODEBUILD_WEBHOOK_HEAD_REF": f"refs/heads/{env.branch}",
+        "CODEBUILD_BUILD_SUCCEEDING": "1",
+        "AWS_REGION": region,
+        "AWS_DEFAULT_REGION": region,
+        "SHIPWAY_ENV": env.name,
+        "SHIPWAY_SERVICE": service,
+        "SHIPWAY_COMMIT": plan.commit,
+        "SHIPWAY_RUN_ID": run_id,
+    }

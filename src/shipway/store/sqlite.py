@@ -1,0 +1,291 @@
+"""Runs, jobs and releases in SQLite (WAL), under the state directory.
+
+The only module that imports sqlite3. Each write is one short transaction, so several
+processes (the CLI, the server) can share the file; readers never block the writer.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from shipway.errors import NotFound
+from shipway.model import Job, JobState, Release, ReleasedService, Run, RunState, Stage
+
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE runs (
+        id TEXT PRIMARY KEY,
+        env TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        commit_sha TEXT NOT NULL,
+        state TEXT NOT NULL,
+        trigger TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        started_at REAL,
+        finished_at REAL,
+        error TEXT,
+        release INTEGER,
+        UNIQUE (env, seq)
+    );
+    CREATE INDEX runs_by_env ON runs (env, seq DESC);
+    CREATE TABLE jobs (
+        run_id TEXT NOT NULL REFERENCES runs (id),
+        stage TEXT NOT NULL,
+        service TEXT NOT NULL,
+        state TEXT NOT NULL,
+        started_at REAL,
+        finished_at REAL,
+        error TEXT,
+        log_path TEXT,
+        detail TEXT NOT NULL DEFAULT '{}',
+        PRIMARY KEY (run_id, stage, service)
+    );
+    CREATE TABLE releases (
+        env TEXT NOT NULL,
+        number INTEGER NOT NULL,
+        run_id TEXT NOT NULL,
+        commit_sha TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        services TEXT NOT NULL,
+        PRIMARY KEY (env, number)
+    );
+    """,
+)
+
+
+class Store:
+    """The state store of one repository (one SQLite file)."""
+
+    def __init__(self, path: Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._local = threading.local()
+        with self._tx() as db:
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+                # executescript() would commit on its own; run the statements in our transaction
+                for statement in filter(str.strip, script.split(";")):
+                    db.execute(statement)
+                db.execute(f"PRAGMA user_version = {number}")
+
+    def _db(self) -> sqlite3.Connection:
+        db: sqlite3.Connection | None = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute("PRAGMA foreign_keys=ON")
+            db.row_factory = sqlite3.Row
+            self._local.db = db
+        return db
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        db = self._db()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    # ------------------------------------------------------------------ runs
+
+    def create_run(self, env: str, commit: str, trigger: str, state: RunState) -> Run:
+        now = time.time()
+        with self._tx() as db:
+            seq = db.execute(
+                "SELECT COALESCE(MAX(seq), 0) + 1 FROM runs WHERE env = ?", (env,)
+            ).fetchone()[0]
+            run_id = f"{env}-{seq}"
+            db.execute(
+                "INSERT INTO runs (id, env, seq, commit_sha, state, trigger, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (run_id, env, seq, commit, state.value, trigger, now),
+            )
+        return self.run(run_id)
+
+    def update_run(self, run_id: str, **fields: Any) -> Run:
+        allowed = {"state", "started_at", "finished_at", "error", "release"}
+        unknown = set(fields) - allowed
+        if unknown:
+            raise ValueError(f"cannot update {unknown}")
+        values = {k: (v.value if isinstance(v, RunState) else v) for k, v in fields.items()}
+        with self._tx() as db:
+            db.execute(
+                f"UPDATE runs SET {', '.join(f'{k} = ?' for k in values)} WHERE id = ?",
+                (*values.values(), run_id),
+            )
+        return self.run(run_id)
+
+    def run(self, run_id: str) -> Run:
+        row = self._db().execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
+        if row is None:
+            raise NotFound(f"no run `{run_id}`", hint="`shipway runs` lists them")
+        return _run(row)
+
+    def runs(self, env: str | None = None, limit: int = 50) -> list[Run]:
+        if env:
+            rows = self._db().execute(
+                "SELECT * FROM runs WHERE env = ? ORDER BY seq DESC LIMIT ?", (env, limit)
+            )
+        else:
+            rows = self._db().execute(
+                "SELECT * FROM runs ORDER BY created_at DESC, seq DESC LIMIT ?", (limit,)
+            )
+        return [_run(r) for r in rows]
+
+    def unfinished_runs(self) -> list[Run]:
+        active = (RunState.QUEUED.value, RunState.AWAITING_APPROVAL.value, RunState.RUNNING.value)
+        rows = self._db().execute(
+            "SELECT * FROM runs WHERE state IN (?, ?, ?) ORDER BY created_at", active
+        )
+        return [_run(r) for r in rows]
+
+    # ------------------------------------------------------------------ jobs
+
+    def set_job(
+        self,
+        run_id: str,
+        stage: Stage,
+        service: str,
+        state: JobState,
+        *,
+        error: str | None = None,
+        log_path: str | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> None:
+        now = time.time()
+        started = now if state == JobState.RUNNING else None
+        finished = now if state not in (JobState.PENDING, JobState.RUNNING) else None
+        with self._tx() as db:
+            db.execute(
+                """
+                INSERT INTO jobs (run_id, stage, service, state, started_at, finished_at,
+                                  error, log_path, detail)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (run_id, stage, service) DO UPDATE SET
+                    state = excluded.state,
+                    started_at = COALESCE(jobs.started_at, excluded.started_at),
+                    finished_at = excluded.finished_at,
+                    error = excluded.error,
+                    log_path = COALESCE(excluded.log_path, jobs.log_path),
+                    detail = CASE WHEN excluded.detail = '{}' THEN jobs.detail
+                                  ELSE excluded.detail END
+                """,
+                (
+                    run_id,
+                    stage.value,
+                    service,
+                    state.value,
+                    started,
+                    finished,
+                    error,
+                    log_path,
+                    json.dumps(detail or {}, sort_keys=True),
+                ),
+            )
+
+    def jobs(self, run_id: str) -> list[Job]:
+        rows = self._db().execute("SELECT * FROM jobs WHERE run_id = ? ORDER BY rowid", (run_id,))
+        return [
+            Job(
+                run_id=r["run_id"],
+                stage=Stage(r["stage"]),
+                service=r["service"],
+                state=JobState(r["state"]),
+                started_at=r["started_at"],
+                finished_at=r["finished_at"],
+                error=r["error"],
+                log_path=r["log_path"],
+            )
+            for r in rows
+        ]
+
+    def job_detail(self, run_id: str, stage: Stage, service: str) -> dict[str, Any]:
+        row = (
+            self._db()
+            .execute(
+                "SELECT detail FROM jobs WHERE run_id = ? AND stage = ? AND service = ?",
+                (run_id, stage.value, service),
+            )
+            .fetchone()
+        )
+        return dict(json.loads(row["detail"])) if row else {}
+
+    # ------------------------------------------------------------------ releases
+
+    def next_release_number(self, env: str) -> int:
+        row = (
+            self._db()
+            .execute("SELECT COALESCE(MAX(number), 0) + 1 FROM releases WHERE env = ?", (env,))
+            .fetchone()
+        )
+        return int(row[0])
+
+    def add_release(self, release: Release) -> None:
+        services = [s.__dict__ for s in release.services]
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO releases (env, number, run_id, commit_sha, created_at, services)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    release.env,
+                    release.number,
+                    release.run_id,
+                    release.commit,
+                    release.created_at,
+                    json.dumps(services, sort_keys=True),
+                ),
+            )
+
+    def releases(self, env: str, limit: int = 50) -> list[Release]:
+        rows = self._db().execute(
+            "SELECT * FROM releases WHERE env = ? ORDER BY number DESC LIMIT ?", (env, limit)
+        )
+        return [_release(r) for r in rows]
+
+    def latest_release(self, env: str) -> Release | None:
+        found = self.releases(env, limit=1)
+        return found[0] if found else None
+
+    def close(self) -> None:
+        db = getattr(self._local, "db", None)
+        if db is not None:
+            db.close()
+            self._local.db = None
+
+
+def _run(row: sqlite3.Row) -> Run:
+    return Run(
+        id=row["id"],
+        env=row["env"],
+        commit=row["commit_sha"],
+        state=RunState(row["state"]),
+        created_at=row["created_at"],
+        started_at=row["started_at"],
+        finished_at=row["finished_at"],
+        trigger=row["trigger"],
+        error=row["error"],
+        release=row["release"],
+    )
+
+
+def _release(row: sqlite3.Row) -> Release:
+    services: Sequence[dict[str, str]] = json.loads(row["services"])
+    return Release(
+        env=row["env"],
+        number=row["number"],
+        run_id=row["run_id"],
+        commit=row["commit_sha"],
+        created_at=row["created_at"],
+        services=tuple(ReleasedService(**s) for s in services),
+    )

@@ -1,0 +1,256 @@
+"""The local API gateway: `/<env>/<service>/<route path>` -> a warm worker -> an HTTP answer.
+
+Framework-agnostic: `web/app.py` adapts it to ASGI. Each request reads the env's `current`
+symlink (a readlink), so a newly committed release is served from the next request on; parsed
+manifests and route tables are cached per release folder (a release never changes).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from shipway.errors import NotFound, ShipwayError
+from shipway.targets.local import apigw
+from shipway.targets.local.releases import (
+    DeployedService,
+    ReleaseManifest,
+    ReleaseStore,
+    check_name,
+)
+from shipway.targets.local.workers import FunctionSpec, InvokeResult, WorkerManager
+
+
+@dataclass(frozen=True)
+class GatewayRequest:
+    method: str
+    path: str  # raw (percent-encoded) request path, e.g. "/dev/accounts/accounts/42"
+    query: str = ""  # raw query string, without "?"
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    body: bytes = b""
+    source_ip: str = "127.0.0.1"
+    port: int | None = None
+
+
+@dataclass(frozen=True)
+class GatewayResponse:
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+
+
+def _service_kind(service: DeployedService) -> apigw.Kind:
+    kinds = {r["kind"] for f in service.functions.values() for r in f.routes}
+    return "http" if kinds == {"http"} else "httpApi"
+
+
+def function_spec(
+    state_dir: Path,
+    env: str,
+    release_dir: Path,
+    manifest: ReleaseManifest,
+    service: str,
+    function: str,
+) -> FunctionSpec:
+    svc = manifest.services.get(service)
+    if svc is None:
+        raise NotFound(f"service `{service}` is not in release {manifest.number} of `{env}`")
+    fn = svc.functions.get(function)
+    if fn is None:
+        raise NotFound(f"function `{function}` is not in service `{service}`")
+    return FunctionSpec(
+        env=env,
+        release_dir=release_dir,
+        service=service,
+        service_dir=release_dir / svc.dir,
+        function=fn,
+        region=svc.region,
+        stage=svc.stage or env,
+        log_path=Path(state_dir) / "envs" / env / "logs" / f"{service}.log",
+    )
+
+
+class Gateway:
+    def __init__(self, state_dir: Path, workers: WorkerManager | None = None) -> None:
+        self.state_dir = Path(state_dir)
+        self.workers = workers or WorkerManager()
+        self._lock = threading.Lock()
+        self._manifests: dict[Path, ReleaseManifest] = {}
+        self._routes: dict[tuple[Path, str], list[apigw.Route]] = {}
+        self._current: dict[str, Path] = {}
+
+    # ------------------------------------------------------------------ releases
+
+    def current_release(self, env: str) -> tuple[Path, ReleaseManifest] | None:
+        store = ReleaseStore(self.state_dir, env)
+        current = store.current()
+        if current is None:
+            return None
+        release_dir = current[1]
+        with self._lock:
+            manifest = self._manifests.get(release_dir)
+            previous = self._current.get(env)
+            self._current[env] = release_dir
+        if manifest is None:
+            manifest = ReleaseManifest.load(release_dir)
+            with self._lock:
+                self._manifests[release_dir] = manifest
+        if previous is not None and previous != release_dir:
+            # `current` moved: drain the other releases' pools (re-read the link, so a request
+            # that raced with the switch cannot retire the new release's pools).
+            latest = store.current()
+            keep = latest[1] if latest else None
+            self.workers.retire(env, keep=keep)
+            with self._lock:
+                if keep is not None:
+                    self._current[env] = keep
+                for stale in [
+                    p for p in self._manifests if p != keep and p.parent == store.releases_dir
+                ]:
+                    del self._manifests[stale]
+                for key in [
+                    k for k in self._routes if k[0] != keep and k[0].parent == store.releases_dir
+                ]:
+                    del self._routes[key]
+        return release_dir, manifest
+
+    def _route_table(self, release_dir: Path, service: DeployedService) -> list[apigw.Route]:
+        key = (release_dir, service.name)
+        with self._lock:
+            table = self._routes.get(key)
+        if table is None:
+            table = [
+                apigw.Route(fn.name, route)
+                for fn in service.functions.values()
+                for route in fn.http_routes
+            ]
+            with self._lock:
+                self._routes[key] = table
+        return table
+
+    # ------------------------------------------------------------------ requests
+
+    def handle(self, req: GatewayRequest) -> GatewayResponse:
+        parts = req.path.split("/", 3)  # "", env, service, rest
+        if len(parts) < 3 or not parts[1] or not parts[2]:
+            return self._miss("httpApi", "use /<env>/<service>/<path>")
+        env, service_name = parts[1], parts[2]
+        rest = "/" + (parts[3] if len(parts) > 3 else "")
+        try:
+            check_name("environment", env)
+            found = self.current_release(env)
+        except ShipwayError:
+            found = None
+        if found is None:
+            return self._miss("httpApi", f"environment `{env}` has no local release")
+        release_dir, manifest = found
+        service = manifest.services.get(service_name)
+        if service is None:
+            return self._miss("httpApi", f"no service `{service_name}` in `{env}`")
+        kind = _service_kind(service)
+        match = apigw.match_route(self._route_table(release_dir, service), req.method, rest)
+        if match is None:
+            return self._miss(kind, f"no route for {req.method.upper()} {rest}")
+        kind = match.route.kind
+        info = apigw.RequestInfo(
+            method=req.method,
+            path=rest,
+            query=req.query,
+            headers=list(req.headers),
+            body=req.body,
+            source_ip=req.source_ip,
+            stage=env,
+            full_path=req.path,
+            port=req.port,
+        )
+        event = apigw.build_event(info, match)
+        spec = function_spec(
+            self.state_dir, env, release_dir, manifest, service_name, match.function
+        )
+        limit = (
+            apigw.REST_INTEGRATION_TIMEOUT_S
+            if kind == "http"
+            else apigw.HTTP_API_INTEGRATION_TIMEOUT_S
+        )
+        gateway_cut = spec.function.timeout > limit
+        try:
+            result = self.workers.invoke(spec, event, min(float(spec.function.timeout), limit))
+        except ShipwayError as e:
+            self._log(spec, f"[ERROR] {e}\n")
+            return self._reply(apigw.function_error(kind), str(e))
+        except Exception:
+            self._log(spec, f"[ERROR] local runtime failure\n{traceback.format_exc()}")
+            return self._reply(apigw.function_error(kind), "local runtime failure")
+        if not result.ok:
+            if result.timed_out and gateway_cut:
+                return self._reply(apigw.gateway_timeout(kind), None)
+            return self._reply(apigw.function_error(kind), result.error_type)
+        reply = apigw.map_response(kind, result.result)
+        if reply.status >= 500 and not _is_user_status(result.result, reply.status):
+            self._log(spec, f"[ERROR] malformed Lambda proxy response: {result.result!r:.500}\n")
+        return self._reply(reply, None, result.request_id)
+
+    def _miss(self, kind: apigw.Kind, why: str) -> GatewayResponse:
+        return self._reply(apigw.not_found(kind), why)
+
+    def _reply(
+        self, reply: apigw.Reply, error: str | None, request_id: str | None = None
+    ) -> GatewayResponse:
+        headers = list(reply.headers)
+        if error:
+            headers.append(("x-shipway-error", error.replace("\n", " ")[:200]))
+        if request_id:
+            headers.append(("x-amzn-RequestId", request_id))
+        return GatewayResponse(reply.status, headers, reply.body)
+
+    def _log(self, spec: FunctionSpec, text: str) -> None:
+        try:
+            spec.log_path.parent.mkdir(parents=True, exist_ok=True)
+            with open(spec.log_path, "a", encoding="utf-8") as f:
+                f.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {text}")
+        except OSError:
+            pass
+
+    # ------------------------------------------------------------------ direct invocation
+
+    def invoke(self, env: str, service: str, function: str, payload: Any) -> InvokeResult:
+        found = self.current_release(check_name("environment", env))
+        if found is None:
+            raise NotFound(f"environment `{env}` has no local release")
+        release_dir, manifest = found
+        spec = function_spec(self.state_dir, env, release_dir, manifest, service, function)
+        return self.workers.invoke(spec, payload)
+
+    def close(self) -> None:
+        self.workers.shutdown()
+
+
+def _is_user_status(result: Any, status: int) -> bool:
+    return isinstance(result, dict) and str(result.get("statusCode")) == str(status)
+
+
+def invoke_function(
+    state_dir: Path, env: str, service: str, function: str, payload: Any
+) -> InvokeResult:
+    """`shipway invoke`: run one function of the current release once, directly.
+
+    Unknown env/service/function raise NotFound; the function's own failure is an InvokeResult
+    with ok=False (`.payload` is Lambda's error document: errorMessage, errorType, stackTrace).
+    """
+    gateway = Gateway(state_dir, WorkerManager(max_workers=1))
+    try:
+        return gateway.invoke(env, service, function, payload)
+    finally:
+        gateway.close()
+
+
+__all__ = [
+    "Gateway",
+    "GatewayRequest",
+    "GatewayResponse",
+    "invoke_function",
+]

@@ -1,0 +1,286 @@
+"""Releases of the local target on disk, and their manifests.
+
+Layout under the state directory::
+
+    envs/<env>/releases/<n>/release.json     the manifest (ReleaseManifest)
+    envs/<env>/releases/<n>/<service>/       the service's unpacked artifact
+    envs/<env>/releases/.staging-<n>-<rand>/ a release being written
+    envs/<env>/current -> releases/<n>       switched atomically (symlink + os.replace)
+    envs/<env>/logs/<service>.log            function output (see workers.py)
+
+A release folder is complete before it gets its final name (rename of the staging folder), and
+`current` only ever points at a complete release, so a reader never sees a half-copied one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from shipway.errors import NotFound, ShipwayError
+from shipway.model import Function, HttpRoute, ServiceDefinition
+
+MANIFEST_FILE = "release.json"
+CURRENT_LINK = "current"
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+
+
+def check_name(kind: str, name: str) -> str:
+    """Names become folder names: refuse anything that could escape the state directory."""
+    if not _NAME.match(name) or name in (".", ".."):
+        raise ShipwayError(
+            f"{kind} name `{name}` cannot be used by the local target",
+            hint="use letters, digits, `-`, `_` and `.`",
+        )
+    return name
+
+
+# --------------------------------------------------------------------------- manifest
+
+
+@dataclass(frozen=True)
+class DeployedFunction:
+    name: str
+    handler: str
+    runtime: str
+    timeout: int
+    memory_size: int
+    environment: dict[str, str] = field(default_factory=dict)
+    routes: list[dict[str, str]] = field(default_factory=list)  # {kind, method, path}
+    schedules: list[Any] = field(default_factory=list)  # the `schedule` events' config
+
+    @property
+    def http_routes(self) -> list[HttpRoute]:
+        return [
+            HttpRoute(
+                kind="httpApi" if r["kind"] == "httpApi" else "http",
+                method=r["method"],
+                path=r["path"],
+            )
+            for r in self.routes
+        ]
+
+    @classmethod
+    def from_function(cls, fn: Function) -> DeployedFunction:
+        schedules = [_jsonable(e.config) for e in fn.events if e.type == "schedule"]
+        return cls(
+            name=fn.name,
+            handler=fn.handler,
+            runtime=fn.runtime,
+            timeout=int(fn.timeout),
+            memory_size=int(fn.memory_size),
+            environment={str(k): str(v) for k, v in fn.environment.items()},
+            routes=[{"kind": r.kind, "method": r.method, "path": r.path} for r in fn.routes],
+            schedules=schedules,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "handler": self.handler,
+            "runtime": self.runtime,
+            "timeout": self.timeout,
+            "memory_size": self.memory_size,
+            "environment": dict(self.environment),
+            "routes": [dict(r) for r in self.routes],
+            "schedules": list(self.schedules),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> DeployedFunction:
+        return cls(
+            name=str(d["name"]),
+            handler=str(d["handler"]),
+            runtime=str(d["runtime"]),
+            timeout=int(d["timeout"]),
+            memory_size=int(d["memory_size"]),
+            environment={str(k): str(v) for k, v in d.get("environment", {}).items()},
+            routes=[
+                {"kind": str(r["kind"]), "method": str(r["method"]), "path": str(r["path"])}
+                for r in d.get("routes", [])
+            ],
+            schedules=list(d.get("schedules", [])),
+        )
+
+
+@dataclass(frozen=True)
+class DeployedService:
+    name: str
+    dir: str  # folder of the unpacked artifact, relative to the release folder
+    artifact_sha256: str
+    functions: dict[str, DeployedFunction] = field(default_factory=dict)
+    region: str = "us-east-1"
+    stage: str = ""
+
+    @classmethod
+    def from_definition(
+        cls, definition: ServiceDefinition, dir: str, artifact_sha256: str
+    ) -> DeployedService:
+        return cls(
+            name=definition.service,
+            dir=dir,
+            artifact_sha256=artifact_sha256,
+            functions={f.name: DeployedFunction.from_function(f) for f in definition.functions},
+            region=definition.region,
+            stage=definition.stage,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "dir": self.dir,
+            "artifact_sha256": self.artifact_sha256,
+            "region": self.region,
+            "stage": self.stage,
+            "functions": {k: f.to_dict() for k, f in self.functions.items()},
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> DeployedService:
+        return cls(
+            name=str(d["name"]),
+            dir=str(d["dir"]),
+            artifact_sha256=str(d["artifact_sha256"]),
+            functions={
+                str(k): DeployedFunction.from_dict(f) for k, f in d.get("functions", {}).items()
+            },
+            region=str(d.get("region", "us-east-1")),
+            stage=str(d.get("stage", "")),
+        )
+
+
+@dataclass(frozen=True)
+class ReleaseManifest:
+    env: str
+    number: int
+    commit: str
+    created_at: float
+    services: dict[str, DeployedService] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "env": self.env,
+            "number": self.number,
+            "commit": self.commit,
+            "created_at": self.created_at,
+            "services": {k: s.to_dict() for k, s in self.services.items()},
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True, indent=2) + "\n"
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ReleaseManifest:
+        return cls(
+            env=str(d["env"]),
+            number=int(d["number"]),
+            commit=str(d["commit"]),
+            created_at=float(d["created_at"]),
+            services={str(k): DeployedService.from_dict(s) for k, s in d["services"].items()},
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> ReleaseManifest:
+        return cls.from_dict(json.loads(text))
+
+    @classmethod
+    def load(cls, release_dir: Path) -> ReleaseManifest:
+        path = release_dir / MANIFEST_FILE
+        try:
+            return cls.from_json(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise NotFound(f"release {release_dir} has no {MANIFEST_FILE}") from None
+        except (ValueError, KeyError, TypeError) as e:
+            raise ShipwayError(f"{path}: unreadable release manifest: {e}") from None
+
+    def write(self, release_dir: Path) -> None:
+        (release_dir / MANIFEST_FILE).write_text(self.to_json(), encoding="utf-8")
+
+
+def _jsonable(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=str))
+
+
+# --------------------------------------------------------------------------- store
+
+
+class ReleaseStore:
+    """The releases of one environment."""
+
+    def __init__(self, state_dir: Path, env: str) -> None:
+        self.env = check_name("environment", env)
+        self.root = Path(state_dir) / "envs" / env
+        self.releases_dir = self.root / "releases"
+        self.logs_dir = self.root / "logs"
+
+    @property
+    def current_link(self) -> Path:
+        return self.root / CURRENT_LINK
+
+    def path(self, number: int) -> Path:
+        return self.releases_dir / str(int(number))
+
+    def prepare(self, number: int) -> Path:
+        """A fresh, empty staging folder for release `number`."""
+        if self.path(number).exists():
+            raise ShipwayError(f"release {number} of `{self.env}` already exists")
+        self.releases_dir.mkdir(parents=True, exist_ok=True)
+        staging = self.releases_dir / f".staging-{int(number)}-{secrets.token_hex(4)}"
+        staging.mkdir()
+        return staging
+
+    def discard(self, staging: Path) -> None:
+        shutil.rmtree(staging, ignore_errors=True)
+
+    def commit(self, staging: Path, number: int) -> Path:
+        """Give the staged release its final name, then point `current` at it."""
+        final = self.path(number)
+        if final.exists():
+            raise ShipwayError(f"release {number} of `{self.env}` already exists")
+        os.rename(staging, final)
+        try:
+            self.switch(number)
+        except BaseException:
+            shutil.rmtree(final, ignore_errors=True)  # all or nothing: no orphan release
+            raise
+        return final
+
+    def switch(self, number: int) -> Path:
+        """Point `current` at release `number`, atomically."""
+        target = self.path(number)
+        if not (target / MANIFEST_FILE).is_file():
+            raise NotFound(f"release {number} of `{self.env}` does not exist")
+        tmp = self.root / f".current-{secrets.token_hex(4)}"
+        os.symlink(os.path.join("releases", str(int(number))), tmp)
+        try:
+            os.replace(tmp, self.current_link)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        return target
+
+    def current(self) -> tuple[int, Path] | None:
+        try:
+            link = os.readlink(self.current_link)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        name = os.path.basename(os.path.normpath(link))
+        if not name.isdigit():
+            return None
+        return int(name), self.path(int(name))
+
+    def numbers(self) -> list[int]:
+        try:
+            names = os.listdir(self.releases_dir)
+        except FileNotFoundError:
+            return []
+        return sorted(int(n) for n in names if n.isdigit())
+
+    def manifest(self, number: int) -> ReleaseManifest:
+        return ReleaseManifest.load(self.path(number))

@@ -1,0 +1,120 @@
+"""The CLI end to end on the example monorepo: validate, run, status, logs, invoke."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.conftest import commit_all, git
+from tests.integration.cli import shipway, shipway_json
+
+
+def test_validate_clean_repository_lists_services(ledger_repo: Path) -> None:
+    proc = shipway("validate", repo=ledger_repo)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert [line.split()[0] for line in lines] == ["accounts", "notifications", "payments"]
+    assert "build: buildspec.yml" in lines[2] and "depends on: accounts" in lines[2]
+
+
+def test_validate_reports_every_problem_with_exit_2(ledger_repo: Path) -> None:
+    (ledger_repo / "shipway.yml").write_text(
+        (ledger_repo / "shipway.yml").read_text().replace("concurrency: 4", "concurrency: four")
+    )
+    sls = ledger_repo / "services/notifications/serverless.yml"
+    sls.write_text(sls.read_text().replace("${self:custom.sender}", "${self:custom.nobody}"))
+    proc = shipway("validate", repo=ledger_repo)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert "shipway.yml:9: `build.concurrency`" in proc.stderr
+    # fix shipway.yml: now the serverless.yml problem must be reported with its file and key
+    (ledger_repo / "shipway.yml").write_text(
+        (ledger_repo / "shipway.yml").read_text().replace("concurrency: four", "concurrency: 4")
+    )
+    sls_proc = shipway("validate", repo=ledger_repo)
+    assert sls_proc.returncode == 2
+    assert "services/notifications/serverless.yml" in sls_proc.stderr
+    assert "provider.environment.SENDER" in sls_proc.stderr
+
+
+def test_run_deploys_every_service_and_status_shows_the_release(ledger_repo: Path) -> None:
+    dev_head = git(ledger_repo, "rev-parse", "dev")
+    run = shipway_json("run", "dev", repo=ledger_repo)
+    assert run["state"] == "succeeded" and run["env"] == "dev" and run["commit"] == dev_head
+    assert run["id"] == "dev-1"
+    status = shipway_json("status", repo=ledger_repo)
+    dev = status["dev"]
+    assert dev["release"] == 1
+    assert set(dev["services"]) == {"accounts", "notifications", "payments"}
+    assert all(
+        s["state"] == "deployed" and s["commit"] == dev_head for s in dev["services"].values()
+    )
+    assert dev["services"]["payments"]["url"].endswith("/dev/payments")
+    assert status["qa"]["release"] is None
+    runs = shipway_json("runs", "dev", repo=ledger_repo)
+    assert [r["id"] for r in runs] == ["dev-1"]
+
+
+def test_secret_values_never_reach_the_log(ledger_repo: Path) -> None:
+    assert shipway("run", "dev", repo=ledger_repo).returncode == 0
+    log = shipway("logs", "dev-1", "--service", "payments", repo=ledger_repo)
+    assert log.returncode == 0
+    assert "packaged payments for dev (signing key ***)" in log.stdout
+    assert "demo-signing-key-not-for-production" not in log.stdout
+
+
+def test_failed_build_deploys_nothing_and_keeps_the_previous_release(ledger_repo: Path) -> None:
+    assert shipway("run", "dev", repo=ledger_repo).returncode == 0
+    git(ledger_repo, "checkout", "-q", "dev")
+    test_file = ledger_repo / "services/payments/tests/test_money.py"
+    test_file.write_text(test_file.read_text().replace('"GBP 12.34"', '"GBP 99.99"'))
+    (ledger_repo / "services/accounts/handler.py").write_text(
+        "def list_accounts(e, c):\n    return 'v2'\n"
+    )
+    commit_all(ledger_repo, "break payments' tests")
+    proc = shipway("run", "dev", "--json", repo=ledger_repo)
+    assert proc.returncode == 1
+    run = json.loads(proc.stdout)
+    assert run["state"] == "failed" and "`payments`" in run["error"]
+    status = shipway_json("status", "dev", repo=ledger_repo)
+    assert status["dev"]["release"] == 1
+    # accounts built fine, but a release is all or nothing: the old handler still answers
+    invoked = shipway("invoke", "accounts.listAccounts", "--env", "dev", repo=ledger_repo)
+    assert invoked.returncode == 0, invoked.stderr
+    assert json.loads(invoked.stdout)["statusCode"] == 200
+    log = shipway("logs", run["id"], "--service", "payments", repo=ledger_repo).stdout
+    assert "FAILED" in log or "failed" in log
+
+
+def test_uncommitted_changes_do_not_leak_into_a_release(ledger_repo: Path) -> None:
+    handler = ledger_repo / "services/notifications/notify.py"
+    handler.write_text(handler.read_text().replace('"ok": True', '"ok": "uncommitted"'))
+    assert shipway("run", "dev", repo=ledger_repo).returncode == 0
+    out = shipway("invoke", "notifications.health", "--env", "dev", repo=ledger_repo)
+    assert json.loads(out.stdout) == {"ok": True, "stage": "dev"}
+
+
+def test_invoke_errors_are_clear(ledger_repo: Path) -> None:
+    proc = shipway("invoke", "accounts.listAccounts", "--env", "dev", repo=ledger_repo)
+    assert proc.returncode == 2 and "has no release yet" in proc.stderr
+    assert shipway("run", "dev", repo=ledger_repo).returncode == 0
+    proc = shipway("invoke", "nope", "--env", "dev", repo=ledger_repo)
+    assert proc.returncode == 2 and "no function `nope`" in proc.stderr
+    proc = shipway("invoke", "health", "--env", "dev", "--data", "{bad", repo=ledger_repo)
+    assert proc.returncode == 2 and "--data is not valid JSON" in proc.stderr
+
+
+def test_unknown_environment_and_approval_are_refused_with_exit_2(ledger_repo: Path) -> None:
+    proc = shipway("run", "staging", repo=ledger_repo)
+    assert proc.returncode == 2 and "no environment `staging`" in proc.stderr
+    yml = ledger_repo / "shipway.yml"
+    yml.write_text(
+        yml.read_text().replace(
+            "    branch: qa\n", "    branch: qa\n    approval: {before: build}\n"
+        )
+    )
+    git(ledger_repo, "checkout", "-q", "qa")
+    commit_all(ledger_repo, "qa needs approval")
+    proc = shipway("run", "qa", repo=ledger_repo)
+    assert proc.returncode == 2 and "approval" in proc.stderr
+    assert shipway_json("runs", "qa", repo=ledger_repo) == []
