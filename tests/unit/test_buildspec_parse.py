@@ -9,8 +9,9 @@ import pytest
 
 from shipway.config.buildspec import parse_buildspec
 from shipway.errors import ConfigErrors, ShipwayError
+from tests.conftest import CORPUS as SHARED_CORPUS
 
-CORPUS = Path("/work/shared/corpus/buildspecs")
+CORPUS = SHARED_CORPUS / "buildspecs"
 NAME = "services/api/buildspec.yml"
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,8 +10,9 @@ import pytest
 from shipway.config.resolver import Absent, Resolver, SourceCall, plain
 from shipway.config.yamlsrc import load_yaml
 from shipway.errors import ShipwayError
+from tests.conftest import CORPUS as SHARED_CORPUS
 
-CORPUS = Path("/work/shared/corpus/resolver-fixtures")
+CORPUS = SHARED_CORPUS / "resolver-fixtures"
 FIXTURES = CORPUS / "serverless__serverless/packages/sf-core/tests/resolvers"
 FLOOR = 22  # of 25: the 3 left need JavaScript `${file(x.cjs)}` (not supported)
 

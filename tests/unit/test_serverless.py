@@ -14,6 +14,7 @@ from shipway.config.resolver import SourceCall
 from shipway.config.serverless import find_config, load_service, read_service_name
 from shipway.errors import ConfigErrors, ShipwayError
 from shipway.model import Event, HttpRoute, ServiceDefinition
+from tests.conftest import CORPUS as SHARED_CORPUS
 
 DISPLAY = "services/accounts/serverless.yml"
 
@@ -289,7 +290,7 @@ def test_fifty_services_under_a_second(tmp_path: Path) -> None:
 
 # --------------------------------------------------------------------------- corpus
 
-CORPUS = Path("/work/shared/corpus")
+CORPUS = SHARED_CORPUS
 
 
 def _stub(call: SourceCall) -> str:
