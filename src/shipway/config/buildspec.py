@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from shipway.config.yamlsrc import LineDict, key_path, line_of, load_yaml
+from shipway.config.yamlsrc import LineDict, key_path, kind_of, line_of, load_yaml
 from shipway.errors import ConfigErrors, ShipwayError, Where
 from shipway.model import ArtifactSpec, BuildSpec, Phase
 
@@ -49,22 +49,6 @@ _ENV_NAME = re.compile(r"\A[A-Za-z_][A-Za-z0-9_]*\Z")
 Path_ = tuple[str | int, ...]
 
 
-def _type_name(value: Any) -> str:
-    if value is None:
-        return "nothing (null)"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, dict):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    return type(value).__name__
-
-
 def scalar_text(value: Any) -> str:
     """A YAML scalar as CodeBuild passes it on: `true`, `3.7`, `10`."""
     if isinstance(value, bool):
@@ -95,7 +79,7 @@ class _Checker:
         if value is None:
             return None
         if not isinstance(value, dict):
-            self.error(path, f"expected a mapping, got {_type_name(value)}")
+            self.error(path, f"expected a mapping, got {kind_of(value)}")
             return None
         if allowed is not None:
             for key in value:
@@ -116,7 +100,7 @@ class _Checker:
         if scalars and isinstance(value, bool | int | float):
             return scalar_text(value)
         what = "a string or number" if scalars else "a string"
-        self.error(path, f"expected {what}, got {_type_name(value)}")
+        self.error(path, f"expected {what}, got {kind_of(value)}")
         return None
 
     def boolean(self, path: Path_) -> bool | None:
@@ -125,7 +109,7 @@ class _Checker:
             return value
         if isinstance(value, str) and value.lower() in ("yes", "no", "true", "false"):
             return value.lower() in ("yes", "true")
-        self.error(path, f"expected yes or no, got {_type_name(value)}")
+        self.error(path, f"expected yes or no, got {kind_of(value)}")
         return None
 
     def strings(self, path: Path_, *, allow_single: bool = False) -> tuple[str, ...]:
@@ -136,7 +120,7 @@ class _Checker:
         if allow_single and isinstance(value, str):
             return (value,)
         if not isinstance(value, list):
-            self.error(path, f"expected a list of strings, got {_type_name(value)}")
+            self.error(path, f"expected a list of strings, got {kind_of(value)}")
             return ()
         out: list[str] = []
         for i, item in enumerate(value):
@@ -145,7 +129,7 @@ class _Checker:
             if isinstance(item, str):
                 out.append(item)
             else:
-                self.error((*path, i), f"expected a string, got {_type_name(item)}")
+                self.error((*path, i), f"expected a string, got {kind_of(item)}")
         return tuple(out)
 
     def str_map(self, path: Path_, *, scalars: bool, names: bool = False) -> dict[str, str]:
@@ -180,7 +164,7 @@ class _Checker:
         if not isinstance(value, list):
             self.error(
                 path,
-                f"expected a list of commands, got {_type_name(value)}",
+                f"expected a list of commands, got {kind_of(value)}",
                 "write each command as a `- ` list item",
             )
             return ()
@@ -200,7 +184,7 @@ class _Checker:
                     "quote the whole command, e.g. - 'echo a: b', or use a `|` block",
                 )
             else:
-                self.error((*path, i), f"expected a command (a string), got {_type_name(item)}")
+                self.error((*path, i), f"expected a command (a string), got {kind_of(item)}")
         return tuple(out)
 
     def phase(self, name: str) -> Phase | None:
@@ -283,11 +267,7 @@ def parse_buildspec(path: Path, display: str) -> BuildSpec:
         raise ConfigErrors([ShipwayError("the buildspec is empty", Where(display, 1))])
     if not isinstance(doc, LineDict):
         raise ConfigErrors(
-            [
-                ShipwayError(
-                    f"expected a mapping at the top, got {_type_name(doc)}", Where(display, 1)
-                )
-            ]
+            [ShipwayError(f"expected a mapping at the top, got {kind_of(doc)}", Where(display, 1))]
         )
 
     # version first: it decides which keys exist

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from shipway.config.resolver import Resolver, SourceFn, coerce_string, plain
-from shipway.config.yamlsrc import key_path, line_of, load_yaml
+from shipway.config.yamlsrc import key_path, kind_of, line_of, load_yaml
 from shipway.errors import ConfigErrors, ShipwayError, Where
 from shipway.model import Event, Function, HttpRoute, ServiceDefinition
 
@@ -170,29 +170,13 @@ def _check_service_name(value: Any) -> str | None:
     if value is None:
         return "`service` is required"
     if not isinstance(value, str):
-        return f"`service` must be a string, not {_kind(value)}"
+        return f"`service` must be a string, not {kind_of(value)}"
     if not _SERVICE_NAME.match(value):
         return (
             f"service name `{value}` is not valid: it must start with a letter and have "
             "only letters, digits and hyphens"
         )
     return None
-
-
-def _kind(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "a mapping"
-    return type(value).__name__
 
 
 # --------------------------------------------------------------------------- loading
@@ -302,7 +286,7 @@ class _Checker:
 
         region = options.get("region") or provider.get("region") or DEFAULT_REGION
         if not isinstance(region, str):
-            self.error(("provider", "region"), f"`region` must be a string, not {_kind(region)}")
+            self.error(("provider", "region"), f"`region` must be a string, not {kind_of(region)}")
             region = DEFAULT_REGION
         runtime = self.runtime(("provider", "runtime"), provider.get("runtime"), DEFAULT_RUNTIME)
         timeout = self.integer(("provider", "timeout"), provider.get("timeout"), DEFAULT_TIMEOUT)
@@ -319,7 +303,7 @@ class _Checker:
         use_dotenv = resolved.get("useDotenv", True)
         if not isinstance(use_dotenv, bool):
             self.error(
-                ("useDotenv",), f"`useDotenv` must be true or false, not {_kind(use_dotenv)}"
+                ("useDotenv",), f"`useDotenv` must be true or false, not {kind_of(use_dotenv)}"
             )
             use_dotenv = True
 
@@ -364,7 +348,7 @@ class _Checker:
         if value is None:
             return default
         if not isinstance(value, str) or not value:
-            self.error(path, f"`runtime` must be a string, not {_kind(value)}")
+            self.error(path, f"`runtime` must be a string, not {kind_of(value)}")
             return default
         return value
 
@@ -372,7 +356,7 @@ class _Checker:
         if value is None:
             return {}
         if not isinstance(value, dict):
-            self.error(path, f"`environment` must be a mapping, not {_kind(value)}")
+            self.error(path, f"`environment` must be a mapping, not {kind_of(value)}")
             return {}
         out: dict[str, str] = {}
         for name, item in value.items():
@@ -381,7 +365,7 @@ class _Checker:
                 self.error(
                     (*path, name),
                     f"environment variable `{name}` must be a string, number or boolean, "
-                    f"not {_kind(item)}",
+                    f"not {kind_of(item)}",
                 )
                 continue
             out[name] = text
@@ -408,7 +392,7 @@ class _Checker:
                 merged.update(part)
             value = merged
         if not isinstance(value, dict):
-            self.error(("functions",), f"`functions` must be a mapping, not {_kind(value)}")
+            self.error(("functions",), f"`functions` must be a mapping, not {kind_of(value)}")
             return ()
         out = []
         for name, spec in value.items():
@@ -428,7 +412,7 @@ class _Checker:
     ) -> Function | None:
         base: Path_ = ("functions", name)
         if not isinstance(spec, dict):
-            self.error(base, f"function `{name}` must be a mapping, not {_kind(spec)}")
+            self.error(base, f"function `{name}` must be a mapping, not {kind_of(spec)}")
             return None
         handler = spec.get("handler")
         if "image" in spec and handler is None:
@@ -468,7 +452,7 @@ class _Checker:
             return (), ()
         path: Path_ = (*base, "events")
         if not isinstance(value, list):
-            self.error(path, f"`events` must be a list, not {_kind(value)}")
+            self.error(path, f"`events` must be a list, not {kind_of(value)}")
             return (), ()
         events: list[Event] = []
         routes: list[HttpRoute] = []
@@ -511,7 +495,7 @@ class _Checker:
                 self.error((*at, "method"), "an `http` event needs a `method`")
                 return None
         else:
-            self.error(at, f"an `http` event must be a string or a mapping, not {_kind(config)}")
+            self.error(at, f"an `http` event must be a string or a mapping, not {kind_of(config)}")
             return None
         method = method.upper()
         if method == "*":
@@ -542,7 +526,9 @@ class _Checker:
                 self.error((*at, "method"), "`method` must be a string")
                 return None
         else:
-            self.error(at, f"an `httpApi` event must be a string or a mapping, not {_kind(config)}")
+            self.error(
+                at, f"an `httpApi` event must be a string or a mapping, not {kind_of(config)}"
+            )
             return None
         method = method.upper()
         if method == "*":
@@ -560,7 +546,7 @@ class _Checker:
         if value is None:
             return (), None
         if not isinstance(value, dict):
-            self.error(("package",), f"`package` must be a mapping, not {_kind(value)}")
+            self.error(("package",), f"`package` must be a mapping, not {kind_of(value)}")
             return (), None
         patterns: list[str] = []
         for key, negate in (("exclude", True), ("include", False), ("patterns", False)):

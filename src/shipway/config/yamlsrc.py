@@ -162,3 +162,20 @@ def key_path(path: Sequence[str | int]) -> str:
         else:
             out += ("." if out else "") + part
     return out
+
+
+def kind_of(value: Any) -> str:
+    """How a value reads in an error message: `a string`, `a list`, `null` …"""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return type(value).__name__
