@@ -9,14 +9,15 @@ import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from shipway.config.buildspec import parse_buildspec
 from shipway.config.dotenv import load_env
-from shipway.config.project import PROJECT_FILE, load_project
+from shipway.config.project import BUILDSPEC_NAMES, PROJECT_FILE, load_project
 from shipway.config.serverless import find_config, read_service_name
+from shipway.config.yamlsrc import load_yaml
 from shipway.errors import ConfigErrors, NotFound, ShipwayError
-from shipway.model import AwsTarget, Project, Run, RunState
+from shipway.model import AwsTarget, Environment, LocalTarget, Project, Run, RunState, Service
 from shipway.pipeline.engine import Engine, Outcome
 from shipway.pipeline.events import Listener, ignore
 from shipway.pipeline.paths import StatePaths
@@ -25,9 +26,6 @@ from shipway.source.git import branch_head, repository_root, resolve_commit
 from shipway.store.sqlite import Store
 
 DEFAULT_PORT = 8787
-
-if TYPE_CHECKING:
-    from shipway.web.serve import GatewayServer
 
 
 @dataclass(frozen=True)
@@ -59,41 +57,46 @@ class App:
     def validate(self) -> list[ServiceSummary]:
         """Check shipway.yml and, for every environment, every service's serverless.yml,
         buildspec.yml and .env layers; raise ConfigErrors listing every problem."""
-        project = self.project()
-        errors: list[ShipwayError] = []
-        seen: set[str] = set()
+        problems = Problems()
+        try:
+            project = self.project()
+        except ShipwayError as exc:
+            # shipway.yml is wrong: still check every service it can be seen to name, so one
+            # pass of `validate` shows everything that needs fixing.
+            problems.add(exc)
+            for service, env in _services_seen_despite_errors(self.repo):
+                self._check_service(service, env, problems)
+            raise problems.as_error() from None
         functions: dict[str, int] = {}
-
-        def collect(exc: ShipwayError) -> None:
-            for e in exc.errors if isinstance(exc, ConfigErrors) else [exc]:
-                if str(e) not in seen:
-                    seen.add(str(e))
-                    errors.append(e)
-
         for service in project.services:
-            if service.buildspec:
-                try:
-                    parse_buildspec(
-                        self.repo / service.path / service.buildspec,
-                        f"{service.path}/{service.buildspec}",
-                    )
-                except ShipwayError as exc:
-                    collect(exc)
             for env in project.environments.values():
-                try:
-                    values = load_env(self.repo, env.name, service.path, env.secrets)
-                    definition = load_definition(self.repo, env, service, values)
-                    functions[service.name] = len(definition.functions)
-                except ShipwayError as exc:
-                    collect(exc)
-        if errors:
-            raise ConfigErrors(errors)
+                count = self._check_service(service, env, problems)
+                functions[service.name] = count if count is not None else 0
+        if problems:
+            raise problems.as_error()
         return [
             ServiceSummary(
                 s.name, s.path, s.buildspec or "default", functions.get(s.name, 0), s.depends_on
             )
             for s in project.services
         ]
+
+    def _check_service(self, service: Service, env: Environment, problems: Problems) -> int | None:
+        """Problems of one service in one environment; its function count when it loads."""
+        if service.buildspec:
+            try:
+                parse_buildspec(
+                    self.repo / service.path / service.buildspec,
+                    f"{service.path}/{service.buildspec}",
+                )
+            except ShipwayError as exc:
+                problems.add(exc)
+        try:
+            values = load_env(self.repo, env.name, service.path, env.secrets)
+            return len(load_definition(self.repo, env, service, values).functions)
+        except ShipwayError as exc:
+            problems.add(exc)
+            return None
 
     # ------------------------------------------------------------------ run
 
@@ -215,12 +218,6 @@ class App:
         result = invoke_function(self.paths.home, env_name, service, fn, payload)
         return result.ok, result.payload
 
-    def gateway_server(self, port: int = DEFAULT_PORT) -> GatewayServer:
-        """The local runtime's HTTP server, bound to 127.0.0.1:port and not yet running."""
-        from shipway.web.serve import GatewayServer
-
-        return GatewayServer(self.paths.home, port=port)
-
     # ------------------------------------------------------------------ init
 
     def init(self) -> Path:
@@ -267,6 +264,62 @@ class App:
             prefix = "" if not existing or existing.endswith("\n") else "\n"
             ignore_file.write_text(existing + prefix + ".shipway/\n", encoding="utf-8")
         return path
+
+
+class Problems:
+    """Every problem found, each once, in the order found."""
+
+    def __init__(self) -> None:
+        self.errors: list[ShipwayError] = []
+        self._seen: set[str] = set()
+
+    def add(self, exc: ShipwayError) -> None:
+        for e in exc.errors if isinstance(exc, ConfigErrors) else [exc]:
+            if str(e) not in self._seen:
+                self._seen.add(str(e))
+                self.errors.append(e)
+
+    def __bool__(self) -> bool:
+        return bool(self.errors)
+
+    def as_error(self) -> ConfigErrors:
+        return ConfigErrors(self.errors)
+
+
+def _services_seen_despite_errors(root: Path) -> list[tuple[Service, Environment]]:
+    """Services and environment names read leniently from a shipway.yml that did not pass
+    its schema (default glob when `services` is unusable; `dev` when no environment is)."""
+    try:
+        doc = load_yaml(root / PROJECT_FILE, PROJECT_FILE)
+    except ShipwayError:
+        doc = None
+    doc = doc if isinstance(doc, dict) else {}
+    entries = doc.get("services")
+    patterns = [
+        e if isinstance(e, str) else e.get("path")
+        for e in (entries if isinstance(entries, list) else ["services/*"])
+        if isinstance(e, str) or (isinstance(e, dict) and isinstance(e.get("path"), str))
+    ]
+    envs = doc.get("environments")
+    names = [n for n in envs if isinstance(n, str)] if isinstance(envs, dict) else []
+    environments = [Environment(n, n, LocalTarget()) for n in names or ["dev"]]
+    folders = sorted(
+        {
+            p.relative_to(root).as_posix()
+            for pattern in patterns
+            if isinstance(pattern, str) and not pattern.startswith("..")
+            for p in root.glob(pattern.strip("/"))
+            if p.is_dir() and find_config(p) is not None
+        }
+    )
+    out: list[tuple[Service, Environment]] = []
+    for folder in folders:
+        config = find_config(root / folder)
+        assert config is not None
+        buildspec = next((b for b in BUILDSPEC_NAMES if (root / folder / b).is_file()), None)
+        service = Service(folder, folder, config.name, buildspec)
+        out += [(service, env) for env in environments]
+    return out
 
 
 def free_port() -> int:

@@ -18,23 +18,23 @@ def test_validate_clean_repository_lists_services(ledger_repo: Path) -> None:
 
 
 def test_validate_reports_every_problem_with_exit_2(ledger_repo: Path) -> None:
-    (ledger_repo / "shipway.yml").write_text(
-        (ledger_repo / "shipway.yml").read_text().replace("concurrency: 4", "concurrency: four")
-    )
+    yml = ledger_repo / "shipway.yml"
+    yml.write_text(yml.read_text().replace("concurrency: 4", "concurrency: four"))
     sls = ledger_repo / "services/notifications/serverless.yml"
     sls.write_text(sls.read_text().replace("${self:custom.sender}", "${self:custom.nobody}"))
+    spec = ledger_repo / "services/payments/buildspec.yml"
+    spec.write_text(spec.read_text().replace("  pre_build:", "  pre-build:"))
     proc = shipway("validate", repo=ledger_repo)
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
-    assert "shipway.yml:9: `build.concurrency`" in proc.stderr
-    # fix shipway.yml: now the serverless.yml problem must be reported with its file and key
-    (ledger_repo / "shipway.yml").write_text(
-        (ledger_repo / "shipway.yml").read_text().replace("concurrency: four", "concurrency: 4")
+    lines = proc.stderr.splitlines()
+    assert any(line.startswith("error: shipway.yml:9: `build.concurrency`") for line in lines)
+    assert any(
+        "services/notifications/serverless.yml:" in line and "provider.environment.SENDER" in line
+        for line in lines
     )
-    sls_proc = shipway("validate", repo=ledger_repo)
-    assert sls_proc.returncode == 2
-    assert "services/notifications/serverless.yml" in sls_proc.stderr
-    assert "provider.environment.SENDER" in sls_proc.stderr
+    assert any("services/payments/buildspec.yml:" in line and "pre-build" in line for line in lines)
+    assert lines[-1] == "3 problem(s) found"
 
 
 def test_run_deploys_every_service_and_status_shows_the_release(ledger_repo: Path) -> None:

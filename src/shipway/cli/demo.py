@@ -23,6 +23,7 @@ import click
 from shipway.app import App
 from shipway.cli.progress import progress_for
 from shipway.errors import ShipwayError
+from shipway.web.serve import GatewayServer
 
 
 def example_repository() -> Path:
@@ -93,7 +94,7 @@ def run_demo(serve: bool = True, port: int = 0) -> int:
         return 1
     click.echo(f"   run {outcome.run.id} {outcome.run.state.value}: release {outcome.run.release}")
 
-    server = app.gateway_server(port)
+    server = GatewayServer(app.paths.home, port=port)
     thread = threading.Thread(target=server.run, name="gateway", daemon=True)
     thread.start()
     base = server.url

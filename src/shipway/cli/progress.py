@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from shipway.model import JobState
+from shipway.model import JobState, Stage
 from shipway.pipeline.events import JobEvent
 
 _STYLE = {
@@ -54,36 +54,49 @@ class PlainProgress:
 
 
 class LiveProgress:
-    """A table: service, stage, state, elapsed; redrawn as events arrive."""
+    """A table with one row per service and one column per stage (state and elapsed time),
+    redrawn as events arrive."""
+
+    STAGES = (Stage.BUILD, Stage.DEPLOY)
 
     def __init__(self, console: Console):
         self.console = console
-        self.rows: dict[str, tuple[JobEvent, float]] = {}
+        self.title = ""
+        self.cells: dict[str, dict[Stage, tuple[JobEvent, float]]] = {}
         self._lock = threading.Lock()
         self._live = Live(self._table(), console=console, refresh_per_second=8, transient=False)
 
     def __call__(self, event: JobEvent) -> None:
         with self._lock:
-            previous = self.rows.get(event.service)
-            started = (
-                previous[1] if previous and previous[0].stage == event.stage else time.monotonic()
-            )
-            self.rows[event.service] = (event, started)
+            if event.stage == Stage.SOURCE:
+                self.title = f"{event.run_id}: source {event.message or ''}"
+            else:
+                row = self.cells.setdefault(event.service, {})
+                previous = row.get(event.stage)
+                started = previous[1] if previous else time.monotonic()
+                row[event.stage] = (event, started)
             self._live.update(self._table())
 
+    def _cell(self, entry: tuple[JobEvent, float] | None) -> str:
+        if entry is None:
+            return ""
+        event, started = entry
+        running = event.state == JobState.RUNNING
+        elapsed = time.monotonic() - started if running else event.elapsed
+        return f"[{_STYLE[event.state]}]{event.state.value}[/] {elapsed:.1f}s"
+
     def _table(self) -> Table:
-        table = Table(box=None, pad_edge=False)
-        for column in ("service", "stage", "state", "elapsed", ""):
-            table.add_column(column)
-        for service, (event, started) in self.rows.items():
-            running = event.state == JobState.RUNNING
-            elapsed = time.monotonic() - started if running else event.elapsed
+        table = Table(box=None, pad_edge=False, title=self.title or None, title_justify="left")
+        table.add_column("service")
+        for stage in self.STAGES:
+            table.add_column(stage.value)
+        table.add_column("")
+        for service, row in self.cells.items():
+            notes = [e.message for e, _ in row.values() if e.message]
             table.add_row(
                 service,
-                event.stage.value,
-                f"[{_STYLE[event.state]}]{event.state.value}[/]",
-                f"{elapsed:.1f}s",
-                event.message or "",
+                *(self._cell(row.get(stage)) for stage in self.STAGES),
+                notes[-1] if notes else "",
             )
         return table
 

@@ -1,0 +1,40 @@
+"""`shipway init` writes a working shipway.yml and git-ignores the state."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from tests.integration.cli import shipway
+
+SLS = (
+    "service: {name}\nprovider:\n  name: aws\n  runtime: python3.11\n"
+    "functions:\n  f:\n    handler: h.f\n"
+)
+
+
+def test_init_then_validate(make_repo: Callable[..., Path]) -> None:
+    repo = make_repo(
+        {
+            "services/alpha/serverless.yml": SLS.format(name="alpha"),
+            "services/beta/serverless.yml": SLS.format(name="beta"),
+            "services/alpha/h.py": "def f(e, c):\n    return 1\n",
+            "services/beta/h.py": "def f(e, c):\n    return 2\n",
+        }
+    )
+    proc = shipway("init", repo=repo)
+    assert proc.returncode == 0, proc.stderr
+    text = (repo / "shipway.yml").read_text()
+    assert "  - services/*" in text and "branch: main" in text
+    assert ".shipway/" in (repo / ".gitignore").read_text().splitlines()
+    validated = shipway("validate", repo=repo)
+    assert validated.returncode == 0, validated.stderr
+    assert [line.split()[0] for line in validated.stdout.splitlines()] == ["alpha", "beta"]
+    again = shipway("init", repo=repo)
+    assert again.returncode == 2 and "already exists" in again.stderr
+
+
+def test_commands_outside_a_repository_fail_clearly(tmp_path: Path) -> None:
+    proc = shipway("validate", repo=tmp_path)
+    assert proc.returncode == 2
+    assert "not inside a git repository" in proc.stderr and "Traceback" not in proc.stderr
