@@ -112,10 +112,16 @@ class App:
             )
         return branch_head(self.repo, env.branch)
 
-    def run(self, env_name: str, commit: str | None = None, listener: Listener = ignore) -> Outcome:
+    def run(
+        self,
+        env_name: str,
+        commit: str | None = None,
+        listener: Listener = ignore,
+        force: bool = False,
+    ) -> Outcome:
         sha = self.resolve_run_commit(env_name, commit)
         engine = Engine(self.repo, self.paths, self.store, listener)
-        return engine.run(env_name, sha)
+        return engine.run(env_name, sha, force=force)
 
     def runs(self, env: str | None = None, limit: int = 50) -> list[Run]:
         if env:

@@ -231,6 +231,52 @@ class Job:
     finished_at: float | None = None
     error: str | None = None
     log_path: str | None = None
+    detail: Mapping[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "stage": self.stage.value,
+            "service": self.service,
+            "state": self.state.value,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "error": self.error,
+            **{
+                k: v
+                for k, v in self.detail.items()
+                if k in ("message", "reused_from", "artifact_sha256", "exported", "seconds")
+            },
+        }
+
+
+class DeployAction(StrEnum):
+    DEPLOY = "deploy"
+    UNCHANGED = "unchanged"
+
+
+@dataclass(frozen=True)
+class ServiceChange:
+    """What a deploy will do to one service, and why."""
+
+    service: str
+    action: DeployAction
+    reason: str
+
+
+@dataclass(frozen=True)
+class DeployPlan:
+    """A target's plan for one release: printable (dry run) or carried out."""
+
+    env: str
+    commit: str
+    changes: tuple[ServiceChange, ...]  # in deploy order
+
+    def change(self, service: str) -> ServiceChange:
+        return next(c for c in self.changes if c.service == service)
+
+    @property
+    def deployed(self) -> tuple[str, ...]:
+        return tuple(c.service for c in self.changes if c.action == DeployAction.DEPLOY)
 
 
 @dataclass(frozen=True)

@@ -116,7 +116,7 @@ def service(
 @pytest.fixture
 def state(tmp_path: Path) -> Path:
     target = LocalTarget(tmp_path / "state")
-    target.apply("dev", 1, "abc123", [service("accounts", tmp_path / "a1")])
+    target.release("dev", 1, "abc123", [service("accounts", tmp_path / "a1")])
     return tmp_path / "state"
 
 
@@ -151,7 +151,7 @@ def test_failed_apply_leaves_current_untouched(state: Path, tmp_path: Path) -> N
     bad_def, bad_art = service("billing", tmp_path / "c")
     bad_art = Artifact("billing", bad_art.path, "0" * 64, bad_art.size)  # wrong sha256
     with pytest.raises(ShipwayError, match="sha256"):
-        target.apply("dev", 2, "def456", [good, (bad_def, bad_art)])
+        target.release("dev", 2, "def456", [good, (bad_def, bad_art)])
     store = ReleaseStore(state, "dev")
     assert store.current() == (1, store.path(1))
     assert store.numbers() == [1]
@@ -163,7 +163,7 @@ def test_zip_path_traversal_rejected(state: Path, tmp_path: Path, evil: str) -> 
     definition, _ = service("accounts", tmp_path / "d")
     art = make_zip(tmp_path / "accounts.zip", {"ok.py": ("", 0o644), evil: ("x = 1", 0o644)})
     with pytest.raises(ShipwayError, match="zip entry"):
-        LocalTarget(state).apply("dev", 2, "c", [(definition, art)])
+        LocalTarget(state).release("dev", 2, "c", [(definition, art)])
     assert not (tmp_path / "escape.py").exists()
     assert not (state / "envs" / "dev" / "releases" / "escape.py").exists()
     assert ReleaseStore(state, "dev").current() == (1, ReleaseStore(state, "dev").path(1))
@@ -171,7 +171,7 @@ def test_zip_path_traversal_rejected(state: Path, tmp_path: Path, evil: str) -> 
 
 def test_rollback_to(state: Path, tmp_path: Path) -> None:
     target = LocalTarget(state)
-    target.apply("dev", 2, "c2", [service("accounts", tmp_path / "e", "two")])
+    target.release("dev", 2, "c2", [service("accounts", tmp_path / "e", "two")])
     assert target.current_manifest("dev").number == 2  # type: ignore[union-attr]
     target.rollback_to("dev", 1)
     assert target.current_manifest("dev").number == 1  # type: ignore[union-attr]
@@ -294,6 +294,6 @@ def test_invoke_function_one_shot(state: Path) -> None:
 
 def test_node_runtime_is_a_clear_error(state: Path, tmp_path: Path) -> None:
     node = Function("node", "index.handler", "nodejs18.x", 3, 128, {})
-    LocalTarget(state).apply("dev", 2, "c", [service("accounts", tmp_path / "n", "two", node)])
+    LocalTarget(state).release("dev", 2, "c", [service("accounts", tmp_path / "n", "two", node)])
     with pytest.raises(ShipwayError, match=r"runtime `nodejs18.x` is not supported"):
         invoke_function(state, "dev", "accounts", "node", {})

@@ -113,3 +113,20 @@ def test_demo_runs_the_whole_story_offline() -> None:
     assert '-> 200 {"id": "acc-001", "owner": "Ada Lovelace"' in out
     assert '-> 201 {"id": "pay-0001"' in out
     assert "/dev/payments" in out
+
+
+def test_unchanged_services_keep_their_warm_workers_across_releases(
+    served: tuple[Path, str],
+) -> None:
+    repo, url = served
+    opened = request("POST", f"{url}/dev/accounts/accounts", {"owner": "First"})
+    assert json.loads(opened[2])["id"] == "acc-003"
+    git(repo, "checkout", "-q", "dev")
+    notify = repo / "services/notifications/notify.py"
+    notify.write_text(notify.read_text().replace('"ok": True', '"ok": "v3"'))
+    commit_all(repo, "notifications only")
+    assert shipway("run", "dev", repo=repo).returncode == 0
+    assert json.loads(request("GET", f"{url}/dev/notifications/health")[2])["ok"] == "v3"
+    # accounts did not change: the same warm worker answers, with its in-memory state
+    again = request("POST", f"{url}/dev/accounts/accounts", {"owner": "Second"})
+    assert json.loads(again[2])["id"] == "acc-004"

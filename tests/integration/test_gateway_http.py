@@ -138,7 +138,7 @@ def release(state: Path, tmp: Path, number: int, version: str) -> None:
         runtime="python3.11",
         functions=(F("echo2", HttpRoute("httpApi", "ANY", "*")),),
     )
-    LocalTarget(state).apply(
+    LocalTarget(state).release(
         "dev",
         number,
         f"commit{number}",

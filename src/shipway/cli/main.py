@@ -102,17 +102,21 @@ def validate(repo: Path | None, as_json: bool) -> None:
 @click.option(
     "--wait/--no-wait", default=True, help="Wait for the run to finish (in-process runs always do)."
 )
+@click.option("--force", is_flag=True, help="Rebuild and redeploy every service.")
 @repo_option
 @json_option
 @handle_errors
-def run(env: str, commit: str | None, wait: bool, repo: Path | None, as_json: bool) -> None:
+def run(
+    env: str, commit: str | None, wait: bool, force: bool, repo: Path | None, as_json: bool
+) -> None:
     """Run the pipeline for ENV: source, build every service, deploy them together."""
     app = App(repo)
     with progress_for(sys.stderr) as progress:
-        outcome = app.run(env, commit, listener=progress)
+        outcome = app.run(env, commit, listener=progress, force=force)
     result = outcome.run
     if as_json:
-        _print_json(result.as_dict())
+        jobs = [j.as_dict() for j in app.store.jobs(result.id)]
+        _print_json({**result.as_dict(), "jobs": jobs})
     else:
         line = f"run {result.id} {result.state.value}: {env} at {result.commit[:12]}"
         if result.release is not None:

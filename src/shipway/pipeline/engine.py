@@ -10,18 +10,18 @@ from __future__ import annotations
 import shutil
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 from shipway.build.runner import BuildRequest, run_build
-from shipway.config.dotenv import layer_files
 from shipway.errors import ShipwayError
 from shipway.model import (
     Artifact,
     AwsTarget,
     BuildResult,
+    DeployAction,
     JobState,
     Release,
     ReleasedService,
@@ -30,12 +30,18 @@ from shipway.model import (
     Stage,
 )
 from shipway.pipeline.events import JobEvent, Listener, ignore
+from shipway.pipeline.keys import build_key
 from shipway.pipeline.locks import environment_lock
 from shipway.pipeline.paths import StatePaths
 from shipway.pipeline.plan import RunPlan, build_variables, plan_run
-from shipway.source.git import export_commit
+from shipway.source.git import export_commit, tracked_files
 from shipway.store.sqlite import Store
+from shipway.targets.local.releases import ReleaseManifest
 from shipway.targets.local.target import LocalTarget
+
+# Configuration that must never ship inside a function package.
+NOT_PACKAGED = ("serverless.yml", "serverless.yaml", "buildspec.yml", "buildspec.yaml", ".env*")
+_EMPTY = ReleaseManifest(env="", number=0, commit="", created_at=0.0)
 
 
 @dataclass(frozen=True)
@@ -53,9 +59,10 @@ class Engine:
 
     # ------------------------------------------------------------------ entry point
 
-    def run(self, env_name: str, commit: str, trigger: str = "cli") -> Outcome:
+    def run(self, env_name: str, commit: str, trigger: str = "cli", force: bool = False) -> Outcome:
         """Export `commit`, plan, build and deploy. Bad configuration raises ShipwayError
-        before any run is recorded; a failed build or deploy gives a run in state `failed`."""
+        before any run is recorded; a failed build or deploy gives a run in state `failed`.
+        `force` rebuilds and redeploys every service."""
         scratch = Path(tempfile.mkdtemp(prefix="source-", dir=self._tmp()))
         try:
             export_commit(self.repo, commit, scratch / "workspace")
@@ -72,7 +79,7 @@ class Engine:
         shutil.rmtree(scratch, ignore_errors=True)
         self._job(run, Stage.SOURCE, "*", JobState.SUCCEEDED, 0.0, commit[:12])
         try:
-            builds = self._build(run, plan, workspace)
+            builds = self._build(run, plan, workspace, force)
             failed = [b for b in builds if b.state != JobState.SUCCEEDED]
             if failed:
                 for s in plan.services:
@@ -82,7 +89,7 @@ class Engine:
                 names = ", ".join(f"`{b.service}`" for b in failed)
                 run = self._finish(run, RunState.FAILED, f"build failed: {names}")
                 return Outcome(run, tuple(builds))
-            number = self._deploy(run, plan, builds)
+            number = self._deploy(run, plan, builds, force)
             run = self._finish(run, RunState.SUCCEEDED, None, release=number)
             return Outcome(run, tuple(builds))
         except BaseException as exc:  # recorded, then re-raised: never a run left "running"
@@ -93,14 +100,44 @@ class Engine:
 
     # ------------------------------------------------------------------ stages
 
-    def _build(self, run: Run, plan: RunPlan, workspace: Path) -> list[BuildResult]:
+    def _build(self, run: Run, plan: RunPlan, workspace: Path, force: bool) -> list[BuildResult]:
         seq = int(run.id.rsplit("-", 1)[1])
         secrets = plan.secrets
+        files = tracked_files(self.repo, plan.commit)
 
         def one(name: str) -> BuildResult:
             sp = plan.service(name)
             log = self.paths.build_log(run.id, name)
             log.parent.mkdir(parents=True, exist_ok=True)
+            build_vars = {
+                **build_variables(plan, name, run.id, seq),
+                "CODEBUILD_SRC_DIR": str(workspace),
+            }
+            buildspec_path = (
+                workspace / sp.service.path / sp.service.buildspec if sp.service.buildspec else None
+            )
+            key = build_key(
+                sp.service,
+                plan.project,
+                files,
+                {**sp.env_values.values, **build_vars},
+                buildspec_path.read_text(encoding="utf-8") if buildspec_path else None,
+                sp.definition.package_patterns,
+            )
+            earlier = None if force else self.store.find_build(key)
+            if earlier is not None and earlier.artifact.path.is_file():
+                message = f"reused the build of {earlier.run_id}"
+                log.write_text(f"{message} (same inputs, key {key[:12]})\n", encoding="utf-8")
+                reused: dict[str, object] = {
+                    "key": key,
+                    "reused_from": earlier.run_id,
+                    "artifact_sha256": earlier.artifact.sha256,
+                    "exported": dict(earlier.exported),
+                }
+                self._job(run, Stage.BUILD, name, JobState.SUCCEEDED, 0.0, message, log, reused)
+                return BuildResult(
+                    name, JobState.SUCCEEDED, 0.0, earlier.artifact, exported=earlier.exported
+                )
             self._job(run, Stage.BUILD, name, JobState.RUNNING, 0.0, None, log)
             out_zip = self.paths.run_dir(run.id) / "artifacts" / f"{name}.zip"
             out_zip.parent.mkdir(parents=True, exist_ok=True)
@@ -110,14 +147,9 @@ class Engine:
                 workspace=workspace,
                 buildspec=sp.buildspec,
                 env=dict(sp.env_values.values),
-                build_vars={
-                    **build_variables(plan, name, run.id, seq),
-                    "CODEBUILD_SRC_DIR": str(workspace),
-                },
+                build_vars=build_vars,
                 package_patterns=sp.definition.package_patterns,
-                exclude_files=_service_files_not_packaged(
-                    sp.service.path, sp.service.config_file, plan.environment.name
-                ),
+                exclude_files=NOT_PACKAGED,
                 out_zip=out_zip,
                 log_path=log,
                 timeout_s=plan.project.build.timeout_s,
@@ -130,10 +162,15 @@ class Engine:
                 result = BuildResult(
                     name, JobState.FAILED, time.monotonic() - started, error=str(exc)
                 )
+            detail: dict[str, object] = {
+                "key": key,
+                "seconds": round(result.seconds, 3),
+                "exported": dict(result.exported),
+            }
             if result.artifact is not None:
                 result = _store_artifact(self.paths, result)
-            detail = {"seconds": round(result.seconds, 3), "exported": dict(result.exported)}
-            if result.artifact:
+                assert result.artifact is not None
+                self.store.record_build(key, result.artifact, result.exported, run.id)
                 detail["artifact_sha256"] = result.artifact.sha256
             self._job(
                 run, Stage.BUILD, name, result.state, result.seconds, result.error, log, detail
@@ -145,44 +182,55 @@ class Engine:
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="build") as pool:
             return list(pool.map(one, names))
 
-    def _deploy(self, run: Run, plan: RunPlan, builds: Sequence[BuildResult]) -> int:
+    def _deploy(self, run: Run, plan: RunPlan, builds: Sequence[BuildResult], force: bool) -> int:
+        """Plan against the live release, then switch to a release of every service."""
         env = plan.environment.name
         artifacts: dict[str, Artifact] = {b.service: b.artifact for b in builds if b.artifact}
+        ordered = [plan.service(n) for wave in plan.waves for n in wave]
+        pairs = [(sp.definition, artifacts[sp.service.name]) for sp in ordered]
+        depends = {sp.service.name: sp.service.depends_on for sp in ordered}
+        target = LocalTarget(self.paths.home)
         started = time.monotonic()
         with environment_lock(self.paths.env_lock(env), env):
+            deploy_plan = target.plan(env, plan.commit, pairs, depends, force=force)
+            live = {s.name: s for s in (target.current_manifest(env) or _EMPTY).services.values()}
+            for change in deploy_plan.changes:
+                if change.action == DeployAction.DEPLOY:
+                    self._job(
+                        run, Stage.DEPLOY, change.service, JobState.RUNNING, 0.0, change.reason
+                    )
             number = self.store.next_release_number(env)
-            ordered = [plan.service(n) for wave in plan.waves for n in wave]
-            for sp in ordered:
-                self._job(run, Stage.DEPLOY, sp.service.name, JobState.RUNNING, 0.0)
-            target = LocalTarget(self.paths.home)
             try:
-                target.apply(
-                    env,
-                    number,
-                    plan.commit,
-                    [(sp.definition, artifacts[sp.service.name]) for sp in ordered],
-                )
+                target.apply(deploy_plan, number, pairs)
             except Exception as exc:
-                for sp in ordered:
-                    self._job(run, Stage.DEPLOY, sp.service.name, JobState.FAILED, 0.0, str(exc))
+                for service in deploy_plan.deployed:
+                    self._job(run, Stage.DEPLOY, service, JobState.FAILED, 0.0, str(exc))
                 raise
-            release = Release(
-                env=env,
-                number=number,
-                run_id=run.id,
-                commit=plan.commit,
-                created_at=time.time(),
-                services=tuple(
-                    ReleasedService(sp.service.name, plan.commit, artifacts[sp.service.name].sha256)
-                    for sp in ordered
-                ),
+            released = []
+            for change in deploy_plan.changes:
+                unchanged = change.action == DeployAction.UNCHANGED
+                commit = live[change.service].commit if unchanged else plan.commit
+                released.append(
+                    ReleasedService(
+                        change.service, commit or plan.commit, artifacts[change.service].sha256
+                    )
+                )
+            self.store.add_release(
+                Release(env, number, run.id, plan.commit, time.time(), tuple(released))
             )
-            self.store.add_release(release)
         elapsed = time.monotonic() - started
-        for sp in ordered:
-            self._job(
-                run, Stage.DEPLOY, sp.service.name, JobState.SUCCEEDED, elapsed, f"release {number}"
-            )
+        for change in deploy_plan.changes:
+            if change.action == DeployAction.DEPLOY:
+                self._job(
+                    run,
+                    Stage.DEPLOY,
+                    change.service,
+                    JobState.SUCCEEDED,
+                    elapsed,
+                    f"release {number} ({change.reason})",
+                )
+            else:
+                self._job(run, Stage.DEPLOY, change.service, JobState.SKIPPED, 0.0, change.reason)
         return number
 
     # ------------------------------------------------------------------ helpers
@@ -209,7 +257,7 @@ class Engine:
         elapsed: float,
         message: str | None = None,
         log: Path | None = None,
-        detail: dict[str, object] | None = None,
+        detail: Mapping[str, object] | None = None,
     ) -> None:
         self.store.set_job(
             run.id,
@@ -218,7 +266,7 @@ class Engine:
             state,
             error=message if state in (JobState.FAILED, JobState.TIMED_OUT) else None,
             log_path=str(log) if log else None,
-            detail=detail,
+            detail={**(detail or {}), **({"message": message} if message else {})} or None,
         )
         self.listener(JobEvent(run.id, stage, service, state, elapsed, message))
 
@@ -233,13 +281,6 @@ class Engine:
         path = self.paths.home / "tmp"
         path.mkdir(parents=True, exist_ok=True)
         return path
-
-
-def _service_files_not_packaged(service_path: str, config_file: str, env: str) -> tuple[str, ...]:
-    """Configuration that must never ship inside a function package."""
-    names = [config_file, "buildspec.yml", "buildspec.yaml"]
-    names += [p.name for p, _ in layer_files(Path("."), env, None)]
-    return tuple(dict.fromkeys([*names, ".env*"]))
 
 
 def _store_artifact(paths: StatePaths, result: BuildResult) -> BuildResult:

@@ -119,3 +119,23 @@ def export_commit(repo: Path, sha: str, dest: Path) -> None:
     if archive.returncode != 0 or untar.returncode != 0:
         detail = (err or untar.stderr).decode(errors="replace").strip()
         raise ShipwayError(f"could not export commit {sha[:12]}: {detail}")
+
+
+def tracked_files(repo: Path, sha: str) -> dict[str, str]:
+    """Every tracked file of a commit: path -> blob id (which changes when its content or
+    mode does). One `git ls-tree -r`, no file is read."""
+    out = subprocess.run(
+        ["git", "-C", str(repo), "ls-tree", "-r", "-z", "--full-tree", sha],
+        capture_output=True,
+        stdin=subprocess.DEVNULL,
+    )
+    if out.returncode != 0:
+        raise ShipwayError(f"cannot list the files of {sha[:12]}: {out.stderr.decode().strip()}")
+    files: dict[str, str] = {}
+    for record in out.stdout.decode("utf-8", "surrogateescape").split("\0"):
+        if not record:
+            continue
+        meta, path = record.split("\t", 1)
+        mode, _kind, blob = meta.split()
+        files[path] = f"{mode}:{blob}"
+    return files

@@ -10,13 +10,14 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from shipway.errors import NotFound
-from shipway.model import Job, JobState, Release, ReleasedService, Run, RunState, Stage
+from shipway.model import Artifact, Job, JobState, Release, ReleasedService, Run, RunState, Stage
 
 MIGRATIONS: tuple[str, ...] = (
     """
@@ -57,7 +58,29 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (env, number)
     );
     """,
+    """
+    CREATE TABLE builds (
+        key TEXT PRIMARY KEY,
+        service TEXT NOT NULL,
+        artifact_path TEXT NOT NULL,
+        artifact_sha256 TEXT NOT NULL,
+        artifact_size INTEGER NOT NULL,
+        exported TEXT NOT NULL,
+        run_id TEXT NOT NULL,
+        created_at REAL NOT NULL
+    );
+    """,
 )
+
+
+@dataclass(frozen=True)
+class BuildRecord:
+    """A finished build, found again by its input key."""
+
+    key: str
+    artifact: Artifact
+    exported: Mapping[str, str]
+    run_id: str
 
 
 class Store:
@@ -206,6 +229,7 @@ class Store:
                 finished_at=r["finished_at"],
                 error=r["error"],
                 log_path=r["log_path"],
+                detail=json.loads(r["detail"]),
             )
             for r in rows
         ]
@@ -256,6 +280,36 @@ class Store:
     def latest_release(self, env: str) -> Release | None:
         found = self.releases(env, limit=1)
         return found[0] if found else None
+
+    # ------------------------------------------------------------------ builds
+
+    def record_build(
+        self, key: str, artifact: Artifact, exported: Mapping[str, str], run_id: str
+    ) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO builds (key, service, artifact_path, artifact_sha256,"
+                " artifact_size, exported, run_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    key,
+                    artifact.service,
+                    str(artifact.path),
+                    artifact.sha256,
+                    artifact.size,
+                    json.dumps(dict(exported), sort_keys=True),
+                    run_id,
+                    time.time(),
+                ),
+            )
+
+    def find_build(self, key: str) -> BuildRecord | None:
+        row = self._db().execute("SELECT * FROM builds WHERE key = ?", (key,)).fetchone()
+        if row is None:
+            return None
+        artifact = Artifact(
+            row["service"], Path(row["artifact_path"]), row["artifact_sha256"], row["artifact_size"]
+        )
+        return BuildRecord(key, artifact, json.loads(row["exported"]), row["run_id"])
 
     def close(self) -> None:
         db = getattr(self._local, "db", None)

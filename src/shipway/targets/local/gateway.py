@@ -104,7 +104,7 @@ class Gateway:
             # that raced with the switch cannot retire the new release's pools).
             latest = store.current()
             keep = latest[1] if latest else None
-            self.workers.retire(env, keep=keep)
+            self.workers.retire(env, keep=self._pool_keys(env, keep))
             with self._lock:
                 if keep is not None:
                     self._current[env] = keep
@@ -117,6 +117,17 @@ class Gateway:
                 ]:
                     del self._routes[key]
         return release_dir, manifest
+
+    def _pool_keys(self, env: str, release_dir: Path | None) -> set[tuple[str, str, str, str]]:
+        """The worker pools that release `release_dir` of `env` uses."""
+        if release_dir is None:
+            return set()
+        manifest = ReleaseManifest.load(release_dir)
+        return {
+            function_spec(self.state_dir, env, release_dir, manifest, sname, fname).key
+            for sname, svc in manifest.services.items()
+            for fname in svc.functions
+        }
 
     def _route_table(self, release_dir: Path, service: DeployedService) -> list[apigw.Route]:
         key = (release_dir, service.name)

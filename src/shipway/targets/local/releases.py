@@ -117,10 +117,11 @@ class DeployedService:
     functions: dict[str, DeployedFunction] = field(default_factory=dict)
     region: str = "us-east-1"
     stage: str = ""
+    commit: str = ""  # the commit of the run that deployed this content
 
     @classmethod
     def from_definition(
-        cls, definition: ServiceDefinition, dir: str, artifact_sha256: str
+        cls, definition: ServiceDefinition, dir: str, artifact_sha256: str, commit: str = ""
     ) -> DeployedService:
         return cls(
             name=definition.service,
@@ -129,6 +130,16 @@ class DeployedService:
             functions={f.name: DeployedFunction.from_function(f) for f in definition.functions},
             region=definition.region,
             stage=definition.stage,
+            commit=commit,
+        )
+
+    def same_deployment(self, other: DeployedService) -> bool:
+        """The same code and configuration (where it lives and who deployed it aside)."""
+        return (self.artifact_sha256, self.functions, self.region, self.stage) == (
+            other.artifact_sha256,
+            other.functions,
+            other.region,
+            other.stage,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -138,6 +149,7 @@ class DeployedService:
             "artifact_sha256": self.artifact_sha256,
             "region": self.region,
             "stage": self.stage,
+            "commit": self.commit,
             "functions": {k: f.to_dict() for k, f in self.functions.items()},
         }
 
@@ -152,6 +164,7 @@ class DeployedService:
             },
             region=str(d.get("region", "us-east-1")),
             stage=str(d.get("stage", "")),
+            commit=str(d.get("commit", "")),
         )
 
 

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import stat
 import time
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path, PurePosixPath
 
 from shipway.errors import ShipwayError
-from shipway.model import Artifact, ServiceDefinition
+from shipway.model import Artifact, DeployAction, DeployPlan, ServiceChange, ServiceDefinition
 from shipway.targets.local.releases import (
     MANIFEST_FILE,
     DeployedService,
@@ -27,18 +29,64 @@ class LocalTarget:
     def store(self, env: str) -> ReleaseStore:
         return ReleaseStore(self.state_dir, env)
 
-    def apply(
+    def plan(
         self,
         env: str,
-        number: int,
         commit: str,
         services: Sequence[tuple[ServiceDefinition, Artifact]],
-    ) -> Path:
-        """Release `number` of `env` with all `services`, or nothing: returns the release folder.
+        depends_on: Mapping[str, Sequence[str]] | None = None,
+        force: bool = False,
+    ) -> DeployPlan:
+        """Which services a release must deploy: those whose code or configuration differs
+        from the live release, and those whose dependencies are deployed. Changes nothing."""
+        current = self.current_manifest(env)
+        depends_on = depends_on or {}
+        changes: list[ServiceChange] = []
+        deployed: set[str] = set()
+        for definition, artifact in services:
+            name = definition.service
+            live = current.services.get(name) if current else None
+            wanted = DeployedService.from_definition(definition, name, artifact.sha256)
+            moved = sorted(d for d in depends_on.get(name, ()) if d in deployed)
+            if force:
+                reason = "forced"
+            elif current is None:
+                reason = "first release"
+            elif live is None:
+                reason = "new service"
+            elif live.artifact_sha256 != artifact.sha256:
+                reason = "code changed"
+            elif not live.same_deployment(wanted):
+                reason = "configuration changed"
+            elif moved:
+                reason = f"dependency {', '.join(f'`{d}`' for d in moved)} deployed"
+            else:
+                changes.append(
+                    ServiceChange(
+                        name, DeployAction.UNCHANGED, f"unchanged since release {current.number}"
+                    )
+                )
+                continue
+            deployed.add(name)
+            changes.append(ServiceChange(name, DeployAction.DEPLOY, reason))
+        return DeployPlan(env=env, commit=commit, changes=tuple(changes))
 
-        On any failure the staging folder is removed and `current` is left as it was.
+    def apply(
+        self,
+        plan: DeployPlan,
+        number: int,
+        services: Sequence[tuple[ServiceDefinition, Artifact]],
+    ) -> Path:
+        """Release `number` with every service of `plan`, or nothing: returns its folder.
+
+        Deployed services are unpacked; unchanged ones keep the folder of the release that
+        deployed them (releases are immutable), so their warm workers carry on. On any
+        failure the staging folder is removed and `current` is left as it was.
         """
+        env = plan.env
         store = self.store(env)
+        current = self.current_manifest(env)
+        live_dir = store.current()
         staging = store.prepare(number)
         try:
             deployed: dict[str, DeployedService] = {}
@@ -50,13 +98,22 @@ class LocalTarget:
                     raise ShipwayError(
                         f"artifact of `{artifact.service}` given for service `{name}`"
                     )
+                change = plan.change(name)
+                if change.action == DeployAction.UNCHANGED and current and live_dir:
+                    live = current.services[name]
+                    folder = (live_dir[1] / live.dir).resolve()
+                    relative = os.path.relpath(folder, store.path(number))
+                    deployed[name] = replace(live, dir=relative)
+                    continue
                 verify_sha256(artifact)
                 unpack_zip(artifact.path, staging / name)
-                deployed[name] = DeployedService.from_definition(definition, name, artifact.sha256)
+                deployed[name] = DeployedService.from_definition(
+                    definition, name, artifact.sha256, plan.commit
+                )
             manifest = ReleaseManifest(
                 env=env,
                 number=int(number),
-                commit=commit,
+                commit=plan.commit,
                 created_at=time.time(),
                 services=deployed,
             )
@@ -65,6 +122,18 @@ class LocalTarget:
         except BaseException:
             store.discard(staging)
             raise
+
+    def release(
+        self,
+        env: str,
+        number: int,
+        commit: str,
+        services: Sequence[tuple[ServiceDefinition, Artifact]],
+        force: bool = False,
+    ) -> Path:
+        """Plan and apply in one step (every service deployed when `force`)."""
+        plan = self.plan(env, commit, services, force=force)
+        return self.apply(plan, number, services)
 
     def rollback_to(self, env: str, number: int) -> Path:
         """Point `current` of `env` back at an existing release."""

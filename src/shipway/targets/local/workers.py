@@ -20,6 +20,7 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -46,8 +47,11 @@ class FunctionSpec:
     log_path: Path
 
     @property
-    def key(self) -> tuple[str, str, str]:
-        return (str(self.release_dir), self.service, self.function.name)
+    def key(self) -> tuple[str, str, str, str]:
+        """Pools are shared by every release that carries the same code and configuration
+        (an unchanged service keeps its folder), so its workers stay warm across releases."""
+        config = json.dumps(self.function.to_dict(), sort_keys=True)
+        return (self.env, str(self.service_dir.resolve()), self.function.name, config)
 
     @property
     def lambda_name(self) -> str:
@@ -318,7 +322,7 @@ class WorkerManager:
     def __init__(self, max_workers: int = DEFAULT_MAX_WORKERS) -> None:
         self.max_workers = max_workers
         self._lock = threading.Lock()
-        self._pools: dict[tuple[str, str, str], FunctionPool] = {}
+        self._pools: dict[tuple[str, str, str, str], FunctionPool] = {}
         self._closed = False
 
     def pool(self, spec: FunctionSpec) -> FunctionPool:
@@ -336,14 +340,10 @@ class WorkerManager:
     ) -> InvokeResult:
         return self.pool(spec).invoke(event, timeout_s)
 
-    def retire(self, env: str, keep: Path | None) -> None:
-        """Drain the pools of `env` whose release is not `keep` (the current one)."""
+    def retire(self, env: str, keep: Collection[tuple[str, str, str, str]]) -> None:
+        """Drain the pools of `env` that the current release does not use (keys not in `keep`)."""
         with self._lock:
-            old = [
-                k
-                for k, p in self._pools.items()
-                if p.spec.env == env and p.spec.release_dir != keep
-            ]
+            old = [k for k, p in self._pools.items() if p.spec.env == env and k not in keep]
             pools = [self._pools.pop(k) for k in old]
         for p in pools:
             p.close()
