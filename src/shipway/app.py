@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import json
 import os
+import time
 import socket
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -142,6 +143,37 @@ class App:
             text = path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
             parts.append(f"==> {job.service} ({job.stage.value}, {job.state.value}) <==\n{text}")
         return "\n".join(parts)
+
+    def follow_logs(
+        self, run_id: str, service: str | None = None, poll_s: float = 0.2
+    ) -> Iterator[str]:
+        """Lines of a run's logs as they are written, each prefixed with its service, until
+        the run has finished and every log is read to its end."""
+        offsets: dict[str, int] = {}
+        pending: dict[str, bytes] = {}
+        while True:
+            finished = self.store.run(run_id).state.finished
+            for job in self.store.jobs(run_id):
+                if not job.log_path or (service and job.service != service):
+                    continue
+                try:
+                    with open(job.log_path, "rb") as f:
+                        f.seek(offsets.get(job.log_path, 0))
+                        data = f.read()
+                except FileNotFoundError:
+                    continue
+                offsets[job.log_path] = offsets.get(job.log_path, 0) + len(data)
+                *lines, rest = (pending.get(job.log_path, b"") + data).split(b"\n")
+                pending[job.log_path] = rest
+                for line in lines:
+                    yield f"[{job.service}] {line.decode('utf-8', 'replace')}"
+            if finished:
+                for path, rest in pending.items():
+                    if rest:
+                        name = Path(path).stem
+                        yield f"[{name}] {rest.decode('utf-8', 'replace')}"
+                return
+            time.sleep(poll_s)
 
     # ------------------------------------------------------------------ status
 

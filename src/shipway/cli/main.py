@@ -174,11 +174,17 @@ def runs(env: str | None, limit: int, repo: Path | None, as_json: bool) -> None:
 @cli.command()
 @click.argument("run_id", metavar="RUN")
 @click.option("--service", default=None, help="Only this service's log.")
+@click.option("--follow", "-f", is_flag=True, help="Keep printing as the run writes its logs.")
 @repo_option
 @handle_errors
-def logs(run_id: str, service: str | None, repo: Path | None) -> None:
-    """Print a run's log (every service, in order)."""
-    click.echo(App(repo).logs(run_id, service), nl=False)
+def logs(run_id: str, service: str | None, follow: bool, repo: Path | None) -> None:
+    """Print a run's log (every service, in order); --follow tails a running one."""
+    app = App(repo)
+    if not follow:
+        click.echo(app.logs(run_id, service), nl=False)
+        return
+    for line in app.follow_logs(run_id, service):
+        click.echo(line)
 
 
 @cli.command()
