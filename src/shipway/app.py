@@ -15,7 +15,7 @@ from typing import Any
 from shipway.config.buildspec import parse_buildspec
 from shipway.config.dotenv import load_env
 from shipway.config.project import BUILDSPEC_NAMES, PROJECT_FILE, load_project
-from shipway.config.serverless import find_config, read_service_name
+from shipway.config.serverless import find_config, print_config, read_service_name
 from shipway.config.yamlsrc import load_yaml
 from shipway.errors import ConfigErrors, NotFound, ShipwayError
 from shipway.model import AwsTarget, Environment, LocalTarget, Project, Run, RunState, Service
@@ -98,6 +98,23 @@ class App:
         except ShipwayError as exc:
             problems.add(exc)
             return None
+
+    def print_service(self, service_name: str, env_name: str, fmt: str = "yaml") -> str:
+        """The service's serverless.yml with every variable resolved (as `serverless print`)."""
+        project = self.project()
+        env = environment(project, env_name)
+        try:
+            service = project.service(service_name)
+        except KeyError:
+            known = ", ".join(s.name for s in project.services)
+            raise NotFound(f"no service `{service_name}` (known: {known})") from None
+        values = load_env(self.repo, env.name, service.path, env.secrets)
+        definition = load_definition(self.repo, env, service, values)
+        text = print_config(definition, "json" if fmt == "json" else "yaml")
+        # secrets from the .env layers never reach a terminal or a CI log
+        for secret in sorted(values.secret_values, key=len, reverse=True):
+            text = text.replace(secret, "***")
+        return text
 
     # ------------------------------------------------------------------ run
 

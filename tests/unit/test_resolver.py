@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from shipway.config.resolver import (
+from shipway.config.variables import (
     Resolver,
     SourceCall,
     VariableSyntaxError,
@@ -371,3 +371,26 @@ def test_forward_reference_to_object_resolved_once(tmp_path: Path) -> None:
     out = resolve("custom:\n  a: ${self:custom.b}\n  b: ${file(f.yml)}\n  z: zed\n", tmp_path)
     assert out["custom"]["a"] == {"k": "v", "n": "zed"}
     assert out["custom"]["b"] == {"k": "v", "n": "zed"}
+
+
+def test_legacy_self_placeholder_in_a_dotenv_value(tmp_path: Path) -> None:
+    # The corpus case self/placeholder-in-resolved-value: the `.env` value keeps
+    # `${self:service}` (python-dotenv expands only `${NAME}`) and the resolver resolves it.
+    # v3's dotenv-expand would mangle it into `..._:service}`; Shipway resolves it instead.
+    env = {"ENV_VAR_WITH_PLACEHOLDER": "some_value_with_placeholder_${self:service}"}
+    out = resolve(
+        "service: resolvers-self-test\nname: ${env:ENV_VAR_WITH_PLACEHOLDER}\n", tmp_path, env=env
+    )
+    assert out["name"] == "some_value_with_placeholder_resolvers-self-test"
+
+
+def test_any_option_instance_id_and_unknown_source_key_path(tmp_path: Path) -> None:
+    out = resolve(
+        "a: ${opt:infraStage}\nb: ${opt:alias, 'none'}\nc: id-${sls:instanceId}\n",
+        tmp_path,
+        options={"infraStage": "blue"},
+    )
+    assert out == {"a": "blue", "b": "none", "c": "id-42"}
+    (err,) = errors_of("custom:\n  deep:\n    x: pre-${vault:secret/x}\n", tmp_path)
+    assert err.startswith("serverless.yml:3: `custom.deep.x`:")
+    assert "unknown variable source `vault`" in err

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from shipway.config.resolver import SourceCall
 from shipway.config.serverless import find_config, load_service, read_service_name
+from shipway.config.variables import SourceCall
 from shipway.errors import ConfigErrors, ShipwayError
 from shipway.model import Event, HttpRoute, ServiceDefinition
 from tests.conftest import CORPUS as SHARED_CORPUS

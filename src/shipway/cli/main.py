@@ -132,6 +132,17 @@ def run(
     sys.exit(run_exit_code(result.state))
 
 
+@cli.command(name="print")
+@click.argument("service")
+@click.option("--env", "env", required=True, help="The environment (its name is the stage).")
+@click.option("--format", "fmt", type=click.Choice(["yaml", "json"]), default="yaml")
+@repo_option
+@handle_errors
+def print_(service: str, env: str, fmt: str, repo: Path | None) -> None:
+    """Print SERVICE's serverless.yml with every variable resolved for ENV."""
+    click.echo(App(repo).print_service(service, env, fmt), nl=False)
+
+
 @cli.command()
 @click.argument("env", required=False)
 @repo_option

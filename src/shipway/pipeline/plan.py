@@ -3,7 +3,6 @@ the workspace's files; it changes nothing."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +13,7 @@ from shipway.config.project import deploy_waves, load_project
 from shipway.config.serverless import load_service
 from shipway.errors import ConfigErrors, NotFound, ShipwayError
 from shipway.model import AwsTarget, BuildSpec, Environment, Project, Service, ServiceDefinition
+from shipway.targets.aws import lazy_aws_sources
 
 
 @dataclass(frozen=True)
@@ -58,36 +58,27 @@ def service_env(root: Path, env: Environment, service: Service) -> EnvValues:
     return load_env(root, env.name, service.path, env.secrets)
 
 
-def resolver_env(values: EnvValues, use_dotenv: bool = True) -> dict[str, str]:
-    """What `${env:…}` sees: the `.env` layers first, then the process environment."""
-    return {**os.environ, **values.values} if use_dotenv else dict(os.environ)
-
-
 def load_definition(
     root: Path, env: Environment, service: Service, values: EnvValues
 ) -> ServiceDefinition:
+    """The service's serverless.yml resolved for `env`: `${env:}` sees the `.env` layers,
+    then the process environment; `${ssm:}`, `${cf:}`, `${s3:}` and `${aws:accountId}` ask
+    AWS (only when a file uses them)."""
     options: dict[str, str] = {"stage": env.name}
+    profile = None
+    region = "us-east-1"
     if isinstance(env.target, AwsTarget):
-        options["region"] = env.target.region
-    display = f"{service.path}/{service.config_file}"
-    definition = load_service(
+        options["region"] = region = env.target.region
+        profile = env.target.profile
+    return load_service(
         root / service.path,
-        display,
+        f"{service.path}/{service.config_file}",
         stage=env.name,
-        env=resolver_env(values),
+        env=values.values,
         params=env.params,
         options=options,
+        sources=lazy_aws_sources(region, profile),
     )
-    if not definition.use_dotenv:
-        definition = load_service(
-            root / service.path,
-            display,
-            stage=env.name,
-            env=resolver_env(values, use_dotenv=False),
-            params=env.params,
-            options=options,
-        )
-    return definition
 
 
 def plan_run(root: Path, env_name: str, commit: str, project: Project | None = None) -> RunPlan:

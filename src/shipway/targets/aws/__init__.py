@@ -1,0 +1,28 @@
+"""The AWS target. boto3 is imported only when AWS is first asked something."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shipway.config.variables import SourceCall, SourceFn
+
+AWS_SOURCE_NAMES = ("ssm", "cf", "s3", "aws")
+
+
+def lazy_aws_sources(region: str, profile: str | None = None) -> dict[str, SourceFn]:
+    """The resolver's AWS sources, created (and boto3 imported) on the first lookup, so a
+    service that uses none of them costs nothing."""
+    made: dict[str, dict[str, SourceFn]] = {}
+
+    def source(name: str) -> SourceFn:
+        def call(c: SourceCall) -> Any:
+            if "sources" not in made:
+                from shipway.targets.aws.client import AwsClient
+                from shipway.targets.aws.sources import aws_sources
+
+                made["sources"] = aws_sources(AwsClient(region, profile))
+            return made["sources"][name](c)
+
+        return call
+
+    return {name: source(name) for name in AWS_SOURCE_NAMES}

@@ -1,0 +1,148 @@
+"""The resolver's AWS-backed sources, as the Serverless Framework v3 answers them.
+
+`aws_sources(client)` gives the `sources` mapping for `Resolver` / `load_service`:
+
+- `${ssm:/path}`, `${ssm(region):/path}`, params `raw` and `noDecrypt`
+  (lib/configuration/variables/sources/instance-dependent/get-ssm.js): a String is its
+  text; a StringList a list (its text with `raw`); a SecureString is decrypted, and parsed
+  as JSON when it starts with `{` (unless `raw`). The v1/v2 suffixes `~true` and `~split`
+  are accepted and dropped: what they asked for is v3's default, and `~` cannot be part
+  of a parameter name.
+- `${cf:stack.Output}`, `${cf(region):stack.Output}` (get-cf.js).
+- `${s3:bucket/key}`: the object's text (get-s3.js).
+- `${aws:accountId}` (STS); `${aws:region}` stays the resolver's own.
+
+A missing parameter, stack, output or key is "no value" (so a fallback applies), as in
+v3; access denied and other AWS errors stop the variable with a message naming it. The
+region is the variable's `(region)` param, else the service's (`--region`,
+`provider.region`, us-east-1). Each lookup is made once per `aws_sources()` mapping: make
+one per resolution.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from shipway.config.variables import Absent, SourceCall, SourceFn
+from shipway.errors import ShipwayError
+from shipway.targets.aws.client import AwsClient, SsmParameter
+
+__all__ = ["AwsSources", "aws_sources"]
+
+_SSM_FLAGS = frozenset({"raw", "noDecrypt"})
+_LEGACY_SSM_SUFFIXES = ("~true", "~split")
+
+
+def aws_sources(client: AwsClient) -> dict[str, SourceFn]:
+    """`ssm`, `cf`, `s3` and `aws` sources over `client`, with a fresh lookup cache."""
+    return AwsSources(client).mapping()
+
+
+class AwsSources:
+    """The AWS sources of one resolution; every AWS answer (or error) is kept."""
+
+    def __init__(self, client: AwsClient) -> None:
+        self.client = client
+        self._cache: dict[tuple[Any, ...], Any] = {}
+
+    def mapping(self) -> dict[str, SourceFn]:
+        return {"ssm": self.ssm, "cf": self.cf, "s3": self.s3, "aws": self.aws}
+
+    # ------------------------------------------------------------------ sources
+
+    def ssm(self, call: SourceCall) -> Any:
+        name = _address(call, "a parameter name: `${ssm:/path/to/param}`")
+        for suffix in _LEGACY_SSM_SUFFIXES:
+            if name.endswith(suffix):
+                name = name[: -len(suffix)]
+                break
+        flags = {p for p in call.params if isinstance(p, str) and p in _SSM_FLAGS}
+        rest = [p for p in call.params if p is not None and p not in _SSM_FLAGS]
+        region = _region(call, rest)
+        decrypt = "noDecrypt" not in flags
+        param: SsmParameter | None = self._once(
+            ("ssm", region, name, decrypt),
+            lambda: self.client.ssm_parameter(name, decrypt, region=region),
+        )
+        if param is None:
+            return Absent(f"SSM parameter `{name}` does not exist in {region}")
+        raw = "raw" in flags
+        if param.type == "StringList":
+            return param.value if raw else param.value.split(",")
+        if param.type == "SecureString" and not raw and param.value.startswith("{"):
+            try:
+                return json.loads(param.value)
+            except ValueError:
+                return param.value
+        return param.value
+
+    def cf(self, call: SourceCall) -> Any:
+        address = _address(call, "`<stack-name>.<output-id>`")
+        stack, dot, output = address.partition(".")
+        if not dot:
+            raise ShipwayError(
+                f"unsupported `cf` address `{address}`: expected `<stack-name>.<output-id>`"
+            )
+        region = _region(call, [p for p in call.params if p is not None])
+        outputs: dict[str, str] | None = self._once(
+            ("cf", region, stack), lambda: self.client.stack_outputs(stack, region=region)
+        )
+        if outputs is None:
+            return Absent(f"stack `{stack}` does not exist in {region}")
+        if output not in outputs:
+            return Absent(f"stack `{stack}` ({region}) has no output `{output}`")
+        return outputs[output]
+
+    def s3(self, call: SourceCall) -> Any:
+        address = _address(call, "`<bucket-name>/<key>`")
+        bucket, slash, key = address.partition("/")
+        if not slash:
+            raise ShipwayError(f"unsupported `s3` address `{address}`: expected `<bucket>/<key>`")
+        region = call.resolver.region
+        body: str | None = self._once(
+            ("s3", bucket, key), lambda: self.client.s3_object(bucket, key, region=region)
+        )
+        if body is None:
+            return Absent(f"S3 object `s3://{bucket}/{key}` does not exist")
+        return body
+
+    def aws(self, call: SourceCall) -> Any:
+        address = _address(call, "an address (`region` or `accountId`)")
+        if address == "accountId":
+            account: str = self._once(("aws", "accountId"), self.client.account_id)
+            return account
+        if address == "region":
+            return call.resolver.region
+        raise ShipwayError(f"unsupported `aws` address `{address}` (use `region` or `accountId`)")
+
+    # ------------------------------------------------------------------ cache
+
+    def _once(self, key: tuple[Any, ...], fetch: Callable[[], Any]) -> Any:
+        if key in self._cache:
+            found = self._cache[key]
+        else:
+            try:
+                found = fetch()
+            except ShipwayError as exc:
+                found = exc
+            self._cache[key] = found
+        if isinstance(found, ShipwayError):
+            raise found
+        return found
+
+
+def _address(call: SourceCall, what: str) -> str:
+    if not call.address:
+        raise ShipwayError(f"`{call.type}` needs {what}")
+    return call.address
+
+
+def _region(call: SourceCall, params: list[Any]) -> str:
+    if params:
+        region = params[0]
+        if not isinstance(region, str) or not region:
+            raise ShipwayError(f"`{call.type}` region must be a string, not {region!r}")
+        return region
+    return call.resolver.region
