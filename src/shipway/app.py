@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import json
 import os
-import time
 import socket
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path

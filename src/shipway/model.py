@@ -189,6 +189,7 @@ class BuildResult:
     artifact: Artifact | None = None
     error: str | None = None  # what failed, in one line
     exported: Mapping[str, str] = field(default_factory=dict)  # exported-variables
+    secondary: Mapping[str, Artifact] = field(default_factory=dict)  # secondary-artifacts
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,11 @@ def _build(
     patterns: tuple[str, ...] = (),
     exclude_files: tuple[str, ...] = (),
     files: dict[str, str] | None = None,
+    build_vars: dict[str, str] | None = None,
+    cache_dir: Path | None = None,
+    resolved_secrets: dict[str, str] | None = None,
 ) -> tuple[BuildResult, str]:
+    """Build a service `svc` at tmp_path/ws/services/svc; returns the result and the log."""
     workspace = tmp_path / "ws"
     service_dir = workspace / "services" / "svc"
     service_dir.mkdir(parents=True, exist_ok=True)
@@ -48,13 +52,19 @@ def _build(
         workspace=workspace,
         buildspec=spec,
         env=env or {},
-        build_vars={"CODEBUILD_BUILD_ID": "svc:1", "SHIPWAY_SERVICE": "svc"},
+        build_vars=(
+            build_vars
+            if build_vars is not None
+            else {"CODEBUILD_BUILD_ID": "svc:1", "SHIPWAY_SERVICE": "svc"}
+        ),
         package_patterns=patterns,
         exclude_files=exclude_files,
         out_zip=tmp_path / "out" / "svc.zip",
         log_path=log,
         timeout_s=timeout,
         secrets=secrets,
+        cache_dir=cache_dir,
+        resolved_secrets=resolved_secrets or {},
     )
     result = run_build(req)
     return result, log.read_text()

@@ -15,7 +15,6 @@ from shipway import __version__
 from shipway.app import DEFAULT_PORT, App, run_exit_code
 from shipway.cli.progress import progress_for
 from shipway.errors import ConfigErrors, ShipwayError, WorkFailed
-from shipway.web.serve import GatewayServer
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -226,6 +225,8 @@ def invoke(function: str, env: str, data: str | None, repo: Path | None) -> None
 def serve(port: int, repo: Path | None) -> None:
     """Serve the latest release of every local environment at
     http://127.0.0.1:PORT/<env>/<service>/<path>."""
+    from shipway.web.serve import GatewayServer  # the web stack loads only to serve
+
     server = GatewayServer(App(repo).paths.home, port=port)
     _err(f"serving local environments at {server.url}/<env>/<service>/<path> (Ctrl-C stops)")
     server.run()

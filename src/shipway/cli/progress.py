@@ -5,14 +5,14 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from typing import TextIO
-
-from rich.console import Console
-from rich.live import Live
-from rich.table import Table
+from typing import TYPE_CHECKING, TextIO
 
 from shipway.model import JobState, Stage
 from shipway.pipeline.events import JobEvent
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
 
 _STYLE = {
     JobState.PENDING: "dim",
@@ -64,6 +64,8 @@ class LiveProgress:
         self.title = ""
         self.cells: dict[str, dict[Stage, tuple[JobEvent, float]]] = {}
         self._lock = threading.Lock()
+        from rich.live import Live
+
         self._live = Live(self._table(), console=console, refresh_per_second=8, transient=False)
 
     def __call__(self, event: JobEvent) -> None:
@@ -86,6 +88,8 @@ class LiveProgress:
         return f"[{_STYLE[event.state]}]{event.state.value}[/] {elapsed:.1f}s"
 
     def _table(self) -> Table:
+        from rich.table import Table
+
         table = Table(box=None, pad_edge=False, title=self.title or None, title_justify="left")
         table.add_column("service")
         for stage in self.STAGES:
@@ -110,5 +114,7 @@ class LiveProgress:
 
 def progress_for(stream: TextIO) -> PlainProgress | LiveProgress:
     if stream.isatty():
+        from rich.console import Console  # only a terminal needs rich
+
         return LiveProgress(Console(file=stream))
     return PlainProgress(stream)

@@ -12,15 +12,17 @@ import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from shipway.build.runner import BuildRequest, run_build
-from shipway.errors import ShipwayError
+from shipway.config.buildspec import secret_references
+from shipway.errors import ShipwayError, Where
 from shipway.model import (
     Artifact,
     AwsTarget,
     BuildResult,
+    BuildSpec,
     DeployAction,
     JobState,
     Release,
@@ -113,6 +115,13 @@ class Engine:
                 **build_variables(plan, name, run.id, seq),
                 "CODEBUILD_SRC_DIR": str(workspace),
             }
+            env = plan.environment
+            profile = env.target.profile if isinstance(env.target, AwsTarget) else None
+            try:
+                fetched = fetch_build_secrets(sp.buildspec, build_vars["AWS_REGION"], profile)
+            except ShipwayError as exc:
+                self._job(run, Stage.BUILD, name, JobState.FAILED, 0.0, str(exc), log)
+                return BuildResult(name, JobState.FAILED, 0.0, error=str(exc))
             buildspec_path = (
                 workspace / sp.service.path / sp.service.buildspec if sp.service.buildspec else None
             )
@@ -120,7 +129,7 @@ class Engine:
                 sp.service,
                 plan.project,
                 files,
-                {**sp.env_values.values, **build_vars},
+                {**sp.env_values.values, **fetched, **build_vars},
                 buildspec_path.read_text(encoding="utf-8") if buildspec_path else None,
                 sp.definition.package_patterns,
             )
@@ -153,7 +162,9 @@ class Engine:
                 out_zip=out_zip,
                 log_path=log,
                 timeout_s=plan.project.build.timeout_s,
-                secrets=secrets,
+                secrets=secrets | frozenset(v for v in fetched.values() if v),
+                cache_dir=self.paths.home / "cache" / name,
+                resolved_secrets=fetched,
             )
             started = time.monotonic()
             try:
@@ -283,21 +294,52 @@ class Engine:
         return path
 
 
-def _store_artifact(paths: StatePaths, result: BuildResult) -> BuildResult:
-    """Move a fresh artifact into the content-addressed store (same bytes, same key)."""
-    assert result.artifact is not None
-    art = result.artifact
+def _into_store(paths: StatePaths, art: Artifact) -> Artifact:
+    """Move a fresh artifact into the content-addressed store (same bytes, same name)."""
     dest = paths.artifact(art.service, art.sha256)
     dest.parent.mkdir(parents=True, exist_ok=True)
     if dest.exists():
         art.path.unlink(missing_ok=True)
     else:
         art.path.replace(dest)
-    return BuildResult(
-        service=result.service,
-        state=result.state,
-        seconds=result.seconds,
-        artifact=Artifact(art.service, dest, art.sha256, art.size),
-        error=result.error,
-        exported=result.exported,
+    return replace(art, path=dest)
+
+
+def _store_artifact(paths: StatePaths, result: BuildResult) -> BuildResult:
+    """The result with its artifact (and secondary artifacts) in the artifact store."""
+    assert result.artifact is not None
+    return replace(
+        result,
+        artifact=_into_store(paths, result.artifact),
+        secondary={k: _into_store(paths, a) for k, a in result.secondary.items()},
     )
+
+
+def fetch_build_secrets(spec: BuildSpec | None, region: str, profile: str | None) -> dict[str, str]:
+    """The values of a buildspec's `env.parameter-store` / `env.secrets-manager`, from AWS
+    (boto3 is loaded only when a buildspec declares some)."""
+    refs = secret_references(spec) if spec else []
+    if not refs:
+        return {}
+    from shipway.targets.aws.client import AwsClient
+
+    client = AwsClient(region, profile)
+    values: dict[str, str] = {}
+    for ref in refs:
+        if ref.kind == "parameter-store":
+            parameter = client.ssm_parameter(ref.name, decrypt=True)
+            if parameter is None:
+                raise ShipwayError(
+                    f"parameter `{ref.name}` (for `{ref.env_name}`) does not exist in {region}",
+                    Where(
+                        spec.file if spec else "buildspec.yml",
+                        None,
+                        f"env.parameter-store.{ref.env_name}",
+                    ),
+                )
+            values[ref.env_name] = parameter.value
+        else:
+            values[ref.env_name] = client.secret_value(
+                ref.name, ref.json_key, ref.version_stage, ref.version_id
+            )
+    return values

@@ -1,0 +1,194 @@
+"""The command session of one build: processes, their output, their environment.
+
+Version 0.2: each command runs as its own `sh -c` (or bash) script; an EXIT trap dumps the
+environment (`env -0`) and working directory into temp files that seed the next command, so
+`cd`, `VAR=value` and `export` carry across commands and phases, while functions and `set`
+options do not. Version 0.1: every command starts fresh in the service folder with the
+original environment. One process spawn per command; no Python in between.
+
+Every command runs in its own process group with stdin closed; the timeout kills every
+process group the build started (what a CodeBuild container teardown does).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import IO
+
+from shipway.build.errors import BuildFailed, BuildTimedOut
+from shipway.build.logs import BuildLog
+
+_DROP_VARS = frozenset({"_", "SHLVL"})
+_INTERNAL = "__shipway_"
+_IDLE_S = 0.2  # after a command exits, wait this long for output still in the pipe
+
+
+def short(command: str, limit: int = 120) -> str:
+    """The first line of a command, cut to `limit` characters, for one-line errors."""
+    lines = [ln for ln in command.strip().splitlines() if ln.strip()]
+    text = lines[0].strip() if lines else ""
+    if len(lines) > 1 or len(text) > limit:
+        text = text[:limit].rstrip() + " …"
+    return text
+
+
+class Processes:
+    """Spawns commands against one deadline and streams their output to the log."""
+
+    def __init__(self, log: BuildLog, deadline: float) -> None:
+        self.log = log
+        self.deadline = deadline
+        self.groups: list[int] = []
+        self.capture: list[str] | None = None  # output lines, while a RETRY-regex phase runs
+        self.current = "BUILD"  # the phase running, for the timeout message
+
+    def _pump(self, stream: IO[bytes], activity: list[float]) -> None:
+        for raw in iter(stream.readline, b""):
+            activity[0] = time.monotonic()
+            text = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+            self.log.output(text)
+            if self.capture is not None:
+                self.capture.append(text)
+        stream.close()
+
+    @staticmethod
+    def _kill(pgid: int, sig: int) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pgid, sig)
+
+    def kill_all(self) -> None:
+        """End every process group the build started."""
+        for pgid in self.groups:
+            self._kill(pgid, signal.SIGKILL)
+        self.groups.clear()
+
+    def spawn(self, argv: list[str], cwd: Path, env: Mapping[str, str]) -> int:
+        """Run argv in its own process group, streaming output to the log. Returns the status."""
+        remaining = self.deadline - time.monotonic()
+        if remaining <= 0:
+            raise BuildTimedOut
+        try:
+            proc = subprocess.Popen(
+                argv,
+                cwd=cwd,
+                env=dict(env),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            self.log.output(f"cannot start {argv[0]} in {cwd}: {exc.strerror or exc}")
+            return 127
+        self.groups.append(proc.pid)
+        assert proc.stdout is not None
+        activity = [time.monotonic()]
+        reader = threading.Thread(target=self._pump, args=(proc.stdout, activity), daemon=True)
+        reader.start()
+        try:
+            rc = proc.wait(timeout=remaining)
+        except subprocess.TimeoutExpired:
+            self._kill(proc.pid, signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=1.0)
+            self._kill(proc.pid, signal.SIGKILL)
+            proc.wait()
+            reader.join(timeout=1.0)
+            raise BuildTimedOut from None
+        # drain what is still in the pipe; a background child may keep it open for ever
+        while reader.is_alive():
+            reader.join(timeout=0.05)
+            if time.monotonic() - activity[0] > _IDLE_S:
+                break
+        return rc
+
+
+def find_shell(name: str | None) -> str:
+    """The path of `env.shell` (None: sh), or BuildFailed when the machine lacks it."""
+    shell = "bash" if name == "bash" else "sh"
+    found = shutil.which(shell) or (f"/bin/{shell}" if Path(f"/bin/{shell}").exists() else None)
+    if found is None:
+        raise BuildFailed(f"env.shell: `{shell}` is not installed on this machine")
+    return found
+
+
+class Session:
+    """The shell session of one buildspec build: environment and working directory."""
+
+    def __init__(
+        self,
+        procs: Processes,
+        *,
+        version: str,
+        shell: str | None,
+        env: Mapping[str, str],
+        start_dir: Path,
+        tmp: Path,
+    ) -> None:
+        self.procs = procs
+        self.version = version
+        self.shell = find_shell(shell)
+        self.initial = dict(env)
+        self.env = dict(env)
+        self.start_dir = start_dir
+        self.cwd = start_dir
+        self.tmp = tmp
+        self.counter = 0
+        self.succeeding = True  # CODEBUILD_BUILD_SUCCEEDING
+
+    @property
+    def final_env(self) -> dict[str, str]:
+        """The environment after the last command (0.1: the one every command started with)."""
+        return dict(self.env if self.version == "0.2" else self.initial)
+
+    def run(self, command: str) -> int:
+        self.procs.log.agent(f"Running command {command}")
+        succeeding = "1" if self.succeeding else "0"
+        if self.version == "0.1":
+            env = {**self.initial, "CODEBUILD_BUILD_SUCCEEDING": succeeding}
+            return self.procs.spawn([self.shell, "-c", command], self.start_dir, env)
+        self.counter += 1
+        env_file = self.tmp / f"env.{self.counter}"
+        cwd_file = self.tmp / f"cwd.{self.counter}"
+        trailer = (
+            f"{_INTERNAL}rc=$?; env -0 > {shlex.quote(str(env_file))}; "
+            f"pwd > {shlex.quote(str(cwd_file))}; exit ${_INTERNAL}rc"
+        )
+        script = f"trap {shlex.quote(trailer)} EXIT\nset -a\n{command}\n"
+        env = {**self.env, "CODEBUILD_BUILD_SUCCEEDING": succeeding, "PWD": str(self.cwd)}
+        rc = self.procs.spawn([self.shell, "-c", script], self.cwd, env)
+        self._capture(env_file, cwd_file)
+        return rc
+
+    def _capture(self, env_file: Path, cwd_file: Path) -> None:
+        try:
+            data = env_file.read_bytes()
+            cwd = cwd_file.read_bytes()
+        except OSError:
+            return  # the command replaced our EXIT trap or exec'd: keep the previous state
+        finally:
+            for f in (env_file, cwd_file):
+                f.unlink(missing_ok=True)
+        new: dict[str, str] = {}
+        for item in data.split(b"\0"):
+            key, sep, value = item.partition(b"=")
+            if not sep:
+                continue
+            name = os.fsdecode(key)
+            if name in _DROP_VARS or name.startswith(_INTERNAL):
+                continue
+            new[name] = os.fsdecode(value)
+        path = os.fsdecode(cwd.removesuffix(b"\n"))
+        if path and Path(path).is_dir():
+            self.cwd = Path(path)
+        if new:
+            self.env = new
