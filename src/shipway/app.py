@@ -12,19 +12,31 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from shipway.config.buildspec import parse_buildspec
-from shipway.config.dotenv import load_env
+from shipway.config.dotenv import EnvValues, load_env
 from shipway.config.project import BUILDSPEC_NAMES, PROJECT_FILE, load_project
 from shipway.config.serverless import find_config, print_config, read_service_name
 from shipway.config.yamlsrc import load_yaml
 from shipway.errors import ConfigErrors, NotFound, ShipwayError
-from shipway.model import AwsTarget, Environment, LocalTarget, Project, Run, RunState, Service
+from shipway.model import (
+    AwsTarget,
+    Environment,
+    LocalTarget,
+    Project,
+    Run,
+    RunState,
+    Service,
+    ServiceDefinition,
+)
 from shipway.pipeline.engine import Engine, Outcome
 from shipway.pipeline.events import Listener, ignore
 from shipway.pipeline.paths import StatePaths
 from shipway.pipeline.plan import environment, load_definition
 from shipway.source.git import branch_head, repository_root, resolve_commit
 from shipway.store.sqlite import Store
+from shipway.synth.template import synthesize
 
 DEFAULT_PORT = 8787
 
@@ -94,13 +106,14 @@ class App:
                 problems.add(exc)
         try:
             values = load_env(self.repo, env.name, service.path, env.secrets)
-            return len(load_definition(self.repo, env, service, values).functions)
+            definition = load_definition(self.repo, env, service, values)
+            synthesize(definition, source=f"{service.path}/{service.config_file}")
+            return len(definition.functions)
         except ShipwayError as exc:
             problems.add(exc)
             return None
 
-    def print_service(self, service_name: str, env_name: str, fmt: str = "yaml") -> str:
-        """The service's serverless.yml with every variable resolved (as `serverless print`)."""
+    def _definition(self, service_name: str, env_name: str) -> tuple[ServiceDefinition, EnvValues]:
         project = self.project()
         env = environment(project, env_name)
         try:
@@ -109,12 +122,24 @@ class App:
             known = ", ".join(s.name for s in project.services)
             raise NotFound(f"no service `{service_name}` (known: {known})") from None
         values = load_env(self.repo, env.name, service.path, env.secrets)
-        definition = load_definition(self.repo, env, service, values)
+        return load_definition(self.repo, env, service, values), values
+
+    def synth(self, service_name: str, env_name: str, fmt: str = "json") -> str:
+        """The CloudFormation template `serverless package` would make for the service."""
+        definition, values = self._definition(service_name, env_name)
+        service = self.project().service(service_name)
+        template = synthesize(definition, source=f"{service.path}/{service.config_file}")
+        if fmt == "json":
+            text = json.dumps(template, indent=2) + "\n"
+        else:
+            text = yaml.safe_dump(template, sort_keys=False, width=1000)
+        return mask_secrets(text, values.secret_values)
+
+    def print_service(self, service_name: str, env_name: str, fmt: str = "yaml") -> str:
+        """The service's serverless.yml with every variable resolved (as `serverless print`)."""
+        definition, values = self._definition(service_name, env_name)
         text = print_config(definition, "json" if fmt == "json" else "yaml")
-        # secrets from the .env layers never reach a terminal or a CI log
-        for secret in sorted(values.secret_values, key=len, reverse=True):
-            text = text.replace(secret, "***")
-        return text
+        return mask_secrets(text, values.secret_values)
 
     # ------------------------------------------------------------------ run
 
@@ -375,6 +400,14 @@ def _services_seen_despite_errors(root: Path) -> list[tuple[Service, Environment
         service = Service(folder, folder, config.name, buildspec)
         out += [(service, env) for env in environments]
     return out
+
+
+def mask_secrets(text: str, secrets: frozenset[str]) -> str:
+    """`text` with every secret value written as *** (longest first, so a secret that
+    contains another is masked whole): what a terminal or a CI log may show."""
+    for secret in sorted(secrets, key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text
 
 
 def free_port() -> int:

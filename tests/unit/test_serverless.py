@@ -127,7 +127,7 @@ def test_good_service(tmp_path: Path) -> None:
 def test_defaults(tmp_path: Path) -> None:
     d = load(tmp_path, "service: s\nprovider: {name: aws}\nfunctions:\n  f: {handler: h.f}\n")
     (f,) = d.functions
-    assert (f.runtime, f.timeout, f.memory_size) == ("nodejs14.x", 6, 1024)
+    assert (f.runtime, f.timeout, f.memory_size) == ("nodejs16.x", 6, 1024)
     assert d.region == "us-east-1"
     assert d.package_patterns == () and d.package_artifact is None
     assert "plugins" not in d.resolved

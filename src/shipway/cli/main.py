@@ -143,6 +143,17 @@ def print_(service: str, env: str, fmt: str, repo: Path | None) -> None:
 
 
 @cli.command()
+@click.argument("service")
+@click.option("--env", "env", required=True, help="The environment (its name is the stage).")
+@click.option("--format", "fmt", type=click.Choice(["json", "yaml"]), default="json")
+@repo_option
+@handle_errors
+def synth(service: str, env: str, fmt: str, repo: Path | None) -> None:
+    """Print the CloudFormation template for SERVICE in ENV (as `serverless package`)."""
+    click.echo(App(repo).synth(service, env, fmt), nl=False)
+
+
+@cli.command()
 @click.argument("env", required=False)
 @repo_option
 @json_option

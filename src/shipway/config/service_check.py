@@ -28,7 +28,7 @@ __all__ = [
 ]
 
 #: The Framework v3 defaults (lib/plugins/aws/provider.js, lib/plugins/aws/package).
-DEFAULT_RUNTIME = "nodejs14.x"
+DEFAULT_RUNTIME = "nodejs16.x"  # the Framework v3.40 default
 DEFAULT_TIMEOUT = 6
 DEFAULT_MEMORY_SIZE = 1024
 DEFAULT_REGION = "us-east-1"

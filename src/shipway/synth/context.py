@@ -1,0 +1,72 @@
+"""The state one synthesis shares between its compilers (built fresh for every call)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from shipway.errors import ShipwayError, Where
+from shipway.synth import naming
+
+__all__ = ["Context", "FunctionInfo", "check_keys", "unsupported"]
+
+
+def unsupported(
+    source: str, key: str, what: str | None = None, hint: str | None = None
+) -> ShipwayError:
+    """The error for a key Shipway cannot synthesize (never silently dropped)."""
+    message = f"{what or f'`{key}`'} is not supported by `shipway synth`"
+    return ShipwayError(message, Where(source, key=key), hint=hint)
+
+
+def check_keys(
+    source: str,
+    base: str,
+    value: Mapping[str, Any],
+    allowed: Iterable[str],
+    hint: str | None = None,
+) -> None:
+    allowed_set = set(allowed)
+    for key in value:
+        if key not in allowed_set:
+            raise unsupported(source, f"{base}.{key}" if base else key, hint=hint)
+
+
+@dataclass
+class FunctionInfo:
+    key: str  # the name under `functions:`
+    spec: dict[str, Any]  # the resolved function mapping
+    logical_id: str
+    physical_name: str
+    role_resource: str | None  # the logical ID of the role it uses inside the stack, if any
+
+    @property
+    def arn(self) -> dict[str, Any]:
+        return {"Fn::GetAtt": [self.logical_id, "Arn"]}
+
+
+@dataclass
+class Context:
+    source: str  # the config file shown in errors
+    service: str
+    stage: str
+    region: str
+    provider: dict[str, Any]
+    functions: list[FunctionInfo]
+    resources: dict[str, Any] = field(default_factory=dict)
+    outputs: dict[str, Any] = field(default_factory=dict)
+    instance_id: str = "0"
+
+    def error(self, key: str, what: str | None = None, hint: str | None = None) -> ShipwayError:
+        return unsupported(self.source, key, what, hint)
+
+    def invalid(self, key: str, message: str) -> ShipwayError:
+        return ShipwayError(message, Where(self.source, key=key))
+
+    def role_statements(self) -> list[Any] | None:
+        role = self.resources.get(naming.ROLE)
+        if not role:
+            return None
+        statements: list[Any] = role["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+        return statements

@@ -1,0 +1,396 @@
+"""`http` events: the REST API (lib/plugins/aws/package/compile/events/api-gateway/)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from shipway.synth import naming
+from shipway.synth.context import Context, FunctionInfo, check_keys
+
+__all__ = ["compile_http"]
+
+_EVENT_KEYS = ("path", "method", "cors", "private", "integration", "request", "operationId")
+_APIGW_KEYS = (
+    "shouldStartNameWithService",
+    "binaryMediaTypes",
+    "description",
+    "minimumCompressionSize",
+    "apiKeySourceType",
+    "disableDefaultEndpoint",
+    "resourcePolicy",
+    "metrics",
+)
+_DEFAULT_CORS_HEADERS = [
+    "Content-Type",
+    "X-Amz-Date",
+    "Authorization",
+    "X-Api-Key",
+    "X-Amz-Security-Token",
+    "X-Amz-User-Agent",
+    "X-Amzn-Trace-Id",
+]
+
+
+def _union(*lists: list[Any]) -> list[Any]:
+    out: list[Any] = []
+    for items in lists:
+        for item in items or []:
+            if item not in out:
+                out.append(item)
+    return out
+
+
+@dataclass
+class _Event:
+    fn: FunctionInfo
+    path: str  # without leading/trailing "/"
+    method: str  # lower case
+    config: dict[str, Any]
+
+
+@dataclass
+class _Node:
+    path: str
+    part: str
+    parent: _Node | None
+    children: list[_Node] = field(default_factory=list)
+
+
+def _parse(ctx: Context, fn: FunctionInfo, index: int, raw: Any) -> _Event:
+    key = f"functions.{fn.key}.events[{index}].http"
+    if isinstance(raw, str):
+        parts = raw.split(" ")
+        method, path = [*parts, ""][:2]
+        config: dict[str, Any] = {"method": method, "path": path}
+    elif isinstance(raw, dict):
+        config = dict(raw)
+        check_keys(ctx.source, key, config, _EVENT_KEYS)
+    else:
+        raise ctx.invalid(key, "an `http` event must be a string or a mapping")
+    integration = str(config.get("integration") or "AWS_PROXY").upper().replace("-", "_")
+    if integration not in ("AWS_PROXY", "LAMBDA_PROXY"):
+        raise ctx.error(f"{key}.integration", f"`integration: {config.get('integration')}`")
+    request = config.get("request")
+    if isinstance(request, dict):
+        check_keys(ctx.source, f"{key}.request", request, ("parameters",))
+    path = str(config.get("path", "")).strip()
+    if path.startswith("/"):
+        path = path[1:]
+    if path.endswith("/"):
+        path = path[:-1]
+    return _Event(fn, path, str(config.get("method", "")).lower(), config)
+
+
+def _cors(event: _Event) -> dict[str, Any]:
+    """validate.js getCors."""
+    http = event.config
+    method = event.method.upper()
+    cors: dict[str, Any] = {
+        "origin": "*",
+        "methods": ["OPTIONS"],
+        "headers": list(_DEFAULT_CORS_HEADERS),
+        "allowCredentials": False,
+    }
+    if isinstance(http.get("cors"), dict):
+        user = http["cors"]
+        if user.get("origins"):
+            del cors["origin"]
+        cors.update(user)
+        cors["methods"] = list(cors.get("methods") or [])
+        cors["allowCredentials"] = bool(cors.get("allowCredentials"))
+        headers = cors.get("headers")
+        if headers:
+            if isinstance(headers, str):
+                cors["headers"] = [headers]
+        else:
+            cors["headers"] = list(_DEFAULT_CORS_HEADERS)
+        if "OPTIONS" not in cors["methods"]:
+            cors["methods"].append("OPTIONS")
+        if method not in cors["methods"]:
+            cors["methods"].append(method)
+    else:
+        cors["methods"].append(method)
+    return cors
+
+
+def _cors_template(origins: list[str]) -> str:
+    regexes = [o.replace(".", "[.]").replace("*", ".+", 1) for o in origins]
+    matches = " || ".join(f'$origin.matches("{r}")' for r in regexes)
+    return (
+        '#set($origin = $input.params("Origin"))\n'
+        '#if($origin == "") #set($origin = $input.params("origin")) #end\n'
+        f"#if({matches}) #set($context.responseOverride.header.Access-Control-Allow-Origin"
+        " = $origin) #end"
+    )
+
+
+def compile_http(ctx: Context) -> None:
+    events: list[_Event] = []
+    preflight: dict[str, dict[str, Any]] = {}
+    for fn in ctx.functions:
+        for index, item in enumerate(fn.spec.get("events") or []):
+            if isinstance(item, dict) and "http" in item:
+                event = _parse(ctx, fn, index, item["http"])
+                events.append(event)
+                if event.config.get("cors"):
+                    cors = _cors(event)
+                    merged = preflight.get(event.path, {})
+                    merged["headers"] = _union(cors["headers"], merged.get("headers", []))
+                    merged["methods"] = _union(cors["methods"], merged.get("methods", []))
+                    merged["origins"] = _union(cors.get("origins") or [], merged.get("origins", []))
+                    merged["origin"] = cors.get("origin")
+                    merged["allowCredentials"] = (
+                        merged.get("allowCredentials") or cors["allowCredentials"]
+                    )
+                    for key in ("maxAge", "cacheControl"):
+                        if cors.get(key):
+                            merged[key] = cors[key]
+                    preflight[event.path] = merged
+    if not events:
+        return
+    if not all(c.isalnum() or c in "-_" for c in ctx.stage):
+        raise ctx.invalid("stage", f"invalid stage name `{ctx.stage}` for an API Gateway stage")
+
+    apigw = ctx.provider.get("apiGateway") or {}
+    check_keys(ctx.source, "provider.apiGateway", apigw, _APIGW_KEYS)
+    res = ctx.resources
+    rest_ref = {"Ref": naming.REST_API}
+
+    # ---- rest-api.js
+    endpoint = str(ctx.provider.get("endpointType") or "EDGE").upper()
+    endpoint_config: dict[str, Any] = {"Types": [endpoint]}
+    if ctx.provider.get("vpcEndpointIds"):
+        endpoint_config["VpcEndpointIds"] = ctx.provider["vpcEndpointIds"]
+    props: dict[str, Any] = {
+        "Name": ctx.provider.get("apiName")
+        or naming.api_gateway_name(
+            ctx.service, ctx.stage, bool(apigw.get("shouldStartNameWithService"))
+        )
+    }
+    if apigw.get("binaryMediaTypes"):
+        props["BinaryMediaTypes"] = apigw["binaryMediaTypes"]
+    if apigw.get("disableDefaultEndpoint") is not None:
+        props["DisableExecuteApiEndpoint"] = apigw["disableDefaultEndpoint"]
+    props["EndpointConfiguration"] = endpoint_config
+    policy = apigw.get("resourcePolicy")
+    props["Policy"] = {"Version": "2012-10-17", "Statement": policy} if policy else ""
+    if apigw.get("apiKeySourceType"):
+        props["ApiKeySourceType"] = str(apigw["apiKeySourceType"]).upper()
+    if apigw.get("minimumCompressionSize") is not None:
+        props["MinimumCompressionSize"] = apigw["minimumCompressionSize"]
+    if apigw.get("description"):
+        props["Description"] = apigw["description"]
+    res[naming.REST_API] = {"Type": "AWS::ApiGateway::RestApi", "Properties": props}
+
+    # ---- resources.js: one resource per path segment, parents first in insertion order
+    nodes: dict[str, _Node] = {}
+    roots: list[_Node] = []
+    for event in events:
+        if not event.path:
+            continue
+        current = ""
+        parent: _Node | None = None
+        for part in event.path.split("/"):
+            current = f"{current}/{part}" if current else part
+            node = nodes.get(current)
+            if node is None:
+                node = _Node(current, part, parent)
+                nodes[current] = node
+                if parent is None:
+                    roots.append(node)
+                else:
+                    parent.children.append(node)
+            parent = node
+    ordered: list[_Node] = []
+
+    def walk(node: _Node) -> None:
+        ordered.append(node)
+        for child in node.children:
+            walk(child)
+
+    for root in roots:
+        walk(root)
+
+    def resource_ref(path: str) -> Any:
+        if not path:
+            return {"Fn::GetAtt": [naming.REST_API, "RootResourceId"]}
+        return {"Ref": naming.resource_logical_id(path)}
+
+    for node in ordered:
+        res[naming.resource_logical_id(node.path)] = {
+            "Type": "AWS::ApiGateway::Resource",
+            "Properties": {
+                "ParentId": resource_ref(node.parent.path if node.parent else ""),
+                "PathPart": node.part,
+                "RestApiId": rest_ref,
+            },
+        }
+
+    method_ids: list[str] = []
+    # ---- cors.js
+    for path, cors in preflight.items():
+        name = naming.normalize_path(path) if path else ""
+        method_id = naming.method_logical_id(name, "options")
+        origin = cors.get("origin")
+        origins = cors.get("origins") if isinstance(cors.get("origins"), list) else None
+        if origin and "," in origin:
+            origins = [o.strip() for o in origin.split(",")]
+        if origins:
+            origin = origins[0]
+        headers = {
+            "Access-Control-Allow-Origin": f"'{origin}'",
+            "Access-Control-Allow-Headers": f"'{','.join(cors['headers'])}'",
+            "Access-Control-Allow-Methods": f"'{','.join(cors['methods'])}'",
+        }
+        if cors.get("allowCredentials"):
+            headers["Access-Control-Allow-Credentials"] = "'true'"
+        if cors.get("maxAge"):
+            headers["Access-Control-Max-Age"] = f"'{cors['maxAge']}'"
+        if cors.get("cacheControl"):
+            headers["Cache-Control"] = f"'{cors['cacheControl']}'"
+        if "ANY" in cors["methods"]:
+            headers["Access-Control-Allow-Methods"] = headers[
+                "Access-Control-Allow-Methods"
+            ].replace("ANY", "DELETE,GET,HEAD,PATCH,POST,PUT", 1)
+        method_ids.append(method_id)
+        res[method_id] = {
+            "Type": "AWS::ApiGateway::Method",
+            "Properties": {
+                "AuthorizationType": "NONE",
+                "HttpMethod": "OPTIONS",
+                "MethodResponses": [
+                    {
+                        "StatusCode": "200",
+                        "ResponseParameters": {
+                            f"method.response.header.{h}": True for h in headers
+                        },
+                        "ResponseModels": {},
+                    }
+                ],
+                "RequestParameters": {},
+                "Integration": {
+                    "Type": "MOCK",
+                    "RequestTemplates": {"application/json": "{statusCode:200}"},
+                    "ContentHandling": "CONVERT_TO_TEXT",
+                    "IntegrationResponses": [
+                        {
+                            "StatusCode": "200",
+                            "ResponseParameters": {
+                                f"method.response.header.{h}": v for h, v in headers.items()
+                            },
+                            "ResponseTemplates": {
+                                "application/json": _cors_template(origins) if origins else ""
+                            },
+                        }
+                    ],
+                },
+                "ResourceId": resource_ref(path),
+                "RestApiId": rest_ref,
+            },
+        }
+
+    # ---- method/index.js
+    permissions: list[FunctionInfo] = []
+    for event in events:
+        http = event.config
+        parameters: dict[str, Any] = {}
+        request = http.get("request")
+        if isinstance(request, dict) and isinstance(request.get("parameters"), dict):
+            for key, value in request["parameters"].items():
+                if isinstance(value, dict):
+                    parameters[key] = value.get("required", True)
+                else:
+                    parameters[key] = value
+        name = naming.normalize_path(event.path) if event.path else ""
+        method_id = naming.method_logical_id(name, event.method)
+        method_props: dict[str, Any] = {
+            "HttpMethod": event.method.upper(),
+            "RequestParameters": parameters,
+            "ResourceId": resource_ref(event.path),
+            "RestApiId": rest_ref,
+        }
+        if http.get("operationId"):
+            method_props["OperationName"] = http["operationId"]
+        method_props["ApiKeyRequired"] = bool(http.get("private"))
+        method_props["AuthorizationType"] = "NONE"
+        method_props["Integration"] = {
+            "IntegrationHttpMethod": "POST",
+            "Type": "AWS_PROXY",
+            "Uri": {
+                "Fn::Join": [
+                    "",
+                    [
+                        "arn:",
+                        {"Ref": "AWS::Partition"},
+                        ":apigateway:",
+                        {"Ref": "AWS::Region"},
+                        ":lambda:path/2015-03-31/functions/",
+                        event.fn.arn,
+                        "/invocations",
+                    ],
+                ]
+            },
+        }
+        method_props["MethodResponses"] = []
+        method_ids.append(method_id)
+        permissions.append(event.fn)
+        res[method_id] = {
+            "Type": "AWS::ApiGateway::Method",
+            "Properties": method_props,
+            "DependsOn": [naming.lambda_api_gateway_permission(event.fn.key)],
+        }
+
+    # ---- deployment.js
+    deployment: dict[str, Any] = {"RestApiId": rest_ref, "StageName": ctx.stage}
+    if apigw.get("description"):
+        deployment["Description"] = apigw["description"]
+    res[naming.api_gateway_deployment(ctx.instance_id)] = {
+        "Type": "AWS::ApiGateway::Deployment",
+        "Properties": deployment,
+        "DependsOn": method_ids,
+    }
+    ctx.outputs["ServiceEndpoint"] = {
+        "Description": "URL of the service endpoint",
+        "Value": {
+            "Fn::Join": [
+                "",
+                [
+                    "https://",
+                    rest_ref,
+                    ".execute-api.",
+                    {"Ref": "AWS::Region"},
+                    ".",
+                    {"Ref": "AWS::URLSuffix"},
+                    f"/{ctx.stage}",
+                ],
+            ]
+        },
+    }
+
+    # ---- permissions.js
+    for fn in permissions:
+        res[naming.lambda_api_gateway_permission(fn.key)] = {
+            "Type": "AWS::Lambda::Permission",
+            "Properties": {
+                "FunctionName": fn.arn,
+                "Action": "lambda:InvokeFunction",
+                "Principal": "apigateway.amazonaws.com",
+                "SourceArn": {
+                    "Fn::Join": [
+                        "",
+                        [
+                            "arn:",
+                            {"Ref": "AWS::Partition"},
+                            ":execute-api:",
+                            {"Ref": "AWS::Region"},
+                            ":",
+                            {"Ref": "AWS::AccountId"},
+                            ":",
+                            rest_ref,
+                            "/*/*",
+                        ],
+                    ]
+                },
+            },
+        }

@@ -1,0 +1,252 @@
+"""`httpApi` events: the HTTP API (lib/plugins/aws/package/compile/events/http-api.js)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from shipway.synth import naming
+from shipway.synth.context import Context, FunctionInfo, check_keys
+
+__all__ = ["compile_http_api"]
+
+_METHODS = ("ANY", "GET", "POST", "PUT", "PATCH", "OPTIONS", "HEAD", "DELETE")
+_METHOD_PATH = re.compile(r"^(?:\*|(" + "|".join(_METHODS) + r") (\/\S*))$", re.IGNORECASE)
+_PROVIDER_KEYS = (
+    "name",
+    "cors",
+    "payload",
+    "metrics",
+    "disableDefaultEndpoint",
+    "shouldStartNameWithService",
+)
+_DEFAULT_HEADERS = [
+    "Content-Type",
+    "X-Amz-Date",
+    "Authorization",
+    "X-Api-Key",
+    "X-Amz-Security-Token",
+    "X-Amz-User-Agent",
+    "X-Amzn-Trace-Id",
+]
+
+
+def _as_list(value: Any) -> list[Any]:
+    items = value if isinstance(value, list) else [value]
+    out: list[Any] = []
+    for item in items:
+        if item not in out:
+            out.append(item)
+    return out
+
+
+def compile_http_api(ctx: Context) -> None:
+    config = ctx.provider.get("httpApi") or {}
+    check_keys(ctx.source, "provider.httpApi", config, _PROVIDER_KEYS)
+    cors: dict[str, Any] | None = None
+    fill_methods = False
+    user_cors = config.get("cors")
+    if user_cors:
+        cors = {}
+        if user_cors is True:
+            cors.update(
+                allowedOrigins=["*"], allowedHeaders=list(_DEFAULT_HEADERS), allowedMethods=["*"]
+            )
+            fill_methods = True
+        else:
+            check_keys(
+                ctx.source,
+                "provider.httpApi.cors",
+                user_cors,
+                (
+                    "allowedOrigins",
+                    "allowedHeaders",
+                    "allowedMethods",
+                    "allowCredentials",
+                    "exposedResponseHeaders",
+                    "maxAge",
+                ),
+            )
+            cors["allowedOrigins"] = (
+                _as_list(user_cors["allowedOrigins"]) if user_cors.get("allowedOrigins") else ["*"]
+            )
+            cors["allowedHeaders"] = (
+                _as_list(user_cors["allowedHeaders"])
+                if user_cors.get("allowedHeaders")
+                else list(_DEFAULT_HEADERS)
+            )
+            if user_cors.get("allowedMethods"):
+                cors["allowedMethods"] = _as_list(user_cors["allowedMethods"])
+            else:
+                fill_methods = True
+            if user_cors.get("allowCredentials"):
+                cors["allowCredentials"] = True
+            if user_cors.get("exposedResponseHeaders"):
+                cors["exposedResponseHeaders"] = _as_list(user_cors["exposedResponseHeaders"])
+            cors["maxAge"] = user_cors.get("maxAge")
+        if fill_methods:
+            cors["allowedMethods"] = ["OPTIONS"]
+
+    routes: dict[str, FunctionInfo] = {}
+    for fn in ctx.functions:
+        for index, item in enumerate(fn.spec.get("events") or []):
+            if not (isinstance(item, dict) and "httpApi" in item):
+                continue
+            key = f"functions.{fn.key}.events[{index}].httpApi"
+            raw = item["httpApi"]
+            method: Any = None
+            if isinstance(raw, dict):
+                check_keys(
+                    ctx.source,
+                    key,
+                    raw,
+                    ("method", "path"),
+                    hint="HTTP API authorizers are not supported yet",
+                )
+                method, path = raw.get("method"), raw.get("path")
+            else:
+                text = str(raw)
+                if text == "*":
+                    path = "*"
+                else:
+                    match = _METHOD_PATH.match(text)
+                    if not match:
+                        raise ctx.invalid(key, f"`httpApi: {text}` must be `METHOD /path` or `*`")
+                    method, path = match.group(1), match.group(2)
+            path = str(path)
+            if path == "*":
+                if method and method != "*":
+                    raise ctx.invalid(key, "a `*` path takes no method")
+                route_key = "*"
+                resolved_method = "ANY"
+            else:
+                if not method:
+                    raise ctx.invalid(key, "an `httpApi` event needs a `method`")
+                method = str(method).upper()
+                if method == "*":
+                    method = "ANY"
+                elif method not in _METHODS:
+                    raise ctx.invalid(key, f"unknown HTTP method `{method}`")
+                resolved_method = method
+                route_key = f"{method} {path}"
+                if route_key in routes:
+                    raise ctx.invalid(key, f"duplicate route `{route_key}`")
+            routes[route_key] = fn
+            if fill_methods and cors is not None:
+                wanted = (
+                    [m for m in _METHODS if m != "ANY"]
+                    if resolved_method == "ANY"
+                    else [resolved_method]
+                )
+                for m in wanted:
+                    if m not in cors["allowedMethods"]:
+                        cors["allowedMethods"].append(m)
+    if not routes:
+        return
+
+    res = ctx.resources
+    api_ref = {"Ref": naming.HTTP_API}
+    props: dict[str, Any] = {
+        "Name": str(config["name"])
+        if config.get("name")
+        else naming.http_api_name(
+            ctx.service, ctx.stage, bool(config.get("shouldStartNameWithService"))
+        ),
+        "ProtocolType": "HTTP",
+    }
+    if config.get("disableDefaultEndpoint") is not None:
+        props["DisableExecuteApiEndpoint"] = config["disableDefaultEndpoint"]
+    tags = ctx.provider.get("tags")
+    if tags:
+        props["Tags"] = dict(tags)
+    if cors is not None:
+        cors_config: dict[str, Any] = {
+            "AllowCredentials": cors.get("allowCredentials"),
+            "AllowHeaders": list(cors["allowedHeaders"]),
+            "AllowMethods": list(cors["allowedMethods"]),
+            "AllowOrigins": list(cors["allowedOrigins"]),
+            "ExposeHeaders": cors.get("exposedResponseHeaders"),
+            "MaxAge": cors.get("maxAge"),
+        }
+        props["CorsConfiguration"] = {k: v for k, v in cors_config.items() if v is not None}
+    res[naming.HTTP_API] = {"Type": "AWS::ApiGatewayV2::Api", "Properties": props}
+
+    stage: dict[str, Any] = {
+        "ApiId": api_ref,
+        "StageName": "$default",
+        "AutoDeploy": True,
+        "DefaultRouteSettings": {"DetailedMetricsEnabled": bool(config.get("metrics", False))},
+    }
+    if tags:
+        stage["Tags"] = dict(tags)
+    res[naming.HTTP_API_STAGE] = {"Type": "AWS::ApiGatewayV2::Stage", "Properties": stage}
+    ctx.outputs["HttpApiId"] = {"Description": "Id of the HTTP API", "Value": api_ref}
+    ctx.outputs["HttpApiUrl"] = {
+        "Description": "URL of the HTTP API",
+        "Value": {
+            "Fn::Join": [
+                "",
+                [
+                    "https://",
+                    api_ref,
+                    ".execute-api.",
+                    {"Ref": "AWS::Region"},
+                    ".",
+                    {"Ref": "AWS::URLSuffix"},
+                ],
+            ]
+        },
+    }
+
+    for route_key, fn in routes.items():
+        permission_id = naming.http_api_permission(fn.key)
+        if permission_id not in res:
+            res[permission_id] = {
+                "Type": "AWS::Lambda::Permission",
+                "Properties": {
+                    "FunctionName": fn.arn,
+                    "Action": "lambda:InvokeFunction",
+                    "Principal": "apigateway.amazonaws.com",
+                    "SourceArn": {
+                        "Fn::Join": [
+                            "",
+                            [
+                                "arn:",
+                                {"Ref": "AWS::Partition"},
+                                ":execute-api:",
+                                {"Ref": "AWS::Region"},
+                                ":",
+                                {"Ref": "AWS::AccountId"},
+                                ":",
+                                api_ref,
+                                "/*",
+                            ],
+                        ]
+                    },
+                },
+            }
+        integration_id = naming.http_api_integration(fn.key)
+        if integration_id not in res:
+            fn_http_api = fn.spec.get("httpApi") if isinstance(fn.spec.get("httpApi"), dict) else {}
+            assert isinstance(fn_http_api, dict)
+            res[integration_id] = {
+                "Type": "AWS::ApiGatewayV2::Integration",
+                "Properties": {
+                    "ApiId": api_ref,
+                    "IntegrationType": "AWS_PROXY",
+                    "IntegrationUri": fn.arn,
+                    "PayloadFormatVersion": str(
+                        fn_http_api.get("payload") or config.get("payload") or "2.0"
+                    ),
+                    "TimeoutInMillis": 30000,
+                },
+            }
+        res[naming.http_api_route(route_key)] = {
+            "Type": "AWS::ApiGatewayV2::Route",
+            "Properties": {
+                "ApiId": api_ref,
+                "RouteKey": "$default" if route_key == "*" else route_key,
+                "Target": {"Fn::Join": ["/", ["integrations", {"Ref": integration_id}]]},
+            },
+            "DependsOn": integration_id,
+        }

@@ -1,0 +1,224 @@
+"""Every logical ID and physical name, as the Framework v3's lib/plugins/aws/lib/naming.js."""
+
+from __future__ import annotations
+
+import re
+
+from shipway.synth.jsutil import upper_first
+
+__all__ = [
+    "API_GATEWAY_DEPLOYMENT_PREFIX",
+    "DEPLOYMENT_BUCKET",
+    "DEPLOYMENT_BUCKET_OUTPUT",
+    "DEPLOYMENT_BUCKET_POLICY",
+    "HTTP_API",
+    "HTTP_API_STAGE",
+    "REST_API",
+    "ROLE",
+    "api_gateway_deployment",
+    "api_gateway_name",
+    "bucket_logical_id",
+    "function_name",
+    "http_api_integration",
+    "http_api_name",
+    "http_api_permission",
+    "http_api_route",
+    "lambda_api_gateway_permission",
+    "lambda_logical_id",
+    "lambda_version_logical_id",
+    "lambda_version_output",
+    "log_group",
+    "log_group_name",
+    "method_logical_id",
+    "normalize_name",
+    "normalize_path",
+    "normalize_path_part",
+    "normalized_function_name",
+    "policy_name",
+    "queue_logical_id",
+    "resource_logical_id",
+    "role_name",
+    "s3_permission",
+    "schedule_id",
+    "schedule_logical_id",
+    "schedule_permission",
+    "sns_permission",
+    "sns_subscription",
+    "stack_name",
+    "stream_logical_id",
+    "topic_logical_id",
+]
+
+DEPLOYMENT_BUCKET = "ServerlessDeploymentBucket"
+DEPLOYMENT_BUCKET_POLICY = "ServerlessDeploymentBucketPolicy"
+DEPLOYMENT_BUCKET_OUTPUT = "ServerlessDeploymentBucketName"
+ROLE = "IamRoleLambdaExecution"
+REST_API = "ApiGatewayRestApi"
+HTTP_API = "HttpApi"
+HTTP_API_STAGE = "HttpApiStage"
+API_GATEWAY_DEPLOYMENT_PREFIX = "ApiGatewayDeployment"
+
+_NON_ALNUM = re.compile(r"[^0-9A-Za-z]")
+_VAR = re.compile(r"\{(.*)\}")
+
+
+# ------------------------------------------------------------------ general
+
+
+def normalize_name(name: str) -> str:
+    return upper_first(name)
+
+
+def normalize_alnum(name: str) -> str:
+    return normalize_name(_NON_ALNUM.sub("", name))
+
+
+def normalized_function_name(name: str) -> str:
+    """getNormalizedResourceName: `-` -> `Dash`, `_` -> `Underscore`, first letter upper."""
+    return normalize_name(name.replace("-", "Dash").replace("_", "Underscore"))
+
+
+def _lodash_capitalize(text: str) -> str:
+    return text[:1].upper() + text[1:].lower()
+
+
+def normalize_path_part(part: str) -> str:
+    text = _lodash_capitalize(part).replace("-", "Dash")
+    text = _VAR.sub(r"\1Var", text)
+    return upper_first(_NON_ALNUM.sub("", text))
+
+
+def normalize_path(path: str) -> str:
+    return "".join(normalize_path_part(p) for p in path.split("/"))
+
+
+# ------------------------------------------------------------------ stack, role
+
+
+def stack_name(service: str, stage: str, custom: str | None = None) -> str:
+    return custom if custom else f"{service}-{stage}"
+
+
+def role_name(service: str, stage: str) -> dict[str, object]:
+    return {"Fn::Join": ["-", [service, stage, {"Ref": "AWS::Region"}, "lambdaRole"]]}
+
+
+def policy_name(service: str, stage: str) -> dict[str, object]:
+    return {"Fn::Join": ["-", [service, stage, "lambda"]]}
+
+
+# ------------------------------------------------------------------ functions
+
+
+def function_name(service: str, stage: str, fn: str) -> str:
+    return f"{service}-{stage}-{fn}"
+
+
+def log_group(fn: str) -> str:
+    return f"{normalized_function_name(fn)}LogGroup"
+
+
+def log_group_name(physical_name: str) -> str:
+    return f"/aws/lambda/{physical_name}"
+
+
+def lambda_logical_id(fn: str) -> str:
+    return f"{normalized_function_name(fn)}LambdaFunction"
+
+
+def lambda_version_logical_id(fn: str, sha: str) -> str:
+    return f"{normalized_function_name(fn)}LambdaVersion{_NON_ALNUM.sub('', sha)}"
+
+
+def lambda_version_output(fn: str) -> str:
+    return f"{lambda_logical_id(fn)}QualifiedArn"
+
+
+# ------------------------------------------------------------------ REST API (http)
+
+
+def api_gateway_name(service: str, stage: str, start_with_service: bool = False) -> str:
+    return f"{service}-{stage}" if start_with_service else f"{stage}-{service}"
+
+
+def api_gateway_deployment(instance_id: str) -> str:
+    return f"{API_GATEWAY_DEPLOYMENT_PREFIX}{instance_id}"
+
+
+def resource_logical_id(path: str) -> str:
+    return f"ApiGatewayResource{normalize_path(path)}"
+
+
+def method_logical_id(resource_name: str, method: str) -> str:
+    return f"ApiGatewayMethod{resource_name}{normalize_name(method.lower())}"
+
+
+def lambda_api_gateway_permission(fn: str) -> str:
+    return f"{normalized_function_name(fn)}LambdaPermissionApiGateway"
+
+
+# ------------------------------------------------------------------ HTTP API (httpApi)
+
+
+def http_api_name(service: str, stage: str, start_with_service: bool = False) -> str:
+    return f"{service}-{stage}" if start_with_service else f"{stage}-{service}"
+
+
+def http_api_integration(fn: str) -> str:
+    return f"HttpApiIntegration{normalized_function_name(fn)}"
+
+
+def http_api_route(route_key: str) -> str:
+    if route_key == "*":
+        return "HttpApiRouteDefault"
+    return f"HttpApiRoute{normalize_path(route_key)}"
+
+
+def http_api_permission(fn: str) -> str:
+    return f"{normalized_function_name(fn)}LambdaPermissionHttpApi"
+
+
+# ------------------------------------------------------------------ other events
+
+
+def schedule_id(fn: str) -> str:
+    return f"{fn}Schedule"
+
+
+def schedule_logical_id(fn: str, index: int) -> str:
+    return f"{normalized_function_name(fn)}EventsRuleSchedule{index}"
+
+
+def schedule_permission(fn: str, index: int) -> str:
+    return f"{normalized_function_name(fn)}LambdaPermissionEventsRuleSchedule{index}"
+
+
+def queue_logical_id(fn: str, queue: str) -> str:
+    return f"{normalized_function_name(fn)}EventSourceMappingSQS{normalize_alnum(queue)}"
+
+
+def stream_logical_id(fn: str, stream_type: str, stream: str) -> str:
+    return (
+        f"{normalized_function_name(fn)}EventSourceMapping"
+        f"{normalize_name(stream_type)}{normalize_alnum(stream)}"
+    )
+
+
+def topic_logical_id(topic: str) -> str:
+    return f"SNSTopic{normalize_alnum(topic)}"
+
+
+def sns_subscription(fn: str, topic: str) -> str:
+    return f"{normalized_function_name(fn)}SnsSubscription{normalize_alnum(topic)}"
+
+
+def sns_permission(fn: str, topic: str) -> str:
+    return f"{normalized_function_name(fn)}LambdaPermission{normalize_alnum(topic)}SNS"
+
+
+def bucket_logical_id(bucket: str) -> str:
+    return f"S3Bucket{normalize_alnum(bucket)}"
+
+
+def s3_permission(fn: str, bucket: str) -> str:
+    return f"{normalized_function_name(fn)}LambdaPermission{normalize_alnum(bucket)}S3"

@@ -1,0 +1,375 @@
+"""ServiceDefinition -> CloudFormation template, as `serverless package` (v3.40.0) writes it.
+
+Pure: no I/O, no clock. The same inputs give the same template (the API Gateway
+deployment ID and the artifact folder come from `timestamp_ms`).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from typing import Any
+
+from shipway.errors import ShipwayError, Where
+from shipway.model import ServiceDefinition
+from shipway.synth import naming
+from shipway.synth.context import Context, check_keys, unsupported
+from shipway.synth.events import COMPILERS
+from shipway.synth.functions import (
+    compile_core,
+    compile_functions,
+    compile_iam,
+    make_function_infos,
+)
+from shipway.synth.jsutil import lodash_merge
+
+__all__ = [
+    "PACKAGING_PLUGINS",
+    "PROVIDER_KEYS",
+    "TOP_LEVEL_KEYS",
+    "plugin_warnings",
+    "stack_name",
+    "synthesize",
+]
+
+DESCRIPTION = "The AWS CloudFormation template for this Serverless application"
+
+#: top-level keys that do not change the template (or that `synthesize` compiles)
+TOP_LEVEL_KEYS = frozenset(
+    {
+        "service",
+        "frameworkVersion",
+        "configValidationMode",
+        "useDotenv",
+        "variablesResolutionMode",
+        "unresolvedVariablesNotificationMode",
+        "provider",
+        "functions",
+        "resources",
+        "custom",
+        "package",
+        "plugins",
+        "params",
+        "stages",
+        "org",
+        "app",
+        "tenant",
+        "outputs",
+        "disabledDeprecations",
+        "deprecationNotificationMode",
+        "console",
+        "dashboard",
+        "license",
+        "layers",  # allowed only when empty (checked below)
+    }
+)
+
+#: provider keys that are compiled, or that change only the deploy (not the template)
+PROVIDER_KEYS = frozenset(
+    {
+        "name",
+        "runtime",
+        "stage",
+        "region",
+        "profile",
+        "memorySize",
+        "timeout",
+        "environment",
+        "iam",
+        "iamRoleStatements",
+        "iamManagedPolicies",
+        "role",
+        "rolePermissionsBoundary",
+        "tags",
+        "stackTags",
+        "stackName",
+        "stackPolicy",
+        "stackParameters",
+        "disableRollback",
+        "notificationArns",
+        "cfnRole",
+        "deploymentBucket",
+        "deploymentPrefix",
+        "deploymentMethod",
+        "versionFunctions",
+        "layers",
+        "logRetentionInDays",
+        "logDataProtectionPolicy",
+        "apiName",
+        "apiGateway",
+        "endpointType",
+        "vpcEndpointIds",
+        "httpApi",
+        "architecture",
+        "lambdaHashingVersion",
+        "tracing",
+        "vpc",
+        "kmsKeyArn",
+        "s3",
+        "logs",
+        "runtimeManagement",
+        "eventBridge",
+        "kinesis",
+        "variableSyntax",
+    }
+)
+
+#: plugins that change only how code is packaged: accepted, with a warning
+PACKAGING_PLUGINS = frozenset(
+    {
+        "serverless-python-requirements",
+        "serverless-webpack",
+        "serverless-esbuild",
+        "serverless-plugin-typescript",
+        "serverless-bundle",
+        "serverless-plugin-include-dependencies",
+        "serverless-plugin-common-excludes",
+        "serverless-prune-plugin",
+        "serverless-offline",
+        "serverless-dotenv-plugin",
+    }
+)
+
+_RESOURCES_KEYS = (
+    "Resources",
+    "Outputs",
+    "Conditions",
+    "Parameters",
+    "Mappings",
+    "Metadata",
+    "Rules",
+    "Description",
+    "AWSTemplateFormatVersion",
+    "Transform",
+    "extensions",
+)
+
+
+def stack_name(definition: ServiceDefinition) -> str:
+    """`<service>-<stage>`, or provider.stackName."""
+    provider = definition.resolved.get("provider") or {}
+    custom = provider.get("stackName") if isinstance(provider, dict) else None
+    return naming.stack_name(
+        definition.service, definition.stage, custom if isinstance(custom, str) else None
+    )
+
+
+def _plugins(resolved: Mapping[str, Any]) -> list[str]:
+    value = resolved.get("plugins") or []
+    if isinstance(value, dict):
+        value = value.get("modules") or []
+    return [str(v) for v in value] if isinstance(value, list | tuple) else []
+
+
+def plugin_warnings(definition: ServiceDefinition) -> list[str]:
+    """One line per packaging-only plugin that `synthesize` accepts but does not run."""
+    return [
+        f"plugin `{name}` changes only packaging: Shipway builds the code itself and ignores it"
+        for name in _plugins(definition.resolved)
+        if name in PACKAGING_PLUGINS
+    ]
+
+
+def _functions(resolved: Mapping[str, Any]) -> dict[str, Any]:
+    value = resolved.get("functions") or {}
+    if isinstance(value, list):
+        merged: dict[str, Any] = {}
+        for part in value:
+            if isinstance(part, dict):
+                merged.update(part)
+        value = merged
+    return dict(value) if isinstance(value, dict) else {}
+
+
+def _resources(source: str, value: Any) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if isinstance(value, list):
+        merged: dict[str, Any] = {}
+        for part in value:
+            if isinstance(part, dict):
+                lodash_merge(merged, part)
+        value = merged
+    if not isinstance(value, dict):
+        raise ShipwayError("`resources` must be a mapping", Where(source, key="resources"))
+    check_keys(source, "resources", value, _RESOURCES_KEYS)
+    return value
+
+
+def _check(source: str, resolved: Mapping[str, Any], functions: Mapping[str, Any]) -> None:
+    for key in resolved:
+        if key not in TOP_LEVEL_KEYS:
+            raise unsupported(source, key)
+    if resolved.get("layers"):
+        raise unsupported(
+            source,
+            "layers",
+            "Lambda layers defined in the service (`layers:`)",
+            hint="publish the layer from its own stack and reference it by ARN",
+        )
+    provider = resolved.get("provider") or {}
+    check_keys(source, "provider", provider, PROVIDER_KEYS)
+    logs = provider.get("logs")
+    if isinstance(logs, dict):
+        for key, value in logs.items():
+            if key != "frameworkLambda" and value:
+                raise unsupported(source, f"provider.logs.{key}")
+    tracing = provider.get("tracing")
+    if isinstance(tracing, dict):
+        check_keys(source, "provider.tracing", tracing, ("lambda", "apiGateway"))
+        if tracing.get("apiGateway"):
+            raise unsupported(source, "provider.tracing.apiGateway")
+    management = provider.get("runtimeManagement")
+    if management not in (None, "auto"):
+        raise unsupported(source, "provider.runtimeManagement")
+    for name in _plugins(resolved):
+        if name not in PACKAGING_PLUGINS:
+            raise unsupported(
+                source,
+                "plugins",
+                f"plugin `{name}`",
+                hint="Shipway does not run Serverless Framework plugins; only packaging "
+                "plugins (" + ", ".join(sorted(PACKAGING_PLUGINS)) + ") are accepted",
+            )
+    custom = resolved.get("custom") or {}
+    python_requirements = custom.get("pythonRequirements") if isinstance(custom, dict) else None
+    if isinstance(python_requirements, dict) and python_requirements.get("layer"):
+        raise unsupported(
+            source,
+            "custom.pythonRequirements.layer",
+            "`custom.pythonRequirements.layer` (a layer built by the plugin)",
+        )
+    for name, spec in functions.items():
+        base = f"functions.{name}"
+        if not isinstance(spec, dict):
+            raise ShipwayError(f"function `{name}` must be a mapping", Where(source, key=base))
+        if "image" in spec:
+            raise unsupported(source, f"{base}.image", "container image functions (`image`)")
+        if not spec.get("handler"):
+            raise ShipwayError(f"function `{name}` needs a `handler`", Where(source, key=base))
+        for index, event in enumerate(spec.get("events") or []):
+            at = f"{base}.events[{index}]"
+            if not isinstance(event, dict) or len(event) != 1:
+                raise ShipwayError("an event must be a mapping with one key", Where(source, key=at))
+            ((kind, _),) = event.items()
+            if kind not in COMPILERS:
+                raise unsupported(source, f"{at}.{kind}", f"`{kind}` events")
+
+
+def synthesize(
+    definition: ServiceDefinition,
+    *,
+    artifact_key: str | None = None,
+    deployment_bucket: str | None = None,
+    timestamp_ms: int | None = None,
+    code_sha256: str | None = None,
+    source: str = "serverless.yml",
+) -> dict[str, Any]:
+    """The CloudFormation template `serverless package` would write for `definition`.
+
+    `artifact_key`: the S3 key of the service zip (default: the Framework's
+    `serverless/<service>/<stage>/<ms>-<ISO>/<service>.zip`). `deployment_bucket`: use this
+    bucket instead of creating `ServerlessDeploymentBucket` (as `provider.deploymentBucket`
+    does; the file's own setting wins). `timestamp_ms`: the deploy time, used for
+    `ApiGatewayDeployment<ms>` and the default artifact folder (default 0, so the output is
+    deterministic). `code_sha256`: the zip's sha256 (hex or base64) for `CodeSha256` and the
+    `LambdaVersion<hash>` IDs; without it the hash of empty content is used. `source` names
+    the file in errors. Raises ShipwayError naming the key of anything not supported.
+    """
+    resolved: dict[str, Any] = copy.deepcopy(dict(definition.resolved))
+    functions = _functions(resolved)
+    _check(source, resolved, functions)
+    provider: dict[str, Any] = resolved.get("provider") or {}
+    package = resolved.get("package") or {}
+    if not isinstance(package, dict):
+        package = {}
+    check_keys(
+        source,
+        "package",
+        package,
+        ("artifact", "individually", "patterns", "include", "exclude", "excludeDevDependencies"),
+    )
+    timestamp = 0 if timestamp_ms is None else int(timestamp_ms)
+    ctx = Context(
+        source=source,
+        service=definition.service,
+        stage=definition.stage,
+        region=definition.region,
+        provider=provider,
+        functions=make_function_infos(definition.service, definition.stage, provider, functions),
+        instance_id=str(timestamp),
+    )
+    compile_core(ctx, deployment_bucket)
+    compile_iam(ctx)
+    compile_functions(
+        ctx,
+        package=package,
+        artifact_key=artifact_key,
+        timestamp_ms=timestamp,
+        code_sha256=code_sha256,
+        bucket_override=deployment_bucket,
+    )
+    for compiler in COMPILERS.values():
+        compiler(ctx)
+
+    # add-export-name-for-outputs.js (before the user's resources are merged)
+    for key, output in ctx.outputs.items():
+        if "Export" not in output:
+            output["Export"] = {"Name": f"sls-{ctx.service}-{ctx.stage}-{key}"}
+
+    template: dict[str, Any] = {
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Description": DESCRIPTION,
+        "Resources": ctx.resources,
+        "Outputs": ctx.outputs,
+    }
+    user = _resources(source, resolved.get("resources"))
+    extensions = user.pop("extensions", None)
+    user = {k: v for k, v in user.items() if v is not None}
+    lodash_merge(template, user)
+    if extensions:
+        _extend(source, template["Resources"], extensions)
+    for resource in template["Resources"].values():
+        if isinstance(resource, dict) and isinstance(resource.get("Properties"), dict):
+            _strip_nulls(resource["Properties"])
+    return template
+
+
+def _extend(source: str, resources: dict[str, Any], extensions: Mapping[str, Any]) -> None:
+    """merge-custom-provider-resources.js `resources.extensions`."""
+    for name, definition in extensions.items():
+        if name not in resources:
+            raise ShipwayError(
+                f"cannot extend `{name}`: no such resource in the generated stack",
+                Where(source, key=f"resources.extensions.{name}"),
+            )
+        target = resources[name]
+        for attribute, value in (definition or {}).items():
+            if attribute in (
+                "Condition",
+                "CreationPolicy",
+                "DeletionPolicy",
+                "UpdatePolicy",
+                "UpdateReplacePolicy",
+            ):
+                target[attribute] = value
+            elif attribute in ("Properties", "Metadata"):
+                target.setdefault(attribute, {}).update(value)
+            elif attribute == "DependsOn":
+                current = target.get("DependsOn") or []
+                target["DependsOn"] = [current] if isinstance(current, str) else list(current)
+                target["DependsOn"].extend(value)
+            else:
+                raise unsupported(source, f"resources.extensions.{name}.{attribute}")
+
+
+def _strip_nulls(value: dict[str, Any]) -> None:
+    for key in [k for k, v in value.items() if v is None]:
+        del value[key]
+    for item in value.values():
+        if isinstance(item, dict):
+            _strip_nulls(item)
+        elif isinstance(item, list):
+            for element in item:
+                if isinstance(element, dict):
+                    _strip_nulls(element)

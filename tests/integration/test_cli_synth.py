@@ -1,0 +1,52 @@
+"""`shipway synth` on the example: CloudFormation that cfn-lint passes, with the
+Serverless Framework's stack layout, and no secret in it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from shipway.synth.lint import lint
+from tests.integration.cli import shipway
+
+SERVICES = ("accounts", "notifications", "payments")
+
+
+@pytest.mark.parametrize("env", ["dev", "qa", "prod"])
+def test_every_example_template_lints_clean(ledger_repo: Path, env: str) -> None:
+    for service in SERVICES:
+        proc = shipway("synth", service, "--env", env, repo=ledger_repo)
+        assert proc.returncode == 0, proc.stderr
+        template = json.loads(proc.stdout)
+        assert lint(template) == [], (service, env)
+        resources = template["Resources"]
+        assert resources["ServerlessDeploymentBucket"]["Type"] == "AWS::S3::Bucket"
+        assert resources["IamRoleLambdaExecution"]["Type"] == "AWS::IAM::Role"
+
+
+def test_logical_ids_and_names_follow_the_framework(ledger_repo: Path) -> None:
+    template = json.loads(shipway("synth", "accounts", "--env", "qa", repo=ledger_repo).stdout)
+    resources = template["Resources"]
+    function = resources["GetAccountLambdaFunction"]["Properties"]
+    assert function["FunctionName"] == "accounts-qa-getAccount"
+    assert function["Handler"] == "handler.get_account"
+    assert function["Environment"]["Variables"]["LEDGER_NAME"] == "accounts-qa"
+    assert resources["ApiGatewayRestApi"]["Properties"]["Name"] == "qa-accounts"
+    assert "ApiGatewayResourceAccountsIdVar" in resources
+    assert "ApiGatewayMethodAccountsIdVarGet" in resources
+    assert "ServiceEndpoint" in template["Outputs"]
+
+
+def test_secrets_are_masked_and_unsupported_keys_named(ledger_repo: Path) -> None:
+    text = shipway("synth", "payments", "--env", "dev", repo=ledger_repo).stdout
+    assert '"SIGNING_KEY": "***"' in text
+    assert "demo-signing-key-not-for-production" not in text
+    sls = ledger_repo / "services/notifications/serverless.yml"
+    sls.write_text(
+        sls.read_text().replace("      - httpApi: GET /health", "      - alexaSkill: amzn1")
+    )
+    proc = shipway("synth", "notifications", "--env", "dev", repo=ledger_repo)
+    assert proc.returncode == 2
+    assert "functions.health.events[0]" in proc.stderr and "alexaSkill" in proc.stderr
