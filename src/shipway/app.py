@@ -36,7 +36,7 @@ from shipway.pipeline.paths import StatePaths
 from shipway.pipeline.plan import environment, load_definition
 from shipway.source.git import branch_head, repository_root, resolve_commit
 from shipway.store.sqlite import Store
-from shipway.synth.template import synthesize
+from shipway.synth.template import plugin_warnings, synthesize
 
 DEFAULT_PORT = 8787
 
@@ -48,6 +48,7 @@ class ServiceSummary:
     build: str  # "buildspec.yml" or "default"
     functions: int
     depends_on: tuple[str, ...]
+    warnings: tuple[str, ...] = ()
 
 
 class App:
@@ -81,20 +82,32 @@ class App:
                 self._check_service(service, env, problems)
             raise problems.as_error() from None
         functions: dict[str, int] = {}
+        warnings: dict[str, list[str]] = {}
         for service in project.services:
             for env in project.environments.values():
-                count = self._check_service(service, env, problems)
+                count = self._check_service(service, env, problems, warnings)
                 functions[service.name] = count if count is not None else 0
         if problems:
             raise problems.as_error()
         return [
             ServiceSummary(
-                s.name, s.path, s.buildspec or "default", functions.get(s.name, 0), s.depends_on
+                s.name,
+                s.path,
+                s.buildspec or "default",
+                functions.get(s.name, 0),
+                s.depends_on,
+                tuple(dict.fromkeys(warnings.get(s.name, []))),
             )
             for s in project.services
         ]
 
-    def _check_service(self, service: Service, env: Environment, problems: Problems) -> int | None:
+    def _check_service(
+        self,
+        service: Service,
+        env: Environment,
+        problems: Problems,
+        warnings: dict[str, list[str]] | None = None,
+    ) -> int | None:
         """Problems of one service in one environment; its function count when it loads."""
         if service.buildspec:
             try:
@@ -108,6 +121,8 @@ class App:
             values = load_env(self.repo, env.name, service.path, env.secrets)
             definition = load_definition(self.repo, env, service, values)
             synthesize(definition, source=f"{service.path}/{service.config_file}")
+            if warnings is not None:
+                warnings.setdefault(service.name, []).extend(plugin_warnings(definition))
             return len(definition.functions)
         except ShipwayError as exc:
             problems.add(exc)

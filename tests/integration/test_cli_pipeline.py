@@ -118,3 +118,16 @@ def test_unknown_environment_and_approval_are_refused_with_exit_2(ledger_repo: P
     proc = shipway("run", "qa", repo=ledger_repo)
     assert proc.returncode == 2 and "approval" in proc.stderr
     assert shipway_json("runs", "qa", repo=ledger_repo) == []
+
+
+def test_packaging_plugins_warn_and_other_plugins_are_refused(ledger_repo: Path) -> None:
+    sls = ledger_repo / "services/notifications/serverless.yml"
+    original = sls.read_text()
+    sls.write_text(original + "plugins:\n  - serverless-python-requirements\n")
+    proc = shipway("validate", repo=ledger_repo)
+    assert proc.returncode == 0, proc.stderr
+    assert "warning: services/notifications: plugin `serverless-python-requirements`" in proc.stderr
+    sls.write_text(original + "plugins:\n  - serverless-wsgi\n")
+    proc = shipway("validate", repo=ledger_repo)
+    assert proc.returncode == 2
+    assert "serverless-wsgi" in proc.stderr and "plugins" in proc.stderr

@@ -92,6 +92,8 @@ def validate(repo: Path | None, as_json: bool) -> None:
             f"{s.name:<20} {s.path:<32} build: {s.build:<14} "
             f"functions: {s.functions:<3} depends on: {deps}"
         )
+        for warning in s.warnings:
+            _err(f"warning: {s.path}: {warning}")
     click.echo(f"ok: {len(services)} service(s)", err=True)
 
 
