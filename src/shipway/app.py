@@ -36,7 +36,6 @@ from shipway.pipeline.paths import StatePaths
 from shipway.pipeline.plan import environment, load_definition
 from shipway.source.git import branch_head, repository_root, resolve_commit
 from shipway.store.sqlite import Store
-from shipway.synth.template import plugin_warnings, synthesize
 
 DEFAULT_PORT = 8787
 
@@ -120,6 +119,8 @@ class App:
         try:
             values = load_env(self.repo, env.name, service.path, env.secrets)
             definition = load_definition(self.repo, env, service, values)
+            from shipway.synth.template import plugin_warnings, synthesize
+
             synthesize(definition, source=f"{service.path}/{service.config_file}")
             if warnings is not None:
                 warnings.setdefault(service.name, []).extend(plugin_warnings(definition))
@@ -141,6 +142,8 @@ class App:
 
     def synth(self, service_name: str, env_name: str, fmt: str = "json") -> str:
         """The CloudFormation template `serverless package` would make for the service."""
+        from shipway.synth.template import synthesize
+
         definition, values = self._definition(service_name, env_name)
         service = self.project().service(service_name)
         template = synthesize(definition, source=f"{service.path}/{service.config_file}")
