@@ -1,4 +1,5 @@
-"""The two ways a build stops early: out of time, or a problem that is not a command's exit."""
+"""The ways a build stops early: out of time, cancelled, or a problem that is not a
+command's exit."""
 
 from __future__ import annotations
 
@@ -9,3 +10,7 @@ class BuildTimedOut(Exception):
 
 class BuildFailed(Exception):
     """The build cannot go on (setup or artifact problem); the message is the error."""
+
+
+class BuildCancelled(Exception):
+    """The run was interrupted (Ctrl-C, a cancel): every process group is killed."""

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from shipway.build.artifacts import write_zip
 from shipway.build.cache import CacheEntry, plan_cache, restore_cache, save_cache
-from shipway.build.errors import BuildFailed, BuildTimedOut
+from shipway.build.errors import BuildCancelled, BuildFailed, BuildTimedOut
 from shipway.build.logs import BuildLog
 from shipway.build.notices import ignored_locally, report_runtimes
 from shipway.build.package import (
@@ -198,6 +198,11 @@ def run_build(req: BuildRequest) -> BuildResult:
             b.error = f"phase {b.procs.current}: timed out after {req.timeout_s:g}s"
             b.artifact, b.secondary = None, {}
             log.agent(f"Build timed out after {req.timeout_s:g}s in phase {b.procs.current}")
+        except BuildCancelled:
+            state = JobState.FAILED
+            b.error = "cancelled"
+            b.artifact, b.secondary = None, {}
+            log.agent("Build cancelled: every process it started was stopped")
         except BuildFailed as exc:
             state = JobState.FAILED
             b.error = b.error or str(exc)

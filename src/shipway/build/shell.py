@@ -20,11 +20,12 @@ import signal
 import subprocess
 import threading
 import time
+import weakref
 from collections.abc import Mapping
 from pathlib import Path
 from typing import IO
 
-from shipway.build.errors import BuildFailed, BuildTimedOut
+from shipway.build.errors import BuildCancelled, BuildFailed, BuildTimedOut
 from shipway.build.logs import BuildLog
 
 _DROP_VARS = frozenset({"_", "SHLVL"})
@@ -41,13 +42,26 @@ def short(command: str, limit: int = 120) -> str:
     return text
 
 
+_RUNNING: weakref.WeakSet[Processes] = weakref.WeakSet()
+
+
+def cancel_running_builds() -> None:
+    """Stop every build of this process now (Ctrl-C): their process groups are killed and
+    no further command starts."""
+    for procs in list(_RUNNING):
+        procs.cancelled = True
+        procs.kill_all()
+
+
 class Processes:
     """Spawns commands against one deadline and streams their output to the log."""
 
     def __init__(self, log: BuildLog, deadline: float) -> None:
         self.log = log
         self.deadline = deadline
+        self.cancelled = False
         self.groups: list[int] = []
+        _RUNNING.add(self)
         self.capture: list[str] | None = None  # output lines, while a RETRY-regex phase runs
         self.current = "BUILD"  # the phase running, for the timeout message
 
@@ -73,6 +87,8 @@ class Processes:
 
     def spawn(self, argv: list[str], cwd: Path, env: Mapping[str, str]) -> int:
         """Run argv in its own process group, streaming output to the log. Returns the status."""
+        if self.cancelled:
+            raise BuildCancelled
         remaining = self.deadline - time.monotonic()
         if remaining <= 0:
             raise BuildTimedOut
@@ -109,6 +125,8 @@ class Processes:
             reader.join(timeout=0.05)
             if time.monotonic() - activity[0] > _IDLE_S:
                 break
+        if self.cancelled:
+            raise BuildCancelled
         return rc
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from shipway.build.runner import BuildRequest, run_build
+from shipway.build.shell import cancel_running_builds
 from shipway.config.buildspec import secret_references
 from shipway.errors import ShipwayError, Where
 from shipway.model import (
@@ -94,6 +95,9 @@ class Engine:
             number = self._deploy(run, plan, builds, force)
             run = self._finish(run, RunState.SUCCEEDED, None, release=number)
             return Outcome(run, tuple(builds))
+        except KeyboardInterrupt:
+            self._finish(run, RunState.CANCELLED, "cancelled (interrupted by the user)")
+            raise
         except BaseException as exc:  # recorded, then re-raised: never a run left "running"
             self._finish(run, RunState.FAILED, f"{type(exc).__name__}: {exc}")
             raise
@@ -191,7 +195,16 @@ class Engine:
         names = [s.service.name for s in plan.services]
         workers = max(1, min(plan.project.build.concurrency, len(names)))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="build") as pool:
-            return list(pool.map(one, names))
+            futures = [pool.submit(one, name) for name in names]
+            try:
+                return [f.result() for f in futures]
+            except BaseException:  # Ctrl-C: stop every build now rather than wait for them
+                for f in futures:
+                    f.cancel()
+                while not all(f.done() for f in futures):
+                    cancel_running_builds()
+                    time.sleep(0.05)
+                raise
 
     def _deploy(self, run: Run, plan: RunPlan, builds: Sequence[BuildResult], force: bool) -> int:
         """Plan against the live release, then switch to a release of every service."""
