@@ -60,6 +60,7 @@ class App:
     def store(self) -> Store:
         if self._store is None:
             self._store = Store(self.paths.database)
+            self._store.mark_orphans_interrupted()
         return self._store
 
     def project(self) -> Project:

@@ -7,6 +7,7 @@ processes (the CLI, the server) can share the file; readers never block the writ
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -70,7 +71,35 @@ MIGRATIONS: tuple[str, ...] = (
         created_at REAL NOT NULL
     );
     """,
+    """
+    ALTER TABLE runs ADD COLUMN owner TEXT;
+    """,
 )
+
+
+def process_identity(pid: int | None = None) -> str:
+    """`pid:start-time`: names a process even after its pid is reused."""
+    pid = pid or os.getpid()
+    return f"{pid}:{_start_time(pid)}"
+
+
+def _start_time(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+            return f.read().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return "?"
+
+
+def process_alive(identity: str) -> bool:
+    pid_text, _, started = identity.partition(":")
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, ValueError):
+        return True
+    return started in ("?", _start_time(int(pid_text)))
 
 
 @dataclass(frozen=True)
@@ -123,6 +152,7 @@ class Store:
     # ------------------------------------------------------------------ runs
 
     def create_run(self, env: str, commit: str, trigger: str, state: RunState) -> Run:
+        """A new run, owned by this process until it finishes."""
         now = time.time()
         with self._tx() as db:
             seq = db.execute(
@@ -130,9 +160,9 @@ class Store:
             ).fetchone()[0]
             run_id = f"{env}-{seq}"
             db.execute(
-                "INSERT INTO runs (id, env, seq, commit_sha, state, trigger, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (run_id, env, seq, commit, state.value, trigger, now),
+                "INSERT INTO runs (id, env, seq, commit_sha, state, trigger, created_at, owner)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (run_id, env, seq, commit, state.value, trigger, now, process_identity()),
             )
         return self.run(run_id)
 
@@ -172,6 +202,32 @@ class Store:
             "SELECT * FROM runs WHERE state IN (?, ?, ?) ORDER BY created_at", active
         )
         return [_run(r) for r in rows]
+
+    def mark_orphans_interrupted(self) -> list[str]:
+        """Runs left `running` by a process that no longer exists (killed, crashed) are
+        `interrupted`: their state is true again. Returns their ids."""
+        rows = self._db().execute(
+            "SELECT id, owner FROM runs WHERE state = ?", (RunState.RUNNING.value,)
+        ).fetchall()
+        orphans = [r["id"] for r in rows if r["owner"] and not process_alive(r["owner"])]
+        for run_id in orphans:
+            with self._tx() as db:
+                db.execute(
+                    "UPDATE runs SET state = ?, finished_at = ?, error = ?"
+                    " WHERE id = ? AND state = ?",
+                    (
+                        RunState.INTERRUPTED.value,
+                        time.time(),
+                        "interrupted: the process running it stopped",
+                        run_id,
+                        RunState.RUNNING.value,
+                    ),
+                )
+                db.execute(
+                    "UPDATE jobs SET state = ?, error = ? WHERE run_id = ? AND state = ?",
+                    (JobState.FAILED.value, "interrupted", run_id, JobState.RUNNING.value),
+                )
+        return orphans
 
     # ------------------------------------------------------------------ jobs
 
