@@ -10,90 +10,29 @@ incremental run takes at most 10 % of the full run's time.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
+
+from monorepo import buildspec, git, make_repo, serverless_yml, timed_run
 
 GOAL = 0.10
 
-SERVERLESS = """service: svc{n:02d}
-provider:
-  name: aws
-  runtime: python3.11
-functions:
-  hello:
-    handler: handler.hello
-    events:
-      - httpApi: GET /hello
-"""
-BUILDSPEC = """version: 0.2
-phases:
-  build:
-    commands:
-      - python3 work.py {work}
-      - mkdir -p dist && cp handler.py dist/
-artifacts:
-  base-directory: dist
-  files:
-    - '**/*'
-"""
 WORK = """import sys, time
 start = time.process_time()
 while time.process_time() - start < float(sys.argv[1]):
     pass
 """
-GIT_ENV = {
-    "GIT_AUTHOR_NAME": "b",
-    "GIT_AUTHOR_EMAIL": "b@b",
-    "GIT_COMMITTER_NAME": "b",
-    "GIT_COMMITTER_EMAIL": "b@b",
-}
 
 
-def git(repo: Path, *args: str) -> None:
-    subprocess.run(
-        ["git", "-C", str(repo), *args],
-        check=True,
-        env={**os.environ, **GIT_ENV},
-        capture_output=True,
-    )
-
-
-def make_repo(root: Path, services: int, work: float) -> Path:
-    repo = root / "mono"
-    for n in range(services):
-        folder = repo / "services" / f"svc{n:02d}"
-        folder.mkdir(parents=True)
-        (folder / "serverless.yml").write_text(SERVERLESS.format(n=n))
-        (folder / "handler.py").write_text(f"def hello(event, context):\n    return {n}\n")
-        (folder / "buildspec.yml").write_text(BUILDSPEC.format(work=work))
-        (folder / "work.py").write_text(WORK)
-    (repo / "shipway.yml").write_text(
-        "project: bench\nenvironments:\n  dev:\n    branch: dev\n    target: local\n"
-    )
-    git(repo, "init", "-q", "-b", "dev")
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "-m", "bench")
-    return repo
-
-
-def timed_run(repo: Path, *extra: str) -> tuple[float, dict[str, object]]:
-    shipway = Path(sys.executable).with_name("shipway")
-    started = time.perf_counter()
-    proc = subprocess.run(
-        [str(shipway), "run", "dev", "--json", *extra, "--repo", str(repo)],
-        capture_output=True,
-        text=True,
-    )
-    wall = time.perf_counter() - started
-    if proc.returncode != 0:
-        sys.exit(f"shipway run failed:\n{proc.stderr}")
-    return wall, json.loads(proc.stdout)
+def service_files(n: int, work: float) -> dict[str, str]:
+    return {
+        "serverless.yml": serverless_yml(n),
+        "handler.py": f"def hello(event, context):\n    return {n}\n",
+        "buildspec.yml": buildspec(f"python3 work.py {work}"),
+        "work.py": WORK,
+    }
 
 
 def main() -> None:
@@ -103,7 +42,12 @@ def main() -> None:
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="shipway-bench-"))
     try:
-        repo = make_repo(root, args.services, args.work)
+        repo = make_repo(
+            root,
+            args.services,
+            lambda n: service_files(n, args.work),
+            "project: bench\nenvironments:\n  dev:\n    branch: dev\n    target: local\n",
+        )
         full, _ = timed_run(repo)
         handler = repo / "services" / "svc07" / "handler.py"
         handler.write_text(handler.read_text().replace("return 7", "return 'seven'"))

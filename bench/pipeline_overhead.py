@@ -9,79 +9,33 @@ Prints the wall time of the whole command, the longest single build, and the ove
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import sqlite3
 import statistics
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
+
+from monorepo import buildspec, make_repo, serverless_yml, timed_run
 
 GOAL_SECONDS = 1.0
 
-SERVERLESS = """service: svc{n:02d}
-provider:
-  name: aws
-  runtime: python3.11
-  environment:
-    STAGE: ${{sls:stage}}
-functions:
-  hello:
-    handler: handler.hello
-    events:
-      - httpApi: GET /hello
-"""
-BUILDSPEC = """version: 0.2
-phases:
-  build:
-    commands:
-      - mkdir -p dist && cp handler.py dist/
-artifacts:
-  base-directory: dist
-  files:
-    - '**/*'
-"""
 HANDLER = "def hello(event, context):\n    return {'ok': True}\n"
 
 
-def make_repo(root: Path, services: int) -> Path:
-    repo = root / "mono"
-    for n in range(services):
-        folder = repo / "services" / f"svc{n:02d}"
-        folder.mkdir(parents=True)
-        (folder / "serverless.yml").write_text(SERVERLESS.format(n=n))
-        (folder / "handler.py").write_text(HANDLER)
-        if n % 2 == 0:  # half on a buildspec, half on the default build
-            (folder / "buildspec.yml").write_text(BUILDSPEC)
-    (repo / "shipway.yml").write_text(
-        f"project: bench\nbuild:\n  concurrency: {os.cpu_count() or 2}\n"
-        "environments:\n  dev:\n    branch: dev\n    target: local\n"
-    )
-    env = {
-        **os.environ,
-        "GIT_AUTHOR_NAME": "b",
-        "GIT_AUTHOR_EMAIL": "b@b",
-        "GIT_COMMITTER_NAME": "b",
-        "GIT_COMMITTER_EMAIL": "b@b",
+def service_files(n: int) -> dict[str, str]:
+    files = {
+        "serverless.yml": serverless_yml(n, "  environment:\n    STAGE: ${sls:stage}\n"),
+        "handler.py": HANDLER,
     }
-    for args in (["init", "-q", "-b", "dev"], ["add", "-A"], ["commit", "-q", "-m", "bench"]):
-        subprocess.run(["git", "-C", str(repo), *args], check=True, env=env)
-    return repo
+    if n % 2 == 0:  # half on a buildspec, half on the default build
+        files["buildspec.yml"] = buildspec()
+    return files
 
 
 def one_run(repo: Path) -> tuple[float, float, str]:
-    shipway = Path(sys.executable).with_name("shipway")
-    started = time.perf_counter()
-    proc = subprocess.run(
-        [str(shipway), "run", "dev", "--repo", str(repo), "--json"], capture_output=True, text=True
-    )
-    wall = time.perf_counter() - started
-    if proc.returncode != 0:
-        sys.exit(f"shipway run failed ({proc.returncode}):\n{proc.stderr}")
-    run_id = json.loads(proc.stdout)["id"]
+    wall, doc = timed_run(repo)
+    run_id = str(doc["id"])
     db = sqlite3.connect(repo / ".shipway" / "shipway.db")
     longest = db.execute(
         "SELECT MAX(finished_at - started_at) FROM jobs WHERE run_id = ? AND stage = 'build'",
@@ -98,7 +52,13 @@ def main() -> None:
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="shipway-bench-"))
     try:
-        repo = make_repo(root, args.services)
+        repo = make_repo(
+            root,
+            args.services,
+            service_files,
+            f"project: bench\nbuild:\n  concurrency: {os.cpu_count() or 2}\n"
+            "environments:\n  dev:\n    branch: dev\n    target: local\n",
+        )
         rows = [one_run(repo) for _ in range(args.repeat)]
     finally:
         shutil.rmtree(root, ignore_errors=True)

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from shipway.model import JobState
-from tests.functional.test_build_runner import _build
+from tests.functional.buildkit import build, buildspec
 
 # the "download" runs only when deps/lib.txt is not there yet; $FETCHES counts downloads
 _SPEC = """
@@ -32,6 +32,9 @@ _SPEC = """
     """
 
 
+_DEPS_CACHE = "cache: {paths: ['deps/**/*']}"
+
+
 def _fetches(tmp_path: Path) -> int:
     f = tmp_path / "fetches.log"
     return len(f.read_text().splitlines()) if f.exists() else 0
@@ -40,12 +43,12 @@ def _fetches(tmp_path: Path) -> int:
 def test_cache_restored_on_second_build_and_artifact_unchanged(tmp_path: Path) -> None:
     cache = tmp_path / "cache" / "svc"
     env = {"FETCHES": str(tmp_path / "fetches.log")}
-    cold, cold_log = _build(tmp_path / "one", _SPEC, env=env, cache_dir=cache)
+    cold, cold_log = build(tmp_path / "one", _SPEC, env=env, cache_dir=cache)
     assert cold.state is JobState.SUCCEEDED, cold.error
     assert "Restoring cache: no saved cache yet" in cold_log
     assert "Saving cache: 3 files" in cold_log
     assert (cache / "service" / "deps" / "lib.txt").read_text() == "lib\n"
-    warm, warm_log = _build(tmp_path / "two", _SPEC, env=env, cache_dir=cache)
+    warm, warm_log = build(tmp_path / "two", _SPEC, env=env, cache_dir=cache)
     assert warm.state is JobState.SUCCEEDED, warm.error
     assert _fetches(tmp_path) == 1  # the second build found deps/ restored
     assert "Restoring cache: 3 files restored" in warm_log
@@ -62,15 +65,9 @@ def test_cache_restored_on_second_build_and_artifact_unchanged(tmp_path: Path) -
 
 def test_failed_build_does_not_save_cache(tmp_path: Path) -> None:
     cache = tmp_path / "cache"
-    result, log = _build(
+    result, log = build(
         tmp_path,
-        """
-        version: 0.2
-        cache: {paths: ['deps/**/*']}
-        phases:
-          build:
-            commands: [mkdir -p deps && echo x > deps/a, exit 1]
-        """,
+        buildspec("mkdir -p deps && echo x > deps/a", "exit 1", artifacts=None, head=_DEPS_CACHE),
         cache_dir=cache,
     )
     assert result.state is JobState.FAILED
@@ -79,16 +76,9 @@ def test_failed_build_does_not_save_cache(tmp_path: Path) -> None:
 
 
 def test_no_cache_dir_means_no_cache(tmp_path: Path) -> None:
-    result, log = _build(
+    result, log = build(
         tmp_path,
-        """
-        version: 0.2
-        cache: {paths: ['deps/**/*']}
-        phases:
-          build:
-            commands: [echo hi]
-        artifacts: {files: [handler.py]}
-        """,
+        buildspec("echo hi", artifacts="{files: [handler.py]}", head=_DEPS_CACHE),
     )
     assert result.state is JobState.SUCCEEDED
     assert "Restoring cache" not in log and "Saving cache" not in log
@@ -96,17 +86,10 @@ def test_no_cache_dir_means_no_cache(tmp_path: Path) -> None:
 
 def test_restore_never_overwrites_source_files(tmp_path: Path) -> None:
     cache = tmp_path / "cache"
-    spec = """
-        version: 0.2
-        cache: {paths: ['*.py']}
-        phases:
-          build:
-            commands: [echo hi]
-        artifacts: {files: [handler.py]}
-        """
-    first, _ = _build(tmp_path / "a", spec, cache_dir=cache, files={"handler.py": "old = 1\n"})
+    spec = buildspec("echo hi", artifacts="{files: [handler.py]}", head="cache: {paths: ['*.py']}")
+    first, _ = build(tmp_path / "a", spec, cache_dir=cache, files={"handler.py": "old = 1\n"})
     assert first.state is JobState.SUCCEEDED
-    second, log = _build(tmp_path / "b", spec, cache_dir=cache, files={"handler.py": "new = 2\n"})
+    second, log = build(tmp_path / "b", spec, cache_dir=cache, files={"handler.py": "new = 2\n"})
     assert second.state is JobState.SUCCEEDED
     assert (tmp_path / "b" / "ws" / "services" / "svc" / "handler.py").read_text() == "new = 2\n"
     assert "0 files restored, 1 already present and kept" in log
@@ -129,14 +112,14 @@ def test_home_and_codebuild_root_paths_and_outside_paths(tmp_path: Path) -> None
               - mkdir -p ~/.cache/pip ~/.m2 && echo w > ~/.cache/pip/wheel && echo j > ~/.m2/a.jar
         artifacts: {files: [handler.py]}
         """
-    result, log = _build(tmp_path / "a", spec, env={"HOME": str(home)}, cache_dir=cache)
+    result, log = build(tmp_path / "a", spec, env={"HOME": str(home)}, cache_dir=cache)
     assert result.state is JobState.SUCCEEDED, result.error
     assert "cache path `/opt/elsewhere/**/*` is outside" in log
     assert (cache / "home" / ".cache" / "pip" / "wheel").read_text() == "w\n"
     assert (cache / "home" / ".m2" / "a.jar").read_text() == "j\n"
     # a new machine (empty home): restored before the build runs
     home2 = tmp_path / "home2"
-    again, log2 = _build(
+    again, log2 = build(
         tmp_path / "b",
         spec.replace("- mkdir -p", "- test -f ~/.m2/a.jar && mkdir -p"),
         env={"HOME": str(home2)},
@@ -149,16 +132,11 @@ def test_home_and_codebuild_root_paths_and_outside_paths(tmp_path: Path) -> None
 
 def test_saved_cache_is_replaced_not_merged(tmp_path: Path) -> None:
     cache = tmp_path / "cache"
-    spec = """
-        version: 0.2
-        cache: {paths: ['deps/**/*']}
-        phases:
-          build:
-            commands: [mkdir -p deps && echo x > deps/NAME]
-        artifacts: {files: [handler.py]}
-        """
-    _build(tmp_path / "a", spec.replace("NAME", "one"), cache_dir=cache)
-    _build(
+    spec = buildspec(
+        "mkdir -p deps && echo x > deps/NAME", artifacts="{files: [handler.py]}", head=_DEPS_CACHE
+    )
+    build(tmp_path / "a", spec.replace("NAME", "one"), cache_dir=cache)
+    build(
         tmp_path / "b",
         spec.replace("NAME", "two").replace("mkdir", "rm -rf deps; mkdir"),
         cache_dir=cache,

@@ -17,7 +17,7 @@ import pytest
 
 from shipway.build.package import secondary_zip
 from shipway.model import BuildResult, JobState
-from tests.functional.test_build_runner import _build, _names, _output
+from tests.functional.buildkit import build, buildspec, output, zip_names
 
 # --------------------------------------------------------------------------- UPLOAD_ARTIFACTS
 
@@ -25,17 +25,13 @@ from tests.functional.test_build_runner import _build, _names, _output
 def test_build_failure_still_attempts_upload_artifacts(tmp_path: Path) -> None:
     """ "The UPLOAD_ARTIFACTS phase is always attempted, even if the BUILD phase fails" —
     but a failed build is never deployed: FAILED, no artifact in the result."""
-    result, log = _build(
+    result, log = build(
         tmp_path,
-        """
-        version: 0.2
-        phases:
-          build:
-            commands:
-              - mkdir -p dist && echo partial > dist/app.txt
-              - exit 5
-        artifacts: {files: ['dist/**/*']}
-        """,
+        buildspec(
+            "mkdir -p dist && echo partial > dist/app.txt",
+            "exit 5",
+            artifacts="{files: ['dist/**/*']}",
+        ),
     )
     assert result.state is JobState.FAILED
     assert result.error == "phase BUILD: command `exit 5` exited 5"
@@ -52,15 +48,9 @@ def test_build_failure_still_attempts_upload_artifacts(tmp_path: Path) -> None:
 
 
 def test_upload_failure_after_build_failure_keeps_first_error(tmp_path: Path) -> None:
-    result, log = _build(
+    result, log = build(
         tmp_path,
-        """
-        version: 0.2
-        phases:
-          build:
-            commands: [exit 2]
-        artifacts: {files: ['dist/**/*']}
-        """,
+        buildspec("exit 2", artifacts="{files: ['dist/**/*']}"),
     )
     assert result.state is JobState.FAILED
     assert result.error == "phase BUILD: command `exit 2` exited 2"
@@ -69,7 +59,7 @@ def test_upload_failure_after_build_failure_keeps_first_error(tmp_path: Path) ->
 
 
 def test_post_build_failure_still_attempts_upload(tmp_path: Path) -> None:
-    result, log = _build(
+    result, log = build(
         tmp_path,
         """
         version: 0.2
@@ -88,7 +78,7 @@ def test_post_build_failure_still_attempts_upload(tmp_path: Path) -> None:
 @pytest.mark.parametrize("phase", ["install", "pre_build"])
 def test_install_or_pre_build_failure_skips_upload(tmp_path: Path, phase: str) -> None:
     """An INSTALL / PRE_BUILD failure goes straight to FINALIZING (phase diagram)."""
-    result, log = _build(
+    result, log = build(
         tmp_path,
         f"""
         version: 0.2
@@ -106,15 +96,9 @@ def test_install_or_pre_build_failure_skips_upload(tmp_path: Path, phase: str) -
 
 
 def test_successful_build_logs_upload_phase(tmp_path: Path) -> None:
-    result, log = _build(
+    result, log = build(
         tmp_path,
-        """
-        version: 0.2
-        phases:
-          build:
-            commands: [echo hi]
-        artifacts: {files: [handler.py]}
-        """,
+        buildspec("echo hi", artifacts="{files: [handler.py]}"),
     )
     assert result.state is JobState.SUCCEEDED and result.artifact is not None
     assert "Phase complete: UPLOAD_ARTIFACTS State: SUCCEEDED" in log
@@ -143,10 +127,10 @@ _SECONDARY = """
 
 
 def test_secondary_artifacts_are_separate_deterministic_zips(tmp_path: Path) -> None:
-    one, log = _build(tmp_path / "one", _SECONDARY)
+    one, log = build(tmp_path / "one", _SECONDARY)
     assert one.state is JobState.SUCCEEDED, one.error
     assert isinstance(one, BuildResult)
-    assert _names(one) == ["dist/app.py"]
+    assert zip_names(one) == ["dist/app.py"]
     assert sorted(one.secondary) == ["meta", "site"]
     site = one.secondary["site"]
     assert site.path == tmp_path / "one" / "out" / "svc.site.zip"
@@ -156,7 +140,7 @@ def test_secondary_artifacts_are_separate_deterministic_zips(tmp_path: Path) -> 
     with zipfile.ZipFile(one.secondary["meta"].path) as zf:
         assert zf.read("VERSION") == b"v1\n"
     assert "Secondary artifact site svc.site.zip: 1 files" in log
-    two, _ = _build(tmp_path / "two", _SECONDARY)
+    two, _ = build(tmp_path / "two", _SECONDARY)
     assert isinstance(two, BuildResult)
     for key in ("site", "meta"):
         assert one.secondary[key].sha256 == two.secondary[key].sha256
@@ -165,7 +149,7 @@ def test_secondary_artifacts_are_separate_deterministic_zips(tmp_path: Path) -> 
 
 
 def test_secondary_artifact_without_match_fails_the_build(tmp_path: Path) -> None:
-    result, log = _build(
+    result, log = build(
         tmp_path,
         """
         version: 0.2
@@ -187,7 +171,7 @@ def test_secondary_artifact_without_match_fails_the_build(tmp_path: Path) -> Non
 
 
 def test_secondary_artifacts_not_returned_when_build_failed(tmp_path: Path) -> None:
-    result, _ = _build(tmp_path, _SECONDARY.replace("- echo v1 > VERSION", "- exit 9"))
+    result, _ = build(tmp_path, _SECONDARY.replace("- echo v1 > VERSION", "- exit 9"))
     assert result.state is JobState.FAILED
     assert result.secondary == {}
 
@@ -209,7 +193,7 @@ def _fake_bin(tmp_path: Path) -> Path:
 def test_runtime_versions_reported_and_missing_ones_warned(tmp_path: Path) -> None:
     """CodeBuild fails on an unsupported runtime in its managed images; a local machine is
     not such an image, so Shipway reports and warns, and the build goes on."""
-    result, log = _build(
+    result, log = build(
         tmp_path,
         """
         version: 0.2
@@ -242,7 +226,7 @@ def test_runtime_versions_reported_and_missing_ones_warned(tmp_path: Path) -> No
 def test_runtime_versions_match_this_python(tmp_path: Path) -> None:
     here = f"{sys.version_info.major}.{sys.version_info.minor}"
     bin_dir = Path(sys.executable).parent
-    result, log = _build(
+    result, log = build(
         tmp_path,
         f"""
         version: 0.2
@@ -279,7 +263,7 @@ _SECRETS_SPEC = """
 
 
 def test_resolved_secrets_are_exported_masked_and_never_exported(tmp_path: Path) -> None:
-    result, log = _build(
+    result, log = build(
         tmp_path,
         _SECRETS_SPEC,
         resolved_secrets={
@@ -289,7 +273,7 @@ def test_resolved_secrets_are_exported_masked_and_never_exported(tmp_path: Path)
         },
     )
     assert result.state is JobState.SUCCEEDED, result.error
-    assert "db=*** api=*** extra=***" in _output(log)
+    assert "db=*** api=*** extra=***" in output(log)
     for value in ("hunter22-db", "k-123456789", "extra-secret"):
         assert value not in log
     assert dict(result.exported) == {"PUBLIC": "yes"}
@@ -298,7 +282,7 @@ def test_resolved_secrets_are_exported_masked_and_never_exported(tmp_path: Path)
 
 
 def test_missing_secret_fails_before_any_command(tmp_path: Path) -> None:
-    result, log = _build(tmp_path, _SECRETS_SPEC, resolved_secrets={"DB_PASSWORD": "x-secret"})
+    result, log = build(tmp_path, _SECRETS_SPEC, resolved_secrets={"DB_PASSWORD": "x-secret"})
     assert result.state is JobState.FAILED
     assert result.error is not None and "`API_KEY`" in result.error
     assert "`DB_PASSWORD`" not in result.error
@@ -306,7 +290,7 @@ def test_missing_secret_fails_before_any_command(tmp_path: Path) -> None:
 
 
 def test_env_layer_can_supply_a_secret_and_it_is_masked(tmp_path: Path) -> None:
-    result, log = _build(
+    result, log = build(
         tmp_path,
         _SECRETS_SPEC,
         env={"DB_PASSWORD": "from-dotenv-1", "API_KEY": "from-dotenv-2"},
@@ -319,7 +303,7 @@ def test_env_layer_can_supply_a_secret_and_it_is_masked(tmp_path: Path) -> None:
 
 
 def test_keys_ignored_locally_are_logged_once(tmp_path: Path) -> None:
-    result, log = _build(
+    result, log = build(
         tmp_path,
         """
         version: 0.2
@@ -366,7 +350,7 @@ def test_variable_precedence_run_vars_env_spec_process(
     """Highest first: run variables, .env layers, buildspec env.variables, the process."""
     for name in ("P1", "P2", "P3", "P4"):
         monkeypatch.setenv(name, "process")
-    result, log = _build(
+    result, log = build(
         tmp_path,
         """
         version: 0.2
@@ -384,11 +368,11 @@ def test_variable_precedence_run_vars_env_spec_process(
         build_vars={"P4": "run"},
     )
     assert result.state is JobState.SUCCEEDED, result.error
-    assert _output(log) == ["process spec dotenv run"]
+    assert output(log) == ["process spec dotenv run"]
 
 
 def test_resolved_secret_sits_between_env_layers_and_spec(tmp_path: Path) -> None:
-    result, log = _build(
+    result, log = build(
         tmp_path,
         """
         version: 0.2
@@ -403,4 +387,4 @@ def test_resolved_secret_sits_between_env_layers_and_spec(tmp_path: Path) -> Non
         resolved_secrets={"S1": "fetched-1", "S2": "fetched-2"},
     )
     assert result.state is JobState.SUCCEEDED
-    assert _output(log) == ["*** dotenv"]
+    assert output(log) == ["*** dotenv"]

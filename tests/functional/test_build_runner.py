@@ -4,85 +4,18 @@ from __future__ import annotations
 
 import os
 import re
-import textwrap
 import time
 import zipfile
 from pathlib import Path
 
 import pytest
 
-from shipway.build.runner import BuildRequest, run_build
-from shipway.config.buildspec import parse_buildspec
-from shipway.model import BuildResult, BuildSpec, JobState
-
-
-def _spec(tmp_path: Path, text: str) -> BuildSpec:
-    f = tmp_path / "buildspec.yml"
-    f.write_text(textwrap.dedent(text))
-    return parse_buildspec(f, "services/svc/buildspec.yml")
-
-
-def _build(
-    tmp_path: Path,
-    spec_text: str | None,
-    *,
-    env: dict[str, str] | None = None,
-    timeout: float = 60,
-    secrets: frozenset[str] = frozenset(),
-    patterns: tuple[str, ...] = (),
-    exclude_files: tuple[str, ...] = (),
-    files: dict[str, str] | None = None,
-    build_vars: dict[str, str] | None = None,
-    cache_dir: Path | None = None,
-    resolved_secrets: dict[str, str] | None = None,
-) -> tuple[BuildResult, str]:
-    """Build a service `svc` at tmp_path/ws/services/svc; returns the result and the log."""
-    workspace = tmp_path / "ws"
-    service_dir = workspace / "services" / "svc"
-    service_dir.mkdir(parents=True, exist_ok=True)
-    for name, content in (files or {"handler.py": "def main(e, c):\n    return 1\n"}).items():
-        p = service_dir / name
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(content)
-    spec = _spec(tmp_path, spec_text) if spec_text is not None else None
-    log = tmp_path / "build.log"
-    req = BuildRequest(
-        service="svc",
-        service_dir=service_dir,
-        workspace=workspace,
-        buildspec=spec,
-        env=env or {},
-        build_vars=(
-            build_vars
-            if build_vars is not None
-            else {"CODEBUILD_BUILD_ID": "svc:1", "SHIPWAY_SERVICE": "svc"}
-        ),
-        package_patterns=patterns,
-        exclude_files=exclude_files,
-        out_zip=tmp_path / "out" / "svc.zip",
-        log_path=log,
-        timeout_s=timeout,
-        secrets=secrets,
-        cache_dir=cache_dir,
-        resolved_secrets=resolved_secrets or {},
-    )
-    result = run_build(req)
-    return result, log.read_text()
-
-
-def _output(log: str) -> list[str]:
-    """Command output lines (without the timestamp), agent lines left out."""
-    return [ln.split(" ", 2)[2] for ln in log.splitlines() if not ln.startswith("[Container]")]
-
-
-def _names(result: BuildResult) -> list[str]:
-    assert result.artifact is not None
-    with zipfile.ZipFile(result.artifact.path) as zf:
-        return zf.namelist()
+from shipway.model import JobState
+from tests.functional.buildkit import build, buildspec, output, zip_names
 
 
 def test_variable_carries_across_commands_and_phases(tmp_path: Path) -> None:
-    result, log = _build(
+    result, log = build(
         tmp_path,
         """
         version: 0.2
@@ -99,12 +32,12 @@ def test_variable_carries_across_commands_and_phases(tmp_path: Path) -> None:
         """,
     )
     assert result.state is JobState.SUCCEEDED, result.error
-    assert "got one two" in _output(log)
-    assert "child sees one" in _output(log)
+    assert "got one two" in output(log)
+    assert "child sees one" in output(log)
 
 
 def test_cd_carries_across_commands(tmp_path: Path) -> None:
-    result, log = _build(
+    result, log = build(
         tmp_path,
         """
         version: 0.2
@@ -121,32 +54,26 @@ def test_cd_carries_across_commands(tmp_path: Path) -> None:
         """,
     )
     assert result.state is JobState.SUCCEEDED, result.error
-    out = _output(log)
+    out = output(log)
     ws = tmp_path / "ws"
     assert out[0] == str(ws / "services" / "svc" / "sub" / "deeper")
     assert out[1] == str(ws)
 
 
 def test_build_starts_in_service_dir_with_codebuild_vars(tmp_path: Path) -> None:
-    result, log = _build(
+    result, log = build(
         tmp_path,
-        """
-        version: 0.2
-        phases:
-          build:
-            commands:
-              - pwd
-              - echo "$CODEBUILD_SRC_DIR|$CODEBUILD_BUILD_ID|$CODEBUILD_BUILD_SUCCEEDING"
-        artifacts: {files: ['**/*']}
-        """,
+        buildspec(
+            "pwd", 'echo "$CODEBUILD_SRC_DIR|$CODEBUILD_BUILD_ID|$CODEBUILD_BUILD_SUCCEEDING"'
+        ),
     )
     assert result.state is JobState.SUCCEEDED
     ws = tmp_path / "ws"
-    assert _output(log) == [str(ws / "services" / "svc"), f"{ws}|svc:1|1"]
+    assert output(log) == [str(ws / "services" / "svc"), f"{ws}|svc:1|1"]
 
 
 def test_env_precedence_spec_then_env_then_build_vars(tmp_path: Path) -> None:
-    result, log = _build(
+    result, log = build(
         tmp_path,
         """
         version: 0.2
@@ -166,45 +93,30 @@ def test_env_precedence_spec_then_env_then_build_vars(tmp_path: Path) -> None:
         env={"B": "from-env", "SHIPWAY_SERVICE": "from-env"},
     )
     assert result.state is JobState.SUCCEEDED
-    assert _output(log) == ["from-spec from-env from-spec 10 true"]
+    assert output(log) == ["from-spec from-env from-spec 10 true"]
 
 
 def test_function_does_not_carry(tmp_path: Path) -> None:
-    result, log = _build(
+    result, log = build(
         tmp_path,
-        """
-        version: 0.2
-        phases:
-          build:
-            commands:
-              - greet() { echo hello; }; greet
-              - greet
-        """,
+        buildspec("greet() { echo hello; }; greet", "greet", artifacts=None),
     )
     assert result.state is JobState.FAILED
-    assert _output(log)[0] == "hello"
+    assert output(log)[0] == "hello"
     assert result.error is not None and "command `greet` exited 127" in result.error
 
 
 def test_set_e_does_not_carry(tmp_path: Path) -> None:
-    result, log = _build(
+    result, log = build(
         tmp_path,
-        """
-        version: 0.2
-        phases:
-          build:
-            commands:
-              - set -e
-              - false; echo still-running
-        artifacts: {files: ['**/*']}
-        """,
+        buildspec("set -e", "false; echo still-running"),
     )
     assert result.state is JobState.SUCCEEDED, result.error
-    assert "still-running" in _output(log)
+    assert "still-running" in output(log)
 
 
 def test_multiline_block_status_is_last_line(tmp_path: Path) -> None:
-    ok, _ = _build(
+    ok, _ = build(
         tmp_path / "a",
         """
         version: 0.2
@@ -218,7 +130,7 @@ def test_multiline_block_status_is_last_line(tmp_path: Path) -> None:
         """,
     )
     assert ok.state is JobState.SUCCEEDED
-    bad, _ = _build(
+    bad, _ = build(
         tmp_path / "b",
         """
         version: 0.2
@@ -234,7 +146,7 @@ def test_multiline_block_status_is_last_line(tmp_path: Path) -> None:
 
 
 def test_first_failure_stops_phase_and_finally_runs(tmp_path: Path) -> None:
-    result, log = _build(
+    result, log = build(
         tmp_path,
         """
         version: 0.2
@@ -249,13 +161,13 @@ def test_first_failure_stops_phase_and_finally_runs(tmp_path: Path) -> None:
         """,
     )
     assert result.state is JobState.FAILED
-    assert _output(log) == ["one", "cleanup"]
+    assert output(log) == ["one", "cleanup"]
     assert result.error == "phase BUILD: command `exit 3` exited 3"
     assert result.artifact is None
 
 
 def test_build_failure_runs_post_build_with_succeeding_0(tmp_path: Path) -> None:
-    result, log = _build(
+    result, log = build(
         tmp_path,
         """
         version: 0.2
@@ -270,7 +182,7 @@ def test_build_failure_runs_post_build_with_succeeding_0(tmp_path: Path) -> None
         """,
     )
     assert result.state is JobState.FAILED
-    assert "succeeding=0" in _output(log)
+    assert "succeeding=0" in output(log)
     assert result.error == "phase BUILD: command `npm-that-does-not-exist test` exited 127"
     assert result.artifact is None
     assert "Phase complete: BUILD State: FAILED" in log
@@ -278,7 +190,7 @@ def test_build_failure_runs_post_build_with_succeeding_0(tmp_path: Path) -> None
 
 
 def test_install_failure_skips_later_phases(tmp_path: Path) -> None:
-    result, log = _build(
+    result, log = build(
         tmp_path,
         """
         version: 0.2
@@ -297,13 +209,13 @@ def test_install_failure_skips_later_phases(tmp_path: Path) -> None:
         """,
     )
     assert result.state is JobState.FAILED
-    assert _output(log) == ["install-finally"]
+    assert output(log) == ["install-finally"]
     assert result.error == "phase INSTALL: command `exit 1` exited 1"
     assert "Entering phase BUILD" not in log
 
 
 def test_on_failure_continue_goes_on_but_build_fails(tmp_path: Path) -> None:
-    result, log = _build(
+    result, log = build(
         tmp_path,
         """
         version: 0.2
@@ -319,13 +231,13 @@ def test_on_failure_continue_goes_on_but_build_fails(tmp_path: Path) -> None:
         """,
     )
     assert result.state is JobState.FAILED
-    assert _output(log) == ["build ran, succeeding=0"]
+    assert output(log) == ["build ran, succeeding=0"]
     assert result.error == "phase PRE_BUILD: command `exit 2` exited 2"
     assert result.artifact is None
 
 
 def test_on_failure_retry_reruns_phase(tmp_path: Path) -> None:
-    result, log = _build(
+    result, log = build(
         tmp_path,
         """
         version: 0.2
@@ -345,15 +257,9 @@ def test_on_failure_retry_reruns_phase(tmp_path: Path) -> None:
 def test_timeout_kills_process_group(tmp_path: Path) -> None:
     marker = tmp_path / "child.pid"
     started = time.monotonic()
-    result, _ = _build(
+    result, _ = build(
         tmp_path,
-        f"""
-        version: 0.2
-        phases:
-          build:
-            commands:
-              - sleep 30 & echo $! > {marker}; sleep 30
-        """,
+        buildspec(f"sleep 30 & echo $! > {marker}; sleep 30", artifacts=None),
         timeout=1.0,
     )
     assert time.monotonic() - started < 10
@@ -379,25 +285,22 @@ def test_timeout_kills_process_group(tmp_path: Path) -> None:
 
 def test_secrets_masked_in_log(tmp_path: Path) -> None:
     secret = "s3cr3t-value-123"
-    result, log = _build(
+    result, log = build(
         tmp_path,
-        """
-        version: 0.2
-        phases:
-          build:
-            commands:
-              - echo "token is $API_TOKEN"
-              - printf 's3cr3t-'; sleep 0.2; printf 'value-123 end\\n'
-              - echo "$API_TOKEN" >&2
-              - exit 4 # $API_TOKEN
-        """,
+        buildspec(
+            'echo "token is $API_TOKEN"',
+            "printf 's3cr3t-'; sleep 0.2; printf 'value-123 end\\n'",
+            'echo "$API_TOKEN" >&2',
+            "exit 4 # $API_TOKEN",
+            artifacts=None,
+        ),
         env={"API_TOKEN": secret},
         secrets=frozenset({secret}),
     )
     assert secret not in log
-    assert "token is ***" in _output(log)
-    assert "*** end" in _output(log)
-    assert _output(log).count("***") == 1
+    assert "token is ***" in output(log)
+    assert "*** end" in output(log)
+    assert output(log).count("***") == 1
     assert result.state is JobState.FAILED
 
 
@@ -413,16 +316,16 @@ def test_parameter_store_values_are_masked_and_required(tmp_path: Path) -> None:
               - echo "pw=$DB_PASSWORD"
         artifacts: {files: ['**/*']}
         """
-    result, log = _build(tmp_path / "a", text, env={"DB_PASSWORD": "hunter22"})
+    result, log = build(tmp_path / "a", text, env={"DB_PASSWORD": "hunter22"})
     assert result.state is JobState.SUCCEEDED
-    assert "pw=***" in _output(log) and "hunter22" not in log
-    missing, _ = _build(tmp_path / "b", text)
+    assert "pw=***" in output(log) and "hunter22" not in log
+    missing, _ = build(tmp_path / "b", text)
     assert missing.state is JobState.FAILED
     assert missing.error is not None and "`DB_PASSWORD`" in missing.error
 
 
 def test_exported_variables_captured(tmp_path: Path) -> None:
-    result, _ = _build(
+    result, _ = build(
         tmp_path,
         """
         version: 0.2
@@ -443,7 +346,7 @@ def test_exported_variables_captured(tmp_path: Path) -> None:
 
 
 def test_version_01_fresh_shell_each_command(tmp_path: Path) -> None:
-    result, log = _build(
+    result, log = build(
         tmp_path,
         """
         version: 0.1
@@ -459,11 +362,11 @@ def test_version_01_fresh_shell_each_command(tmp_path: Path) -> None:
         """,
     )
     assert result.state is JobState.SUCCEEDED
-    assert _output(log) == ["[] svc hi"]
+    assert output(log) == ["[] svc hi"]
 
 
 def test_bash_shell(tmp_path: Path) -> None:
-    result, log = _build(
+    result, log = build(
         tmp_path,
         """
         version: 0.2
@@ -476,19 +379,13 @@ def test_bash_shell(tmp_path: Path) -> None:
         """,
     )
     assert result.state is JobState.SUCCEEDED, result.error
-    assert _output(log) == ["3"]
+    assert output(log) == ["3"]
 
 
 def test_log_markers(tmp_path: Path) -> None:
-    _, log = _build(
+    _, log = build(
         tmp_path,
-        """
-        version: 0.2
-        phases:
-          build:
-            commands: [echo hi]
-        artifacts: {files: ['**/*']}
-        """,
+        buildspec("echo hi"),
     )
     agent = [ln for ln in log.splitlines() if ln.startswith("[Container] ")]
     assert any(ln.endswith("Entering phase BUILD") for ln in agent)
@@ -499,35 +396,20 @@ def test_log_markers(tmp_path: Path) -> None:
 
 
 def test_stdin_is_not_read(tmp_path: Path) -> None:
-    result, log = _build(
+    result, log = build(
         tmp_path,
-        """
-        version: 0.2
-        phases:
-          build:
-            commands:
-              - cat; echo "read done"
-        artifacts: {files: ['**/*']}
-        """,
+        buildspec('cat; echo "read done"'),
         timeout=10,
     )
     assert result.state is JobState.SUCCEEDED
-    assert _output(log) == ["read done"]
+    assert output(log) == ["read done"]
 
 
 def test_background_process_does_not_hang_build(tmp_path: Path) -> None:
     started = time.monotonic()
-    result, _ = _build(
+    result, _ = build(
         tmp_path,
-        """
-        version: 0.2
-        phases:
-          build:
-            commands:
-              - sleep 20 &
-              - echo next
-        artifacts: {files: ['**/*']}
-        """,
+        buildspec("sleep 20 &", "echo next"),
         timeout=30,
     )
     assert result.state is JobState.SUCCEEDED
@@ -538,7 +420,7 @@ def test_background_process_does_not_hang_build(tmp_path: Path) -> None:
 
 
 def test_artifacts_base_directory_discard_and_exclude(tmp_path: Path) -> None:
-    result, _ = _build(
+    result, _ = build(
         tmp_path,
         """
         version: 0.2
@@ -554,9 +436,9 @@ def test_artifacts_base_directory_discard_and_exclude(tmp_path: Path) -> None:
         """,
     )
     assert result.state is JobState.SUCCEEDED, result.error
-    assert _names(result) == ["app.py", "lib/util.py"]
+    assert zip_names(result) == ["app.py", "lib/util.py"]
 
-    flat, _ = _build(
+    flat, _ = build(
         tmp_path / "flat",
         """
         version: 0.2
@@ -570,11 +452,11 @@ def test_artifacts_base_directory_discard_and_exclude(tmp_path: Path) -> None:
         """,
     )
     assert flat.state is JobState.SUCCEEDED, flat.error
-    assert _names(flat) == ["one.txt", "two.txt"]
+    assert zip_names(flat) == ["one.txt", "two.txt"]
 
 
 def test_artifacts_base_directory_glob_and_variables(tmp_path: Path) -> None:
-    result, _ = _build(
+    result, _ = build(
         tmp_path,
         """
         version: 0.2
@@ -589,20 +471,13 @@ def test_artifacts_base_directory_glob_and_variables(tmp_path: Path) -> None:
         """,
     )
     assert result.state is JobState.SUCCEEDED, result.error
-    assert _names(result) == ["pkg/x.py"]
+    assert zip_names(result) == ["pkg/x.py"]
 
 
 def test_artifacts_no_match_fails(tmp_path: Path) -> None:
-    result, _ = _build(
+    result, _ = build(
         tmp_path,
-        """
-        version: 0.2
-        phases:
-          build:
-            commands: [echo hi]
-        artifacts:
-          files: ['dist/**/*']
-        """,
+        buildspec("echo hi", artifacts="{files: ['dist/**/*']}"),
     )
     assert result.state is JobState.FAILED
     assert result.error is not None and "no matching artifact paths" in result.error
@@ -624,7 +499,7 @@ def test_default_build_patterns(tmp_path: Path) -> None:
         "requirements.txt": "# nothing to install\n\n",
         "notes.custom": "x",
     }
-    result, _ = _build(
+    result, _ = build(
         tmp_path,
         None,
         files=files,
@@ -632,7 +507,7 @@ def test_default_build_patterns(tmp_path: Path) -> None:
         exclude_files=("serverless.yml",),
     )
     assert result.state is JobState.SUCCEEDED, result.error
-    assert _names(result) == [
+    assert zip_names(result) == [
         "handler.py",
         "lib/util.py",
         "requirements.txt",
@@ -661,19 +536,19 @@ def _wheel(dest: Path) -> Path:
 
 def test_default_build_installs_requirements(tmp_path: Path) -> None:
     whl = _wheel(tmp_path / "wheels")
-    result, log = _build(
+    result, log = build(
         tmp_path,
         None,
         files={"handler.py": "import localmod\n", "requirements.txt": f"{whl}\n"},
     )
     assert result.state is JobState.SUCCEEDED, log
-    names = _names(result)
+    names = zip_names(result)
     assert "localmod/__init__.py" in names
     assert "handler.py" in names and "requirements.txt" in names
 
 
 def test_default_build_pip_failure_reported(tmp_path: Path) -> None:
-    result, _ = _build(
+    result, _ = build(
         tmp_path,
         None,
         files={"handler.py": "x", "requirements.txt": f"{tmp_path}/does-not-exist\n"},
@@ -683,18 +558,13 @@ def test_default_build_pip_failure_reported(tmp_path: Path) -> None:
 
 
 def test_same_inputs_same_zip_bytes(tmp_path: Path) -> None:
-    spec = """
-        version: 0.2
-        phases:
-          build:
-            commands:
-              - mkdir -p bin && printf '#!/bin/sh\\necho hi\\n' > bin/run && chmod +x bin/run
-              - echo data > data.txt
-        artifacts: {files: ['**/*']}
-        """
-    first, _ = _build(tmp_path / "one", spec)
+    spec = buildspec(
+        "mkdir -p bin && printf '#!/bin/sh\\necho hi\\n' > bin/run && chmod +x bin/run",
+        "echo data > data.txt",
+    )
+    first, _ = build(tmp_path / "one", spec)
     time.sleep(1.1)  # different mtimes on disk
-    second, _ = _build(tmp_path / "two", spec)
+    second, _ = build(tmp_path / "two", spec)
     assert first.artifact is not None and second.artifact is not None
     assert first.artifact.path.read_bytes() == second.artifact.path.read_bytes()
     assert first.artifact.sha256 == second.artifact.sha256
@@ -705,15 +575,9 @@ def test_same_inputs_same_zip_bytes(tmp_path: Path) -> None:
 
 
 def test_many_trivial_builds_are_fast(tmp_path: Path) -> None:
-    spec = """
-        version: 0.2
-        phases:
-          build:
-            commands: [echo ok]
-        artifacts: {files: ['**/*']}
-        """
+    spec = buildspec("echo ok")
     started = time.monotonic()
     for i in range(20):
-        result, _ = _build(tmp_path / str(i), spec)
+        result, _ = build(tmp_path / str(i), spec)
         assert result.state is JobState.SUCCEEDED
     assert time.monotonic() - started < 10

@@ -10,10 +10,13 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
+# re-exported: shipway.build and shipway.pipeline import these from here
+from shipway.config.buildspec_secrets import SecretRef as SecretRef
+from shipway.config.buildspec_secrets import parse_secret_reference as parse_secret_reference
+from shipway.config.buildspec_secrets import secret_references as secret_references
 from shipway.config.yamlsrc import LineDict, key_path, kind_of, line_of, load_yaml
 from shipway.errors import ConfigErrors, ShipwayError, Where
 from shipway.model import ArtifactSpec, BuildSpec, Phase
@@ -48,66 +51,6 @@ ON_FAILURE = re.compile(r"\A(?:ABORT|CONTINUE|RETRY(?:-(?P<count>\d+))?(?:-(?P<r
 _ENV_NAME = re.compile(r"\A[A-Za-z_][A-Za-z0-9_]*\Z")
 
 Path_ = tuple[str | int, ...]
-
-
-@dataclass(frozen=True)
-class SecretRef:
-    """One `env.parameter-store` / `env.secrets-manager` entry: what to fetch, and for which
-    variable. `name` is the parameter's name (or ARN), or the secret's name or ARN."""
-
-    env_name: str
-    kind: Literal["parameter-store", "secrets-manager"]
-    name: str
-    json_key: str | None = None
-    version_stage: str | None = None
-    version_id: str | None = None
-
-
-_ARN_PARTS = 7  # arn:partition:secretsmanager:region:account:secret:name-suffix
-
-
-def parse_secret_reference(env_name: str, reference: str) -> SecretRef:
-    """`secret-id:json-key:version-stage:version-id` (all but secret-id optional; empty
-    fields mean "not given"). A secret-id may be an ARN, whose own colons are kept.
-    Raises ValueError with a one-line reason."""
-    text = reference.strip()
-    if text.startswith("arn:"):
-        parts = text.split(":")
-        if len(parts) < _ARN_PARTS:
-            raise ValueError(
-                f"`{reference}` is not a secret ARN "
-                "(arn:<partition>:secretsmanager:<region>:<account>:secret:<name>)"
-            )
-        secret_id, rest = ":".join(parts[:_ARN_PARTS]), parts[_ARN_PARTS:]
-    else:
-        secret_id, *rest = text.split(":")
-    if not secret_id:
-        raise ValueError(f"`{reference}` has no secret-id before the first `:`")
-    if len(rest) > 3:
-        raise ValueError(
-            f"`{reference}` has {len(rest) + 1} fields; expected at most 4: "
-            "secret-id:json-key:version-stage:version-id"
-        )
-    json_key, stage, version_id = (*rest, "", "", "")[:3]
-    return SecretRef(
-        env_name=env_name,
-        kind="secrets-manager",
-        name=secret_id,
-        json_key=json_key or None,
-        version_stage=stage or None,
-        version_id=version_id or None,
-    )
-
-
-def secret_references(spec: BuildSpec) -> list[SecretRef]:
-    """What the pipeline must fetch before the build: parameter-store entries first, then
-    secrets-manager entries, each in file order. Pure: no I/O."""
-    out = [
-        SecretRef(env_name=k, kind="parameter-store", name=v)
-        for k, v in spec.parameter_store.items()
-    ]
-    out += [parse_secret_reference(k, v) for k, v in spec.secrets_manager.items()]
-    return out
 
 
 def scalar_text(value: Any) -> str:

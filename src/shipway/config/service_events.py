@@ -103,11 +103,8 @@ def _http_route(at: KeyPath, config: Any, error: ErrorFn) -> HttpRoute | None:
     else:
         error(at, f"an `http` event must be a string or a mapping, not {kind_of(config)}")
         return None
-    method = method.upper()
-    if method == "*":
-        method = "ANY"
-    if method not in HTTP_METHODS:
-        error(at, f"unknown HTTP method `{method}`")
+    method = _method(at, method, error)
+    if method is None:
         return None
     return HttpRoute("http", method, _route_path(path))
 
@@ -135,15 +132,23 @@ def _http_api_route(at: KeyPath, config: Any, error: ErrorFn) -> HttpRoute | Non
     else:
         error(at, f"an `httpApi` event must be a string or a mapping, not {kind_of(config)}")
         return None
+    method = _method(at, method, error)
+    if method is None:
+        return None
+    if path.strip() == "*":
+        return HttpRoute("httpApi", method, "*")
+    return HttpRoute("httpApi", method, _route_path(path))
+
+
+def _method(at: KeyPath, method: str, error: ErrorFn) -> str | None:
+    """`method` upper-cased, `*` as `ANY`; None (reported) if it is not an HTTP method."""
     method = method.upper()
     if method == "*":
         method = "ANY"
     if method not in HTTP_METHODS:
         error(at, f"unknown HTTP method `{method}`")
         return None
-    if path.strip() == "*":
-        return HttpRoute("httpApi", method, "*")
-    return HttpRoute("httpApi", method, _route_path(path))
+    return method
 
 
 # ------------------------------------------------------------------ package

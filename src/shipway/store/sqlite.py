@@ -206,9 +206,11 @@ class Store:
     def mark_orphans_interrupted(self) -> list[str]:
         """Runs left `running` by a process that no longer exists (killed, crashed) are
         `interrupted`: their state is true again. Returns their ids."""
-        rows = self._db().execute(
-            "SELECT id, owner FROM runs WHERE state = ?", (RunState.RUNNING.value,)
-        ).fetchall()
+        rows = (
+            self._db()
+            .execute("SELECT id, owner FROM runs WHERE state = ?", (RunState.RUNNING.value,))
+            .fetchall()
+        )
         orphans = [r["id"] for r in rows if r["owner"] and not process_alive(r["owner"])]
         for run_id in orphans:
             with self._tx() as db:

@@ -161,7 +161,8 @@ def lambda_api_gateway_permission(fn: str) -> str:
 
 
 def http_api_name(service: str, stage: str, start_with_service: bool = False) -> str:
-    return f"{service}-{stage}" if start_with_service else f"{stage}-{service}"
+    """The same rule as the REST API's name."""
+    return api_gateway_name(service, stage, start_with_service)
 
 
 def http_api_integration(fn: str) -> str:

@@ -10,17 +10,15 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
+from shipway.config.service_check import TOP_LEVEL_KEYS as config_top_level_keys
 from shipway.errors import ShipwayError, Where
 from shipway.model import ServiceDefinition
 from shipway.synth import naming
 from shipway.synth.context import Context, check_keys, unsupported
+from shipway.synth.core import compile_core
 from shipway.synth.events import COMPILERS
-from shipway.synth.functions import (
-    compile_core,
-    compile_functions,
-    compile_iam,
-    make_function_infos,
-)
+from shipway.synth.functions import compile_functions, make_function_infos
+from shipway.synth.iam import compile_iam
 from shipway.synth.jsutil import lodash_merge
 
 __all__ = [
@@ -34,35 +32,9 @@ __all__ = [
 
 DESCRIPTION = "The AWS CloudFormation template for this Serverless application"
 
-#: top-level keys that do not change the template (or that `synthesize` compiles)
-TOP_LEVEL_KEYS = frozenset(
-    {
-        "service",
-        "frameworkVersion",
-        "configValidationMode",
-        "useDotenv",
-        "variablesResolutionMode",
-        "unresolvedVariablesNotificationMode",
-        "provider",
-        "functions",
-        "resources",
-        "custom",
-        "package",
-        "plugins",
-        "params",
-        "stages",
-        "org",
-        "app",
-        "tenant",
-        "outputs",
-        "disabledDeprecations",
-        "deprecationNotificationMode",
-        "console",
-        "dashboard",
-        "license",
-        "layers",  # allowed only when empty (checked below)
-    }
-)
+#: top-level keys that do not change the template (or that `synthesize` compiles): those
+#: the config accepts, but `build`, which `shipway synth` reports as not supported
+TOP_LEVEL_KEYS = config_top_level_keys - {"build"}
 
 #: provider keys that are compiled, or that change only the deploy (not the template)
 PROVIDER_KEYS = frozenset(

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shipway.synth import naming
+from shipway.synth.cfn import execute_api_url, invoke_permission
 from shipway.synth.context import Context, FunctionInfo, check_keys
 
 __all__ = ["compile_http"]
@@ -352,45 +353,11 @@ def compile_http(ctx: Context) -> None:
     }
     ctx.outputs["ServiceEndpoint"] = {
         "Description": "URL of the service endpoint",
-        "Value": {
-            "Fn::Join": [
-                "",
-                [
-                    "https://",
-                    rest_ref,
-                    ".execute-api.",
-                    {"Ref": "AWS::Region"},
-                    ".",
-                    {"Ref": "AWS::URLSuffix"},
-                    f"/{ctx.stage}",
-                ],
-            ]
-        },
+        "Value": execute_api_url(rest_ref, f"/{ctx.stage}"),
     }
 
     # ---- permissions.js
     for fn in permissions:
-        res[naming.lambda_api_gateway_permission(fn.key)] = {
-            "Type": "AWS::Lambda::Permission",
-            "Properties": {
-                "FunctionName": fn.arn,
-                "Action": "lambda:InvokeFunction",
-                "Principal": "apigateway.amazonaws.com",
-                "SourceArn": {
-                    "Fn::Join": [
-                        "",
-                        [
-                            "arn:",
-                            {"Ref": "AWS::Partition"},
-                            ":execute-api:",
-                            {"Ref": "AWS::Region"},
-                            ":",
-                            {"Ref": "AWS::AccountId"},
-                            ":",
-                            rest_ref,
-                            "/*/*",
-                        ],
-                    ]
-                },
-            },
-        }
+        res[naming.lambda_api_gateway_permission(fn.key)] = invoke_permission(
+            fn.arn, rest_ref, "/*/*"
+        )

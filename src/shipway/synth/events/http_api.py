@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from shipway.synth import naming
+from shipway.synth.cfn import execute_api_url, invoke_permission
 from shipway.synth.context import Context, FunctionInfo, check_keys
 
 __all__ = ["compile_http_api"]
@@ -183,48 +184,13 @@ def compile_http_api(ctx: Context) -> None:
     ctx.outputs["HttpApiId"] = {"Description": "Id of the HTTP API", "Value": api_ref}
     ctx.outputs["HttpApiUrl"] = {
         "Description": "URL of the HTTP API",
-        "Value": {
-            "Fn::Join": [
-                "",
-                [
-                    "https://",
-                    api_ref,
-                    ".execute-api.",
-                    {"Ref": "AWS::Region"},
-                    ".",
-                    {"Ref": "AWS::URLSuffix"},
-                ],
-            ]
-        },
+        "Value": execute_api_url(api_ref),
     }
 
     for route_key, fn in routes.items():
         permission_id = naming.http_api_permission(fn.key)
         if permission_id not in res:
-            res[permission_id] = {
-                "Type": "AWS::Lambda::Permission",
-                "Properties": {
-                    "FunctionName": fn.arn,
-                    "Action": "lambda:InvokeFunction",
-                    "Principal": "apigateway.amazonaws.com",
-                    "SourceArn": {
-                        "Fn::Join": [
-                            "",
-                            [
-                                "arn:",
-                                {"Ref": "AWS::Partition"},
-                                ":execute-api:",
-                                {"Ref": "AWS::Region"},
-                                ":",
-                                {"Ref": "AWS::AccountId"},
-                                ":",
-                                api_ref,
-                                "/*",
-                            ],
-                        ]
-                    },
-                },
-            }
+            res[permission_id] = invoke_permission(fn.arn, api_ref, "/*")
         integration_id = naming.http_api_integration(fn.key)
         if integration_id not in res:
             fn_http_api = fn.spec.get("httpApi") if isinstance(fn.spec.get("httpApi"), dict) else {}

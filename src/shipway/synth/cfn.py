@@ -1,0 +1,48 @@
+"""CloudFormation building blocks the compilers share."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["execute_api_url", "invoke_permission", "join"]
+
+
+def join(*parts: Any) -> dict[str, Any]:
+    """`Fn::Join` of `parts` with no delimiter."""
+    return {"Fn::Join": ["", list(parts)]}
+
+
+def execute_api_url(api_ref: Any, *tail: str) -> dict[str, Any]:
+    """`https://<api>.execute-api.<region>.<url suffix>` followed by `tail`."""
+    return join(
+        "https://",
+        api_ref,
+        ".execute-api.",
+        {"Ref": "AWS::Region"},
+        ".",
+        {"Ref": "AWS::URLSuffix"},
+        *tail,
+    )
+
+
+def invoke_permission(function_arn: Any, api_ref: Any, source_suffix: str) -> dict[str, Any]:
+    """The `AWS::Lambda::Permission` that lets API Gateway (`api_ref`) invoke a function."""
+    return {
+        "Type": "AWS::Lambda::Permission",
+        "Properties": {
+            "FunctionName": function_arn,
+            "Action": "lambda:InvokeFunction",
+            "Principal": "apigateway.amazonaws.com",
+            "SourceArn": join(
+                "arn:",
+                {"Ref": "AWS::Partition"},
+                ":execute-api:",
+                {"Ref": "AWS::Region"},
+                ":",
+                {"Ref": "AWS::AccountId"},
+                ":",
+                api_ref,
+                source_suffix,
+            ),
+        },
+    }

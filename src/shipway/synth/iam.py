@@ -1,0 +1,202 @@
+"""The Lambda execution role (IamRoleLambdaExecution) and the functions' log groups.
+
+Follows lib/plugins/aws/package/lib/merge-iam-templates.js of the Serverless Framework
+v3.40.0, and the provider's role helpers (getCustomExecutionRole,
+resolveFunctionIamRoleResourceName, isExistingRoleProvided).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from typing import Any
+
+from shipway.synth import naming
+from shipway.synth.cfn import join
+from shipway.synth.context import Context, check_keys
+
+__all__ = ["compile_iam", "custom_execution_role", "is_existing_role", "role_resource_name"]
+
+
+def is_existing_role(role: Any) -> bool:
+    """provider.isExistingRoleProvided: an ARN/name string or an intrinsic function."""
+    if isinstance(role, str):
+        return True
+    if isinstance(role, dict):
+        return any(k == "Ref" or k.startswith("Fn::") for k in role)
+    return False
+
+
+def _provider_role(provider: Mapping[str, Any]) -> dict[str, Any]:
+    iam = provider.get("iam")
+    if isinstance(iam, dict) and isinstance(iam.get("role"), dict):
+        role: dict[str, Any] = iam["role"]
+        return role
+    return {}
+
+
+def custom_execution_role(provider: Mapping[str, Any], spec: Mapping[str, Any]) -> Any:
+    """provider.getCustomExecutionRole."""
+    if spec.get("role"):
+        return spec["role"]
+    iam = provider.get("iam")
+    role = iam.get("role") if isinstance(iam, dict) else None
+    if is_existing_role(role):
+        return role
+    return provider.get("role")
+
+
+def role_resource_name(role: Any) -> str | None:
+    """provider.resolveFunctionIamRoleResourceName (role=None means the default role)."""
+    if role is None:
+        return naming.ROLE
+    if isinstance(role, str):
+        return None if ":" in role else role
+    if isinstance(role, dict):
+        getatt = role.get("Fn::GetAtt")
+        if (
+            isinstance(getatt, list)
+            and len(getatt) == 2
+            and isinstance(getatt[0], str)
+            and getatt[1] == "Arn"
+        ):
+            return getatt[0]
+    return None
+
+
+def compile_iam(ctx: Context) -> None:
+    """merge-iam-templates.js: log groups, then IamRoleLambdaExecution."""
+    if not ctx.functions:
+        return
+    retention_default = ctx.provider.get("logRetentionInDays")
+    protection_default = ctx.provider.get("logDataProtectionPolicy")
+    for fn in ctx.functions:
+        if fn.spec.get("disableLogs"):
+            continue
+        props: dict[str, Any] = {"LogGroupName": naming.log_group_name(fn.physical_name)}
+        retention = fn.spec.get("logRetentionInDays") or retention_default
+        if retention:
+            props["RetentionInDays"] = retention
+        protection = fn.spec.get("logDataProtectionPolicy") or protection_default
+        if protection:
+            props["DataProtectionPolicy"] = protection
+        ctx.resources[naming.log_group(fn.key)] = {
+            "Type": "AWS::Logs::LogGroup",
+            "Properties": props,
+        }
+
+    iam = ctx.provider.get("iam")
+    if isinstance(iam, dict):
+        check_keys(ctx.source, "provider.iam", iam, ("role", "deploymentRole"))
+        if is_existing_role(iam.get("role")):
+            return
+    if "role" in ctx.provider:
+        return
+    if all("role" in fn.spec for fn in ctx.functions):
+        return
+    role = _provider_role(ctx.provider)
+    check_keys(
+        ctx.source,
+        "provider.iam.role",
+        role,
+        (
+            "name",
+            "path",
+            "statements",
+            "managedPolicies",
+            "tags",
+            "permissionsBoundary",
+            "permissionBoundary",
+        ),
+    )
+    props = {
+        "AssumeRolePolicyDocument": {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": ["lambda.amazonaws.com"]},
+                    "Action": ["sts:AssumeRole"],
+                }
+            ],
+        },
+        "Policies": [
+            {
+                "PolicyName": naming.policy_name(ctx.service, ctx.stage),
+                "PolicyDocument": {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Action": [
+                                "logs:CreateLogStream",
+                                "logs:CreateLogGroup",
+                                "logs:TagResource",
+                            ],
+                            "Resource": [],
+                        },
+                        {"Effect": "Allow", "Action": ["logs:PutLogEvents"], "Resource": []},
+                    ],
+                },
+            }
+        ],
+        "Path": role.get("path") or "/",
+        "RoleName": role.get("name") or naming.role_name(ctx.service, ctx.stage),
+    }
+    tags = role.get("tags")
+    if isinstance(tags, dict):
+        props["Tags"] = [{"Key": k, "Value": v} for k, v in tags.items()]
+    boundary = (
+        role.get("permissionsBoundary")
+        or role.get("permissionBoundary")
+        or ctx.provider.get("rolePermissionsBoundary")
+    )
+    if boundary:
+        props["PermissionsBoundary"] = boundary
+    ctx.resources[naming.ROLE] = {"Type": "AWS::IAM::Role", "Properties": props}
+
+    statements: list[Any] = props["Policies"][0]["PolicyDocument"]["Statement"]
+    prefix = f"{ctx.service}-{ctx.stage}"
+    log_prefix = naming.log_group_name(prefix)
+    arn = "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:"
+    canonical = False
+    disabled: list[str] = []
+    for fn in ctx.functions:
+        if fn.physical_name.startswith(prefix):
+            if fn.spec.get("disableLogs"):
+                disabled.append(fn.physical_name)
+            else:
+                canonical = True
+            continue
+        if not fn.spec.get("disableLogs"):
+            own = naming.log_group_name(fn.physical_name)
+            statements[0]["Resource"].append({"Fn::Sub": f"{arn}{own}:*"})
+            statements[1]["Resource"].append({"Fn::Sub": f"{arn}{own}:*:*"})
+    if canonical:
+        statements[0]["Resource"].append({"Fn::Sub": f"{arn}{log_prefix}*:*"})
+        statements[1]["Resource"].append({"Fn::Sub": f"{arn}{log_prefix}*:*:*"})
+        if disabled:
+            statements.append(
+                {
+                    "Effect": "Deny",
+                    "Action": "logs:PutLogEvents",
+                    "Resource": [
+                        {"Fn::Sub": f"{arn}{naming.log_group_name(name)}:*"} for name in disabled
+                    ],
+                }
+            )
+    if role.get("statements"):
+        statements.extend(copy.deepcopy(role["statements"]))
+    elif ctx.provider.get("iamRoleStatements"):
+        statements.extend(copy.deepcopy(ctx.provider["iamRoleStatements"]))
+    managed = role.get("managedPolicies") or ctx.provider.get("iamManagedPolicies")
+    if managed:
+        props["ManagedPolicyArns"] = list(copy.deepcopy(managed))
+    if any("vpc" in fn.spec for fn in ctx.functions) or ctx.provider.get("vpc"):
+        props.setdefault("ManagedPolicyArns", []).append(
+            join(
+                "arn:",
+                {"Ref": "AWS::Partition"},
+                ":iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole",
+            )
+        )
