@@ -18,7 +18,7 @@ from shipway.config.buildspec import parse_buildspec
 from shipway.config.dotenv import EnvValues, load_env
 from shipway.config.project import BUILDSPEC_NAMES, PROJECT_FILE, load_project
 from shipway.config.serverless import find_config, print_config, read_service_name
-from shipway.config.yamlsrc import load_yaml
+from shipway.config.yamlsrc import load_yaml, with_line
 from shipway.errors import ConfigErrors, NotFound, ShipwayError
 from shipway.model import (
     AwsTarget,
@@ -122,7 +122,10 @@ class App:
             definition = load_definition(self.repo, env, service, values)
             from shipway.synth.template import plugin_warnings, synthesize
 
-            synthesize(definition, source=f"{service.path}/{service.config_file}")
+            try:
+                synthesize(definition, source=f"{service.path}/{service.config_file}")
+            except ShipwayError as exc:
+                raise with_line(exc, self.repo) from None
             if warnings is not None:
                 warnings.setdefault(service.name, []).extend(plugin_warnings(definition))
             return len(definition.functions)
@@ -147,7 +150,10 @@ class App:
 
         definition, values = self._definition(service_name, env_name)
         service = self.project().service(service_name)
-        template = synthesize(definition, source=f"{service.path}/{service.config_file}")
+        try:
+            template = synthesize(definition, source=f"{service.path}/{service.config_file}")
+        except ShipwayError as exc:
+            raise with_line(exc, self.repo) from None
         if fmt == "json":
             text = json.dumps(template, indent=2) + "\n"
         else:
@@ -337,11 +343,7 @@ class App:
         globs = sorted(
             {str(Path(s).parent / "*") if Path(s).parent != Path(".") else s for s in services}
         )
-        name = (
-            "".join(c if c.isalnum() else "-" for c in self.repo.name.lower()).strip("-")
-            or "project"
-        )
-        lines = [f"project: {name}", "services:"]
+        lines = [f"project: {project_name(self.repo.name)}", "services:"]
         lines += [f"  - {g}" for g in (globs or ["services/*"])]
         lines += [
             "environments:",
@@ -419,6 +421,12 @@ def _services_seen_despite_errors(root: Path) -> list[tuple[Service, Environment
         service = Service(folder, folder, config.name, buildspec)
         out += [(service, env) for env in environments]
     return out
+
+
+def project_name(folder: str) -> str:
+    """A valid `project:` value from a folder name: [a-z0-9-], at most 40 characters."""
+    words = "".join(c if c.isascii() and c.isalnum() else " " for c in folder.lower()).split()
+    return "-".join(words)[:40].strip("-") or "project"
 
 
 def mask_secrets(text: str, secrets: frozenset[str]) -> str:

@@ -38,3 +38,18 @@ def test_commands_outside_a_repository_fail_clearly(tmp_path: Path) -> None:
     proc = shipway("validate", repo=tmp_path)
     assert proc.returncode == 2
     assert "not inside a git repository" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_init_makes_a_valid_project_name_from_any_folder(make_repo: Callable[..., Path]) -> None:
+    repo = make_repo(
+        {
+            "svc/serverless.yml": SLS.format(name="alpha"),
+            "svc/h.py": "def f(e, c):\n    return 1\n",
+        },
+        name="Acme__Serverless_Enterprise-Boilerplate-For-Python-Services",
+    )
+    assert shipway("init", repo=repo).returncode == 0
+    first = (repo / "shipway.yml").read_text().splitlines()[0]
+    assert first == "project: acme-serverless-enterprise-boilerplate-f"
+    proc = shipway("validate", repo=repo)
+    assert proc.returncode == 0, proc.stderr

@@ -50,3 +50,21 @@ def test_secrets_are_masked_and_unsupported_keys_named(ledger_repo: Path) -> Non
     proc = shipway("synth", "notifications", "--env", "dev", repo=ledger_repo)
     assert proc.returncode == 2
     assert "functions.health.events[0]" in proc.stderr and "alexaSkill" in proc.stderr
+
+
+def test_unsupported_settings_are_reported_with_their_line(ledger_repo: Path) -> None:
+    sls = ledger_repo / "services/accounts/serverless.yml"
+    sls.write_text(
+        sls.read_text().replace(
+            "          path: accounts/{id}\n          method: get\n",
+            "          path: accounts/{id}\n          method: get\n          authorizer: aws_iam\n",
+        )
+    )
+    proc = shipway("validate", repo=ledger_repo)
+    assert proc.returncode == 2
+    line = next(n for n, text in enumerate(sls.read_text().splitlines(), 1) if "authorizer" in text)
+    assert (
+        f"services/accounts/serverless.yml:{line}: `functions.getAccount.events[0].http.authorizer`"
+        in proc.stderr
+    )
+    assert "not supported by Shipway's CloudFormation synthesis" in proc.stderr

@@ -8,6 +8,7 @@ Framework reads them.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -179,3 +180,28 @@ def kind_of(value: Any) -> str:
     if isinstance(value, list):
         return "a list"
     return type(value).__name__
+
+
+_KEY_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+
+
+def split_key_path(text: str) -> list[str | int]:
+    """`functions.hello.events[0]` -> ['functions', 'hello', 'events', 0] (inverse of
+    `key_path`)."""
+    return [int(index) if index else name for name, index in _KEY_PART.findall(text)]
+
+
+def with_line(error: ShipwayError, root: Path) -> ShipwayError:
+    """`error` with the line of its key filled in from its file (under `root`), when the
+    error names a key but not a line (errors raised from resolved, line-less data)."""
+    where = error.where
+    if where is None or where.line is not None or not where.key:
+        return error
+    try:
+        doc = load_yaml(root / where.file, where.file)
+    except ShipwayError:
+        return error
+    line = line_of(doc, split_key_path(where.key))
+    if line is None:
+        return error
+    return ShipwayError(error.message, Where(where.file, line, where.key), error.hint)

@@ -16,7 +16,7 @@ def unsupported(
     source: str, key: str, what: str | None = None, hint: str | None = None
 ) -> ShipwayError:
     """The error for a key Shipway cannot synthesize (never silently dropped)."""
-    message = f"{what or f'`{key}`'} is not supported by `shipway synth`"
+    message = f"{what or 'this setting'} is not supported by Shipway's CloudFormation synthesis"
     return ShipwayError(message, Where(source, key=key), hint=hint)
 
 
