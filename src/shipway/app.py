@@ -340,6 +340,10 @@ class App:
             config = find_config(self.repo / folder)
             assert config is not None
             read_service_name(config, f"{folder}/{config.name}")  # fails early on a bad file
+        root_config = find_config(self.repo)
+        if root_config is not None:  # a one-service repository
+            read_service_name(root_config, root_config.name)
+            services = [".", *services]
         globs = sorted(
             {str(Path(s).parent / "*") if Path(s).parent != Path(".") else s for s in services}
         )

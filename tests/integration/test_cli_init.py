@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from tests.conftest import commit_all, git
 from tests.integration.cli import shipway
 
 SLS = (
@@ -53,3 +54,28 @@ def test_init_makes_a_valid_project_name_from_any_folder(make_repo: Callable[...
     assert first == "project: acme-serverless-enterprise-boilerplate-f"
     proc = shipway("validate", repo=repo)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_a_one_service_repository_runs_from_its_root(make_repo: Callable[..., Path]) -> None:
+    repo = make_repo(
+        {
+            "serverless.yml": SLS.format(name="solo"),
+            "h.py": "def f(e, c):\n    return {'solo': True}\n",
+        }
+    )
+    assert shipway("init", repo=repo).returncode == 0
+    assert "  - .\n" in (repo / "shipway.yml").read_text()
+    proc = shipway("run", "dev", repo=repo)
+    assert proc.returncode == 2 and "has no shipway.yml" in proc.stderr  # not committed yet
+    commit_all(repo, "shipway.yml")
+    git(repo, "branch", "-f", "dev")
+    assert shipway("run", "dev", repo=repo).returncode == 0
+    out = shipway("invoke", "f", "--env", "dev", repo=repo)
+    assert out.returncode == 0 and '"solo": true' in out.stdout
+
+
+def test_no_service_at_all_is_an_error(make_repo: Callable[..., Path]) -> None:
+    repo = make_repo({"shipway.yml": "project: empty\nenvironments:\n  dev:\n    branch: dev\n"})
+    proc = shipway("validate", repo=repo)
+    assert proc.returncode == 2
+    assert "no service found: `services/*` match no folder with a serverless.yml" in proc.stderr

@@ -214,13 +214,14 @@ def _discover_services(
     for index, entry in enumerate(spec.services):
         where_path: list[str | int] = ["services", index]
         pattern = entry if isinstance(entry, str) else entry.path
-        pattern = pattern.strip("/")
+        pattern = pattern.strip("/") or "."
         if pattern.startswith("..") or Path(pattern).is_absolute():
             errors.append(
                 _entry_error(doc, where_path, "a service path must stay inside the repository")
             )
             continue
-        matched = sorted(p for p in root.glob(pattern) if p.is_dir() and find_config(p) is not None)
+        candidates = [root] if pattern == "." else root.glob(pattern)  # "." : a one-service repo
+        matched = sorted(p for p in candidates if p.is_dir() and find_config(p) is not None)
         if isinstance(entry, schema.ServiceEntry):
             if not (root / pattern).is_dir() or find_config(root / pattern) is None:
                 errors.append(
@@ -271,6 +272,15 @@ def _discover_services(
         name_lines[name] = ["services", entry_index]
         services.append(service)
 
+    if not services and not errors:
+        patterns = ", ".join(f"`{e if isinstance(e, str) else e.path}`" for e in spec.services)
+        errors.append(
+            _entry_error(
+                doc,
+                ["services"],
+                f"no service found: {patterns} match no folder with a serverless.yml",
+            )
+        )
     services = _with_implied_dependencies(root, services)
     for s in services:
         for dep in s.depends_on:

@@ -39,7 +39,7 @@ _NOT_SOURCE = re.compile(r"^(shipway\.ya?ml|\.env(\..*)?)$")
 
 
 def _under(path: str, folder: str) -> bool:
-    return path == folder or path.startswith(folder.rstrip("/") + "/")
+    return folder in (".", "") or path == folder or path.startswith(folder.rstrip("/") + "/")
 
 
 def referenced_variables(buildspec_text: str) -> set[str]:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from shipway.config.buildspec import parse_buildspec
 from shipway.config.dotenv import EnvValues, load_env
-from shipway.config.project import deploy_waves, load_project
+from shipway.config.project import PROJECT_FILE, deploy_waves, load_project
 from shipway.config.serverless import load_service
 from shipway.errors import ConfigErrors, NotFound, ShipwayError
 from shipway.model import AwsTarget, BuildSpec, Environment, Project, Service, ServiceDefinition
@@ -83,6 +83,11 @@ def load_definition(
 
 def plan_run(root: Path, env_name: str, commit: str, project: Project | None = None) -> RunPlan:
     """Read the commit's files in `root` and decide the run; ConfigErrors lists every problem."""
+    if project is None and not (root / PROJECT_FILE).is_file():
+        raise ShipwayError(
+            f"commit {commit[:12]} has no {PROJECT_FILE}",
+            hint="commit shipway.yml to the environment's branch first",
+        )
     project = project or load_project(root)
     env = environment(project, env_name)
     errors: list[ShipwayError] = []
