@@ -48,6 +48,21 @@ _EMPTY = ReleaseManifest(env="", number=0, commit="", created_at=0.0)
 
 
 @dataclass(frozen=True)
+class _BuildStage:
+    """What every service build of one run shares."""
+
+    run: Run
+    plan: RunPlan
+    workspace: Path
+    force: bool
+    files: Mapping[str, str]  # the commit's tracked files: path -> blob id
+
+    @property
+    def seq(self) -> int:
+        return int(self.run.id.rsplit("-", 1)[1])
+
+
+@dataclass(frozen=True)
 class Outcome:
     run: Run
     builds: tuple[BuildResult, ...]
@@ -107,95 +122,12 @@ class Engine:
     # ------------------------------------------------------------------ stages
 
     def _build(self, run: Run, plan: RunPlan, workspace: Path, force: bool) -> list[BuildResult]:
-        seq = int(run.id.rsplit("-", 1)[1])
-        secrets = plan.secrets
-        files = tracked_files(self.repo, plan.commit)
-
-        def one(name: str) -> BuildResult:
-            sp = plan.service(name)
-            log = self.paths.build_log(run.id, name)
-            log.parent.mkdir(parents=True, exist_ok=True)
-            build_vars = {
-                **build_variables(plan, name, run.id, seq),
-                "CODEBUILD_SRC_DIR": str(workspace),
-            }
-            env = plan.environment
-            profile = env.target.profile if isinstance(env.target, AwsTarget) else None
-            try:
-                fetched = fetch_build_secrets(sp.buildspec, build_vars["AWS_REGION"], profile)
-            except ShipwayError as exc:
-                self._job(run, Stage.BUILD, name, JobState.FAILED, 0.0, str(exc), log)
-                return BuildResult(name, JobState.FAILED, 0.0, error=str(exc))
-            buildspec_path = (
-                workspace / sp.service.path / sp.service.buildspec if sp.service.buildspec else None
-            )
-            key = build_key(
-                sp.service,
-                plan.project,
-                files,
-                {**sp.env_values.values, **fetched, **build_vars},
-                buildspec_path.read_text(encoding="utf-8") if buildspec_path else None,
-                sp.definition.package_patterns,
-            )
-            earlier = None if force else self.store.find_build(key)
-            if earlier is not None and earlier.artifact.path.is_file():
-                message = f"reused the build of {earlier.run_id}"
-                log.write_text(f"{message} (same inputs, key {key[:12]})\n", encoding="utf-8")
-                reused: dict[str, object] = {
-                    "key": key,
-                    "reused_from": earlier.run_id,
-                    "artifact_sha256": earlier.artifact.sha256,
-                    "exported": dict(earlier.exported),
-                }
-                self._job(run, Stage.BUILD, name, JobState.SUCCEEDED, 0.0, message, log, reused)
-                return BuildResult(
-                    name, JobState.SUCCEEDED, 0.0, earlier.artifact, exported=earlier.exported
-                )
-            self._job(run, Stage.BUILD, name, JobState.RUNNING, 0.0, None, log)
-            out_zip = self.paths.run_dir(run.id) / "artifacts" / f"{name}.zip"
-            out_zip.parent.mkdir(parents=True, exist_ok=True)
-            request = BuildRequest(
-                service=name,
-                service_dir=workspace / sp.service.path,
-                workspace=workspace,
-                buildspec=sp.buildspec,
-                env=dict(sp.env_values.values),
-                build_vars=build_vars,
-                package_patterns=sp.definition.package_patterns,
-                exclude_files=NOT_PACKAGED,
-                out_zip=out_zip,
-                log_path=log,
-                timeout_s=plan.project.build.timeout_s,
-                secrets=secrets | frozenset(v for v in fetched.values() if v),
-                cache_dir=self.paths.home / "cache" / name,
-                resolved_secrets=fetched,
-            )
-            started = time.monotonic()
-            try:
-                result = run_build(request)
-            except ShipwayError as exc:
-                result = BuildResult(
-                    name, JobState.FAILED, time.monotonic() - started, error=str(exc)
-                )
-            detail: dict[str, object] = {
-                "key": key,
-                "seconds": round(result.seconds, 3),
-                "exported": dict(result.exported),
-            }
-            if result.artifact is not None:
-                result = _store_artifact(self.paths, result)
-                assert result.artifact is not None
-                self.store.record_build(key, result.artifact, result.exported, run.id)
-                detail["artifact_sha256"] = result.artifact.sha256
-            self._job(
-                run, Stage.BUILD, name, result.state, result.seconds, result.error, log, detail
-            )
-            return result
-
+        """Every service's build, in parallel up to `build.concurrency`."""
+        stage = _BuildStage(run, plan, workspace, force, tracked_files(self.repo, plan.commit))
         names = [s.service.name for s in plan.services]
         workers = max(1, min(plan.project.build.concurrency, len(names)))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="build") as pool:
-            futures = [pool.submit(one, name) for name in names]
+            futures = [pool.submit(self._build_service, stage, name) for name in names]
             try:
                 return [f.result() for f in futures]
             except BaseException:  # Ctrl-C: stop every build now rather than wait for them
@@ -205,6 +137,82 @@ class Engine:
                     cancel_running_builds()
                     time.sleep(0.05)
                 raise
+
+    def _build_service(self, stage: _BuildStage, name: str) -> BuildResult:
+        """One service: fetch its build secrets, compute its input key, then reuse the build
+        with the same key or run a new one."""
+        run, plan, workspace = stage.run, stage.plan, stage.workspace
+        sp = plan.service(name)
+        log = self.paths.build_log(run.id, name)
+        log.parent.mkdir(parents=True, exist_ok=True)
+        build_vars = {
+            **build_variables(plan, name, run.id, stage.seq),
+            "CODEBUILD_SRC_DIR": str(workspace),
+        }
+        target = plan.environment.target
+        profile = target.profile if isinstance(target, AwsTarget) else None
+        try:
+            fetched = fetch_build_secrets(sp.buildspec, build_vars["AWS_REGION"], profile)
+        except ShipwayError as exc:
+            self._job(run, Stage.BUILD, name, JobState.FAILED, 0.0, str(exc), log)
+            return BuildResult(name, JobState.FAILED, 0.0, error=str(exc))
+        buildspec = (
+            workspace / sp.service.path / sp.service.buildspec if sp.service.buildspec else None
+        )
+        key = build_key(
+            sp.service,
+            plan.project,
+            stage.files,
+            {**sp.env_values.values, **fetched, **build_vars},
+            buildspec.read_text(encoding="utf-8") if buildspec else None,
+            sp.definition.package_patterns,
+        )
+        earlier = None if stage.force else self.store.find_build(key)
+        if earlier is not None and earlier.artifact.path.is_file():
+            message = f"reused the build of {earlier.run_id}"
+            log.write_text(f"{message} (same inputs, key {key[:12]})\n", encoding="utf-8")
+            reused: dict[str, object] = {
+                "key": key,
+                "reused_from": earlier.run_id,
+                "artifact_sha256": earlier.artifact.sha256,
+                "exported": dict(earlier.exported),
+            }
+            self._job(run, Stage.BUILD, name, JobState.SUCCEEDED, 0.0, message, log, reused)
+            return BuildResult(
+                name, JobState.SUCCEEDED, 0.0, earlier.artifact, exported=earlier.exported
+            )
+        self._job(run, Stage.BUILD, name, JobState.RUNNING, 0.0, None, log)
+        out_zip = self.paths.run_dir(run.id) / "artifacts" / f"{name}.zip"
+        out_zip.parent.mkdir(parents=True, exist_ok=True)
+        request = BuildRequest(
+            service=name,
+            service_dir=workspace / sp.service.path,
+            workspace=workspace,
+            buildspec=sp.buildspec,
+            env=dict(sp.env_values.values),
+            build_vars=build_vars,
+            package_patterns=sp.definition.package_patterns,
+            exclude_files=NOT_PACKAGED,
+            out_zip=out_zip,
+            log_path=log,
+            timeout_s=plan.project.build.timeout_s,
+            secrets=plan.secrets | frozenset(v for v in fetched.values() if v),
+            cache_dir=self.paths.home / "cache" / name,
+            resolved_secrets=fetched,
+        )
+        result = run_build(request)
+        detail: dict[str, object] = {
+            "key": key,
+            "seconds": round(result.seconds, 3),
+            "exported": dict(result.exported),
+        }
+        if result.artifact is not None:
+            result = _store_artifact(self.paths, result)
+            assert result.artifact is not None
+            self.store.record_build(key, result.artifact, result.exported, run.id)
+            detail["artifact_sha256"] = result.artifact.sha256
+        self._job(run, Stage.BUILD, name, result.state, result.seconds, result.error, log, detail)
+        return result
 
     def _deploy(self, run: Run, plan: RunPlan, builds: Sequence[BuildResult], force: bool) -> int:
         """Plan against the live release, then switch to a release of every service."""
