@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -28,3 +29,34 @@ def shipway_json(*args: str, repo: Path | None = None) -> Any:
     proc = shipway(*args, "--json", repo=repo)
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout)
+
+
+def one_service_files(buildspec: str, name: str = "slow") -> dict[str, str]:
+    """A repository with one service built by `buildspec` (for runs to watch or stop)."""
+    return {
+        "shipway.yml": f"project: {name}\nenvironments:\n  dev:\n    branch: dev\n",
+        f"services/{name}/serverless.yml": (
+            f"service: {name}\nprovider:\n  name: aws\n  runtime: python3.13\n"
+            "functions:\n  f:\n    handler: handler.f\n"
+        ),
+        f"services/{name}/handler.py": "def f(e, c):\n    return 1\n",
+        f"services/{name}/buildspec.yml": buildspec,
+    }
+
+
+def start_run(repo: Path, wait_for: str, service: str = "slow") -> subprocess.Popen[str]:
+    """`shipway run dev` in the background, returned once its build log shows `wait_for`."""
+    proc = subprocess.Popen(
+        [SHIPWAY, "run", "dev", "--repo", str(repo)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+    )
+    log = repo / ".shipway/runs/dev-1/logs" / f"{service}.log"
+    deadline = time.monotonic() + 30
+    while wait_for not in (log.read_text() if log.exists() else ""):
+        assert time.monotonic() < deadline, f"the build never logged {wait_for!r}"
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.05)
+    return proc

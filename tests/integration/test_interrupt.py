@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.integration.cli import SHIPWAY, shipway
+from tests.integration.cli import SHIPWAY, one_service_files, shipway, start_run
 
 BUILDSPEC = """version: 0.2
 phases:
@@ -26,29 +26,8 @@ def sleepers() -> str:
 
 
 def test_ctrl_c_cancels_the_run_and_kills_its_builds(make_repo: Callable[..., Path]) -> None:
-    repo = make_repo(
-        {
-            "shipway.yml": "project: stop\nenvironments:\n  dev:\n    branch: dev\n",
-            "services/slow/serverless.yml": (
-                "service: slow\nprovider:\n  name: aws\n  runtime: python3.13\n"
-                "functions:\n  f:\n    handler: handler.f\n"
-            ),
-            "services/slow/handler.py": "def f(e, c):\n    return 1\n",
-            "services/slow/buildspec.yml": BUILDSPEC,
-        }
-    )
-    proc = subprocess.Popen(
-        [SHIPWAY, "run", "dev", "--repo", str(repo)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        stdin=subprocess.DEVNULL,
-        text=True,
-    )
-    log = repo / ".shipway/runs/dev-1/logs/slow.log"
-    deadline = time.monotonic() + 30
-    while "Running command sleep 61.5" not in (log.read_text() if log.exists() else ""):
-        assert time.monotonic() < deadline and proc.poll() is None
-        time.sleep(0.05)
+    repo = make_repo(one_service_files(BUILDSPEC))
+    proc = start_run(repo, "Running command sleep 61.5")
     started = time.monotonic()
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=20)
@@ -64,31 +43,13 @@ def test_a_killed_run_is_marked_interrupted_and_the_next_run_goes_ahead(
     make_repo: Callable[..., Path],
 ) -> None:
     repo = make_repo(
-        {
-            "shipway.yml": "project: stop\nenvironments:\n  dev:\n    branch: dev\n",
-            "services/slow/serverless.yml": (
-                "service: slow\nprovider:\n  name: aws\n  runtime: python3.13\n"
-                "functions:\n  f:\n    handler: handler.f\n"
-            ),
-            "services/slow/handler.py": "def f(e, c):\n    return 1\n",
-            "services/slow/buildspec.yml": (
-                "version: 0.2\nphases:\n  build:\n    commands:\n"
-                '      - test -n "$FAST" || sleep 3\n'
-                "artifacts:\n  files: [handler.py]\n"
-            ),
-        }
+        one_service_files(
+            "version: 0.2\nphases:\n  build:\n    commands:\n"
+            '      - test -n "$FAST" || sleep 3\n'
+            "artifacts:\n  files: [handler.py]\n"
+        )
     )
-    proc = subprocess.Popen(
-        [SHIPWAY, "run", "dev", "--repo", str(repo)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        stdin=subprocess.DEVNULL,
-    )
-    log = repo / ".shipway/runs/dev-1/logs/slow.log"
-    deadline = time.monotonic() + 30
-    while "Running command" not in (log.read_text() if log.exists() else ""):
-        assert time.monotonic() < deadline and proc.poll() is None
-        time.sleep(0.05)
+    proc = start_run(repo, "Running command")
     proc.kill()  # kill -9: no chance to record anything
     proc.wait()
     [run] = json.loads(shipway("runs", "--json", repo=repo).stdout)

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
-import time
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.integration.cli import SHIPWAY, shipway
+from tests.integration.cli import SHIPWAY, one_service_files, start_run
 
 SLOW_BUILDSPEC = """version: 0.2
 phases:
@@ -24,27 +22,8 @@ artifacts:
 
 
 def test_follow_prints_lines_while_the_build_runs(make_repo: Callable[..., Path]) -> None:
-    repo = make_repo(
-        {
-            "shipway.yml": "project: slow\nenvironments:\n  dev:\n    branch: dev\n",
-            "services/slow/serverless.yml": (
-                "service: slow\nprovider:\n  name: aws\n  runtime: python3.11\n"
-                "functions:\n  f:\n    handler: handler.f\n"
-            ),
-            "services/slow/handler.py": "def f(e, c):\n    return 1\n",
-            "services/slow/buildspec.yml": SLOW_BUILDSPEC,
-        }
-    )
-    runner = subprocess.Popen(
-        [SHIPWAY, "run", "dev", "--repo", str(repo)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        stdin=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 30
-    while not json.loads(shipway("runs", "--json", repo=repo).stdout or "[]"):
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    repo = make_repo(one_service_files(SLOW_BUILDSPEC))
+    runner = start_run(repo, "Running command echo step-one")
     follower = subprocess.Popen(
         [SHIPWAY, "logs", "dev-1", "--follow", "--repo", str(repo)],
         stdout=subprocess.PIPE,

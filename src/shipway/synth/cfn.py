@@ -46,3 +46,15 @@ def invoke_permission(function_arn: Any, api_ref: Any, source_suffix: str) -> di
             ),
         },
     }
+
+
+#: the headers the Framework allows in CORS preflights when a service does not list its own
+DEFAULT_CORS_HEADERS = [
+    "Content-Type",
+    "X-Amz-Date",
+    "Authorization",
+    "X-Api-Key",
+    "X-Amz-Security-Token",
+    "X-Amz-User-Agent",
+    "X-Amzn-Trace-Id",
+]

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shipway.synth import naming
-from shipway.synth.cfn import execute_api_url, invoke_permission
+from shipway.synth.cfn import DEFAULT_CORS_HEADERS, execute_api_url, invoke_permission
 from shipway.synth.context import Context, FunctionInfo, check_keys
 
 __all__ = ["compile_http"]
@@ -22,15 +22,6 @@ _APIGW_KEYS = (
     "resourcePolicy",
     "metrics",
 )
-_DEFAULT_CORS_HEADERS = [
-    "Content-Type",
-    "X-Amz-Date",
-    "Authorization",
-    "X-Api-Key",
-    "X-Amz-Security-Token",
-    "X-Amz-User-Agent",
-    "X-Amzn-Trace-Id",
-]
 
 
 def _union(*lists: list[Any]) -> list[Any]:
@@ -90,7 +81,7 @@ def _cors(event: _Event) -> dict[str, Any]:
     cors: dict[str, Any] = {
         "origin": "*",
         "methods": ["OPTIONS"],
-        "headers": list(_DEFAULT_CORS_HEADERS),
+        "headers": list(DEFAULT_CORS_HEADERS),
         "allowCredentials": False,
     }
     if isinstance(http.get("cors"), dict):
@@ -105,7 +96,7 @@ def _cors(event: _Event) -> dict[str, Any]:
             if isinstance(headers, str):
                 cors["headers"] = [headers]
         else:
-            cors["headers"] = list(_DEFAULT_CORS_HEADERS)
+            cors["headers"] = list(DEFAULT_CORS_HEADERS)
         if "OPTIONS" not in cors["methods"]:
             cors["methods"].append("OPTIONS")
         if method not in cors["methods"]:

@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 from shipway.synth import naming
-from shipway.synth.cfn import execute_api_url, invoke_permission
+from shipway.synth.cfn import DEFAULT_CORS_HEADERS, execute_api_url, invoke_permission
 from shipway.synth.context import Context, FunctionInfo, check_keys
 
 __all__ = ["compile_http_api"]
@@ -21,15 +21,6 @@ _PROVIDER_KEYS = (
     "disableDefaultEndpoint",
     "shouldStartNameWithService",
 )
-_DEFAULT_HEADERS = [
-    "Content-Type",
-    "X-Amz-Date",
-    "Authorization",
-    "X-Api-Key",
-    "X-Amz-Security-Token",
-    "X-Amz-User-Agent",
-    "X-Amzn-Trace-Id",
-]
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -51,7 +42,9 @@ def compile_http_api(ctx: Context) -> None:
         cors = {}
         if user_cors is True:
             cors.update(
-                allowedOrigins=["*"], allowedHeaders=list(_DEFAULT_HEADERS), allowedMethods=["*"]
+                allowedOrigins=["*"],
+                allowedHeaders=list(DEFAULT_CORS_HEADERS),
+                allowedMethods=["*"],
             )
             fill_methods = True
         else:
@@ -74,7 +67,7 @@ def compile_http_api(ctx: Context) -> None:
             cors["allowedHeaders"] = (
                 _as_list(user_cors["allowedHeaders"])
                 if user_cors.get("allowedHeaders")
-                else list(_DEFAULT_HEADERS)
+                else list(DEFAULT_CORS_HEADERS)
             )
             if user_cors.get("allowedMethods"):
                 cors["allowedMethods"] = _as_list(user_cors["allowedMethods"])
