@@ -163,3 +163,15 @@ def test_bad_region_names_key(tmp_path: Path) -> None:
     [error] = errors_of(root)
     assert error.where is not None
     assert (error.where.line, error.where.key) == (7, "environments.qa.target.aws.region")
+
+
+def test_environment_names_and_count_are_checked_where_written(tmp_path: Path) -> None:
+    root = project(tmp_path, "project: x\nenvironments:\n  Dev:\n    branch: d\n")
+    [error] = errors_of(root)
+    assert error.where is not None and (error.where.line, error.where.key) == (
+        3,
+        "environments.Dev",
+    )
+    (tmp_path / "shipway.yml").write_text("project: x\nenvironments: {}\n")
+    [error] = errors_of(root)
+    assert "at least one environment" in error.message

@@ -81,6 +81,8 @@ def _schema_errors(exc: ValidationError, doc: LineDict) -> list[ShipwayError]:
             message = f"`{path[-1]}` is required"
         elif kind == "literal_error":
             message = f"expected {err['ctx']['expected']}, got {err['input']!r}"
+        elif kind == "too_short" and key == "environments":
+            message = "at least one environment is needed (`dev: {branch: dev}`)"
         elif kind == "string_pattern_mismatch":
             message = f"{err['input']!r} does not match {err['ctx']['pattern']}"
         else:
@@ -130,6 +132,16 @@ def _environments(
     out: dict[str, Environment] = {}
     branches: dict[str, str] = {}
     for name, block in spec.environments.items():
+        if not re.match(schema.NAME_PATTERN, name):
+            errors.append(
+                ShipwayError(
+                    f"environment name `{name}` must be lower-case letters, digits and dashes",
+                    Where(
+                        PROJECT_FILE, line_of(doc, ["environments", name]), f"environments.{name}"
+                    ),
+                    hint="it becomes the stage: `${sls:stage}`, stack names, URLs",
+                )
+            )
         where = Where(
             PROJECT_FILE,
             line_of(doc, ["environments", name, "branch"]),

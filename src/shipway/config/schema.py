@@ -3,7 +3,6 @@ valid document into `model` values)."""
 
 from __future__ import annotations
 
-import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -89,13 +88,3 @@ class ShipwayFile(_Strict):
     services: list[str | ServiceEntry] = Field(default_factory=lambda: ["services/*"])  # type: ignore[arg-type]
     build: BuildBlock = Field(default_factory=BuildBlock)
     environments: dict[str, EnvironmentBlock] = Field(min_length=1)
-
-    @field_validator("environments")
-    @classmethod
-    def _env_names(cls, value: dict[str, EnvironmentBlock]) -> dict[str, EnvironmentBlock]:
-        for name in value:
-            if not re.match(NAME_PATTERN, name):
-                raise ValueError(
-                    f"environment name `{name}` must be lower-case letters, digits and dashes"
-                )
-        return value
