@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from shipway.errors import NotFound, ShipwayError
+from shipway.errors import DeployFailed, NotFound, ShipwayError
 from shipway.model import Artifact, Function, HttpRoute, ServiceDefinition
 from shipway.targets.local.gateway import Gateway, invoke_function
 from shipway.targets.local.releases import ReleaseStore
@@ -94,6 +94,7 @@ def service(
         "src/handlers/app.py": (HANDLERS.format(version=version), 0o644),
         "bin/tool.sh": ("#!/bin/sh\necho tool\n", 0o755),
         "broken.py": ("import does_not_exist_anywhere\n", 0o644),
+        "index.js": ("exports.handler = async () => 1;\n", 0o644),
     }
     tmp.mkdir(parents=True, exist_ok=True)
     art = make_zip(tmp / f"{name}.zip", files)
@@ -297,3 +298,16 @@ def test_node_runtime_is_a_clear_error(state: Path, tmp_path: Path) -> None:
     LocalTarget(state).release("dev", 2, "c", [service("accounts", tmp_path / "n", "two", node)])
     with pytest.raises(ShipwayError, match=r"runtime `nodejs18.x` is not supported"):
         invoke_function(state, "dev", "accounts", "node", {})
+
+
+def test_a_release_whose_handler_is_not_in_the_package_never_goes_live(
+    state: Path, tmp_path: Path
+) -> None:
+    target = LocalTarget(state)
+    target.release("dev", 7, "c7", [service("accounts", tmp_path / "ok")])
+    lost = Function("lost", "src/handlers/gone.info", "python3.11", 3, 128, {})
+    with pytest.raises(DeployFailed, match=r"no handler for `lost` \(src/handlers/gone.info"):
+        target.release("dev", 8, "c8", [service("accounts", tmp_path / "bad", "two", lost)])
+    current = target.store("dev").current()
+    assert current is not None and current[0] == 7
+    assert 8 not in target.store("dev").numbers()

@@ -131,3 +131,24 @@ def test_packaging_plugins_warn_and_other_plugins_are_refused(ledger_repo: Path)
     proc = shipway("validate", repo=ledger_repo)
     assert proc.returncode == 2
     assert "serverless-wsgi" in proc.stderr and "plugins" in proc.stderr
+
+
+def test_a_handler_missing_from_its_package_fails_the_deploy_before_the_switch(
+    ledger_repo: Path,
+) -> None:
+    assert shipway("run", "dev", repo=ledger_repo).returncode == 0
+    git(ledger_repo, "checkout", "-q", "dev")
+    sls = ledger_repo / "services/notifications/serverless.yml"
+    sls.write_text(sls.read_text().replace("handler: notify.health", "handler: notifi.health"))
+    commit_all(ledger_repo, "typo in a handler path")
+    proc = shipway("run", "dev", "--json", repo=ledger_repo)
+    assert proc.returncode == 1, proc.stderr
+    run = json.loads(proc.stdout)
+    assert run["state"] == "failed"
+    assert (
+        "no handler for `health` (notifi.health: no notifi.py or notifi/__init__.py)"
+        in (run["error"])
+    )
+    assert shipway_json("status", "dev", repo=ledger_repo)["dev"]["release"] == 1
+    out = shipway("invoke", "notifications.health", "--env", "dev", repo=ledger_repo)
+    assert json.loads(out.stdout) == {"ok": True, "stage": "dev"}

@@ -18,7 +18,7 @@ from pathlib import Path
 from shipway.build.runner import BuildRequest, run_build
 from shipway.build.shell import cancel_running_builds
 from shipway.config.buildspec import secret_references
-from shipway.errors import ShipwayError, Where
+from shipway.errors import DeployFailed, ShipwayError, Where
 from shipway.model import (
     Artifact,
     AwsTarget,
@@ -107,7 +107,11 @@ class Engine:
                 names = ", ".join(f"`{b.service}`" for b in failed)
                 run = self._finish(run, RunState.FAILED, f"build failed: {names}")
                 return Outcome(run, tuple(builds))
-            number = self._deploy(run, plan, builds, force)
+            try:
+                number = self._deploy(run, plan, builds, force)
+            except DeployFailed as exc:  # the user's work said no: nothing was switched
+                run = self._finish(run, RunState.FAILED, f"deploy failed: {exc}")
+                return Outcome(run, tuple(builds))
             run = self._finish(run, RunState.SUCCEEDED, None, release=number)
             return Outcome(run, tuple(builds))
         except KeyboardInterrupt:

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path, PurePosixPath
 
-from shipway.errors import ShipwayError
+from shipway.errors import DeployFailed, ShipwayError
 from shipway.model import Artifact, DeployAction, DeployPlan, ServiceChange, ServiceDefinition
 from shipway.targets.local.releases import (
     MANIFEST_FILE,
@@ -107,6 +107,7 @@ class LocalTarget:
                     continue
                 verify_sha256(artifact)
                 unpack_zip(artifact.path, staging / name)
+                check_handlers(definition, staging / name)
                 deployed[name] = DeployedService.from_definition(
                     definition, name, artifact.sha256, plan.commit
                 )
@@ -144,6 +145,29 @@ class LocalTarget:
         if current is None:
             return None
         return ReleaseManifest.load(current[1])
+
+
+_HANDLER_FILES = {"python": (".py", "/__init__.py"), "nodejs": (".js", ".mjs", ".cjs")}
+
+
+def check_handlers(definition: ServiceDefinition, package: Path) -> None:
+    """Every function's handler module is in its package, or the deploy fails before
+    anything is switched (a release whose handlers cannot load must never go live)."""
+    missing = []
+    for fn in definition.functions:
+        family = next((f for f in _HANDLER_FILES if fn.runtime.startswith(f)), None)
+        module = fn.handler.rsplit(".", 1)[0]
+        if family is None or "." not in fn.handler:
+            continue
+        candidates = [module + suffix for suffix in _HANDLER_FILES[family]]
+        if not any((package / c).is_file() for c in candidates):
+            missing.append(f"`{fn.name}` ({fn.handler}: no {' or '.join(candidates)})")
+    if missing:
+        raise DeployFailed(
+            f"service `{definition.service}`: the package has no handler for "
+            + ", ".join(missing)
+            + "; check the handler paths against the build's artifacts"
+        )
 
 
 def verify_sha256(artifact: Artifact) -> None:
