@@ -36,6 +36,7 @@ from shipway.pipeline.paths import StatePaths
 from shipway.pipeline.plan import environment, load_definition
 from shipway.source.git import branch_head, repository_root, resolve_commit
 from shipway.store.sqlite import Store
+from shipway.targets.local.target import check_schedules
 
 DEFAULT_PORT = 8787
 
@@ -126,6 +127,11 @@ class App:
                 synthesize(definition, source=f"{service.path}/{service.config_file}")
             except ShipwayError as exc:
                 raise with_line(exc, self.repo) from None
+            if not isinstance(env.target, AwsTarget):
+                try:
+                    check_schedules(definition, f"{service.path}/{service.config_file}")
+                except ShipwayError as exc:
+                    raise with_line(exc, self.repo) from None
             if warnings is not None:
                 warnings.setdefault(service.name, []).extend(plugin_warnings(definition))
             return len(definition.functions)

@@ -68,3 +68,32 @@ def test_unsupported_settings_are_reported_with_their_line(ledger_repo: Path) ->
         in proc.stderr
     )
     assert "not supported by Shipway's CloudFormation synthesis" in proc.stderr
+
+
+def test_schedules_synthesize_and_bad_ones_are_named(ledger_repo: Path) -> None:
+    sls = ledger_repo / "services/notifications/serverless.yml"
+    good = sls.read_text().replace(
+        "      - httpApi: GET /health\n",
+        "      - httpApi: GET /health\n"
+        "      - schedule:\n"
+        "          rate: rate(5 minutes)\n"
+        "          inputTransformer:\n"
+        "            inputPathsMap: {at: $.time}\n"
+        "            inputTemplate: '{\"at\": <at>}'\n",
+    )
+    sls.write_text(good)
+    template = json.loads(
+        shipway("synth", "notifications", "--env", "dev", repo=ledger_repo).stdout
+    )
+    rule = template["Resources"]["HealthEventsRuleSchedule1"]["Properties"]
+    assert rule["ScheduleExpression"] == "rate(5 minutes)"
+    assert rule["Targets"][0]["InputTransformer"] == {
+        "InputTemplate": '{"at": <at>}',
+        "InputPathsMap": {"at": "$.time"},
+    }
+    assert lint(template) == []
+    sls.write_text(good.replace("rate(5 minutes)", "rate(5 minute)"))
+    proc = shipway("validate", repo=ledger_repo)
+    assert proc.returncode == 2
+    assert "services/notifications/serverless.yml:" in proc.stderr
+    assert "`functions.health" in proc.stderr and "write `rate(5 minutes)`" in proc.stderr

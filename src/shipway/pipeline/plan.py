@@ -14,6 +14,7 @@ from shipway.config.serverless import load_service
 from shipway.errors import ConfigErrors, NotFound, ShipwayError
 from shipway.model import AwsTarget, BuildSpec, Environment, Project, Service, ServiceDefinition
 from shipway.targets.aws import lazy_aws_sources
+from shipway.targets.local.target import check_schedules
 
 
 @dataclass(frozen=True)
@@ -109,6 +110,12 @@ def plan_run(root: Path, env_name: str, commit: str, project: Project | None = N
         except ShipwayError as exc:
             errors.append(exc)
             continue
+        if not isinstance(env.target, AwsTarget):
+            try:
+                check_schedules(definition, f"{service.path}/{service.config_file}")
+            except ShipwayError as exc:
+                errors.append(exc)
+                continue
         services.append(ServicePlan(service, definition, buildspec, values))
     if errors:
         raise ConfigErrors(errors)

@@ -1,7 +1,8 @@
 """Run the local gateway with uvicorn, on 127.0.0.1 only.
 
 While it runs, `state_dir/server.json` says where: {"pid": int, "port": int, "url": str,
-"host": str}; it is removed at exit. Worker processes are shut down at exit.
+"host": str}; it is removed at exit. The scheduler (`schedule` events) runs beside the server.
+Worker processes are shut down at exit.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import uvicorn
 
 from shipway.errors import ShipwayError
 from shipway.targets.local.gateway import Gateway
+from shipway.targets.local.scheduler import Scheduler
 from shipway.web.app import create_app
 
 SERVER_FILE = "server.json"
@@ -34,6 +36,7 @@ class GatewayServer:
             raise ShipwayError(f"the local gateway listens on 127.0.0.1 only, not `{host}`")
         self.state_dir = Path(state_dir)
         self.gateway = Gateway(self.state_dir)
+        self.scheduler = Scheduler(self.gateway)
         self.app = create_app(self.state_dir, self.gateway)
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -76,8 +79,10 @@ class GatewayServer:
                 previous[signum] = signal.signal(signum, self._on_signal)
         self._write_server_file()
         try:
+            self.scheduler.start()
             self.server.run(sockets=[self.sock])
         finally:
+            self.scheduler.stop()
             self._remove_server_file()
             self.gateway.close()
             self.sock.close()

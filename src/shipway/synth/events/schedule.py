@@ -11,7 +11,16 @@ from shipway.synth.jsutil import js_stringify
 
 __all__ = ["compile_schedule"]
 
-_KEYS = ("rate", "enabled", "input", "inputPath", "name", "description", "method")
+_KEYS = (
+    "rate",
+    "enabled",
+    "input",
+    "inputPath",
+    "inputTransformer",
+    "name",
+    "description",
+    "method",
+)
 
 
 def compile_schedule(ctx: Context) -> None:
@@ -25,6 +34,7 @@ def compile_schedule(ctx: Context) -> None:
             state = "ENABLED"
             payload: Any = None
             input_path = name = description = None
+            transformer: dict[str, Any] | None = None
             if isinstance(raw, dict):
                 check_keys(ctx.source, key, raw, _KEYS)
                 if raw.get("method", "eventBus") != "eventBus":
@@ -35,6 +45,16 @@ def compile_schedule(ctx: Context) -> None:
                     state = "DISABLED"
                 payload = raw.get("input")
                 input_path = raw.get("inputPath")
+                given = raw.get("inputTransformer")
+                if given is not None:
+                    if not isinstance(given, dict) or "inputTemplate" not in given:
+                        raise ctx.invalid(
+                            f"{key}.inputTransformer",
+                            "expected `inputTemplate` (and `inputPathsMap`)",
+                        )
+                    transformer = {"InputTemplate": given["inputTemplate"]}
+                    if given.get("inputPathsMap"):
+                        transformer["InputPathsMap"] = given["inputPathsMap"]
                 name = raw.get("name")
                 description = raw.get("description")
                 if len(expressions) > 1 and name:
@@ -55,6 +75,8 @@ def compile_schedule(ctx: Context) -> None:
                     target["Input"] = payload
                 if input_path:
                     target["InputPath"] = input_path
+                if transformer:
+                    target["InputTransformer"] = transformer
                 target["Arn"] = fn.arn
                 target["Id"] = naming.schedule_id(fn.key)
                 props: dict[str, Any] = {"ScheduleExpression": expression, "State": state}

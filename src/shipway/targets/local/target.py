@@ -11,15 +11,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path, PurePosixPath
 
-from shipway.errors import DeployFailed, ShipwayError
+from shipway.errors import DeployFailed, ShipwayError, Where
 from shipway.model import Artifact, DeployAction, DeployPlan, ServiceChange, ServiceDefinition
 from shipway.targets.local.releases import (
     MANIFEST_FILE,
+    DeployedFunction,
     DeployedService,
     ReleaseManifest,
     ReleaseStore,
     check_name,
 )
+from shipway.targets.local.schedules import parse_schedules
 
 
 class LocalTarget:
@@ -145,6 +147,18 @@ class LocalTarget:
         if current is None:
             return None
         return ReleaseManifest.load(current[1])
+
+
+def check_schedules(definition: ServiceDefinition, source: str) -> None:
+    """The local runtime can fire every `schedule` event of the service (ShipwayError if not)."""
+    for fn in definition.functions:
+        deployed = DeployedFunction.from_function(fn)
+        try:
+            parse_schedules(fn.name, deployed.schedules)
+        except ShipwayError as exc:
+            raise ShipwayError(
+                exc.message, Where(source, key=f"functions.{fn.name}"), exc.hint
+            ) from None
 
 
 _HANDLER_FILES = {"python": (".py", "/__init__.py"), "nodejs": (".js", ".mjs", ".cjs")}
