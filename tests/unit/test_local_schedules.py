@@ -10,11 +10,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from shipway.errors import ShipwayError
+from shipway.targets.local.eventpaths import parse_path
+from shipway.targets.local.expressions import Cron, Rate, parse_expression
 from shipway.targets.local.schedules import (
-    Cron,
-    Rate,
-    parse_expression,
-    parse_path,
     parse_schedules,
     scheduled_event,
     target_input,
