@@ -311,3 +311,41 @@ def test_a_release_whose_handler_is_not_in_the_package_never_goes_live(
     current = target.store("dev").current()
     assert current is not None and current[0] == 7
     assert 8 not in target.store("dev").numbers()
+
+
+def test_handlers_see_their_package_and_the_aws_sdk_as_on_lambda(
+    state: Path, tmp_path: Path
+) -> None:
+    code = (
+        "import importlib\n"
+        "def probe(event, context):\n"
+        "    found = {}\n"
+        "    for name in event['modules']:\n"
+        "        try:\n"
+        "            importlib.import_module(name)\n"
+        "            found[name] = True\n"
+        "        except ImportError:\n"
+        "            found[name] = False\n"
+        "    return found\n"
+    )
+    art = make_zip(tmp_path / "probe.zip", {"probe.py": (code, 0o644)})
+    definition = ServiceDefinition(
+        service="probe",
+        stage="dev",
+        region="eu-west-1",
+        runtime="python3.11",
+        functions=(fn("probe", "probe.probe"),),
+    )
+    art = Artifact("probe", art.path, art.sha256, art.size)
+    LocalTarget(state).release("dev", 2, "c2", [(definition, art)])
+    # yaml, click and shipway are installed beside Shipway, but a Lambda function has none
+    modules = ["json", "boto3", "botocore", "yaml", "click", "shipway"]
+    result = invoke_function(state, "dev", "probe", "probe", {"modules": modules})
+    assert result.payload == {
+        "json": True,
+        "boto3": True,
+        "botocore": True,
+        "yaml": False,
+        "click": False,
+        "shipway": False,
+    }

@@ -71,6 +71,7 @@ def function_spec(
         region=svc.region,
         stage=svc.stage or env,
         log_path=Path(state_dir) / "envs" / env / "logs" / f"{service}.log",
+        state_dir=Path(state_dir),
     )
 
 

@@ -151,6 +151,10 @@ def main(argv: list[str]) -> int:
 
     os.chdir(service_dir)
     sys.path.insert(0, service_dir)
+    # What the Lambda runtime adds after the task root: the AWS SDK, nothing else.
+    runtime_libs = os.environ.pop("SHIPWAY_RUNTIME_LIBS", "")
+    if runtime_libs:
+        sys.path.append(runtime_libs)
     runner = Handler(service_dir, handler)
 
     with os.fdopen(proto_in, "rb") as requests:

@@ -11,6 +11,7 @@ stop at once, busy ones finish their request (on the old release) and then stop.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import json
 import os
 import selectors
@@ -45,6 +46,7 @@ class FunctionSpec:
     region: str
     stage: str
     log_path: Path
+    state_dir: Path
 
     @property
     def key(self) -> tuple[str, str, str, str]:
@@ -84,10 +86,36 @@ class InvokeResult:
         }
 
 
+# The packages the Lambda Python runtime provides to every function (the AWS SDK).
+RUNTIME_PACKAGES = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six")
+
+
 def worker_command(runtime: str) -> list[str]:
+    """Python without site-packages (-S) and without the caller's environment (-I): a
+    handler sees its package, the standard library and the AWS SDK, as on Lambda."""
     if runtime.startswith("python3"):
-        return [sys.executable, "-I", "-u", str(WORKER_SCRIPT)]
+        return [sys.executable, "-I", "-S", "-u", str(WORKER_SCRIPT)]
     raise ShipwayError(f"runtime `{runtime}` is not supported by the local runtime yet")
+
+
+def runtime_libraries(state_dir: Path) -> Path:
+    """A folder holding (as links) only the packages Lambda's runtime provides, made once."""
+    folder = state_dir / "runtime" / "python"
+    if (folder / ".complete").exists():
+        return folder
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in RUNTIME_PACKAGES:
+        spec = importlib.util.find_spec(name)
+        if spec is None or spec.origin is None:
+            continue  # not installed here: handlers get an ImportError, as they would anyway
+        origin = Path(spec.origin)
+        source = origin.parent if origin.name == "__init__.py" else origin
+        link = folder / source.name
+        if not link.exists():
+            with contextlib.suppress(FileExistsError):
+                link.symlink_to(source)
+    (folder / ".complete").touch()
+    return folder
 
 
 def worker_environment(spec: FunctionSpec) -> dict[str, str]:
@@ -107,6 +135,7 @@ def worker_environment(spec: FunctionSpec) -> dict[str, str]:
             "AWS_EXECUTION_ENV": f"AWS_Lambda_{fn.runtime}",
             "LAMBDA_TASK_ROOT": str(spec.service_dir),
             "_HANDLER": fn.handler,
+            "SHIPWAY_RUNTIME_LIBS": str(runtime_libraries(spec.state_dir)),
         }
     )
     return env
