@@ -8,7 +8,6 @@ manifests and route tables are cached per release folder (a release never change
 from __future__ import annotations
 
 import threading
-import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +21,7 @@ from shipway.targets.local.releases import (
     ReleaseStore,
     check_name,
 )
-from shipway.targets.local.workers import FunctionSpec, InvokeResult, WorkerManager
+from shipway.targets.local.workers import FunctionSpec, InvokeResult, WorkerManager, append_log
 
 
 @dataclass(frozen=True)
@@ -192,10 +191,10 @@ class Gateway:
         try:
             result = self.workers.invoke(spec, event, min(float(spec.function.timeout), limit))
         except ShipwayError as e:
-            self._log(spec, f"[ERROR] {e}\n")
+            append_log(spec, f"[ERROR] {e}\n")
             return self._reply(apigw.function_error(kind), str(e))
         except Exception:
-            self._log(spec, f"[ERROR] local runtime failure\n{traceback.format_exc()}")
+            append_log(spec, f"[ERROR] local runtime failure\n{traceback.format_exc()}")
             return self._reply(apigw.function_error(kind), "local runtime failure")
         if not result.ok:
             if result.timed_out and gateway_cut:
@@ -203,7 +202,7 @@ class Gateway:
             return self._reply(apigw.function_error(kind), result.error_type)
         reply = apigw.map_response(kind, result.result)
         if reply.status >= 500 and not _is_user_status(result.result, reply.status):
-            self._log(spec, f"[ERROR] malformed Lambda proxy response: {result.result!r:.500}\n")
+            append_log(spec, f"[ERROR] malformed Lambda proxy response: {result.result!r:.500}\n")
         return self._reply(reply, None, result.request_id)
 
     def _miss(self, kind: apigw.Kind, why: str) -> GatewayResponse:
@@ -218,14 +217,6 @@ class Gateway:
         if request_id:
             headers.append(("x-amzn-RequestId", request_id))
         return GatewayResponse(reply.status, headers, reply.body)
-
-    def _log(self, spec: FunctionSpec, text: str) -> None:
-        try:
-            spec.log_path.parent.mkdir(parents=True, exist_ok=True)
-            with open(spec.log_path, "a", encoding="utf-8") as f:
-                f.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {text}")
-        except OSError:
-            pass
 
     # ------------------------------------------------------------------ direct invocation
 

@@ -35,7 +35,7 @@ from shipway.targets.local.schedules import (
     scheduled_event,
     target_input,
 )
-from shipway.targets.local.workers import FunctionSpec
+from shipway.targets.local.workers import FunctionSpec, append_log
 
 DEFAULT_POLL_S = 1.0  # how often `current` is re-read when nothing is due sooner
 _RESULT_CHARS = 500
@@ -202,14 +202,16 @@ class Scheduler:
                 try:
                     schedules = parse_schedules(fname, fn.schedules)
                 except ShipwayError as e:
-                    self._log(spec, f"[ERROR] schedule not fired: {e}")
+                    append_log(spec, f"[ERROR] schedule not fired: {e}", at=self.clock.now())
                     sys.stderr.write(f"shipway: {env}/{sname}: schedule not fired: {e}\n")
                     continue
                 for schedule in schedules:
                     text = schedule.expression.text
                     label = f"{fname} {text} (rule {schedule.rule_name(sname, spec.stage)})"
                     if not schedule.enabled:
-                        self._log(spec, f"[SCHEDULE] {label}: disabled, never fires")
+                        append_log(
+                            spec, f"[SCHEDULE] {label}: disabled, never fires", at=self.clock.now()
+                        )
                         continue
                     key = self._key(env, spec, schedule)
                     old = previous.get(key)
@@ -218,9 +220,10 @@ class Scheduler:
                         continue
                     next_at = schedule.expression.next_after(now, now)
                     when = "never (no matching time)" if next_at is None else iso_z(next_at)
-                    self._log(
+                    append_log(
                         spec,
                         f"[SCHEDULE] {label}: release {manifest.number}, first fire {when}",
+                        at=self.clock.now(),
                     )
                     rules.append(Rule(key, env, schedule, spec, now, next_at))
         return rules
@@ -236,7 +239,7 @@ class Scheduler:
         with self._cond:
             if rule.key in self._running:
                 skip = "skipped: the previous invocation is still running"
-                self._log(rule.spec, f"[SCHEDULE] {label}: {skip}")
+                append_log(rule.spec, f"[SCHEDULE] {label}: {skip}", at=self.clock.now())
                 return
             self._running.add(rule.key)
         try:
@@ -283,7 +286,7 @@ class Scheduler:
                     )
             if self.stopped:
                 outcome += " (the server was stopping)"
-            self._log(rule.spec, f"[SCHEDULE] {label}: {outcome}")
+            append_log(rule.spec, f"[SCHEDULE] {label}: {outcome}", at=self.clock.now())
         finally:
             self._done(rule)
 
@@ -291,14 +294,6 @@ class Scheduler:
         with self._cond:
             self._running.discard(rule.key)
             self._cond.notify_all()
-
-    def _log(self, spec: FunctionSpec, text: str) -> None:
-        try:
-            spec.log_path.parent.mkdir(parents=True, exist_ok=True)
-            with open(spec.log_path, "a", encoding="utf-8") as f:
-                f.write(f"{iso_z(self.clock.now())} {text}\n")
-        except OSError:
-            pass
 
 
 __all__ = ["Clock", "Rule", "Scheduler", "SystemClock"]

@@ -90,6 +90,18 @@ class InvokeResult:
 RUNTIME_PACKAGES = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six")
 
 
+def append_log(spec: FunctionSpec, text: str, at: float | None = None) -> None:
+    """One entry in the service's log (what the runtime itself has to say), stamped in UTC.
+    A log that cannot be written never fails a request."""
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() if at is None else at))
+    try:
+        spec.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(spec.log_path, "a", encoding="utf-8") as f:
+            f.write(f"{stamp} {text.rstrip()}\n")
+    except OSError:
+        pass
+
+
 def worker_command(runtime: str) -> list[str]:
     """Python without site-packages (-S) and without the caller's environment (-I): a
     handler sees its package, the standard library and the AWS SDK, as on Lambda."""
