@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from shipway.build.artifacts import unpack_zip, write_zip
+from shipway.archive import unpack_zip, write_zip
 from shipway.errors import ShipwayError
 
 

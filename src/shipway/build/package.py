@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from shipway.build.artifacts import write_zip
+from shipway.archive import write_zip
 from shipway.build.errors import BuildFailed
 from shipway.build.patterns import apply_ordered, compile_glob, filter_paths, has_magic
 from shipway.build.shell import Processes

@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from shipway.build.artifacts import write_zip
+from shipway.archive import write_zip
 from shipway.build.cache import CacheEntry, plan_cache, restore_cache, save_cache
 from shipway.build.errors import BuildCancelled, BuildFailed, BuildTimedOut
 from shipway.build.logs import BuildLog

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
-import stat
 import time
-import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
+from shipway.archive import sha256_of, unpack_zip
 from shipway.errors import DeployFailed, ShipwayError, Where
 from shipway.model import Artifact, DeployAction, DeployPlan, ServiceChange, ServiceDefinition
 from shipway.targets.local.releases import (
@@ -185,51 +183,14 @@ def check_handlers(definition: ServiceDefinition, package: Path) -> None:
 
 
 def verify_sha256(artifact: Artifact) -> None:
-    h = hashlib.sha256()
     try:
-        with open(artifact.path, "rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                h.update(chunk)
+        digest = sha256_of(artifact.path)
     except OSError as e:
         raise ShipwayError(f"artifact of `{artifact.service}` unreadable: {e}") from None
-    if h.hexdigest() != artifact.sha256:
+    if digest != artifact.sha256:
         raise ShipwayError(
             f"artifact of `{artifact.service}` ({artifact.path}) does not match its sha256"
         )
 
 
-def _safe_member(name: str) -> PurePosixPath:
-    if not name or "\\" in name or name.startswith("/") or (len(name) > 1 and name[1] == ":"):
-        raise ShipwayError(f"zip entry `{name}` has an absolute or unsafe path")
-    path = PurePosixPath(name)
-    if any(part == ".." for part in path.parts):
-        raise ShipwayError(f"zip entry `{name}` leaves the package folder (`..`)")
-    return path
-
-
-def unpack_zip(zip_path: Path, dest: Path) -> None:
-    """Extract `zip_path` into `dest`, refusing `..`, absolute paths and symlinks; keeps +x."""
-    dest.mkdir(parents=True, exist_ok=False)
-    try:
-        zf = zipfile.ZipFile(zip_path)
-    except (OSError, zipfile.BadZipFile) as e:
-        raise ShipwayError(f"artifact {zip_path} is not a readable zip: {e}") from None
-    with zf:
-        for info in zf.infolist():
-            rel = _safe_member(info.filename)
-            mode = (info.external_attr >> 16) & 0xFFFF
-            if stat.S_ISLNK(mode):
-                raise ShipwayError(f"zip entry `{info.filename}` is a symlink (not supported)")
-            target = dest.joinpath(*rel.parts)
-            if info.is_dir():
-                target.mkdir(parents=True, exist_ok=True)
-                continue
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with zf.open(info) as src, open(target, "wb") as out:
-                while chunk := src.read(1 << 20):
-                    out.write(chunk)
-            perms = 0o755 if mode & 0o111 else 0o644
-            target.chmod(perms)
-
-
-__all__ = ["MANIFEST_FILE", "LocalTarget", "unpack_zip", "verify_sha256"]
+__all__ = ["MANIFEST_FILE", "LocalTarget", "check_handlers", "check_schedules", "verify_sha256"]

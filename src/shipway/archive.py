@@ -1,4 +1,5 @@
-"""Deterministic zips (same files in, same bytes out) and safe unpacking.
+"""The package format, shared by the builds that write it and the targets that unpack it:
+deterministic zips (same files in, same bytes out) and safe unpacking.
 
 Entries are sorted by name; every timestamp is 1980-01-01 00:00:00; modes are 0o755 for
 executable files and 0o644 for the rest; there are no directory entries; every entry is
@@ -24,7 +25,7 @@ LEVEL = 6
 _CHUNK = 1 << 20
 
 
-def _sha256(path: Path) -> str:
+def sha256_of(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(_CHUNK), b""):
@@ -35,10 +36,10 @@ def _sha256(path: Path) -> str:
 def check_arcname(name: str) -> str:
     """A safe relative posix name, or ValueError."""
     if not name or "\\" in name or name.startswith("/") or "\x00" in name:
-        raise ValueError(f"unsafe path in zip: {name!r}")
+        raise ValueError(f"zip entry {name!r} has an unsafe path (absolute, `..` or a drive)")
     parts = PurePosixPath(name).parts
     if any(p in ("..", ".") for p in parts) or (parts and ":" in parts[0]):
-        raise ValueError(f"unsafe path in zip: {name!r}")
+        raise ValueError(f"zip entry {name!r} has an unsafe path (absolute, `..` or a drive)")
     return "/".join(parts)
 
 
@@ -62,7 +63,7 @@ def write_zip(service: str, files: Mapping[str, Path], out: Path) -> Artifact:
             with open(src, "rb") as fh, zf.open(info, "w") as dst:
                 shutil.copyfileobj(fh, dst, _CHUNK)
     os.replace(tmp, out)
-    return Artifact(service=service, path=out, sha256=_sha256(out), size=out.stat().st_size)
+    return Artifact(service=service, path=out, sha256=sha256_of(out), size=out.stat().st_size)
 
 
 def unpack_zip(zip_path: Path, dest: Path) -> list[str]:
@@ -85,10 +86,15 @@ def unpack_zip(zip_path: Path, dest: Path) -> list[str]:
                 raise ShipwayError(str(exc), Where(str(zip_path))) from None
             mode = info.external_attr >> 16
             if stat.S_ISLNK(mode):
-                raise ShipwayError(f"symlink entry in zip: {name!r}", Where(str(zip_path)))
+                raise ShipwayError(
+                    f"zip entry {name!r} is a symlink (not supported)", Where(str(zip_path))
+                )
             target = root / name
             if not target.resolve().is_relative_to(root):
-                raise ShipwayError(f"unsafe path in zip: {name!r}", Where(str(zip_path)))
+                raise ShipwayError(
+                    f"zip entry {name!r} has an unsafe path (leaves the folder)",
+                    Where(str(zip_path)),
+                )
             if info.is_dir():
                 target.mkdir(parents=True, exist_ok=True)
                 continue
