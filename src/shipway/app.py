@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -447,15 +446,5 @@ def mask_secrets(text: str, secrets: frozenset[str]) -> str:
     return text
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def run_exit_code(state: RunState) -> int:
     return 0 if state == RunState.SUCCEEDED else 1
-
-
-def mask(values: Mapping[str, str], secret_keys: frozenset[str]) -> dict[str, str]:
-    return {k: ("***" if k in secret_keys else v) for k, v in values.items()}

@@ -67,9 +67,6 @@ class BuildLog:
         """One line of command output (without its newline)."""
         self._write(f"{_stamp()} {self.mask(line)}\n")
 
-    def output_bytes(self, raw: bytes) -> None:
-        self.output(raw.decode("utf-8", errors="replace").rstrip("\r\n"))
-
     def close(self) -> None:
         with self._lock:
             if self._fh is not None:

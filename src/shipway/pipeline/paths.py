@@ -29,9 +29,6 @@ class StatePaths:
     def build_log(self, run_id: str, service: str) -> Path:
         return self.run_dir(run_id) / "logs" / f"{service}.log"
 
-    def run_log(self, run_id: str) -> Path:
-        return self.run_dir(run_id) / "run.log"
-
     def artifact(self, service: str, sha256: str) -> Path:
         return self.home / "artifacts" / service / f"{sha256}.zip"
 

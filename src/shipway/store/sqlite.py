@@ -196,13 +196,6 @@ class Store:
             )
         return [_run(r) for r in rows]
 
-    def unfinished_runs(self) -> list[Run]:
-        active = (RunState.QUEUED.value, RunState.AWAITING_APPROVAL.value, RunState.RUNNING.value)
-        rows = self._db().execute(
-            "SELECT * FROM runs WHERE state IN (?, ?, ?) ORDER BY created_at", active
-        )
-        return [_run(r) for r in rows]
-
     def mark_orphans_interrupted(self) -> list[str]:
         """Runs left `running` by a process that no longer exists (killed, crashed) are
         `interrupted`: their state is true again. Returns their ids."""
@@ -291,17 +284,6 @@ class Store:
             )
             for r in rows
         ]
-
-    def job_detail(self, run_id: str, stage: Stage, service: str) -> dict[str, Any]:
-        row = (
-            self._db()
-            .execute(
-                "SELECT detail FROM jobs WHERE run_id = ? AND stage = ? AND service = ?",
-                (run_id, stage.value, service),
-            )
-            .fetchone()
-        )
-        return dict(json.loads(row["detail"])) if row else {}
 
     # ------------------------------------------------------------------ releases
 

@@ -50,7 +50,6 @@ class GatewayServer:
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(self.app, log_level="warning", lifespan="on", access_log=False)
         self.server = uvicorn.Server(config)
-        self.stopped_by: int | None = None
 
     @property
     def server_file(self) -> Path:
@@ -90,7 +89,6 @@ class GatewayServer:
                 signal.signal(signum, handler)
 
     def _on_signal(self, sig: int, frame: FrameType | None) -> None:
-        self.stopped_by = sig
         self.server.should_exit = True
 
     def stop(self) -> None:

@@ -23,7 +23,6 @@ import time
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from email.utils import formatdate
 from typing import Any, Literal
 from urllib.parse import parse_qsl, unquote
 
@@ -467,7 +466,3 @@ def map_response(kind: Kind, result: Any) -> Reply:
         return rest_response(result) if kind == "http" else http_api_response(result)
     except MalformedResponse:
         return function_error(kind)
-
-
-def http_date() -> str:
-    return formatdate(usegmt=True)
