@@ -78,12 +78,16 @@ class App:
             # shipway.yml is wrong: still check every service it can be seen to name, so one
             # pass of `validate` shows everything that needs fixing.
             problems.add(exc)
-            for service, env in _services_seen_despite_errors(self.repo):
-                self._check_service(service, env, problems)
+            services, environments = _services_seen_despite_errors(self.repo)
+            for service in services:
+                self._check_buildspec(service, problems)
+                for env in environments:
+                    self._check_service(service, env, problems)
             raise problems.as_error() from None
         functions: dict[str, int] = {}
         warnings: dict[str, list[str]] = {}
         for service in project.services:
+            self._check_buildspec(service, problems)
             for env in project.environments.values():
                 count = self._check_service(service, env, problems, warnings)
                 functions[service.name] = count if count is not None else 0
@@ -101,6 +105,13 @@ class App:
             for s in project.services
         ]
 
+    def _check_buildspec(self, service: Service, problems: Problems) -> None:
+        if service.buildspec_path:
+            try:
+                parse_buildspec(self.repo / service.buildspec_path, service.buildspec_path)
+            except ShipwayError as exc:
+                problems.add(exc)
+
     def _check_service(
         self,
         service: Service,
@@ -109,36 +120,25 @@ class App:
         warnings: dict[str, list[str]] | None = None,
     ) -> int | None:
         """Problems of one service in one environment; its function count when it loads."""
-        if service.buildspec:
-            try:
-                parse_buildspec(
-                    self.repo / service.path / service.buildspec,
-                    f"{service.path}/{service.buildspec}",
-                )
-            except ShipwayError as exc:
-                problems.add(exc)
+        from shipway.synth.template import plugin_warnings, synthesize
+
         try:
             values = load_env(self.repo, env.name, service.path, env.secrets)
             definition = load_definition(self.repo, env, service, values)
-            from shipway.synth.template import plugin_warnings, synthesize
-
-            try:
-                synthesize(definition, source=f"{service.path}/{service.config_file}")
-            except ShipwayError as exc:
-                raise with_line(exc, self.repo) from None
+            synthesize(definition, source=service.config_path)
             if not isinstance(env.target, AwsTarget):
-                try:
-                    check_schedules(definition, f"{service.path}/{service.config_file}")
-                except ShipwayError as exc:
-                    raise with_line(exc, self.repo) from None
-            if warnings is not None:
-                warnings.setdefault(service.name, []).extend(plugin_warnings(definition))
-            return len(definition.functions)
+                check_schedules(definition, service.config_path)
         except ShipwayError as exc:
-            problems.add(exc)
+            # synthesis and schedules read resolved data: find the line of the key they name
+            problems.add(with_line(exc, self.repo))
             return None
+        if warnings is not None:
+            warnings.setdefault(service.name, []).extend(plugin_warnings(definition))
+        return len(definition.functions)
 
-    def _definition(self, service_name: str, env_name: str) -> tuple[ServiceDefinition, EnvValues]:
+    def _definition(
+        self, service_name: str, env_name: str
+    ) -> tuple[Service, ServiceDefinition, EnvValues]:
         project = self.project()
         env = environment(project, env_name)
         try:
@@ -147,16 +147,15 @@ class App:
             known = ", ".join(s.name for s in project.services)
             raise NotFound(f"no service `{service_name}` (known: {known})") from None
         values = load_env(self.repo, env.name, service.path, env.secrets)
-        return load_definition(self.repo, env, service, values), values
+        return service, load_definition(self.repo, env, service, values), values
 
     def synth(self, service_name: str, env_name: str, fmt: str = "json") -> str:
         """The CloudFormation template `serverless package` would make for the service."""
         from shipway.synth.template import synthesize
 
-        definition, values = self._definition(service_name, env_name)
-        service = self.project().service(service_name)
+        service, definition, values = self._definition(service_name, env_name)
         try:
-            template = synthesize(definition, source=f"{service.path}/{service.config_file}")
+            template = synthesize(definition, source=service.config_path)
         except ShipwayError as exc:
             raise with_line(exc, self.repo) from None
         if fmt == "json":
@@ -167,7 +166,7 @@ class App:
 
     def print_service(self, service_name: str, env_name: str, fmt: str = "yaml") -> str:
         """The service's serverless.yml with every variable resolved (as `serverless print`)."""
-        definition, values = self._definition(service_name, env_name)
+        _, definition, values = self._definition(service_name, env_name)
         text = print_config(definition, "json" if fmt == "json" else "yaml")
         return mask_secrets(text, values.secret_values)
 
@@ -396,7 +395,7 @@ class Problems:
         return ConfigErrors(self.errors)
 
 
-def _services_seen_despite_errors(root: Path) -> list[tuple[Service, Environment]]:
+def _services_seen_despite_errors(root: Path) -> tuple[list[Service], list[Environment]]:
     """Services and environment names read leniently from a shipway.yml that did not pass
     its schema (default glob when `services` is unusable; `dev` when no environment is)."""
     try:
@@ -422,14 +421,13 @@ def _services_seen_despite_errors(root: Path) -> list[tuple[Service, Environment
             if p.is_dir() and find_config(p) is not None
         }
     )
-    out: list[tuple[Service, Environment]] = []
+    services = []
     for folder in folders:
         config = find_config(root / folder)
         assert config is not None
         buildspec = next((b for b in BUILDSPEC_NAMES if (root / folder / b).is_file()), None)
-        service = Service(folder, folder, config.name, buildspec)
-        out += [(service, env) for env in environments]
-    return out
+        services.append(Service(folder, folder, config.name, buildspec))
+    return services, environments
 
 
 def project_name(folder: str) -> str:

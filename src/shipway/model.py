@@ -65,6 +65,15 @@ class Service:
     depends_on: tuple[str, ...] = ()
     shared: tuple[str, ...] = ()
 
+    @property
+    def config_path(self) -> str:
+        """The serverless.yml, relative to the repository root (as messages name it)."""
+        return f"{self.path}/{self.config_file}"
+
+    @property
+    def buildspec_path(self) -> str | None:
+        return f"{self.path}/{self.buildspec}" if self.buildspec else None
+
 
 @dataclass(frozen=True)
 class BuildSettings:

@@ -44,7 +44,6 @@ from shipway.targets.local.target import LocalTarget
 
 # Configuration that must never ship inside a function package.
 NOT_PACKAGED = ("serverless.yml", "serverless.yaml", "buildspec.yml", "buildspec.yaml", ".env*")
-_EMPTY = ReleaseManifest(env="", number=0, commit="", created_at=0.0)
 
 
 @dataclass(frozen=True)
@@ -160,15 +159,12 @@ class Engine:
         except ShipwayError as exc:
             self._job(run, Stage.BUILD, name, JobState.FAILED, 0.0, str(exc), log)
             return BuildResult(name, JobState.FAILED, 0.0, error=str(exc))
-        buildspec = (
-            workspace / sp.service.path / sp.service.buildspec if sp.service.buildspec else None
-        )
         key = build_key(
             sp.service,
             plan.project,
             stage.files,
             {**sp.env_values.values, **fetched, **build_vars},
-            buildspec.read_text(encoding="utf-8") if buildspec else None,
+            sp.buildspec,
             sp.definition.package_patterns,
         )
         earlier = None if stage.force else self.store.find_build(key)
@@ -229,7 +225,6 @@ class Engine:
         started = time.monotonic()
         with environment_lock(self.paths.env_lock(env), env):
             deploy_plan = target.plan(env, plan.commit, pairs, depends, force=force)
-            live = {s.name: s for s in (target.current_manifest(env) or _EMPTY).services.values()}
             for change in deploy_plan.changes:
                 if change.action == DeployAction.DEPLOY:
                     self._job(
@@ -237,20 +232,21 @@ class Engine:
                     )
             number = self.store.next_release_number(env)
             try:
-                target.apply(deploy_plan, number, pairs)
+                folder = target.apply(deploy_plan, number, pairs)
             except Exception as exc:
                 for service in deploy_plan.deployed:
                     self._job(run, Stage.DEPLOY, service, JobState.FAILED, 0.0, str(exc))
                 raise
-            released = []
-            for change in deploy_plan.changes:
-                unchanged = change.action == DeployAction.UNCHANGED
-                commit = live[change.service].commit if unchanged else plan.commit
-                released.append(
-                    ReleasedService(
-                        change.service, commit or plan.commit, artifacts[change.service].sha256
-                    )
+            # the release names every service, each with the commit that deployed its content
+            manifest = ReleaseManifest.load(folder)
+            released = [
+                ReleasedService(
+                    c.service,
+                    manifest.services[c.service].commit or plan.commit,
+                    manifest.services[c.service].artifact_sha256,
                 )
+                for c in deploy_plan.changes
+            ]
             self.store.add_release(
                 Release(env, number, run.id, plan.commit, time.time(), tuple(released))
             )

@@ -16,7 +16,7 @@ import sys
 from collections.abc import Mapping, Sequence
 
 from shipway import __version__
-from shipway.model import Project, Service
+from shipway.model import BuildSpec, Project, Service
 
 # Variables that name the run, not the inputs: a reused artifact keeps the values of the
 # run that built it.
@@ -42,9 +42,9 @@ def _under(path: str, folder: str) -> bool:
     return folder in (".", "") or path == folder or path.startswith(folder.rstrip("/") + "/")
 
 
-def referenced_variables(buildspec_text: str) -> set[str]:
+def referenced_variables(text: str) -> set[str]:
     """Names a buildspec refers to as `$NAME` or `${NAME}`."""
-    return set(_REFERENCE.findall(buildspec_text))
+    return set(_REFERENCE.findall(text))
 
 
 def build_key(
@@ -52,7 +52,7 @@ def build_key(
     project: Project,
     files: Mapping[str, str],
     variables: Mapping[str, str],
-    buildspec_text: str | None,
+    buildspec: BuildSpec | None,
     package_patterns: Sequence[str] = (),
 ) -> str:
     """The sha256 that identifies a service build's inputs."""
@@ -64,15 +64,15 @@ def build_key(
         for p, b in files.items()
         if not any(_under(p, f) for f in folders) and not _NOT_SOURCE.match(p)
     )
-    if buildspec_text is None:
+    if buildspec is None:
         read: dict[str, str] = {}  # the default build runs no user commands
     else:
-        names = referenced_variables(buildspec_text) - RUN_IDENTITY
+        names = referenced_variables(json.dumps(buildspec.raw)) - RUN_IDENTITY
         read = {n: variables[n] for n in sorted(names) if n in variables}
     document = {
         "shipway": __version__,
         "python": sys.version.split()[0],
-        "build": "buildspec" if buildspec_text is not None else "default",
+        "build": "buildspec" if buildspec is not None else "default",
         "files": own,
         "shared": shared,
         "outside": outside,

@@ -73,7 +73,7 @@ def load_definition(
         profile = env.target.profile
     return load_service(
         root / service.path,
-        f"{service.path}/{service.config_file}",
+        service.config_path,
         stage=env.name,
         env=values.values,
         params=env.params,
@@ -98,10 +98,8 @@ def plan_run(root: Path, env_name: str, commit: str, project: Project | None = N
             values = service_env(root, env, service)
             definition = load_definition(root, env, service, values)
             buildspec = (
-                parse_buildspec(
-                    root / service.path / service.buildspec, f"{service.path}/{service.buildspec}"
-                )
-                if service.buildspec
+                parse_buildspec(root / service.buildspec_path, service.buildspec_path)
+                if service.buildspec_path
                 else None
             )
         except ConfigErrors as exc:
@@ -112,7 +110,7 @@ def plan_run(root: Path, env_name: str, commit: str, project: Project | None = N
             continue
         if not isinstance(env.target, AwsTarget):
             try:
-                check_schedules(definition, f"{service.path}/{service.config_file}")
+                check_schedules(definition, service.config_path)
             except ShipwayError as exc:
                 errors.append(exc)
                 continue
