@@ -104,7 +104,11 @@ class Gateway:
             # that raced with the switch cannot retire the new release's pools).
             latest = store.current()
             keep = latest[1] if latest else None
-            self.workers.retire(env, keep=self._pool_keys(env, keep))
+            # the manifest read above, unless `current` moved again in between
+            kept = manifest if keep == release_dir else None
+            if keep is not None and kept is None:
+                kept = ReleaseManifest.load(keep)
+            self.workers.retire(env, keep=self._pool_keys(env, keep, kept))
             with self._lock:
                 if keep is not None:
                     self._current[env] = keep
@@ -118,11 +122,12 @@ class Gateway:
                     del self._routes[key]
         return release_dir, manifest
 
-    def _pool_keys(self, env: str, release_dir: Path | None) -> set[tuple[str, str, str, str]]:
+    def _pool_keys(
+        self, env: str, release_dir: Path | None, manifest: ReleaseManifest | None
+    ) -> set[tuple[str, str, str, str]]:
         """The worker pools that release `release_dir` of `env` uses."""
-        if release_dir is None:
+        if release_dir is None or manifest is None:
             return set()
-        manifest = ReleaseManifest.load(release_dir)
         return {
             function_spec(self.state_dir, env, release_dir, manifest, sname, fname).key
             for sname, svc in manifest.services.items()
