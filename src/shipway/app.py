@@ -19,6 +19,7 @@ from shipway.config.project import BUILDSPEC_NAMES, PROJECT_FILE, load_project
 from shipway.config.serverless import find_config, print_config, read_service_name
 from shipway.config.yamlsrc import load_yaml, with_line
 from shipway.errors import ConfigErrors, NotFound, ShipwayError
+from shipway.masking import Masker
 from shipway.model import (
     AwsTarget,
     Environment,
@@ -162,13 +163,13 @@ class App:
             text = json.dumps(template, indent=2) + "\n"
         else:
             text = yaml.safe_dump(template, sort_keys=False, width=1000)
-        return mask_secrets(text, values.secret_values)
+        return Masker(values.secret_values)(text)
 
     def print_service(self, service_name: str, env_name: str, fmt: str = "yaml") -> str:
         """The service's serverless.yml with every variable resolved (as `serverless print`)."""
         _, definition, values = self._definition(service_name, env_name)
         text = print_config(definition, "json" if fmt == "json" else "yaml")
-        return mask_secrets(text, values.secret_values)
+        return Masker(values.secret_values)(text)
 
     # ------------------------------------------------------------------ run
 
@@ -434,14 +435,6 @@ def project_name(folder: str) -> str:
     """A valid `project:` value from a folder name: [a-z0-9-], at most 40 characters."""
     words = "".join(c if c.isascii() and c.isalnum() else " " for c in folder.lower()).split()
     return "-".join(words)[:40].strip("-") or "project"
-
-
-def mask_secrets(text: str, secrets: frozenset[str]) -> str:
-    """`text` with every secret value written as *** (longest first, so a secret that
-    contains another is masked whole): what a terminal or a CI log may show."""
-    for secret in sorted(secrets, key=len, reverse=True):
-        text = text.replace(secret, "***")
-    return text
 
 
 def run_exit_code(state: RunState) -> int:
