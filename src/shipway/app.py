@@ -15,15 +15,14 @@ import yaml
 
 from shipway.config.buildspec import parse_buildspec
 from shipway.config.dotenv import EnvValues, load_env
-from shipway.config.project import BUILDSPEC_NAMES, PROJECT_FILE, load_project
+from shipway.config.project import PROJECT_FILE, load_project, services_seen_despite_errors
 from shipway.config.serverless import find_config, print_config, read_service_name
-from shipway.config.yamlsrc import load_yaml, with_line
+from shipway.config.yamlsrc import with_line
 from shipway.errors import ConfigErrors, NotFound, ShipwayError
 from shipway.masking import Masker
 from shipway.model import (
     AwsTarget,
     Environment,
-    LocalTarget,
     Project,
     Run,
     RunState,
@@ -79,7 +78,7 @@ class App:
             # shipway.yml is wrong: still check every service it can be seen to name, so one
             # pass of `validate` shows everything that needs fixing.
             problems.add(exc)
-            services, environments = _services_seen_despite_errors(self.repo)
+            services, environments = services_seen_despite_errors(self.repo)
             for service in services:
                 self._check_buildspec(service, problems)
                 for env in environments:
@@ -394,41 +393,6 @@ class Problems:
 
     def as_error(self) -> ConfigErrors:
         return ConfigErrors(self.errors)
-
-
-def _services_seen_despite_errors(root: Path) -> tuple[list[Service], list[Environment]]:
-    """Services and environment names read leniently from a shipway.yml that did not pass
-    its schema (default glob when `services` is unusable; `dev` when no environment is)."""
-    try:
-        doc = load_yaml(root / PROJECT_FILE, PROJECT_FILE)
-    except ShipwayError:
-        doc = None
-    doc = doc if isinstance(doc, dict) else {}
-    entries = doc.get("services")
-    patterns = [
-        e if isinstance(e, str) else e.get("path")
-        for e in (entries if isinstance(entries, list) else ["services/*"])
-        if isinstance(e, str) or (isinstance(e, dict) and isinstance(e.get("path"), str))
-    ]
-    envs = doc.get("environments")
-    names = [n for n in envs if isinstance(n, str)] if isinstance(envs, dict) else []
-    environments = [Environment(n, n, LocalTarget()) for n in names or ["dev"]]
-    folders = sorted(
-        {
-            p.relative_to(root).as_posix()
-            for pattern in patterns
-            if isinstance(pattern, str) and not pattern.startswith("..")
-            for p in root.glob(pattern.strip("/"))
-            if p.is_dir() and find_config(p) is not None
-        }
-    )
-    services = []
-    for folder in folders:
-        config = find_config(root / folder)
-        assert config is not None
-        buildspec = next((b for b in BUILDSPEC_NAMES if (root / folder / b).is_file()), None)
-        services.append(Service(folder, folder, config.name, buildspec))
-    return services, environments
 
 
 def project_name(folder: str) -> str:

@@ -79,3 +79,20 @@ def test_no_service_at_all_is_an_error(make_repo: Callable[..., Path]) -> None:
     proc = shipway("validate", repo=repo)
     assert proc.returncode == 2
     assert "no service found: `services/*` match no folder with a serverless.yml" in proc.stderr
+
+
+def test_a_broken_shipway_yml_still_gets_its_root_service_checked(
+    make_repo: Callable[..., Path],
+) -> None:
+    repo = make_repo(
+        {
+            "shipway.yml": "project: solo\nservices: [.]\nbuild: {concurency: 2}\n"
+            "environments:\n  dev: {branch: dev}\n",
+            "serverless.yml": SLS.format(name="solo") + "custom:\n  x: ${self:custom.nope}\n",
+            "h.py": "def f(e, c):\n    return 1\n",
+        }
+    )
+    proc = shipway("validate", repo=repo)
+    assert proc.returncode == 2
+    assert "unknown key `concurency`" in proc.stderr
+    assert "custom.x" in proc.stderr  # the root service was checked in the same pass

@@ -217,6 +217,52 @@ def _target(
     )
 
 
+def service_folders(root: Path, pattern: str) -> list[str]:
+    """The folders (posix, relative to `root`) that `pattern` matches and that hold a
+    serverless.yml; `.` is the root itself (a one-service repository)."""
+    pattern = pattern.strip("/") or "."
+    candidates = [root] if pattern == "." else root.glob(pattern)
+    return sorted(
+        p.relative_to(root).as_posix() or "."
+        for p in candidates
+        if p.is_dir() and find_config(p) is not None
+    )
+
+
+def buildspec_of(folder: Path) -> str | None:
+    """The buildspec file name in a service folder, if it has one."""
+    return next((b for b in BUILDSPEC_NAMES if (folder / b).is_file()), None)
+
+
+def services_seen_despite_errors(root: Path) -> tuple[list[Service], list[Environment]]:
+    """Services and environment names read leniently from a shipway.yml that did not pass
+    its schema (default glob when `services` is unusable; `dev` when no environment is), so
+    `validate` can still check them in the same pass. Services are named by their folder."""
+    try:
+        doc = load_yaml(root / PROJECT_FILE, PROJECT_FILE)
+    except ShipwayError:
+        doc = None
+    doc = doc if isinstance(doc, dict) else {}
+    entries = doc.get("services")
+    patterns = [
+        e if isinstance(e, str) else e["path"]
+        for e in (entries if isinstance(entries, list) else ["services/*"])
+        if isinstance(e, str) or (isinstance(e, dict) and isinstance(e.get("path"), str))
+    ]
+    envs = doc.get("environments")
+    names = [n for n in envs if isinstance(n, str)] if isinstance(envs, dict) else []
+    environments = [Environment(n, n, LocalTarget()) for n in names or ["dev"]]
+    folders = sorted(
+        {f for p in patterns if not p.startswith("..") for f in service_folders(root, p)}
+    )
+    services = []
+    for folder in folders:
+        config = find_config(root / folder)
+        assert config is not None
+        services.append(Service(folder, folder, config.name, buildspec_of(root / folder)))
+    return services, environments
+
+
 def _discover_services(
     root: Path, spec: schema.ShipwayFile, doc: LineDict, errors: list[ShipwayError]
 ) -> tuple[Service, ...]:
@@ -232,8 +278,7 @@ def _discover_services(
                 _entry_error(doc, where_path, "a service path must stay inside the repository")
             )
             continue
-        candidates = [root] if pattern == "." else root.glob(pattern)  # "." : a one-service repo
-        matched = sorted(p for p in candidates if p.is_dir() and find_config(p) is not None)
+        matched = service_folders(root, pattern)
         if isinstance(entry, schema.ServiceEntry):
             if not (root / pattern).is_dir() or find_config(root / pattern) is None:
                 errors.append(
@@ -244,7 +289,7 @@ def _discover_services(
         elif not matched and not any(ch in pattern for ch in "*?["):
             errors.append(_entry_error(doc, where_path, f"`{pattern}` has no serverless.yml"))
         for found in matched:
-            folders.setdefault(found.relative_to(root).as_posix(), index)
+            folders.setdefault(found, index)
         if isinstance(entry, schema.ServiceEntry):
             folders.setdefault(pattern, index)
 
@@ -271,7 +316,7 @@ def _discover_services(
             )
             continue
         chosen = settings[folder][0] if folder in settings else None
-        buildspec = next((b for b in BUILDSPEC_NAMES if (root / folder / b).is_file()), None)
+        buildspec = buildspec_of(root / folder)
         service = Service(
             name=name,
             path=folder,
