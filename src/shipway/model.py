@@ -79,6 +79,8 @@ class Service:
 class BuildSettings:
     concurrency: int
     timeout_s: int
+    sandbox: bool = True  # isolate builds with bubblewrap where it is installed
+    network: bool = True  # builds may reach the network
 
 
 @dataclass(frozen=True)

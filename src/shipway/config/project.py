@@ -64,7 +64,12 @@ def load_project(root: Path) -> Project:
         root=root,
         services=services,
         environments=environments,
-        build=BuildSettings(concurrency=concurrency, timeout_s=spec.build.timeout),
+        build=BuildSettings(
+            concurrency=concurrency,
+            timeout_s=spec.build.timeout,
+            sandbox=spec.build.sandbox,
+            network=spec.build.network,
+        ),
     )
 
 

@@ -25,6 +25,8 @@ class ServiceEntry(_Strict):
 class BuildBlock(_Strict):
     concurrency: int | None = Field(default=None, ge=1, le=256)
     timeout: int = 1800
+    sandbox: bool = True  # builds isolated with bubblewrap where it is installed
+    network: bool = True  # builds may reach the network (package registries)
 
     @field_validator("timeout", mode="before")
     @classmethod
