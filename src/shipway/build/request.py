@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,3 +28,13 @@ class BuildRequest:
     # env.parameter-store / env.secrets-manager values the pipeline fetched (name -> value):
     # exported to the commands like env.variables, and always masked
     resolved_secrets: Mapping[str, str] = field(default_factory=dict)
+    # the build's scratch space (env dumps, sandbox home, temp files): under the run's
+    # folder in the state directory, so a killed run leaves nothing in the system temp
+    scratch_dir: Path | None = None
+    sandbox: bool = True  # isolate with bubblewrap where it is installed
+    network: bool = True  # the build may reach the network
+    # paths the build must never see (the state directory, the source checkout …)
+    hidden: tuple[Path, ...] = ()
+    # called with the id of every process group the build starts, so that a run whose
+    # process was killed can have its builds killed by the next command
+    on_spawn: Callable[[int], None] | None = None
