@@ -6,6 +6,7 @@ files in a checkout never reach a build.
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 
@@ -35,24 +36,72 @@ def repository_root(path: Path) -> Path:
     raise ShipwayError(f"`{path}` is not inside a git repository", hint="use --repo PATH")
 
 
-def resolve_commit(repo: Path, ref: str) -> str:
-    """The full sha of `ref` (a branch, tag or sha); a clear error when it does not exist."""
-    sha = _run(repo, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}").stdout.strip()
-    if not sha:
-        raise ShipwayError(f"`{ref}` is not a commit or branch of {repo}")
-    return sha
+# What `git check-ref-format` refuses, plus a leading `-` (it would read as an option) and
+# `@{`: anything here is revision syntax (`a..b`, `a^`, `a~2`, `a@{1}`, `:path`), not a name.
+_NOT_A_REF = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]|\.\.|@\{|//|^[-/.]|/\.|[/.]$|\.lock(/|$)")
+_SHA = re.compile(r"^[0-9a-f]{4,40}$", re.IGNORECASE)
+_MAX_REF = 255
+
+
+def is_ref_name(name: str) -> bool:
+    """A branch or tag name git would accept, with no revision syntax in it."""
+    return 0 < len(name) <= _MAX_REF and name != "@" and not _NOT_A_REF.search(name)
+
+
+def _peel(repo: Path, ref: str) -> str:
+    """The commit `ref` (a full ref name or a sha, already checked) names, or ''."""
+    return _run(repo, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}").stdout.strip()
+
+
+def resolve_commit(repo: Path, ref: str, what: str = "--commit") -> str:
+    """The full sha of `ref`: one branch, tag or (abbreviated) commit sha, never a range or
+    a revision expression; a clear error naming `what` otherwise."""
+    if ref != "HEAD" and not (is_ref_name(ref) or _SHA.match(ref)):
+        raise ShipwayError(
+            f"{what} `{ref[:100]}` is not a single commit",
+            hint="give a branch, a tag or a commit sha; ranges (`a..b`) and revision "
+            "expressions (`a^`, `a~1`, `a@{1}`) are not accepted",
+        )
+    candidates = ["HEAD"] if ref == "HEAD" else []
+    if is_ref_name(ref):
+        candidates += [f"refs/heads/{ref}", f"refs/tags/{ref}", f"refs/remotes/{ref}"]
+        if ref.startswith("refs/"):
+            candidates.append(ref)
+    if _SHA.match(ref):
+        candidates.append(ref)
+    for candidate in candidates:
+        sha = _peel(repo, candidate)
+        if sha:
+            return sha
+    raise ShipwayError(
+        f"{what} `{ref}` is not a commit, branch or tag of {repo}",
+        hint="`git log --oneline` lists the commits",
+    )
 
 
 def branch_head(repo: Path, branch: str) -> str:
-    """The commit at the tip of `branch` (local branch first, then `origin/branch`)."""
+    """The commit at the tip of `branch` (local branch first, then `origin/branch`). Only a
+    branch name: `dev^` or `main..dev` never resolve to some other commit."""
+    if not is_ref_name(branch):
+        raise ShipwayError(
+            f"`{branch[:100]}` is not a branch name",
+            hint="a branch name has no spaces, `..`, `^`, `~`, `:`, `?`, `*`, `[` or leading `-`",
+        )
     for ref in (f"refs/heads/{branch}", f"refs/remotes/origin/{branch}"):
-        sha = _run(repo, "rev-parse", "--verify", "--quiet", ref).stdout.strip()
+        sha = _peel(repo, ref)
         if sha:
             return sha
     raise ShipwayError(
         f"branch `{branch}` does not exist in {repo}",
         hint="push to it first, or pass --commit SHA",
     )
+
+
+def is_ancestor(repo: Path, older: str, newer: str) -> bool:
+    """Whether commit `older` is an ancestor of `newer` (False when either is unknown)."""
+    if not (_SHA.match(older) and _SHA.match(newer)):
+        return False
+    return _run(repo, "merge-base", "--is-ancestor", older, newer).returncode == 0
 
 
 def export_commit(repo: Path, sha: str, dest: Path) -> None:
