@@ -19,6 +19,7 @@ from shipway.build.runner import BuildRequest, run_build
 from shipway.build.shell import cancel_running_builds
 from shipway.config.buildspec import secret_references
 from shipway.errors import DeployFailed, ShipwayError, Where
+from shipway.masking import Masker
 from shipway.model import (
     Artifact,
     AwsTarget,
@@ -37,7 +38,7 @@ from shipway.pipeline.keys import build_key
 from shipway.pipeline.locks import environment_lock
 from shipway.pipeline.paths import StatePaths
 from shipway.pipeline.plan import RunPlan, build_variables, plan_run
-from shipway.source.git import export_commit, tracked_files
+from shipway.source.git import export_commit, is_ancestor, tracked_files
 from shipway.store.sqlite import Store
 from shipway.targets.local.releases import ReleaseManifest
 from shipway.targets.local.target import LocalTarget
@@ -61,6 +62,17 @@ class _BuildStage:
         return int(self.run.id.rsplit("-", 1)[1])
 
 
+class Superseded(Exception):
+    """The environment already runs a release of a newer commit than this run's."""
+
+    def __init__(self, live: Release) -> None:
+        super().__init__(
+            f"superseded by run {live.run_id} (release {live.number}, commit {live.commit[:12]}),"
+            " which deployed a newer commit"
+        )
+        self.live = live
+
+
 @dataclass(frozen=True)
 class Outcome:
     run: Run
@@ -76,10 +88,19 @@ class Engine:
 
     # ------------------------------------------------------------------ entry point
 
-    def run(self, env_name: str, commit: str, trigger: str = "cli", force: bool = False) -> Outcome:
+    def run(
+        self,
+        env_name: str,
+        commit: str,
+        trigger: str = "cli",
+        force: bool = False,
+        allow_older: bool = False,
+    ) -> Outcome:
         """Export `commit`, plan, build and deploy. Bad configuration raises ShipwayError
         before any run is recorded; a failed build or deploy gives a run in state `failed`.
-        `force` rebuilds and redeploys every service."""
+        `force` rebuilds and redeploys every service. A run whose commit is older than the
+        live release's (an ancestor of it) ends `superseded` unless `allow_older` (a
+        rollback)."""
         scratch = Path(tempfile.mkdtemp(prefix="source-", dir=self._tmp()))
         try:
             export_commit(self.repo, commit, scratch / "workspace")
@@ -107,7 +128,12 @@ class Engine:
                 run = self._finish(run, RunState.FAILED, f"build failed: {names}")
                 return Outcome(run, tuple(builds))
             try:
-                number = self._deploy(run, plan, builds, force)
+                number = self._deploy(run, plan, builds, force, allow_older)
+            except Superseded as newer:  # a newer commit went live while this run built
+                for s in plan.services:
+                    self._job(run, Stage.DEPLOY, s.service.name, JobState.SKIPPED, 0.0, str(newer))
+                run = self._finish(run, RunState.SUPERSEDED, str(newer))
+                return Outcome(run, tuple(builds))
             except DeployFailed as exc:  # the user's work said no: nothing was switched
                 run = self._finish(run, RunState.FAILED, f"deploy failed: {exc}")
                 return Outcome(run, tuple(builds))
@@ -167,20 +193,22 @@ class Engine:
             sp.buildspec,
             sp.definition.package_patterns,
         )
+        secret = plan.secrets | frozenset(v for v in fetched.values() if v)
+        # exported values are stored and shown: masked, as one may hold or contain a secret
+        mask = Masker(secret)
         earlier = None if stage.force else self.store.find_build(key)
         if earlier is not None and earlier.artifact.path.is_file():
             message = f"reused the build of {earlier.run_id}"
             log.write_text(f"{message} (same inputs, key {key[:12]})\n", encoding="utf-8")
+            exported = mask.data(dict(earlier.exported))
             reused: dict[str, object] = {
                 "key": key,
                 "reused_from": earlier.run_id,
                 "artifact_sha256": earlier.artifact.sha256,
-                "exported": dict(earlier.exported),
+                "exported": exported,
             }
             self._job(run, Stage.BUILD, name, JobState.SUCCEEDED, 0.0, message, log, reused)
-            return BuildResult(
-                name, JobState.SUCCEEDED, 0.0, earlier.artifact, exported=earlier.exported
-            )
+            return BuildResult(name, JobState.SUCCEEDED, 0.0, earlier.artifact, exported=exported)
         self._job(run, Stage.BUILD, name, JobState.RUNNING, 0.0, None, log)
         out_zip = self.paths.run_dir(run.id) / "artifacts" / f"{name}.zip"
         out_zip.parent.mkdir(parents=True, exist_ok=True)
@@ -196,11 +224,12 @@ class Engine:
             out_zip=out_zip,
             log_path=log,
             timeout_s=plan.project.build.timeout_s,
-            secrets=plan.secrets | frozenset(v for v in fetched.values() if v),
+            secrets=secret,
             cache_dir=self.paths.home / "cache" / name,
             resolved_secrets=fetched,
         )
         result = run_build(request)
+        result = replace(result, exported=mask.data(dict(result.exported)))
         detail: dict[str, object] = {
             "key": key,
             "seconds": round(result.seconds, 3),
@@ -214,7 +243,14 @@ class Engine:
         self._job(run, Stage.BUILD, name, result.state, result.seconds, result.error, log, detail)
         return result
 
-    def _deploy(self, run: Run, plan: RunPlan, builds: Sequence[BuildResult], force: bool) -> int:
+    def _deploy(
+        self,
+        run: Run,
+        plan: RunPlan,
+        builds: Sequence[BuildResult],
+        force: bool,
+        allow_older: bool = False,
+    ) -> int:
         """Plan against the live release, then switch to a release of every service."""
         env = plan.environment.name
         artifacts: dict[str, Artifact] = {b.service: b.artifact for b in builds if b.artifact}
@@ -224,6 +260,10 @@ class Engine:
         target = LocalTarget(self.paths.home)
         started = time.monotonic()
         with environment_lock(self.paths.env_lock(env), env):
+            # under the lock, so no other run can switch between this check and ours
+            live = self.store.latest_release(env)
+            if not allow_older and live is not None and self._newer(live, plan.commit):
+                raise Superseded(live)
             deploy_plan = target.plan(env, plan.commit, pairs, depends, force=force)
             for change in deploy_plan.changes:
                 if change.action == DeployAction.DEPLOY:
@@ -266,6 +306,11 @@ class Engine:
         return number
 
     # ------------------------------------------------------------------ helpers
+
+    def _newer(self, live: Release, commit: str) -> bool:
+        """Whether the live release was made from a later commit of the same history
+        (`commit` is its ancestor). A diverged commit (a force-push) is not older."""
+        return live.commit != commit and is_ancestor(self.repo, commit, live.commit)
 
     def _check_supported(self, plan: RunPlan) -> None:
         env = plan.environment

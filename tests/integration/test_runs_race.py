@@ -1,0 +1,97 @@
+"""Runs of one environment that overlap: the environment never goes back to an older commit."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from tests.conftest import commit_all, git
+from tests.integration.cli import SHIPWAY, one_service_files, shipway, shipway_json
+
+# The older commit's build waits until the test says go (a file in its own workspace).
+SLOW = """version: 0.2
+phases:
+  build:
+    commands:
+      - for i in $(seq 600); do test -e go && break; sleep 0.1; done
+artifacts:
+  files: [handler.py]
+"""
+FAST = SLOW.replace("for i in $(seq 600); do test -e go && break; sleep 0.1; done", "echo fast")
+
+
+def _older_and_newer(make_repo: Callable[..., Path]) -> tuple[Path, str, str]:
+    """dev at `newer`, whose parent `older` has the slow build."""
+    repo = make_repo(one_service_files(SLOW))
+    older = git(repo, "rev-parse", "dev")
+    git(repo, "checkout", "-q", "dev")
+    (repo / "services/slow/buildspec.yml").write_text(FAST)
+    newer = commit_all(repo, "a faster build")
+    return repo, older, newer
+
+
+def _wait_for_log(repo: Path, run_id: str, text: str, proc: subprocess.Popen[str]) -> None:
+    log = repo / ".shipway/runs" / run_id / "logs/slow.log"
+    deadline = time.monotonic() + 60
+    while text not in (log.read_text() if log.exists() else ""):
+        assert time.monotonic() < deadline, f"the build never logged {text!r}"
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.05)
+
+
+def test_an_older_run_finishing_last_does_not_replace_the_newer_release(
+    make_repo: Callable[..., Path],
+) -> None:
+    repo, older, newer = _older_and_newer(make_repo)
+    slow = subprocess.Popen(
+        [SHIPWAY, "run", "dev", "--commit", older, "--json", "--repo", str(repo)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+    )
+    _wait_for_log(repo, "dev-1", "Running command for i", slow)
+    fast = shipway_json("run", "dev", repo=repo)  # the branch head, while dev-1 still builds
+    assert fast["id"] == "dev-2" and fast["state"] == "succeeded" and fast["commit"] == newer
+    (repo / ".shipway/runs/dev-1/workspace/services/slow/go").write_text("")
+    out, err = slow.communicate(timeout=120)
+    assert slow.returncode == 1, err
+    assert "Traceback" not in err
+    run = json.loads(out)
+    assert run["state"] == "superseded" and run["release"] is None
+    assert "superseded by run dev-2 (release 1, commit " + newer[:12] in run["error"]
+    deploys = [j for j in run["jobs"] if j["stage"] == "deploy"]
+    assert deploys and all(j["state"] == "skipped" for j in deploys)
+    status = shipway_json("status", "dev", repo=repo)["dev"]
+    assert status["release"] == 1 and status["commit"] == newer
+    assert status["services"]["slow"]["commit"] == newer
+    assert [r["state"] for r in shipway_json("runs", "dev", repo=repo)] == [
+        "succeeded",
+        "superseded",
+    ]
+
+
+def test_an_older_commit_is_superseded_and_a_diverged_one_deploys(
+    make_repo: Callable[..., Path],
+) -> None:
+    repo = make_repo(one_service_files(FAST))
+    older = git(repo, "rev-parse", "dev")
+    git(repo, "checkout", "-q", "dev")
+    (repo / "services/slow/handler.py").write_text("def f(e, c):\n    return 2\n")
+    newer = commit_all(repo, "v2")
+    assert shipway_json("run", "dev", repo=repo)["state"] == "succeeded"
+    again = shipway("run", "dev", "--commit", older, "--json", repo=repo)
+    assert again.returncode == 1, again.stderr
+    assert json.loads(again.stdout)["state"] == "superseded"
+    assert shipway_json("status", "dev", repo=repo)["dev"]["commit"] == newer
+    # a commit that is not an ancestor of the live one (the branch was force-pushed) deploys
+    git(repo, "checkout", "-q", "-b", "rewritten", older)
+    (repo / "services/slow/handler.py").write_text("def f(e, c):\n    return 3\n")
+    diverged = commit_all(repo, "rewritten history")
+    moved = shipway_json("run", "dev", "--commit", diverged, repo=repo)
+    assert moved["state"] == "succeeded" and moved["release"] == 2
+    # the same commit again (a re-run) is not older than itself
+    assert shipway_json("run", "dev", "--commit", diverged, repo=repo)["state"] == "succeeded"
