@@ -3,23 +3,25 @@ parts are wired together. The CLI and the server are thin layers over `App`."""
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
 from shipway.config.buildspec import parse_buildspec
-from shipway.config.dotenv import EnvValues, load_env
+from shipway.config.dotenv import EnvValues
+from shipway.config.printing import render_config
 from shipway.config.project import PROJECT_FILE, load_project, services_seen_despite_errors
-from shipway.config.serverless import find_config, print_config, read_service_name
+from shipway.config.serverless import find_config, read_service_name
 from shipway.config.yamlsrc import with_line
-from shipway.errors import ConfigErrors, NotFound, ShipwayError
-from shipway.masking import Masker
+from shipway.errors import ConfigErrors, NotFound, ShipwayError, WorkFailed
+from shipway.masking import Masker, watching
 from shipway.model import (
     AwsTarget,
     Environment,
@@ -32,12 +34,37 @@ from shipway.model import (
 from shipway.pipeline.engine import Engine, Outcome
 from shipway.pipeline.events import Listener, ignore
 from shipway.pipeline.paths import StatePaths
-from shipway.pipeline.plan import environment, load_definition
+from shipway.pipeline.plan import environment, load_definition, service_env
 from shipway.source.git import branch_head, repository_root, resolve_commit
 from shipway.store.sqlite import Store
 from shipway.targets.local.target import check_schedules
 
 DEFAULT_PORT = 8787
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def masks_secrets(fn: F) -> F:
+    """A use case whose errors leave it masked with every secret loaded while it ran (a
+    resolved value can carry a secret into any message, wherever it is raised)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with watching() as seen:
+            try:
+                return fn(*args, **kwargs)
+            except ShipwayError as exc:
+                masked = Masker(seen).error(exc)
+                if masked is exc:
+                    raise
+                raise masked from None
+            except WorkFailed as exc:
+                text = Masker(seen)(str(exc))
+                if text == str(exc):
+                    raise
+                raise type(exc)(text) from None
+
+    return wrapper  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)
@@ -68,6 +95,7 @@ class App:
 
     # ------------------------------------------------------------------ validate
 
+    @masks_secrets
     def validate(self) -> list[ServiceSummary]:
         """Check shipway.yml and, for every environment, every service's serverless.yml,
         buildspec.yml and .env layers; raise ConfigErrors listing every problem."""
@@ -123,7 +151,7 @@ class App:
         from shipway.synth.template import plugin_warnings, synthesize
 
         try:
-            values = load_env(self.repo, env.name, service.path, env.secrets)
+            values = service_env(self.repo, env, service)
             definition = load_definition(self.repo, env, service, values)
             synthesize(definition, source=service.config_path)
             if not isinstance(env.target, AwsTarget):
@@ -146,9 +174,10 @@ class App:
         except KeyError:
             known = ", ".join(s.name for s in project.services)
             raise NotFound(f"no service `{service_name}` (known: {known})") from None
-        values = load_env(self.repo, env.name, service.path, env.secrets)
+        values = service_env(self.repo, env, service)
         return service, load_definition(self.repo, env, service, values), values
 
+    @masks_secrets
     def synth(self, service_name: str, env_name: str, fmt: str = "json") -> str:
         """The CloudFormation template `serverless package` would make for the service."""
         from shipway.synth.template import synthesize
@@ -158,17 +187,18 @@ class App:
             template = synthesize(definition, source=service.config_path)
         except ShipwayError as exc:
             raise with_line(exc, self.repo) from None
+        # masked as data, before encoding: escaping or folding cannot hide a secret then
+        template = Masker(values.secret_values).data(template)
         if fmt == "json":
-            text = json.dumps(template, indent=2) + "\n"
-        else:
-            text = yaml.safe_dump(template, sort_keys=False, width=1000)
-        return Masker(values.secret_values)(text)
+            return json.dumps(template, indent=2) + "\n"
+        return yaml.safe_dump(template, sort_keys=False, width=1000)
 
+    @masks_secrets
     def print_service(self, service_name: str, env_name: str, fmt: str = "yaml") -> str:
         """The service's serverless.yml with every variable resolved (as `serverless print`)."""
         _, definition, values = self._definition(service_name, env_name)
-        text = print_config(definition, "json" if fmt == "json" else "yaml")
-        return Masker(values.secret_values)(text)
+        document = Masker(values.secret_values).data(definition.resolved)
+        return render_config(document, "json" if fmt == "json" else "yaml")
 
     # ------------------------------------------------------------------ run
 
@@ -184,6 +214,7 @@ class App:
             )
         return branch_head(self.repo, env.branch)
 
+    @masks_secrets
     def run(
         self,
         env_name: str,

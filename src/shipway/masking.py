@@ -1,8 +1,24 @@
-"""Secret values written as `***`: in build logs, and in whatever Shipway prints or answers."""
+"""Secret values written as `***`: in build logs, and in whatever Shipway prints, stores or
+answers.
+
+Three tools, one rule (a secret never leaves in plaintext):
+- `Masker` masks text (log lines, error messages);
+- `Masker.data` masks plain data *before* it is encoded, so that JSON's or YAML's escaping
+  or folding of a value can never hide a secret from the masker;
+- `watching()` / `remember()` collect the secrets loaded while a use case runs, so that an
+  error leaving it is masked with them (`mask_error`), wherever it was raised.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import contextlib
+from collections.abc import Iterable, Iterator, Mapping
+from contextvars import ContextVar
+from typing import Any
+
+from shipway.errors import ConfigErrors, ShipwayError, Where
+
+MASK = "***"
 
 
 class Masker:
@@ -19,8 +35,77 @@ class Masker:
                     self.secrets.append(part)
         self.secrets.sort(key=len, reverse=True)
 
+    def __bool__(self) -> bool:
+        return bool(self.secrets)
+
     def __call__(self, text: str) -> str:
         for s in self.secrets:
             if s in text:
-                text = text.replace(s, "***")
+                text = text.replace(s, MASK)
         return text
+
+    def data(self, value: Any) -> Any:
+        """`value` (dicts, lists, tuples, strings, scalars) with every string masked, keys
+        included; mappings become dicts and tuples lists. Other values are kept as they are."""
+        if not self.secrets:
+            return value
+        if isinstance(value, str):
+            return self(value)
+        if isinstance(value, Mapping):
+            return {self.data(k): self.data(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [self.data(v) for v in value]
+        return value
+
+    def error(self, exc: ShipwayError) -> ShipwayError:
+        """The same error (same type) with its message, place and hint masked; `exc` itself
+        when it holds no secret."""
+        if isinstance(exc, ConfigErrors):
+            parts = [self.error(e) for e in exc.errors]
+            if all(p is e for p, e in zip(parts, exc.errors, strict=True)):
+                return exc
+            return ConfigErrors(parts)
+        where = exc.where
+        texts = [exc.message, exc.hint or "", *(_where_texts(where))]
+        if not any(self(t) != t for t in texts):
+            return exc
+        if where is not None:
+            where = Where(self(where.file), where.line, self(where.key) if where.key else None)
+        masked = ShipwayError.__new__(type(exc))
+        ShipwayError.__init__(
+            masked, self(exc.message), where, self(exc.hint) if exc.hint else None
+        )
+        return masked
+
+
+def _where_texts(where: Where | None) -> list[str]:
+    return [] if where is None else [where.file, where.key or ""]
+
+
+# --------------------------------------------------------------------------- collecting
+
+_seen: ContextVar[set[str] | None] = ContextVar("shipway_secrets_seen", default=None)
+
+
+@contextlib.contextmanager
+def watching() -> Iterator[set[str]]:
+    """Collect the secret values `remember`ed in this context (a nested `watching` shares the
+    outer one's set, so an error masked at any level sees every secret loaded so far)."""
+    current = _seen.get()
+    if current is not None:
+        yield current
+        return
+    token = _seen.set(set())
+    try:
+        seen = _seen.get()
+        assert seen is not None
+        yield seen
+    finally:
+        _seen.reset(token)
+
+
+def remember(values: Iterable[str]) -> None:
+    """Note secret values just loaded (nothing happens outside `watching`)."""
+    seen = _seen.get()
+    if seen is not None:
+        seen.update(v for v in values if v)

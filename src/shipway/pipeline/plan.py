@@ -12,6 +12,7 @@ from shipway.config.dotenv import EnvValues, load_env
 from shipway.config.project import PROJECT_FILE, deploy_waves, load_project
 from shipway.config.serverless import load_service
 from shipway.errors import ConfigErrors, NotFound, ShipwayError
+from shipway.masking import remember
 from shipway.model import AwsTarget, BuildSpec, Environment, Project, Service, ServiceDefinition
 from shipway.targets.aws import lazy_aws_sources
 from shipway.targets.local.target import check_schedules
@@ -56,7 +57,9 @@ def environment(project: Project, name: str) -> Environment:
 
 
 def service_env(root: Path, env: Environment, service: Service) -> EnvValues:
-    return load_env(root, env.name, service.path, env.secrets)
+    values = load_env(root, env.name, service.path, env.secrets)
+    remember(values.secret_values)  # an error leaving the use case is masked with them
+    return values
 
 
 def load_definition(

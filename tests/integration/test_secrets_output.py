@@ -1,0 +1,141 @@
+"""No secret in any output: a canary secret in `.env.dev` never appears in what Shipway prints,
+answers or stores, however it is encoded, and wherever it travels (another variable, an
+exported variable, an error message, a function's log)."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.integration.cli import shipway
+
+CANARY = f"canary-{secrets.token_hex(8)}"
+# JSON escapes `"` and `\`, ensure_ascii escapes `é`, YAML quotes `'`: masking the encoded text
+# would miss every one of them.
+ODD = f"q\"uo\\te'd-é-{secrets.token_hex(6)}"
+
+BUILDSPEC = """version: 0.2
+env:
+  exported-variables: [API_KEY, DERIVED, PLAIN]
+phases:
+  build:
+    commands:
+      - export PLAIN=nothing-secret
+      - echo "building with $API_KEY"
+      - mkdir -p dist && cp handler.py dist/
+artifacts:
+  base-directory: dist
+  files: ['**/*']
+"""
+
+HANDLER = """import os
+
+def f(event, context):
+    print("the key is", os.environ["API_KEY"])
+    if event.get("fail"):
+        raise RuntimeError("failed with " + os.environ["DERIVED"])
+    return {"ok": True}
+"""
+
+
+def _quoted(value: str) -> str:
+    """`value` as a double-quoted .env value."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _files() -> dict[str, str]:
+    return {
+        "shipway.yml": "project: sec\nenvironments:\n  dev:\n    branch: dev\n",
+        ".env.dev": f"API_KEY={CANARY}\nDERIVED=x${{API_KEY}}y\nODD_TOKEN={_quoted(ODD)}\n",
+        "services/api/serverless.yml": (
+            "service: api\nprovider:\n  name: aws\n  runtime: python3.11\n"
+            "  region: us-east-1\n  environment:\n    API_KEY: ${env:API_KEY}\n"
+            "    DERIVED: ${env:DERIVED}\n    ODD: ${env:ODD_TOKEN}\n"
+            "functions:\n  f:\n    handler: handler.f\n"
+            "    events:\n      - httpApi: {method: GET, path: /f}\n"
+        ),
+        "services/api/handler.py": HANDLER,
+        "services/api/buildspec.yml": BUILDSPEC,
+    }
+
+
+@pytest.fixture
+def repo(make_repo: Callable[..., Path]) -> Path:
+    return make_repo(_files())
+
+
+def _leaks(text: str) -> list[str]:
+    """The fragments of a secret that `text` holds (ODD's distinct tail is enough)."""
+    return [s for s in (CANARY, ODD[-12:]) if s in text]
+
+
+def test_exported_variables_holding_a_secret_are_masked_in_run_json_and_the_store(
+    repo: Path,
+) -> None:
+    first = shipway("run", "dev", "--json", repo=repo)
+    assert first.returncode == 0, first.stderr
+    again = shipway("run", "dev", "--json", repo=repo)  # the build is reused: stored values
+    assert again.returncode == 0, again.stderr
+    for proc in (first, again):
+        assert _leaks(proc.stdout + proc.stderr) == []
+        [build] = [j for j in json.loads(proc.stdout)["jobs"] if j["stage"] == "build"]
+        assert build["exported"] == {
+            "API_KEY": "***",
+            "DERIVED": "x***y",
+            "PLAIN": "nothing-secret",
+        }
+    for args in (("runs", "--json"), ("status", "--json"), ("logs", "dev-1"), ("logs", "dev-2")):
+        proc = shipway(*args, repo=repo)
+        assert proc.returncode == 0, proc.stderr
+        assert _leaks(proc.stdout + proc.stderr) == [], args
+    assert "building with ***" in shipway("logs", "dev-1", repo=repo).stdout
+
+
+def test_secrets_are_masked_in_json_and_yaml_however_they_are_escaped(repo: Path) -> None:
+    for args in (
+        ("synth", "api", "--env", "dev"),
+        ("synth", "api", "--env", "dev", "--format", "yaml"),
+        ("print", "api", "--env", "dev"),
+        ("print", "api", "--env", "dev", "--format", "json"),
+    ):
+        proc = shipway(*args, repo=repo)
+        assert proc.returncode == 0, proc.stderr
+        assert _leaks(proc.stdout) == [], args
+        assert "x***y" in proc.stdout, args
+
+
+def test_a_long_secret_is_not_folded_past_the_masker_in_yaml(
+    make_repo: Callable[..., Path],
+) -> None:
+    long_secret = "canary " + " ".join(secrets.token_hex(4) for _ in range(300))
+    files = _files()
+    files[".env.dev"] = f"API_KEY='{long_secret}'\nDERIVED=x\nODD_TOKEN=y\n"
+    repo = make_repo(files)
+    for fmt in ("json", "yaml"):
+        out = shipway("synth", "api", "--env", "dev", "--format", fmt, repo=repo).stdout
+        assert long_secret.split()[150] not in out, fmt
+        out = shipway("print", "api", "--env", "dev", "--format", fmt, repo=repo).stdout
+        assert long_secret.split()[150] not in out, fmt
+
+
+def test_a_secret_inside_another_variable_is_masked_in_error_messages(
+    make_repo: Callable[..., Path],
+) -> None:
+    files = _files()
+    files["services/api/serverless.yml"] += "custom:\n  config: ${file(${env:API_KEY}.yml)}\n"
+    repo = make_repo(files)
+    for args in (
+        ("validate",),
+        ("print", "api", "--env", "dev"),
+        ("synth", "api", "--env", "dev"),
+        ("run", "dev"),
+    ):
+        proc = shipway(*args, repo=repo)
+        assert proc.returncode == 2, (args, proc.stderr)
+        assert "***.yml" in proc.stderr, (args, proc.stderr)
+        assert _leaks(proc.stdout + proc.stderr) == [], args
+        assert "Traceback" not in proc.stderr
