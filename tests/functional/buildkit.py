@@ -43,6 +43,10 @@ def build(
     build_vars: dict[str, str] | None = None,
     cache_dir: Path | None = None,
     resolved_secrets: dict[str, str] | None = None,
+    sandbox: bool = True,
+    network: bool = True,
+    hidden: tuple[Path, ...] = (),
+    scratch_dir: Path | None = None,
 ) -> tuple[BuildResult, str]:
     """Build a service `svc` at tmp_path/ws/services/svc; returns the result and the log."""
     workspace = tmp_path / "ws"
@@ -73,6 +77,10 @@ def build(
         secrets=secrets,
         cache_dir=cache_dir,
         resolved_secrets=resolved_secrets or {},
+        sandbox=sandbox,
+        network=network,
+        hidden=hidden,
+        scratch_dir=scratch_dir,
     )
     result = run_build(req)
     return result, log.read_text()

@@ -43,12 +43,13 @@ def _fetches(tmp_path: Path) -> int:
 def test_cache_restored_on_second_build_and_artifact_unchanged(tmp_path: Path) -> None:
     cache = tmp_path / "cache" / "svc"
     env = {"FETCHES": str(tmp_path / "fetches.log")}
-    cold, cold_log = build(tmp_path / "one", _SPEC, env=env, cache_dir=cache)
+    # sandbox off: the build counts its fetches in a file outside its workspace
+    cold, cold_log = build(tmp_path / "one", _SPEC, env=env, cache_dir=cache, sandbox=False)
     assert cold.state is JobState.SUCCEEDED, cold.error
     assert "Restoring cache: no saved cache yet" in cold_log
     assert "Saving cache: 3 files" in cold_log
     assert (cache / "service" / "deps" / "lib.txt").read_text() == "lib\n"
-    warm, warm_log = build(tmp_path / "two", _SPEC, env=env, cache_dir=cache)
+    warm, warm_log = build(tmp_path / "two", _SPEC, env=env, cache_dir=cache, sandbox=False)
     assert warm.state is JobState.SUCCEEDED, warm.error
     assert _fetches(tmp_path) == 1  # the second build found deps/ restored
     assert "Restoring cache: 3 files restored" in warm_log
@@ -112,7 +113,10 @@ def test_home_and_codebuild_root_paths_and_outside_paths(tmp_path: Path) -> None
               - mkdir -p ~/.cache/pip ~/.m2 && echo w > ~/.cache/pip/wheel && echo j > ~/.m2/a.jar
         artifacts: {files: [handler.py]}
         """
-    result, log = build(tmp_path / "a", spec, env={"HOME": str(home)}, cache_dir=cache)
+    # sandbox off: a sandboxed build has a HOME of its own (test_build_sandbox covers that)
+    result, log = build(
+        tmp_path / "a", spec, env={"HOME": str(home)}, cache_dir=cache, sandbox=False
+    )
     assert result.state is JobState.SUCCEEDED, result.error
     assert "cache path `/opt/elsewhere/**/*` is outside" in log
     assert (cache / "home" / ".cache" / "pip" / "wheel").read_text() == "w\n"
@@ -124,6 +128,7 @@ def test_home_and_codebuild_root_paths_and_outside_paths(tmp_path: Path) -> None
         spec.replace("- mkdir -p", "- test -f ~/.m2/a.jar && mkdir -p"),
         env={"HOME": str(home2)},
         cache_dir=cache,
+        sandbox=False,
     )
     assert again.state is JobState.SUCCEEDED, again.error
     assert (home2 / ".cache" / "pip" / "wheel").read_text() == "w\n"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import time
 import zipfile
@@ -255,32 +254,38 @@ def test_on_failure_retry_reruns_phase(tmp_path: Path) -> None:
 
 
 def test_timeout_kills_process_group(tmp_path: Path) -> None:
-    marker = tmp_path / "child.pid"
+    # a sleep no other test starts: found by its command line, since inside the build
+    # sandbox a process id is not the one this machine sees
     started = time.monotonic()
     result, _ = build(
         tmp_path,
-        buildspec(f"sleep 30 & echo $! > {marker}; sleep 30", artifacts=None),
+        buildspec("sleep 30.0417 & sleep 30.0418", artifacts=None),
         timeout=1.0,
     )
     assert time.monotonic() - started < 10
     assert result.state is JobState.TIMED_OUT
     assert result.error is not None and "timed out" in result.error
-    pid = int(marker.read_text())
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            break
-        # a zombie re-parented to init is reaped soon; check its state
-        try:
-            if Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z":
-                break
-        except OSError:
+        if not _running("sleep 30.041"):
             break
         time.sleep(0.05)
     else:
         pytest.fail("the background child survived the timeout")
+
+
+def _running(command_line: str) -> list[int]:
+    """Live (not zombie) processes whose command line contains command_line."""
+    pids = []
+    for proc in Path("/proc").iterdir():
+        try:
+            cmd = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError, ValueError):
+            continue
+        if command_line in cmd and state != "Z":
+            pids.append(int(proc.name))
+    return pids
 
 
 def test_secrets_masked_in_log(tmp_path: Path) -> None:
@@ -535,7 +540,7 @@ def _wheel(dest: Path) -> Path:
 
 
 def test_default_build_installs_requirements(tmp_path: Path) -> None:
-    whl = _wheel(tmp_path / "wheels")
+    whl = _wheel(tmp_path / "ws" / "wheels")  # inside the workspace: the build sees it
     result, log = build(
         tmp_path,
         None,

@@ -18,8 +18,12 @@ result stays FAILED and carries no artifact) → cache save (successful builds o
 
 from __future__ import annotations
 
+import contextlib
+import os
+import shutil
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from shipway.archive import write_zip
@@ -38,6 +42,7 @@ from shipway.build.package import (
 )
 from shipway.build.phases import exported_variables, run_phases
 from shipway.build.request import BuildRequest
+from shipway.build.sandbox import INSTALL_HINT, Layout, Sandbox, bwrap_path, unavailable
 from shipway.build.secrets import SecretRef, build_environment, secret_names, secret_references
 from shipway.build.shell import Processes, Session
 from shipway.model import Artifact, BuildResult, BuildSpec, JobState
@@ -57,11 +62,18 @@ __all__ = [
 class _Build:
     """The state of one build while it runs."""
 
-    def __init__(self, req: BuildRequest, log: BuildLog, tmp: Path, deadline: float) -> None:
+    def __init__(
+        self,
+        req: BuildRequest,
+        log: BuildLog,
+        tmp: Path,
+        deadline: float,
+        sandbox: Callable[[], Sandbox] | None = None,
+    ) -> None:
         self.req = req
         self.log = log
         self.tmp = tmp
-        self.procs = Processes(log, deadline)
+        self.procs = Processes(log, deadline, req.on_spawn, sandbox)
         self.failed = False
         self.error: str | None = None
         self.exported: dict[str, str] = {}
@@ -167,6 +179,61 @@ class _Build:
         )
 
 
+@contextlib.contextmanager
+def _scratch(req: BuildRequest) -> Iterator[Path]:
+    """The build's own folder (env dumps, sandbox HOME and /tmp), removed when it ends; a
+    run killed before that leaves it under its run folder, where the next command cleans."""
+    if req.scratch_dir is None:
+        with tempfile.TemporaryDirectory(prefix="shipway-build-") as tmp:
+            yield Path(tmp)
+        return
+    path = req.scratch_dir
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(mode=0o700, parents=True)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _isolation(
+    req: BuildRequest, log: BuildLog, scratch: Path, env: dict[str, str]
+) -> Callable[[], Sandbox] | None:
+    """The factory of the build's container, or None (said in the log) when it runs as
+    today, unisolated. A sandboxed build gets a HOME and a /tmp of its own."""
+    why = "build.sandbox is off" if not req.sandbox else unavailable(req.network)
+    if why is not None:
+        hint = "" if not req.sandbox else f" ({INSTALL_HINT})"
+        log.agent(f"Warning: builds are not isolated: {why}{hint}")
+        if not req.network:
+            log.agent("Warning: build.network: off is not enforced without the sandbox")
+        return None
+    bwrap = bwrap_path()
+    assert bwrap is not None
+    home, tmp = scratch / "home", scratch / "tmp"
+    home.mkdir()
+    tmp.mkdir()
+    if "HOME" not in req.env and "HOME" not in req.build_vars:
+        env["HOME"] = str(home)
+    env["TMPDIR"] = "/tmp"
+    layout = Layout(
+        writable=(req.workspace, scratch), tmp=tmp, hidden=req.hidden, network=req.network
+    )
+    log.agent(
+        "Build sandbox: bubblewrap; writable: the workspace and the build's own folder; "
+        f"network {'on' if req.network else 'off'}"
+    )
+    return lambda: Sandbox(bwrap, layout)
+
+
+def _outside_workspace(req: BuildRequest) -> str | None:
+    """A service folder that is (or passes through) a symlink leaving the commit."""
+    if req.service_dir.resolve().is_relative_to(req.workspace.resolve()):
+        return None
+    rel = os.path.relpath(req.service_dir, req.workspace)
+    return f"the service folder `{rel}` is a symlink that leaves the commit; refused"
+
+
 def run_build(req: BuildRequest) -> BuildResult:
     """Build one service; never raises for the user's failures (they are in the result)."""
     started = time.monotonic()
@@ -177,13 +244,11 @@ def run_build(req: BuildRequest) -> BuildResult:
     except BuildFailed as exc:
         env, masked = {}, set(req.secrets) | set(req.resolved_secrets.values())
         setup_error = str(exc)
+    setup_error = setup_error or _outside_workspace(req)
     state = JobState.SUCCEEDED
-    with (
-        BuildLog(req.log_path, masked) as log,
-        tempfile.TemporaryDirectory(prefix="shipway-build-") as tmp,
-    ):
-        b = _Build(req, log, Path(tmp), deadline)
+    with BuildLog(req.log_path, masked) as log, _scratch(req) as tmp:
         log.agent(f"Build of service {req.service} started in {req.service_dir}")
+        b = _Build(req, log, tmp, deadline, _isolation(req, log, tmp, env))
         try:
             if setup_error is not None:
                 raise BuildFailed(setup_error)
@@ -209,7 +274,7 @@ def run_build(req: BuildRequest) -> BuildResult:
             b.artifact, b.secondary = None, {}
             log.agent(f"Phase context status code: CLIENT_ERROR Message: {exc}")
         finally:
-            b.procs.kill_all()
+            b.procs.close()
         error = log.mask(b.error) if b.error else None
         log.agent(f"Build {state.value.upper()}")
     return BuildResult(

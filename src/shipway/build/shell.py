@@ -21,12 +21,13 @@ import subprocess
 import threading
 import time
 import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import IO
 
 from shipway.build.errors import BuildCancelled, BuildFailed, BuildTimedOut
 from shipway.build.logs import BuildLog
+from shipway.build.sandbox import Sandbox, SandboxGone
 
 _DROP_VARS = frozenset({"_", "SHLVL"})
 _INTERNAL = "__shipway_"
@@ -54,13 +55,26 @@ def cancel_running_builds() -> None:
 
 
 class Processes:
-    """Spawns commands against one deadline and streams their output to the log."""
+    """Spawns commands against one deadline and streams their output to the log.
 
-    def __init__(self, log: BuildLog, deadline: float) -> None:
+    With a sandbox factory, every command runs in the build's one container (started at the
+    first command); else each command is a process group of its own on this machine.
+    """
+
+    def __init__(
+        self,
+        log: BuildLog,
+        deadline: float,
+        on_spawn: Callable[[int], None] | None = None,
+        sandbox: Callable[[], Sandbox] | None = None,
+    ) -> None:
         self.log = log
         self.deadline = deadline
         self.cancelled = False
         self.groups: list[int] = []
+        self.on_spawn = on_spawn
+        self.sandbox = sandbox
+        self._box: Sandbox | None = None
         _RUNNING.add(self)
         self.capture: list[str] | None = None  # output lines, while a RETRY-regex phase runs
         self.current = "BUILD"  # the phase running, for the timeout message
@@ -80,18 +94,36 @@ class Processes:
             os.killpg(pgid, sig)
 
     def kill_all(self) -> None:
-        """End every process group the build started."""
+        """End every process group the build started (the container, when sandboxed)."""
         for pgid in self.groups:
             self._kill(pgid, signal.SIGKILL)
         self.groups.clear()
 
-    def spawn(self, argv: list[str], cwd: Path, env: Mapping[str, str]) -> int:
-        """Run argv in its own process group, streaming output to the log. Returns the status."""
+    def close(self) -> None:
+        """After the build: kill what is left and reap the container."""
+        self.kill_all()
+        if self._box is not None:
+            self._box.close()
+            self._box = None
+
+    def _spawned(self, pgid: int) -> None:
+        self.groups.append(pgid)
+        if self.on_spawn is not None:
+            self.on_spawn(pgid)
+
+    def _remaining(self) -> float:
         if self.cancelled:
             raise BuildCancelled
         remaining = self.deadline - time.monotonic()
         if remaining <= 0:
             raise BuildTimedOut
+        return remaining
+
+    def spawn(self, argv: list[str], cwd: Path, env: Mapping[str, str]) -> int:
+        """Run argv in its own process group, streaming output to the log. Returns the status."""
+        remaining = self._remaining()
+        if self.sandbox is not None:
+            return self._spawn_boxed(argv, cwd, env)
         try:
             proc = subprocess.Popen(
                 argv,
@@ -105,7 +137,7 @@ class Processes:
         except OSError as exc:
             self.log.output(f"cannot start {argv[0]} in {cwd}: {exc.strerror or exc}")
             return 127
-        self.groups.append(proc.pid)
+        self._spawned(proc.pid)
         assert proc.stdout is not None
         activity = [time.monotonic()]
         reader = threading.Thread(target=self._pump, args=(proc.stdout, activity), daemon=True)
@@ -120,6 +152,9 @@ class Processes:
             proc.wait()
             reader.join(timeout=1.0)
             raise BuildTimedOut from None
+        return self._finish(reader, activity, rc)
+
+    def _finish(self, reader: threading.Thread, activity: list[float], rc: int) -> int:
         # drain what is still in the pipe; a background child may keep it open for ever
         while reader.is_alive():
             reader.join(timeout=0.05)
@@ -128,6 +163,44 @@ class Processes:
         if self.cancelled:
             raise BuildCancelled
         return rc
+
+    def _container(self) -> Sandbox:
+        if self._box is None:
+            assert self.sandbox is not None
+            self._box = self.sandbox()
+            self._spawned(self._box.pgid)
+        return self._box
+
+    def _spawn_boxed(self, argv: list[str], cwd: Path, env: Mapping[str, str]) -> int:
+        box = self._container()
+        read_end, write_end = os.pipe()
+        try:
+            box.start(argv, cwd, env, write_end)
+        except SandboxGone:
+            os.close(read_end)
+            raise self._gone(box) from None
+        finally:
+            os.close(write_end)
+        activity = [time.monotonic()]
+        stream = os.fdopen(read_end, "rb")
+        reader = threading.Thread(target=self._pump, args=(stream, activity), daemon=True)
+        reader.start()
+        try:
+            # the deadline is read again: starting the container took some of it
+            rc = box.wait(self.deadline - time.monotonic())
+        except TimeoutError:
+            box.kill()  # a timeout ends the build: everything in the container goes
+            reader.join(timeout=1.0)
+            raise BuildTimedOut from None
+        except SandboxGone:
+            reader.join(timeout=1.0)
+            raise self._gone(box) from None
+        return self._finish(reader, activity, rc)
+
+    def _gone(self, box: Sandbox) -> Exception:
+        if self.cancelled:
+            return BuildCancelled()
+        return BuildFailed(f"the build sandbox stopped: {box.why_gone()}")
 
 
 def find_shell(name: str | None) -> str:
