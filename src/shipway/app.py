@@ -35,6 +35,7 @@ from shipway.pipeline.engine import Engine, Outcome
 from shipway.pipeline.events import Listener, ignore
 from shipway.pipeline.paths import StatePaths
 from shipway.pipeline.plan import environment, load_definition, service_env
+from shipway.pipeline.recovery import recover
 from shipway.source.git import branch_head, repository_root, resolve_commit
 from shipway.store.sqlite import Store
 from shipway.targets.local.target import check_schedules
@@ -87,7 +88,7 @@ class App:
     def store(self) -> Store:
         if self._store is None:
             self._store = Store(self.paths.database)
-            self._store.mark_orphans_interrupted()
+            recover(self._store, self.paths)  # runs of killed processes: stopped, cleaned
         return self._store
 
     def project(self) -> Project:

@@ -8,13 +8,13 @@ build succeeded, and the local target switches the whole release at once.
 from __future__ import annotations
 
 import shutil
-import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from shipway.build.confine import drop_other_env_files
 from shipway.build.runner import BuildRequest, run_build
 from shipway.build.shell import cancel_running_builds
 from shipway.config.buildspec import secret_references
@@ -38,6 +38,7 @@ from shipway.pipeline.keys import build_key
 from shipway.pipeline.locks import environment_lock
 from shipway.pipeline.paths import StatePaths
 from shipway.pipeline.plan import RunPlan, build_variables, plan_run
+from shipway.pipeline.recovery import export_folder, remove_run_files
 from shipway.source.git import export_commit, is_ancestor, tracked_files
 from shipway.store.sqlite import Store
 from shipway.targets.local.releases import ReleaseManifest
@@ -101,7 +102,7 @@ class Engine:
         `force` rebuilds and redeploys every service. A run whose commit is older than the
         live release's (an ancestor of it) ends `superseded` unless `allow_older` (a
         rollback)."""
-        scratch = Path(tempfile.mkdtemp(prefix="source-", dir=self._tmp()))
+        scratch = export_folder(self.paths)
         try:
             export_commit(self.repo, commit, scratch / "workspace")
             plan = plan_run(scratch / "workspace", env_name, commit)
@@ -146,13 +147,16 @@ class Engine:
             self._finish(run, RunState.FAILED, f"{type(exc).__name__}: {exc}")
             raise
         finally:
-            shutil.rmtree(workspace, ignore_errors=True)
+            self.store.forget_build_groups(run.id)
+            remove_run_files(self.paths, run.id)
 
     # ------------------------------------------------------------------ stages
 
     def _build(self, run: Run, plan: RunPlan, workspace: Path, force: bool) -> list[BuildResult]:
         """Every service's build, in parallel up to `build.concurrency`."""
         stage = _BuildStage(run, plan, workspace, force, tracked_files(self.repo, plan.commit))
+        others = [e for e in plan.project.environments if e != plan.environment.name]
+        drop_other_env_files(workspace, [s.service.path for s in plan.services], others)
         names = [s.service.name for s in plan.services]
         workers = max(1, min(plan.project.build.concurrency, len(names)))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="build") as pool:
@@ -197,7 +201,7 @@ class Engine:
         # exported values are stored and shown: masked, as one may hold or contain a secret
         mask = Masker(secret)
         earlier = None if stage.force else self.store.find_build(key)
-        if earlier is not None and earlier.artifact.path.is_file():
+        if earlier is not None and self._in_artifact_store(earlier.artifact.path):
             message = f"reused the build of {earlier.run_id}"
             log.write_text(f"{message} (same inputs, key {key[:12]})\n", encoding="utf-8")
             exported = mask.data(dict(earlier.exported))
@@ -227,8 +231,16 @@ class Engine:
             secrets=secret,
             cache_dir=self.paths.home / "cache" / name,
             resolved_secrets=fetched,
+            scratch_dir=self._scratch(run, name),
+            on_spawn=lambda pgid: self.store.add_build_group(run.id, name, pgid),
+            sandbox=plan.project.build.sandbox,
+            network=plan.project.build.network,
+            # invisible in the sandbox; the workspace and scratch below the state directory
+            # are bound back in
+            hidden=(self.paths.home, self.repo, Path.home() / ".shipway"),
         )
         result = run_build(request)
+        self.store.forget_build_groups(run.id, name)  # every process it started has ended
         result = replace(result, exported=mask.data(dict(result.exported)))
         detail: dict[str, object] = {
             "key": key,
@@ -257,7 +269,7 @@ class Engine:
         ordered = [plan.service(n) for wave in plan.waves for n in wave]
         pairs = [(sp.definition, artifacts[sp.service.name]) for sp in ordered]
         depends = {sp.service.name: sp.service.depends_on for sp in ordered}
-        target = LocalTarget(self.paths.home)
+        target = LocalTarget(self.paths.home, plan.secrets)
         started = time.monotonic()
         with environment_lock(self.paths.env_lock(env), env):
             # under the lock, so no other run can switch between this check and ours
@@ -354,10 +366,19 @@ class Engine:
             run.id, state=state, finished_at=time.time(), error=error, release=release
         )
 
-    def _tmp(self) -> Path:
-        path = self.paths.home / "tmp"
+    def _scratch(self, run: Run, service: str) -> Path:
+        path = self.paths.scratch(run.id) / service
         path.mkdir(parents=True, exist_ok=True)
         return path
+
+    def _in_artifact_store(self, path: Path) -> bool:
+        """A stored build is reused only from the artifact store (never a path elsewhere)."""
+        inside = self.paths.inside(path)
+        return (
+            inside is not None
+            and inside.is_relative_to((self.paths.home / "artifacts").resolve())
+            and inside.is_file()
+        )
 
 
 def _into_store(paths: StatePaths, art: Artifact) -> Artifact:

@@ -6,6 +6,10 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from shipway.errors import ShipwayError
+
+STATE_FOLDER = ".shipway"
+
 
 @dataclass(frozen=True)
 class StatePaths:
@@ -13,8 +17,29 @@ class StatePaths:
 
     @classmethod
     def for_repo(cls, repo: Path) -> StatePaths:
+        """The state directory of `repo`: a real folder (or one to be made), never a file,
+        and never a symlink in the repository (a commit could point it anywhere)."""
         configured = os.environ.get("SHIPWAY_HOME")
-        return cls(Path(configured).resolve() if configured else repo / ".shipway")
+        if configured:
+            home = Path(configured).expanduser().resolve()
+            if home.exists() and not home.is_dir():
+                raise ShipwayError(
+                    f"`SHIPWAY_HOME` ({configured}) is a file, expected a folder",
+                    hint="point SHIPWAY_HOME at a folder (it is made if missing), or unset it",
+                )
+            return cls(home)
+        home = repo / STATE_FOLDER
+        if home.is_symlink():
+            raise ShipwayError(
+                f"`{home}` is a symlink: Shipway keeps its state only in a real folder",
+                hint="remove the link, or set SHIPWAY_HOME to choose where the state lives",
+            )
+        if home.exists() and not home.is_dir():
+            raise ShipwayError(
+                f"`{home}` is a file, expected Shipway's state folder",
+                hint="remove it, or set SHIPWAY_HOME to choose where the state lives",
+            )
+        return cls(home)
 
     @property
     def database(self) -> Path:
@@ -26,6 +51,10 @@ class StatePaths:
     def workspace(self, run_id: str) -> Path:
         return self.run_dir(run_id) / "workspace"
 
+    def scratch(self, run_id: str) -> Path:
+        """The run's builds' scratch space (env dumps, temp files); one folder per service."""
+        return self.run_dir(run_id) / "scratch"
+
     def build_log(self, run_id: str, service: str) -> Path:
         return self.run_dir(run_id) / "logs" / f"{service}.log"
 
@@ -34,3 +63,11 @@ class StatePaths:
 
     def env_lock(self, env: str) -> Path:
         return self.home / "envs" / env / "deploy.lock"
+
+    def tmp(self) -> Path:
+        return self.home / "tmp"
+
+    def inside(self, path: Path | str) -> Path | None:
+        """`path` resolved, when it stays inside the state directory (links followed)."""
+        resolved = Path(path).resolve()
+        return resolved if resolved.is_relative_to(self.home.resolve()) else None

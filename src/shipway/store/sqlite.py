@@ -11,7 +11,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,6 +73,17 @@ MIGRATIONS: tuple[str, ...] = (
     """,
     """
     ALTER TABLE runs ADD COLUMN owner TEXT;
+    """,
+    # the process groups a run's builds started, so that the builds of a killed run can be
+    # killed too; `identity` is the group leader's process_identity (a reused pid is no match)
+    """
+    CREATE TABLE build_groups (
+        run_id TEXT NOT NULL,
+        service TEXT NOT NULL,
+        pgid INTEGER NOT NULL,
+        identity TEXT NOT NULL,
+        PRIMARY KEY (run_id, pgid)
+    );
     """,
 )
 
@@ -196,9 +207,10 @@ class Store:
             )
         return [_run(r) for r in rows]
 
-    def mark_orphans_interrupted(self) -> list[str]:
+    def mark_orphans_interrupted(self, before: Callable[[str], None] | None = None) -> list[str]:
         """Runs left `running` by a process that no longer exists (killed, crashed) are
-        `interrupted`: their state is true again. Returns their ids."""
+        `interrupted`: their state is true again. `before(run_id)` is called first for each
+        (to stop what the dead process left running). Returns their ids."""
         rows = (
             self._db()
             .execute("SELECT id, owner FROM runs WHERE state = ?", (RunState.RUNNING.value,))
@@ -206,6 +218,8 @@ class Store:
         )
         orphans = [r["id"] for r in rows if r["owner"] and not process_alive(r["owner"])]
         for run_id in orphans:
+            if before is not None:
+                before(run_id)
             with self._tx() as db:
                 db.execute(
                     "UPDATE runs SET state = ?, finished_at = ?, error = ?"
@@ -223,6 +237,34 @@ class Store:
                     (JobState.FAILED.value, "interrupted", run_id, JobState.RUNNING.value),
                 )
         return orphans
+
+    # ------------------------------------------------------------------ build processes
+
+    def add_build_group(self, run_id: str, service: str, pgid: int) -> None:
+        """A process group a build of `run_id` started (its leader's pid is `pgid`)."""
+        with self._tx() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO build_groups (run_id, service, pgid, identity)"
+                " VALUES (?, ?, ?, ?)",
+                (run_id, service, pgid, process_identity(pgid)),
+            )
+
+    def build_groups(self, run_id: str) -> list[tuple[int, str]]:
+        """(pgid, leader identity) of every process group recorded for the run."""
+        rows = self._db().execute(
+            "SELECT pgid, identity FROM build_groups WHERE run_id = ? ORDER BY rowid", (run_id,)
+        )
+        return [(int(r["pgid"]), str(r["identity"])) for r in rows]
+
+    def forget_build_groups(self, run_id: str, service: str | None = None) -> None:
+        """The groups of a build (or of every build of the run) are gone: forget them."""
+        with self._tx() as db:
+            if service is None:
+                db.execute("DELETE FROM build_groups WHERE run_id = ?", (run_id,))
+            else:
+                db.execute(
+                    "DELETE FROM build_groups WHERE run_id = ? AND service = ?", (run_id, service)
+                )
 
     # ------------------------------------------------------------------ jobs
 

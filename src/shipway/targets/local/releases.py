@@ -251,6 +251,14 @@ class ReleaseStore:
     def discard(self, staging: Path) -> None:
         shutil.rmtree(staging, ignore_errors=True)
 
+    def discard_stale(self) -> None:
+        """Remove what a killed deploy left: `.staging-*` folders and `.current-*` links.
+        Only for a caller that holds the environment's deploy lock."""
+        for folder in self.releases_dir.glob(".staging-*"):
+            shutil.rmtree(folder, ignore_errors=True)
+        for link in self.root.glob(".current-*"):
+            link.unlink(missing_ok=True)
+
     def commit(self, staging: Path, number: int) -> Path:
         """Give the staged release its final name, then point `current` at it."""
         final = self.path(number)

@@ -1,0 +1,102 @@
+"""After a kill -9: what a dead run left behind is stopped and removed at the next command.
+
+A run whose process died is marked `interrupted` (its state is true again); first the process
+groups its builds started are killed, so a build cannot go on doing side effects; then its
+workspace (the commit and its `.env` files) and its builds' scratch space are removed, and a
+deploy's half-written `.staging-*` release is discarded once no deploy holds the environment.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import tempfile
+from pathlib import Path
+
+from shipway.errors import ShipwayError
+from shipway.pipeline.locks import environment_lock
+from shipway.pipeline.paths import StatePaths
+from shipway.store.sqlite import Store, process_alive, process_identity
+from shipway.targets.local.releases import ReleaseStore
+
+_SOURCE_PREFIX = "source-"
+
+
+def recover(store: Store, paths: StatePaths) -> list[str]:
+    """Mark the runs of dead processes interrupted, stop their builds, clean up after them.
+    Returns the ids of the runs marked."""
+    orphans = store.mark_orphans_interrupted(before=lambda run_id: _kill_builds(store, run_id))
+    for run_id in orphans:
+        store.forget_build_groups(run_id)
+        remove_run_files(paths, run_id)
+    _remove_dead_exports(paths)
+    _discard_staging(paths)
+    return orphans
+
+
+def remove_run_files(paths: StatePaths, run_id: str) -> None:
+    """A finished run keeps its logs and artifacts, never its workspace or scratch space."""
+    shutil.rmtree(paths.workspace(run_id), ignore_errors=True)
+    shutil.rmtree(paths.scratch(run_id), ignore_errors=True)
+
+
+def export_folder(paths: StatePaths) -> Path:
+    """A fresh folder for exporting a commit, named after this process so that the next
+    command can remove it if this process is killed before the run is recorded."""
+    paths.tmp().mkdir(parents=True, exist_ok=True)
+    owner = process_identity().replace(":", "_")
+    return Path(tempfile.mkdtemp(prefix=f"{_SOURCE_PREFIX}{owner}_", dir=paths.tmp()))
+
+
+def _remove_dead_exports(paths: StatePaths) -> None:
+    try:
+        names = os.listdir(paths.tmp())
+    except OSError:
+        return
+    for name in names:
+        if not name.startswith(_SOURCE_PREFIX):
+            continue
+        pid, _, rest = name[len(_SOURCE_PREFIX) :].partition("_")
+        started = rest.partition("_")[0]
+        if pid.isdigit() and not process_alive(f"{pid}:{started}"):
+            shutil.rmtree(paths.tmp() / name, ignore_errors=True)
+
+
+def _kill_builds(store: Store, run_id: str) -> None:
+    for pgid, identity in store.build_groups(run_id):
+        kill_group(pgid, identity)
+
+
+def kill_group(pgid: int, identity: str) -> None:
+    """SIGKILL the process group a build started, unless its pid now names another process.
+
+    While any process of a group lives, the kernel does not reuse its id; so a leader that
+    is gone means the group is either gone too (the kill does nothing) or its members are
+    ours. A leader that exists must be the one recorded (same start time)."""
+    if pgid <= 1 or pgid == os.getpgid(0):
+        return
+    leader = Path(f"/proc/{pgid}").exists()
+    if leader and (identity.endswith(":?") or not process_alive(identity)):
+        return
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
+
+
+def _discard_staging(paths: StatePaths) -> None:
+    """Half-written releases of the local target, where no deploy is running now."""
+    envs = paths.home / "envs"
+    try:
+        names = os.listdir(envs)
+    except OSError:
+        return
+    for env in names:
+        releases = envs / env / "releases"
+        try:
+            if not any(n.startswith(".staging-") for n in os.listdir(releases)):
+                continue
+            with environment_lock(paths.env_lock(env), env, wait=False):
+                ReleaseStore(paths.home, env).discard_stale()
+        except (OSError, ShipwayError):  # no releases, a bad name, or a deploy holds the lock
+            continue

@@ -1,0 +1,141 @@
+"""kill -9 of `shipway run`: the next command stops its builds and removes what it left."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from tests.integration.cli import one_service_files, shipway, shipway_json, start_run
+
+UNSANDBOXED = "project: slow\nbuild: {sandbox: off}\nenvironments:\n  dev:\n    branch: dev\n"
+
+
+def _sleepers(tag: str) -> str:
+    return subprocess.run(["pgrep", "-f", tag], capture_output=True, text=True).stdout
+
+
+def _kill_during_build(repo: Path) -> None:
+    proc = start_run(repo, "Running command sleep")
+    proc.kill()  # kill -9: the run records nothing, its builds live on
+    proc.wait()
+
+
+def test_the_builds_of_a_killed_run_are_killed_by_the_next_command(
+    make_repo: Callable[..., Path], tmp_path: Path
+) -> None:
+    late, background = tmp_path / "late.txt", tmp_path / "background.txt"
+    files = one_service_files(
+        "version: 0.2\nphases:\n  build:\n    commands:\n"
+        f"      - (sleep 3.11; echo bg > {background}) &\n"
+        f"      - sleep 3.12; echo late > {late}\n"
+    )
+    repo = make_repo({**files, "shipway.yml": UNSANDBOXED})
+    _kill_during_build(repo)
+    assert _sleepers("sleep 3.1[12]")  # both are still running, orphaned
+    status = shipway("status", "--json", repo=repo)
+    assert status.returncode == 0, status.stderr
+    time.sleep(4)  # past the builds' sleeps: nothing may be written now
+    assert not late.exists() and not background.exists()
+    assert _sleepers("sleep 3.1[12]") == ""
+    [run] = shipway_json("runs", repo=repo)
+    assert run["state"] == "interrupted"
+
+
+def test_a_sandboxed_build_of_a_killed_run_stops_too(make_repo: Callable[..., Path]) -> None:
+    repo = make_repo(
+        one_service_files("version: 0.2\nphases:\n  build:\n    commands:\n      - sleep 7.31\n")
+    )
+    _kill_during_build(repo)
+    assert shipway("status", repo=repo).returncode == 0
+    deadline = time.monotonic() + 10
+    while _sleepers("sleep 7.31") and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _sleepers("sleep 7.31") == ""
+
+
+def test_a_killed_run_leaves_no_workspace_or_scratch_behind(
+    make_repo: Callable[..., Path],
+) -> None:
+    files = one_service_files(
+        "version: 0.2\nphases:\n  build:\n    commands:\n      - sleep 5.21\n"
+    )
+    repo = make_repo({**files, ".env": "API_TOKEN=canary-4f1e\n"})
+    run_dir = repo / ".shipway/runs/dev-1"
+    _kill_during_build(repo)
+    assert (run_dir / "workspace/.env").exists()  # what the kill leaves: the secrets too
+    assert shipway("runs", repo=repo).returncode == 0
+    assert not (run_dir / "workspace").exists()
+    assert not (run_dir / "scratch").exists()
+    assert (run_dir / "logs/slow.log").exists()  # the log stays, to see what happened
+    found = subprocess.run(
+        ["grep", "-rl", "canary-4f1e", str(repo / ".shipway")], capture_output=True, text=True
+    )
+    assert found.stdout == ""
+
+
+def test_a_finished_run_removes_its_workspace_and_scratch(
+    make_repo: Callable[..., Path],
+) -> None:
+    repo = make_repo(
+        one_service_files(
+            "version: 0.2\nphases:\n  build:\n    commands:\n      - echo ok\n"
+            "artifacts:\n  files: [handler.py]\n"
+        )
+    )
+    assert shipway_json("run", "dev", repo=repo)["state"] == "succeeded"
+    assert sorted(p.name for p in (repo / ".shipway/runs/dev-1").iterdir()) == [
+        "artifacts",
+        "logs",
+    ]
+
+
+def test_a_killed_deploy_leaves_no_staging_release(make_repo: Callable[..., Path]) -> None:
+    repo = make_repo(one_service_files("version: 0.2\nphases:\n  build:\n    commands:\n"))
+    releases = repo / ".shipway/envs/dev/releases"
+    staging = releases / ".staging-1-0badc0de"  # as a deploy killed while unpacking leaves it
+    (staging / "slow").mkdir(parents=True)
+    (staging / "slow/big.bin").write_bytes(b"\0" * 4096)
+    lock = repo / ".shipway/envs/dev/deploy.lock"
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # a deploy is running: its staging folder is its own
+        assert shipway("status", repo=repo).returncode == 0
+        assert staging.exists()
+    finally:
+        os.close(fd)
+    assert shipway("status", repo=repo).returncode == 0
+    assert not staging.exists()
+    assert releases.is_dir()
+
+
+def test_an_export_of_a_killed_process_is_removed(make_repo: Callable[..., Path]) -> None:
+    repo = make_repo(one_service_files("version: 0.2\nphases:\n  build:\n    commands:\n"))
+    tmp = repo / ".shipway/tmp"
+    dead = tmp / "source-4194305_17_abcd/workspace"  # no such pid on Linux (above pid_max)
+    dead.mkdir(parents=True)
+    (dead / ".env").write_text("KEY=v\n")
+    alive = tmp / f"source-{os.getpid()}_{_start_time(os.getpid())}_abcd"
+    alive.mkdir()
+    assert shipway("status", repo=repo).returncode == 0
+    assert not dead.parent.exists()
+    assert alive.exists()
+
+
+def _start_time(pid: int) -> str:
+    with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+        return f.read().rsplit(")", 1)[1].split()[19]
+
+
+def test_status_after_a_kill_says_interrupted(make_repo: Callable[..., Path]) -> None:
+    repo = make_repo(
+        one_service_files("version: 0.2\nphases:\n  build:\n    commands:\n      - sleep 5.41\n")
+    )
+    _kill_during_build(repo)
+    status = json.loads(shipway("status", "--json", repo=repo).stdout)
+    assert status["dev"]["last_run"]["state"] == "interrupted"
+    assert status["dev"]["release"] is None
