@@ -213,11 +213,17 @@ def _isolation(
     home, tmp = scratch / "home", scratch / "tmp"
     home.mkdir()
     tmp.mkdir()
+    empty = scratch / "empty"
+    empty.touch(mode=0o444)
     if "HOME" not in req.env and "HOME" not in req.build_vars:
         env["HOME"] = str(home)
     env["TMPDIR"] = "/tmp"
     layout = Layout(
-        writable=(req.workspace, scratch), tmp=tmp, hidden=req.hidden, network=req.network
+        writable=(req.workspace, scratch),
+        tmp=tmp,
+        empty=empty,
+        hidden=req.hidden,
+        network=req.network,
     )
     log.agent(
         "Build sandbox: bubblewrap; writable: the workspace and the build's own folder; "

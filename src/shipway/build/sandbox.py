@@ -7,7 +7,7 @@ its command ends (the PID namespace dies with its first process).
 
 Inside, the whole file system is read-only; /dev, /proc and /tmp (the build's own folder)
 are fresh; the workspace and the build's scratch folder are writable; every hidden path (the
-state directory, the source checkout …) is an empty tmpfs or /dev/null; the build has its own
+state directory, the source checkout …) is an empty tmpfs or an empty file; the build has its own
 PID namespace and, with `build.network: off`, its own network namespace (loopback only).
 Killing bubblewrap's process group kills everything in the container (`--die-with-parent`),
 and so does the death of the Shipway process that started it.
@@ -111,7 +111,8 @@ class Layout:
 
     writable: tuple[Path, ...]  # bound read-write at the same path (workspace, scratch)
     tmp: Path  # bound as /tmp
-    hidden: tuple[Path, ...] = ()  # invisible: an empty tmpfs (folders) or /dev/null (files)
+    empty: Path  # an empty file, bound over hidden files (a /dev/null bind would be nodev)
+    hidden: tuple[Path, ...] = ()  # invisible: an empty tmpfs (folders) or an empty file
     network: bool = True
 
 
@@ -139,7 +140,7 @@ def bwrap_argv(bwrap: str, layout: Layout) -> list[str]:
         if path.is_dir():
             argv += ["--tmpfs", str(path)]
         else:
-            argv += ["--ro-bind", "/dev/null", str(path)]
+            argv += ["--ro-bind", str(layout.empty), str(path)]
     for root in _python_roots():
         if any(_under(root, h) for h in hidden) and root.exists():
             argv += ["--ro-bind", str(root), str(root)]
