@@ -33,7 +33,7 @@ from shipway.model import (
 )
 from shipway.pipeline.engine import Engine, Outcome
 from shipway.pipeline.events import Listener, ignore
-from shipway.pipeline.paths import StatePaths
+from shipway.pipeline.paths import STATE_FOLDER, StatePaths
 from shipway.pipeline.plan import environment, load_definition, service_env
 from shipway.pipeline.recovery import recover
 from shipway.source.git import branch_head, repository_root, resolve_commit
@@ -83,6 +83,7 @@ class App:
         self.repo = repository_root((repo or Path.cwd()).resolve())
         self.paths = StatePaths.for_repo(self.repo)
         self._store: Store | None = None
+        private_state(self.paths)
 
     @property
     def store(self) -> Store:
@@ -399,11 +400,14 @@ class App:
             "",
         ]
         path.write_text("\n".join(lines), encoding="utf-8")
+        path.chmod(0o644)  # the user's file, not Shipway's private state
         ignore_file = self.repo / ".gitignore"
         existing = ignore_file.read_text(encoding="utf-8") if ignore_file.exists() else ""
         if ".shipway/" not in existing.splitlines():
             prefix = "" if not existing or existing.endswith("\n") else "\n"
             ignore_file.write_text(existing + prefix + ".shipway/\n", encoding="utf-8")
+            if not existing:
+                ignore_file.chmod(0o644)
         return path
 
 
@@ -425,6 +429,22 @@ class Problems:
 
     def as_error(self) -> ConfigErrors:
         return ConfigErrors(self.errors)
+
+
+def private_state(paths: StatePaths) -> None:
+    """State written by an older version may be readable by others: the state folder becomes
+    0700 (which hides all below it) and the database 0600. Only a folder that is Shipway's
+    (the default, or one holding its database) is changed."""
+    home = paths.home
+    try:
+        if home.is_dir() and (home.name == STATE_FOLDER or paths.database.exists()):
+            home.chmod(0o700)
+        for suffix in ("", "-wal", "-shm"):
+            db = paths.database.with_name(paths.database.name + suffix)
+            if db.is_file():
+                db.chmod(0o600)
+    except OSError:
+        pass  # not ours to change (another owner): the umask still covers new files
 
 
 def project_name(folder: str) -> str:

@@ -69,7 +69,8 @@ def write_zip(service: str, files: Mapping[str, Path], out: Path) -> Artifact:
 def unpack_zip(zip_path: Path, dest: Path) -> list[str]:
     """Extract `zip_path` into `dest`, refusing absolute, `..` and symlink entries.
 
-    Files get 0o755 when the zip marks them executable, else 0o644. Returns the names written.
+    Files get 0o700 when the zip marks them executable, else 0o600 (an unpacked package is
+    private state). Returns the names written.
     """
     dest.mkdir(parents=True, exist_ok=True)
     root = dest.resolve()
@@ -101,6 +102,6 @@ def unpack_zip(zip_path: Path, dest: Path) -> list[str]:
             target.parent.mkdir(parents=True, exist_ok=True)
             with zf.open(info) as src, open(target, "wb") as dst:
                 shutil.copyfileobj(src, dst, _CHUNK)
-            os.chmod(target, 0o755 if mode & 0o111 else 0o644)
+            os.chmod(target, 0o700 if mode & 0o111 else 0o600)  # private state
             written.append(name)
     return written

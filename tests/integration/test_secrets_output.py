@@ -139,3 +139,31 @@ def test_a_secret_inside_another_variable_is_masked_in_error_messages(
         assert "***.yml" in proc.stderr, (args, proc.stderr)
         assert _leaks(proc.stdout + proc.stderr) == [], args
         assert "Traceback" not in proc.stderr
+
+
+def _state_files_holding_secrets(repo: Path) -> list[str]:
+    """Files under the state directory whose bytes hold a secret (the database included)."""
+    found = []
+    for path in (repo / ".shipway").rglob("*"):
+        if path.is_file() and not path.is_symlink():
+            data = path.read_bytes()
+            if any(s.encode() in data for s in (CANARY, ODD[-12:])):
+                found.append(path.relative_to(repo / ".shipway").as_posix())
+    return sorted(found)
+
+
+def test_function_logs_errors_and_release_manifests_hold_no_secret(repo: Path) -> None:
+    assert shipway("run", "dev", repo=repo).returncode == 0
+    ok = shipway("invoke", "f", "--env", "dev", repo=repo)
+    assert ok.returncode == 0, ok.stderr
+    failed = shipway("invoke", "f", "--env", "dev", "--data", '{"fail": true}', repo=repo)
+    assert failed.returncode == 1
+    assert "failed with ***" in failed.stdout  # DERIVED holds a secret: all of it is masked
+    assert _leaks(failed.stdout + failed.stderr) == []
+    log = (repo / ".shipway/envs/dev/logs/api.log").read_text()
+    assert "the key is ***" in log and "failed with ***" in log
+    manifest = json.loads((repo / ".shipway/envs/dev/current/release.json").read_text())
+    env = manifest["services"]["api"]["functions"]["f"]["environment"]
+    assert env["API_KEY"] == env["DERIVED"] == env["ODD"] == "***"
+    # the functions need the real values: only the release's owner-only secrets file has them
+    assert _state_files_holding_secrets(repo) == ["envs/dev/releases/1/secrets.json"]

@@ -55,6 +55,7 @@ def test_manifest_round_trip_sorted_json() -> None:
         "environment": {"TABLE": "accounts-dev"},
         "routes": [{"kind": "http", "method": "GET", "path": "/accounts/{id}"}],
         "schedules": [{"rate": "rate(5 minutes)"}],
+        "secret_keys": [],
     }
     assert doc["services"]["accounts"]["region"] == "eu-west-1"
     again = ReleaseManifest.from_json(text)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -261,6 +262,9 @@ def demo(no_serve: bool, port: int) -> None:
 
 
 def main() -> None:
+    # Everything Shipway writes (state, logs, releases, the database) is its owner's alone:
+    # files 0600, folders 0700. Builds inherit it; their artifacts have fixed modes anyway.
+    os.umask(0o077)
     cli(prog_name="shipway")
 
 

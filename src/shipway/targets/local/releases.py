@@ -2,7 +2,8 @@
 
 Layout under the state directory::
 
-    envs/<env>/releases/<n>/release.json     the manifest (ReleaseManifest)
+    envs/<env>/releases/<n>/release.json     the manifest (ReleaseManifest), secrets as ***
+    envs/<env>/releases/<n>/secrets.json     the functions' secret values (owner only)
     envs/<env>/releases/<n>/<service>/       the service's unpacked artifact
     envs/<env>/releases/.staging-<n>-<rand>/ a release being written
     envs/<env>/current -> releases/<n>       switched atomically (symlink + os.replace)
@@ -10,6 +11,10 @@ Layout under the state directory::
 
 A release folder is complete before it gets its final name (rename of the staging folder), and
 `current` only ever points at a complete release, so a reader never sees a half-copied one.
+
+A function's secret environment values (keys that look secret, values holding a `.env`
+secret) never go into release.json, which may be shown: they are kept in secrets.json, read
+back by `ReleaseManifest.load` for the workers, and masked in the runtime's logs.
 """
 
 from __future__ import annotations
@@ -19,14 +24,18 @@ import os
 import re
 import secrets
 import shutil
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from shipway.config.dotenv import is_secret_key
 from shipway.errors import NotFound, ShipwayError
+from shipway.masking import MASK, Masker
 from shipway.model import Function, HttpRoute, ServiceDefinition
 
 MANIFEST_FILE = "release.json"
+SECRETS_FILE = "secrets.json"
 CURRENT_LINK = "current"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 
@@ -54,6 +63,12 @@ class DeployedFunction:
     environment: dict[str, str] = field(default_factory=dict)
     routes: list[dict[str, str]] = field(default_factory=list)  # {kind, method, path}
     schedules: list[Any] = field(default_factory=list)  # the `schedule` events' config
+    secret_keys: tuple[str, ...] = ()  # environment keys whose values are secret
+
+    @property
+    def masker(self) -> Masker:
+        """Masks this function's secret values (in its logs and error documents)."""
+        return Masker(self.environment[k] for k in self.secret_keys if k in self.environment)
 
     @property
     def http_routes(self) -> list[HttpRoute]:
@@ -67,29 +82,41 @@ class DeployedFunction:
         ]
 
     @classmethod
-    def from_function(cls, fn: Function) -> DeployedFunction:
+    def from_function(cls, fn: Function, secrets: Collection[str] = ()) -> DeployedFunction:
+        """`secrets`: the secret values of the environment (a variable holding one is
+        secret, whatever its name)."""
         schedules = [_jsonable(e.config) for e in fn.events if e.type == "schedule"]
+        environment = {str(k): str(v) for k, v in fn.environment.items()}
+        mask = Masker(secrets)
         return cls(
             name=fn.name,
             handler=fn.handler,
             runtime=fn.runtime,
             timeout=int(fn.timeout),
             memory_size=int(fn.memory_size),
-            environment={str(k): str(v) for k, v in fn.environment.items()},
+            environment=environment,
             routes=[{"kind": r.kind, "method": r.method, "path": r.path} for r in fn.routes],
             schedules=schedules,
+            secret_keys=tuple(
+                sorted(k for k, v in environment.items() if is_secret_key(k) or mask(v) != v)
+            ),
         )
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, reveal: bool = False) -> dict[str, Any]:
+        """The function as plain data; secret values as `***` unless `reveal`."""
+        environment = dict(self.environment)
+        if not reveal:
+            environment.update({k: MASK for k in self.secret_keys if k in environment})
         return {
             "name": self.name,
             "handler": self.handler,
             "runtime": self.runtime,
             "timeout": self.timeout,
             "memory_size": self.memory_size,
-            "environment": dict(self.environment),
+            "environment": environment,
             "routes": [dict(r) for r in self.routes],
             "schedules": list(self.schedules),
+            "secret_keys": list(self.secret_keys),
         }
 
     @classmethod
@@ -106,6 +133,7 @@ class DeployedFunction:
                 for r in d.get("routes", [])
             ],
             schedules=list(d.get("schedules", [])),
+            secret_keys=tuple(str(k) for k in d.get("secret_keys", [])),
         )
 
 
@@ -121,13 +149,20 @@ class DeployedService:
 
     @classmethod
     def from_definition(
-        cls, definition: ServiceDefinition, dir: str, artifact_sha256: str, commit: str = ""
+        cls,
+        definition: ServiceDefinition,
+        dir: str,
+        artifact_sha256: str,
+        commit: str = "",
+        secrets: Collection[str] = (),
     ) -> DeployedService:
         return cls(
             name=definition.service,
             dir=dir,
             artifact_sha256=artifact_sha256,
-            functions={f.name: DeployedFunction.from_function(f) for f in definition.functions},
+            functions={
+                f.name: DeployedFunction.from_function(f, secrets) for f in definition.functions
+            },
             region=definition.region,
             stage=definition.stage,
             commit=commit,
@@ -142,7 +177,7 @@ class DeployedService:
             other.stage,
         )
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, reveal: bool = False) -> dict[str, Any]:
         return {
             "name": self.name,
             "dir": self.dir,
@@ -150,7 +185,7 @@ class DeployedService:
             "region": self.region,
             "stage": self.stage,
             "commit": self.commit,
-            "functions": {k: f.to_dict() for k, f in self.functions.items()},
+            "functions": {k: f.to_dict(reveal) for k, f in self.functions.items()},
         }
 
     @classmethod
@@ -176,17 +211,28 @@ class ReleaseManifest:
     created_at: float
     services: dict[str, DeployedService] = field(default_factory=dict)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, reveal: bool = False) -> dict[str, Any]:
+        """The manifest as plain data; secret values as `***` unless `reveal`."""
         return {
             "env": self.env,
             "number": self.number,
             "commit": self.commit,
             "created_at": self.created_at,
-            "services": {k: s.to_dict() for k, s in self.services.items()},
+            "services": {k: s.to_dict(reveal) for k, s in self.services.items()},
         }
 
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), sort_keys=True, indent=2) + "\n"
+    def to_json(self, reveal: bool = False) -> str:
+        return json.dumps(self.to_dict(reveal), sort_keys=True, indent=2) + "\n"
+
+    def secret_values(self) -> dict[str, dict[str, dict[str, str]]]:
+        """service -> function -> key -> value, for every secret key (what secrets.json holds)."""
+        out: dict[str, dict[str, dict[str, str]]] = {}
+        for sname, svc in self.services.items():
+            for fname, fn in svc.functions.items():
+                values = {k: fn.environment[k] for k in fn.secret_keys if k in fn.environment}
+                if values:
+                    out.setdefault(sname, {})[fname] = values
+        return out
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ReleaseManifest:
@@ -204,16 +250,32 @@ class ReleaseManifest:
 
     @classmethod
     def load(cls, release_dir: Path) -> ReleaseManifest:
+        """The manifest with its functions' secret values (for the workers)."""
         path = release_dir / MANIFEST_FILE
         try:
-            return cls.from_json(path.read_text(encoding="utf-8"))
+            data = json.loads(path.read_text(encoding="utf-8"))
+            secret_file = release_dir / SECRETS_FILE
+            if secret_file.is_file():
+                secret = json.loads(secret_file.read_text(encoding="utf-8"))
+                for sname, functions in secret.items():
+                    for fname, values in functions.items():
+                        data["services"][sname]["functions"][fname]["environment"].update(values)
+            return cls.from_dict(data)
         except FileNotFoundError:
             raise NotFound(f"release {release_dir} has no {MANIFEST_FILE}") from None
-        except (ValueError, KeyError, TypeError) as e:
+        except (ValueError, KeyError, TypeError, AttributeError) as e:
             raise ShipwayError(f"{path}: unreadable release manifest: {e}") from None
 
     def write(self, release_dir: Path) -> None:
-        (release_dir / MANIFEST_FILE).write_text(self.to_json(), encoding="utf-8")
+        """release.json (secrets as `***`) and secrets.json, both readable by the owner only."""
+        _write_private(release_dir / SECRETS_FILE, json.dumps(self.secret_values(), indent=2))
+        _write_private(release_dir / MANIFEST_FILE, self.to_json())
+
+
+def _write_private(path: Path, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
 
 
 def _jsonable(value: Any) -> Any:

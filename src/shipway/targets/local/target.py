@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -23,8 +23,11 @@ from shipway.targets.local.schedules import parse_schedules
 
 
 class LocalTarget:
-    def __init__(self, state_dir: Path) -> None:
+    def __init__(self, state_dir: Path, secrets: Collection[str] = ()) -> None:
+        """`secrets`: the environment's secret values; a function variable holding one is
+        kept out of release.json and masked in the runtime's logs."""
         self.state_dir = Path(state_dir)
+        self.secrets = frozenset(secrets)
 
     def store(self, env: str) -> ReleaseStore:
         return ReleaseStore(self.state_dir, env)
@@ -46,7 +49,9 @@ class LocalTarget:
         for definition, artifact in services:
             name = definition.service
             live = current.services.get(name) if current else None
-            wanted = DeployedService.from_definition(definition, name, artifact.sha256)
+            wanted = DeployedService.from_definition(
+                definition, name, artifact.sha256, secrets=self.secrets
+            )
             moved = sorted(d for d in depends_on.get(name, ()) if d in deployed)
             if force:
                 reason = "forced"
@@ -109,7 +114,7 @@ class LocalTarget:
                 unpack_zip(artifact.path, staging / name)
                 check_handlers(definition, staging / name)
                 deployed[name] = DeployedService.from_definition(
-                    definition, name, artifact.sha256, plan.commit
+                    definition, name, artifact.sha256, plan.commit, self.secrets
                 )
             manifest = ReleaseManifest(
                 env=env,

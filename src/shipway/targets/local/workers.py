@@ -6,11 +6,16 @@ Each invocation has a deadline (the function's `timeout`); a worker that misses 
 process group killed and is not reused, so the next call starts a fresh one. A worker that dies
 is replaced the same way. Pools of releases that are no longer current are retired: idle workers
 stop at once, busy ones finish their request (on the old release) and then stop.
+
+A worker's output (the handler's prints, tracebacks, START/END/REPORT lines) reaches the
+service's log through the parent (output.py), with the function's secret values masked; the
+runtime's own log entries are masked the same way.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib.util
 import json
 import os
@@ -27,6 +32,8 @@ from pathlib import Path
 from typing import IO, Any
 
 from shipway.errors import ShipwayError
+from shipway.masking import Masker
+from shipway.targets.local.output import WorkerOutput
 from shipway.targets.local.releases import DeployedFunction
 
 WORKER_SCRIPT = Path(__file__).with_name("worker_main.py")
@@ -52,8 +59,13 @@ class FunctionSpec:
     def key(self) -> tuple[str, str, str, str]:
         """Pools are shared by every release that carries the same code and configuration
         (an unchanged service keeps its folder), so its workers stay warm across releases."""
-        config = json.dumps(self.function.to_dict(), sort_keys=True)
+        config = json.dumps(self.function.to_dict(reveal=True), sort_keys=True)
         return (self.env, str(self.service_dir.resolve()), self.function.name, config)
+
+    @functools.cached_property
+    def mask(self) -> Masker:
+        """Masks the function's secret values in everything the runtime logs about it."""
+        return self.function.masker
 
     @property
     def lambda_name(self) -> str:
@@ -94,10 +106,14 @@ def append_log(spec: FunctionSpec, text: str, at: float | None = None) -> None:
     """One entry in the service's log (what the runtime itself has to say), stamped in UTC.
     A log that cannot be written never fails a request."""
     stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() if at is None else at))
+    _append(spec, f"{stamp} {spec.mask(text.rstrip())}\n")
+
+
+def _append(spec: FunctionSpec, text: str) -> None:
     try:
         spec.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(spec.log_path, "a", encoding="utf-8") as f:
-            f.write(f"{stamp} {text.rstrip()}\n")
+            f.write(text)
     except OSError:
         pass
 
@@ -160,17 +176,19 @@ class Worker:
         self.spec = spec
         spec.log_path.parent.mkdir(parents=True, exist_ok=True)
         cmd = [*worker_command(spec.function.runtime), str(spec.service_dir), spec.function.handler]
-        with open(spec.log_path, "ab") as log:
-            self.proc = subprocess.Popen(
-                cmd,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=log,
-                cwd=spec.service_dir,
-                env=worker_environment(spec),
-                start_new_session=True,  # own process group: a timeout kills all of it
-            )
+        self.proc = subprocess.Popen(
+            cmd,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=spec.service_dir,
+            env=worker_environment(spec),
+            start_new_session=True,  # own process group: a timeout kills all of it
+        )
         assert self.proc.stdin is not None and self.proc.stdout is not None
+        assert self.proc.stderr is not None
+        self._output = WorkerOutput(os.dup(self.proc.stderr.fileno()), spec.log_path, spec.mask)
+        self.proc.stderr.close()
         self._stdin: IO[bytes] = self.proc.stdin
         self._stdout_fd = self.proc.stdout.fileno()
         self._buffer = b""
@@ -212,6 +230,7 @@ class Worker:
         except (BrokenPipeError, OSError):
             return done(**self._crashed(request_id))
         raw = self._read_line(deadline)
+        self._output.read()  # the request's output precedes its response: log all of it
         if raw is None:
             self.kill()
             message = f"Task timed out after {timeout_s:.2f} seconds"
@@ -232,11 +251,12 @@ class Worker:
             )
         if msg.get("ok"):
             return done(ok=True, result=msg.get("result"))
+        mask = spec.mask  # an error document is shown by `invoke` and logged: no secret in it
         return done(
             ok=False,
-            error_type=str(msg.get("errorType", "Error")),
-            error_message=str(msg.get("errorMessage", "")),
-            stack_trace=[str(s) for s in msg.get("stackTrace") or []],
+            error_type=mask(str(msg.get("errorType", "Error"))),
+            error_message=mask(str(msg.get("errorMessage", ""))),
+            stack_trace=[mask(str(s)) for s in msg.get("stackTrace") or []],
         )
 
     def _crashed(self, request_id: str) -> dict[str, Any]:
@@ -247,13 +267,22 @@ class Worker:
         return {"ok": False, "error_type": "Runtime.ExitError", "error_message": message}
 
     def _read_line(self, deadline: float) -> bytes | None:
-        """One protocol line; b"" at end of file, None at the deadline."""
+        """One protocol line; b"" at end of file, None at the deadline. The worker's output
+        is logged meanwhile (a full pipe would stall it)."""
         with selectors.DefaultSelector() as sel:
             sel.register(self._stdout_fd, selectors.EVENT_READ)
+            if not self._output.closed:
+                sel.register(self._output.fd, selectors.EVENT_READ)
             while b"\n" not in self._buffer:
                 left = deadline - time.monotonic()
-                if left <= 0 or not sel.select(left):
+                ready = sel.select(left) if left > 0 else []
+                if not ready:
                     return None
+                if any(key.fd == self._output.fd for key, _ in ready):
+                    if not self._output.read():
+                        sel.unregister(self._output.fd)
+                    if not any(key.fd == self._stdout_fd for key, _ in ready):
+                        continue
                 chunk = os.read(self._stdout_fd, 1 << 16)
                 if not chunk:
                     return b""
@@ -262,11 +291,7 @@ class Worker:
         return line
 
     def _log(self, text: str) -> None:
-        try:
-            with open(self.spec.log_path, "a", encoding="utf-8") as f:
-                f.write(text)
-        except OSError:
-            pass
+        _append(self.spec, self.spec.mask(text))
 
     def kill(self) -> None:
         self.dead = True
@@ -277,6 +302,7 @@ class Worker:
                 self.proc.kill()
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.proc.wait(timeout=5)
+        self._output.close()
         for stream in (self.proc.stdin, self.proc.stdout):
             try:
                 if stream is not None:
