@@ -242,11 +242,16 @@ class App:
                 raise NotFound(f"run `{run_id}` has no log for service `{service}`")
         parts = []
         for job in jobs:
-            assert job.log_path is not None
-            path = Path(job.log_path)
-            text = path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
+            path = self._log_file(job.log_path)
+            text = path.read_text(encoding="utf-8", errors="replace") if path else "(log missing)\n"
             parts.append(f"==> {job.service} ({job.stage.value}, {job.state.value}) <==\n{text}")
         return "\n".join(parts)
+
+    def _log_file(self, stored: str | None) -> Path | None:
+        """A log path from the store, if it is a file inside the state directory: the
+        database is not trusted to name files elsewhere."""
+        path = self.paths.inside(stored) if stored else None
+        return path if path is not None and path.is_file() else None
 
     def follow_logs(
         self, run_id: str, service: str | None = None, poll_s: float = 0.2
@@ -260,8 +265,11 @@ class App:
             for job in self.store.jobs(run_id):
                 if not job.log_path or (service and job.service != service):
                     continue
+                path = self._log_file(job.log_path)
+                if path is None:
+                    continue
                 try:
-                    with open(job.log_path, "rb") as f:
+                    with open(path, "rb") as f:
                         f.seek(offsets.get(job.log_path, 0))
                         data = f.read()
                 except FileNotFoundError:
@@ -272,9 +280,9 @@ class App:
                 for line in lines:
                     yield f"[{job.service}] {line.decode('utf-8', 'replace')}"
             if finished:
-                for path, rest in pending.items():
+                for stored, rest in pending.items():
                     if rest:
-                        name = Path(path).stem
+                        name = Path(stored).stem
                         yield f"[{name}] {rest.decode('utf-8', 'replace')}"
                 return
             time.sleep(poll_s)
