@@ -1,0 +1,97 @@
+"""The masker: text, data before encoding, errors, and the secrets a use case collects."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import yaml
+
+from shipway.errors import ConfigErrors, NotFound, ShipwayError, Where
+from shipway.masking import Masker, remember, watching
+from shipway.model import Function
+from shipway.targets.local.releases import DeployedFunction, DeployedService, ReleaseManifest
+
+ODD = "q\"uo\\te'd-é\nnext-line-part"
+
+
+def test_text_is_masked_longest_secret_first() -> None:
+    mask = Masker(["abcd", "abcdef", "x"])  # one character would mask everything: ignored
+    assert mask("1 abcdef 2 abcd 3 x") == "1 *** 2 *** 3 x"
+
+
+def test_data_is_masked_before_encoding_whatever_the_encoding_escapes() -> None:
+    mask = Masker([ODD])
+    data = {"k": [ODD, f"pre-{ODD}-post", 3, None], ODD: (True, "plain")}
+    masked = mask.data(data)
+    assert masked == {"k": ["***", "pre-***-post", 3, None], "***": [True, "plain"]}
+    for text in (
+        json.dumps(masked),
+        json.dumps(masked, ensure_ascii=False),
+        yaml.safe_dump(masked, width=20),
+    ):
+        assert "next-line-part" not in text and "uo" not in text
+
+
+def test_masking_encoded_text_would_miss_an_escaped_secret() -> None:
+    # why Shipway masks the data, then encodes it
+    assert "uo" in Masker([ODD])(json.dumps({"k": ODD}))
+
+
+def test_an_error_is_masked_in_message_place_and_hint_and_keeps_its_type() -> None:
+    mask = Masker(["s3cret-value"])
+    exc = NotFound(
+        "file `s3cret-value.yml` does not exist",
+        Where("a/s3cret-value.yml", 3, "custom.s3cret-value"),
+        "create s3cret-value.yml",
+    )
+    masked = mask.error(exc)
+    assert isinstance(masked, NotFound)
+    assert str(masked) == (
+        "a/***.yml:3: `custom.***`: file `***.yml` does not exist (create ***.yml)"
+    )
+    clean = ShipwayError("nothing secret", Where("f", 1))
+    assert mask.error(clean) is clean
+    many = mask.error(ConfigErrors([clean, exc]))
+    assert isinstance(many, ConfigErrors)
+    assert [str(e) for e in many.errors] == [str(clean), str(masked)]
+
+
+def test_secrets_remembered_while_watching_reach_the_outermost_watcher() -> None:
+    remember(["ignored-outside"])
+    with watching() as outer:
+        remember(["first-secret"])
+        with watching() as inner:
+            remember(["second-secret", ""])
+        assert inner is outer
+    assert outer == {"first-secret", "second-secret"}
+    with watching() as fresh:
+        assert fresh == set()
+
+
+def test_release_manifest_keeps_secret_values_out_of_release_json(tmp_path: Path) -> None:
+    fn = Function(
+        name="f",
+        handler="h.f",
+        runtime="python3.11",
+        timeout=6,
+        memory_size=128,
+        environment={"API_KEY": "literal-key", "DSN": "pg://u:pw-123456@h", "TABLE": "t"},
+    )
+    deployed = DeployedFunction.from_function(fn, secrets={"pw-123456"})
+    assert deployed.secret_keys == ("API_KEY", "DSN")
+    assert deployed.masker("pg://u:pw-123456@h literal-key t") == "*** *** t"
+    manifest = ReleaseManifest(
+        "dev", 1, "c0ffee", 0.0, {"api": DeployedService("api", "api", "ab", {"f": deployed})}
+    )
+    manifest.write(tmp_path)
+    public = (tmp_path / "release.json").read_text()
+    assert "literal-key" not in public and "pw-123456" not in public
+    assert json.loads(public)["services"]["api"]["functions"]["f"]["environment"] == {
+        "API_KEY": "***",
+        "DSN": "***",
+        "TABLE": "t",
+    }
+    assert (tmp_path / "secrets.json").stat().st_mode & 0o077 == 0
+    assert (tmp_path / "release.json").stat().st_mode & 0o077 == 0
+    assert ReleaseManifest.load(tmp_path) == manifest  # the workers get the real values
