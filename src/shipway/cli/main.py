@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -224,14 +225,55 @@ def logs(run_id: str, service: str | None, follow: bool, repo: Path | None) -> N
 def invoke(function: str, env: str, data: str | None, repo: Path | None) -> None:
     """Call a function deployed on the local target and print its result (SERVICE.FUNCTION
     or FUNCTION)."""
-    try:
-        payload = json.loads(data) if data is not None else {}
-    except json.JSONDecodeError as exc:
-        raise ShipwayError(f"--data is not valid JSON: {exc}") from None
+    payload = parse_event(data) if data is not None else {}
     ok, result = App(repo).invoke(function, env, payload)
     _print_json(result)
     if not ok:
         sys.exit(1)
+
+
+# Lambda's limit for a synchronous invocation's payload, and a nesting no real event reaches
+MAX_EVENT_BYTES = 6 * 1024 * 1024
+MAX_EVENT_DEPTH = 100
+_JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+
+
+def parse_event(data: str) -> Any:
+    """`--data` as JSON, bounded in size and nesting (checked before it is parsed)."""
+    size = len(data.encode("utf-8", "surrogatepass"))
+    if size > MAX_EVENT_BYTES:
+        raise ShipwayError(
+            f"--data is {size} bytes; an event is at most {MAX_EVENT_BYTES} bytes (as on Lambda)"
+        )
+    depth = deepest = 0
+    for token in _JSON_TOKEN.finditer(data):
+        bracket = token.group()
+        if bracket in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif bracket in "]}":
+            depth -= 1
+    if deepest > MAX_EVENT_DEPTH:
+        raise ShipwayError(
+            f"--data nests {deepest} levels deep; an event may nest at most {MAX_EVENT_DEPTH}"
+        )
+    try:
+        event = json.loads(data, parse_constant=_not_json, parse_float=_finite)
+        json.dumps(event, ensure_ascii=False).encode("utf-8")  # no lone surrogate (`\ud800`)
+    except ValueError as exc:  # a number too long to convert, a bad escape …
+        raise ShipwayError(f"--data is not valid JSON: {exc}") from None
+    return event
+
+
+def _not_json(name: str) -> Any:
+    raise ValueError(f"`{name}` is not a JSON value")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise ValueError(f"the number {text[:40]} is too large")
+    return value
 
 
 @cli.command()
