@@ -167,3 +167,20 @@ def test_function_logs_errors_and_release_manifests_hold_no_secret(repo: Path) -
     assert env["API_KEY"] == env["DERIVED"] == env["ODD"] == "***"
     # the functions need the real values: only the release's owner-only secrets file has them
     assert _state_files_holding_secrets(repo) == ["envs/dev/releases/1/secrets.json"]
+
+
+def test_a_failed_deploy_naming_a_resolved_secret_is_stored_masked(
+    make_repo: Callable[..., Path],
+) -> None:
+    files = _files()
+    files["services/api/serverless.yml"] = files["services/api/serverless.yml"].replace(
+        "handler: handler.f", "handler: ${env:API_KEY}.f"
+    )
+    repo = make_repo(files)
+    proc = shipway("run", "dev", "--json", repo=repo)
+    assert proc.returncode == 1, proc.stderr
+    run = json.loads(proc.stdout)
+    assert run["state"] == "failed" and "***.f" in run["error"]
+    runs = shipway("runs", "--json", repo=repo)
+    for text in (proc.stdout, proc.stderr, runs.stdout, shipway("status", repo=repo).stdout):
+        assert _leaks(text) == []

@@ -83,6 +83,8 @@ class Outcome:
 class Engine:
     def __init__(self, repo: Path, paths: StatePaths, store: Store, listener: Listener = ignore):
         self.repo = repo
+        # run id -> its environment's secrets: whatever is stored for a run is masked
+        self._masks: dict[str, Masker] = {}
         self.paths = paths
         self.store = store
         self.listener = listener
@@ -111,6 +113,7 @@ class Engine:
             shutil.rmtree(scratch, ignore_errors=True)
             raise
         run = self.store.create_run(env_name, commit, trigger, RunState.RUNNING)
+        self._masks[run.id] = Masker(plan.secrets)
         run = self.store.update_run(run.id, started_at=time.time())
         workspace = self.paths.workspace(run.id)
         workspace.parent.mkdir(parents=True, exist_ok=True)
@@ -149,6 +152,7 @@ class Engine:
         finally:
             self.store.forget_build_groups(run.id)
             remove_run_files(self.paths, run.id)
+            self._masks.pop(run.id, None)
 
     # ------------------------------------------------------------------ stages
 
@@ -348,6 +352,11 @@ class Engine:
         log: Path | None = None,
         detail: Mapping[str, object] | None = None,
     ) -> None:
+        mask = self._masks.get(run.id)
+        if mask and message:
+            message = mask(message)
+        if mask and detail:
+            detail = mask.data(detail)
         self.store.set_job(
             run.id,
             stage,
@@ -362,6 +371,9 @@ class Engine:
     def _finish(
         self, run: Run, state: RunState, error: str | None, release: int | None = None
     ) -> Run:
+        mask = self._masks.get(run.id)
+        if mask and error:
+            error = mask(error)
         return self.store.update_run(
             run.id, state=state, finished_at=time.time(), error=error, release=release
         )
