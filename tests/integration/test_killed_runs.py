@@ -5,11 +5,14 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import shutil
+import sqlite3
 import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+from tests.conftest import commit_all, git
 from tests.integration.cli import one_service_files, shipway, shipway_json, start_run
 
 UNSANDBOXED = "project: slow\nbuild: {sandbox: off}\nenvironments:\n  dev:\n    branch: dev\n"
@@ -139,3 +142,61 @@ def test_status_after_a_kill_says_interrupted(make_repo: Callable[..., Path]) ->
     status = json.loads(shipway("status", "--json", repo=repo).stdout)
     assert status["dev"]["last_run"]["state"] == "interrupted"
     assert status["dev"]["release"] is None
+
+
+def _fake_killed_deploy(repo: Path, number: int, commit: str) -> Path:
+    """What a deploy killed between its switch and its record leaves: run `dev-<number>`
+    still `running` under a dead process, release `number` live but not in the store."""
+    envdir = repo / ".shipway/envs/dev"
+    folder = envdir / f"releases/{number}"
+    shutil.copytree(envdir / "releases/1", folder, symlinks=True)
+    manifest = json.loads((folder / "release.json").read_text())
+    (folder / "release.json").write_text(
+        json.dumps({**manifest, "number": number, "commit": commit})
+    )
+    os.symlink(f"releases/{number}", envdir / ".current-new")
+    os.replace(envdir / ".current-new", envdir / "current")
+    db = sqlite3.connect(repo / ".shipway/shipway.db")
+    with db:
+        db.execute(
+            "INSERT INTO runs (id, env, seq, commit_sha, state, trigger, created_at, owner)"
+            " VALUES (?, 'dev', ?, ?, 'running', 'cli', ?, '4194305:1')",
+            (f"dev-{number}", number, commit, time.time()),
+        )
+    db.close()
+    return folder
+
+
+FAST_BUILD = (
+    "version: 0.2\nphases:\n  build:\n    commands:\n      - echo ok\n"
+    "artifacts:\n  files: [handler.py]\n"
+)
+
+
+def test_a_switch_the_killed_run_never_recorded_is_put_back(
+    make_repo: Callable[..., Path],
+) -> None:
+    repo = make_repo(one_service_files(FAST_BUILD))
+    assert shipway_json("run", "dev", repo=repo)["release"] == 1
+    git(repo, "checkout", "-q", "dev")
+    (repo / "services/slow/handler.py").write_text("def f(e, c):\n    return 2\n")
+    newer = commit_all(repo, "v2")
+    folder = _fake_killed_deploy(repo, 2, newer)
+    status = shipway_json("status", "dev", repo=repo)["dev"]
+    assert status["release"] == 1 and status["last_run"]["state"] == "interrupted"
+    assert os.readlink(repo / ".shipway/envs/dev/current") == "releases/1"  # what status says
+    assert not folder.exists()
+    run = shipway_json("run", "dev", repo=repo)  # the release number is free again
+    assert run["state"] == "succeeded" and run["release"] == 2
+
+
+def test_a_release_folder_the_store_does_not_know_never_blocks_a_run(
+    make_repo: Callable[..., Path],
+) -> None:
+    repo = make_repo(one_service_files(FAST_BUILD))
+    assert shipway_json("run", "dev", repo=repo)["release"] == 1
+    envdir = repo / ".shipway/envs/dev"
+    shutil.copytree(envdir / "releases/1", envdir / "releases/2", symlinks=True)
+    run = shipway_json("run", "dev", "--force", repo=repo)
+    assert run["state"] == "succeeded" and run["release"] == 3
+    assert os.readlink(envdir / "current") == "releases/3"

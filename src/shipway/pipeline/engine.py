@@ -286,7 +286,11 @@ class Engine:
                     self._job(
                         run, Stage.DEPLOY, change.service, JobState.RUNNING, 0.0, change.reason
                     )
-            number = self.store.next_release_number(env)
+            # a number no release folder has: a killed deploy may have left one unrecorded
+            number = max(
+                self.store.next_release_number(env),
+                max(target.store(env).numbers(), default=0) + 1,
+            )
             try:
                 folder = target.apply(deploy_plan, number, pairs)
             except Exception as exc:

@@ -2,8 +2,9 @@
 
 A run whose process died is marked `interrupted` (its state is true again); first the process
 groups its builds started are killed, so a build cannot go on doing side effects; then its
-workspace (the commit and its `.env` files) and its builds' scratch space are removed, and a
-deploy's half-written `.staging-*` release is discarded once no deploy holds the environment.
+workspace (the commit and its `.env` files) and its builds' scratch space are removed; a
+deploy's half-written `.staging-*` release is discarded once no deploy holds the environment,
+and a switch it made but never recorded is put back.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ def recover(store: Store, paths: StatePaths) -> list[str]:
     for run_id in orphans:
         store.forget_build_groups(run_id)
         remove_run_files(paths, run_id)
+        _undo_unrecorded_switch(store, paths, run_id)
     _remove_dead_exports(paths)
     _discard_staging(paths)
     return orphans
@@ -84,6 +86,30 @@ def kill_group(pgid: int, identity: str) -> None:
         os.killpg(pgid, signal.SIGKILL)
 
 
+def _undo_unrecorded_switch(store: Store, paths: StatePaths, run_id: str) -> None:
+    """A deploy killed after its switch but before its release was recorded left `current`
+    on a release the store does not know: switch back to the last recorded one, so the
+    environment is on the release `status` shows and the run's release number is free."""
+    run = store.run(run_id)
+    try:
+        releases = ReleaseStore(paths.home, run.env)
+        with environment_lock(paths.env_lock(run.env), run.env, wait=False):
+            current = releases.current()
+            recorded = store.release_numbers(run.env)
+            if current is None or current[0] in recorded:
+                return
+            if releases.manifest(current[0]).commit != run.commit:
+                return  # not this run's release: leave it to whoever made it
+            live = [n for n in releases.numbers() if n in recorded]
+            if live:
+                releases.switch(max(live))
+            else:
+                releases.current_link.unlink(missing_ok=True)
+            shutil.rmtree(releases.path(current[0]), ignore_errors=True)
+    except (OSError, ShipwayError):  # a deploy holds the environment, or nothing is there
+        return
+
+
 def _discard_staging(paths: StatePaths) -> None:
     """Half-written releases of the local target, where no deploy is running now."""
     envs = paths.home / "envs"
@@ -92,11 +118,17 @@ def _discard_staging(paths: StatePaths) -> None:
     except OSError:
         return
     for env in names:
-        releases = envs / env / "releases"
+        if not any(n.startswith(".staging-") for n in _listing(envs / env / "releases")):
+            continue
         try:
-            if not any(n.startswith(".staging-") for n in os.listdir(releases)):
-                continue
             with environment_lock(paths.env_lock(env), env, wait=False):
                 ReleaseStore(paths.home, env).discard_stale()
-        except (OSError, ShipwayError):  # no releases, a bad name, or a deploy holds the lock
+        except (OSError, ShipwayError):  # a bad name, or a deploy holds the lock
             continue
+
+
+def _listing(folder: Path) -> list[str]:
+    try:
+        return os.listdir(folder)
+    except OSError:
+        return []

@@ -359,6 +359,10 @@ class Store:
         )
         return [_release(r) for r in rows]
 
+    def release_numbers(self, env: str) -> set[int]:
+        rows = self._db().execute("SELECT number FROM releases WHERE env = ?", (env,))
+        return {int(r["number"]) for r in rows}
+
     def latest_release(self, env: str) -> Release | None:
         found = self.releases(env, limit=1)
         return found[0] if found else None
