@@ -184,3 +184,30 @@ def test_a_failed_deploy_naming_a_resolved_secret_is_stored_masked(
     runs = shipway("runs", "--json", repo=repo)
     for text in (proc.stdout, proc.stderr, runs.stdout, shipway("status", repo=repo).stdout):
         assert _leaks(text) == []
+
+
+def test_a_malformed_env_line_is_reported_without_its_value(
+    make_repo: Callable[..., Path],
+) -> None:
+    files = _files()
+    files[".env.dev"] = f'API_KEY="{CANARY}\nOTHER=1\n'  # the quote is never closed
+    repo = make_repo(files)
+    proc = shipway("validate", repo=repo)
+    assert proc.returncode == 2
+    assert ".env.dev:1" in proc.stderr and "`API_KEY=…`" in proc.stderr
+    assert _leaks(proc.stderr) == []
+
+
+def test_secrets_declared_in_shipway_yml_are_masked(make_repo: Callable[..., Path]) -> None:
+    files = _files()
+    files["shipway.yml"] = (
+        "project: sec\nenvironments:\n  dev:\n    branch: dev\n    secrets: [DATABASE_URL]\n"
+    )
+    files[".env.dev"] += "DATABASE_URL=postgres://db.internal/ledger-xyzzy\n"
+    files["services/api/serverless.yml"] = files["services/api/serverless.yml"].replace(
+        "    ODD:", "    DB: ${env:DATABASE_URL}\n    ODD:"
+    )
+    repo = make_repo(files)
+    out = shipway("print", "api", "--env", "dev", repo=repo)
+    assert out.returncode == 0, out.stderr
+    assert "ledger-xyzzy" not in out.stdout and "DB: '***'" in out.stdout
