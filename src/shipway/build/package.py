@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from shipway.archive import write_zip
+from shipway.build.confine import inside
 from shipway.build.errors import BuildFailed
 from shipway.build.patterns import apply_ordered, compile_glob, filter_paths, has_magic
 from shipway.build.shell import Processes
@@ -41,34 +43,78 @@ _IDENTIFIER = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9_.-]*\Z")
 
 Files = dict[str, Path]  # {name in the zip: file on disk}
 
+# a file name no pattern names on purpose: a folder link is packaged when this would be
+_PROBE = "\x00probe"
+
 
 def expand_vars(text: str, env: Mapping[str, str]) -> str:
     """`$NAME` / `${NAME}` from env (missing: empty), as CodeBuild does in artifact paths."""
     return _VAR_REF.sub(lambda m: env.get(m.group(1) or m.group(2), ""), text)
 
 
-def list_files(root: Path) -> list[str]:
+def list_files(root: Path, confine: Path | None = None) -> list[str]:
     """Every file below root (following symlinks, no loops), as sorted posix paths."""
+    return walk_files(root, confine)[0]
+
+
+def walk_files(root: Path, confine: Path | None = None) -> tuple[list[str], dict[str, str]]:
+    """(every file below root, sorted; the symlinks that leave `confine`: path -> target).
+
+    Symlinks are followed as the Serverless Framework follows them (a link to a sibling
+    folder packages its files twice, under both names), but never round a loop, and a
+    folder link whose target leaves `confine` is not entered (nothing outside is even
+    listed); a file link leaving it is listed, for the caller to refuse when it is chosen.
+    """
     out: list[str] = []
-    seen: set[tuple[int, int]] = set()
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+    outside: dict[str, str] = {}
+
+    if not root.is_dir():
+        return out, outside
+    top = os.stat(root)
+    # a stack, not recursion: a commit may nest folders deeper than Python's recursion limit
+    stack: list[tuple[Path, str, frozenset[tuple[int, int]]]] = [
+        (root, "", frozenset({(top.st_dev, top.st_ino)}))
+    ]
+    while stack:
+        folder, prefix, ancestors = stack.pop()
         try:
-            st = os.stat(dirpath)
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
         except OSError:
-            dirnames[:] = []
             continue
-        if (st.st_dev, st.st_ino) in seen:
-            dirnames[:] = []
-            continue
-        seen.add((st.st_dev, st.st_ino))
-        rel = os.path.relpath(dirpath, root)
-        prefix = "" if rel == "." else rel.replace(os.sep, "/") + "/"
-        for name in filenames:
-            full = os.path.join(dirpath, name)
-            if os.path.isfile(full):  # skips broken symlinks, sockets …
-                out.append(prefix + name)
+        for entry in entries:
+            full, rel = Path(entry.path), prefix + entry.name
+            try:
+                link = entry.is_symlink()
+                st = entry.stat()  # follows the link
+            except OSError:  # a broken link or a loop between links
+                continue
+            if link and confine is not None and not inside(full, confine):
+                if stat.S_ISDIR(st.st_mode) or stat.S_ISREG(st.st_mode):
+                    outside[rel] = os.readlink(full)
+                if not stat.S_ISREG(st.st_mode):
+                    continue
+            if stat.S_ISDIR(st.st_mode):
+                here = (st.st_dev, st.st_ino)
+                if here not in ancestors:  # a link back up would walk for ever
+                    stack.append((full, rel + "/", ancestors | {here}))
+            elif stat.S_ISREG(st.st_mode):  # skips sockets, fifos, devices
+                out.append(rel)
     out.sort()
-    return out
+    return out, outside
+
+
+def _refuse_outside(
+    outside: dict[str, str], chosen: list[str], selects: Callable[[str], bool], base: str = ""
+) -> None:
+    """BuildFailed naming the first symlink leaving the service folder that the package
+    would hold (a file link chosen, or a folder link below which a file would be chosen)."""
+    picked = set(chosen)
+    for link, target in sorted(outside.items()):
+        if link in picked or selects(f"{link}/{_PROBE}"):
+            raise BuildFailed(
+                f"`{base}{link}` is a symlink to `{target}`, outside the service folder: "
+                "it is not packaged (point it inside the service, or exclude it)"
+            )
 
 
 def _list_dirs(root: Path) -> list[str]:
@@ -87,7 +133,10 @@ def package_files(
     """The service files the Serverless Framework would package, by `package.patterns`."""
     excludes = [*DEFAULT_EXCLUDES, *exclude_files]
     ordered = [p[1:] if p.startswith("!") else "!" + p for p in excludes] + list(patterns)
-    return apply_ordered(list_files(service_dir), ordered)
+    files, outside = walk_files(service_dir, service_dir)
+    chosen = apply_ordered(files, ordered)
+    _refuse_outside(outside, chosen, lambda path: bool(apply_ordered([path], ordered)))
+    return chosen
 
 
 def artifact_files(
@@ -97,7 +146,8 @@ def artifact_files(
     base = service_dir
     if spec.base_directory:
         text = expand_vars(spec.base_directory, env).replace("\\", "/").rstrip("/") or "."
-        if has_magic(text) and not os.path.isabs(text):
+        _stays_inside(text, f"{what}.base-directory `{spec.base_directory}`")
+        if has_magic(text):
             dirs = [d for d in _list_dirs(service_dir) if compile_glob(text).match(d) is not None]
             if len(dirs) != 1:
                 found = ", ".join(dirs[:5]) or "none"
@@ -106,14 +156,26 @@ def artifact_files(
                     f"folder; matched {len(dirs)} ({found})"
                 )
             text = dirs[0]
+        if not inside(service_dir / text, service_dir):
+            raise BuildFailed(
+                f"{what}.base-directory `{spec.base_directory}` is a symlink that leaves the "
+                "service folder; refused"
+            )
         base = (service_dir / text).resolve()
         if not base.is_dir():
             raise BuildFailed(f"{what}.base-directory `{spec.base_directory}` is not a folder")
-    files = list_files(base)
-    chosen = filter_paths([expand_vars(p, env) for p in spec.files], files)
-    if spec.exclude_paths:
-        drop = set(filter_paths([expand_vars(p, env) for p in spec.exclude_paths], chosen))
-        chosen = [f for f in chosen if f not in drop]
+    wanted = [expand_vars(p, env) for p in spec.files]
+    unwanted = [expand_vars(p, env) for p in spec.exclude_paths]
+    for key, pattern in [*(("files", p) for p in wanted), *(("exclude", p) for p in unwanted)]:
+        _stays_inside(pattern.replace("\\", "/"), f"{what}.{key} `{pattern}`")
+
+    def selects(path: str) -> bool:
+        return bool(filter_paths(wanted, [path])) and not filter_paths(unwanted, [path])
+
+    files, outside = walk_files(base, service_dir)
+    chosen = [f for f in files if selects(f)]
+    rel_base = os.path.relpath(base, service_dir.resolve())
+    _refuse_outside(outside, chosen, selects, "" if rel_base == "." else rel_base + "/")
     if not chosen:
         raise BuildFailed(
             f"{what}: no matching artifact paths found for "
@@ -129,6 +191,22 @@ def artifact_files(
             )
         out[name] = base / rel
     return out
+
+
+def _stays_inside(path: str, what: str) -> None:
+    """A path of the buildspec, relative to the service folder: never absolute, never `..`
+    above it."""
+    depth = 0
+    for seg in path.split("/") if not path.startswith("/") else ["..", *path.split("/")]:
+        if seg == "..":
+            depth -= 1
+        elif seg not in ("", "."):
+            depth += 1
+        if depth < 0:
+            raise BuildFailed(
+                f"{what} leaves the service folder: artifact paths are relative to it "
+                "and stay inside"
+            )
 
 
 def secondary_zip(out_zip: Path, identifier: str) -> Path:

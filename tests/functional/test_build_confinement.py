@@ -1,0 +1,133 @@
+"""What a package may hold: symlinks are followed only while they stay inside the service
+folder, and artifact paths never leave it."""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from shipway.model import JobState
+from tests.functional.buildkit import build, buildspec, zip_names
+
+SERVICE = ("ws", "services", "svc")
+
+
+def _service(tmp_path: Path) -> Path:
+    path = tmp_path.joinpath(*SERVICE)
+    path.mkdir(parents=True)
+    (path / "handler.py").write_text("def main(e, c):\n    return 1\n")
+    return path
+
+
+def _refused(tmp_path: Path, spec: str | None, *needles: str, **kw: object) -> str:
+    result, log = build(tmp_path, spec, **kw)  # type: ignore[arg-type]
+    assert result.state is JobState.FAILED, log
+    assert result.artifact is None
+    assert result.error is not None
+    for needle in needles:
+        assert needle in result.error, result.error
+    assert "Traceback" not in log
+    return result.error
+
+
+def test_default_build_refuses_a_folder_link_leaving_the_service(tmp_path: Path) -> None:
+    svc = _service(tmp_path)
+    (svc / "etcdir").symlink_to("/etc")
+    error = _refused(tmp_path, None, "`etcdir`", "/etc", "outside the service folder")
+    assert "shadow" not in error
+    assert not (tmp_path / "out" / "svc.zip").exists()
+
+
+def test_default_build_refuses_a_file_link_leaving_the_service(tmp_path: Path) -> None:
+    svc = _service(tmp_path)
+    (tmp_path / "ws" / "secret.txt").write_text("top secret\n")
+    (svc / "x").symlink_to("../../secret.txt")
+    _refused(tmp_path, None, "`x`", "../../secret.txt")
+
+
+def test_links_inside_the_service_are_packaged_with_their_content(tmp_path: Path) -> None:
+    svc = _service(tmp_path)
+    (svc / "lib").mkdir()
+    (svc / "lib" / "util.py").write_text("X = 1\n")
+    (svc / "alias.py").symlink_to("handler.py")
+    (svc / "libdir").symlink_to("lib")
+    (svc / "loop").symlink_to(".")  # a loop: listed once, never followed round
+    (svc / "a").symlink_to("b")
+    (svc / "b").symlink_to("a")  # a loop between two links: a broken link, skipped
+    first, log = build(tmp_path, None)
+    assert first.state is JobState.SUCCEEDED, log
+    names = zip_names(first)
+    assert {"alias.py", "libdir/util.py", "lib/util.py", "handler.py"} <= set(names)
+    assert "a" not in names and "b" not in names
+    with zipfile.ZipFile(tmp_path / "out" / "svc.zip") as zf:
+        assert zf.read("alias.py") == (svc / "handler.py").read_bytes()
+    again, _ = build(tmp_path, None)  # same files, same bytes
+    assert first.artifact is not None and again.artifact is not None
+    assert again.artifact.sha256 == first.artifact.sha256
+
+
+def test_an_excluded_link_leaving_the_service_is_not_an_error(tmp_path: Path) -> None:
+    svc = _service(tmp_path)
+    (svc / ".venv").mkdir()
+    (svc / ".venv" / "python").symlink_to("/usr/bin/env")
+    (svc / "tools").symlink_to("/usr/share")
+    result, log = build(tmp_path, None, patterns=("!.venv/**", "!tools/**"))
+    assert result.state is JobState.SUCCEEDED, log
+    assert zip_names(result) == ["handler.py"]
+
+
+def test_package_patterns_build_refuses_a_link_its_commands_made(tmp_path: Path) -> None:
+    _service(tmp_path)
+    _refused(tmp_path, buildspec("ln -s /etc/passwd pw", artifacts=None), "`pw`", "/etc/passwd")
+
+
+def test_artifacts_files_refuse_a_link_leaving_the_service(tmp_path: Path) -> None:
+    _service(tmp_path)
+    spec = buildspec(
+        "mkdir -p dist && cp handler.py dist/ && ln -s /etc dist/etc",
+        artifacts="{files: ['**/*'], base-directory: dist}",
+    )
+    _refused(tmp_path, spec, "`dist/etc`", "outside the service folder")
+
+
+@pytest.mark.parametrize(
+    ("artifacts", "key"),
+    [
+        ("{files: ['**/*'], base-directory: ../..}", "artifacts.base-directory `../..`"),
+        ("{files: ['**/*'], base-directory: /etc}", "artifacts.base-directory `/etc`"),
+        ("{files: ['**/*'], base-directory: '../*'}", "artifacts.base-directory `../*`"),
+        ("{files: ['../../**']}", "artifacts.files `../../**`"),
+        ("{files: ['/etc/passwd']}", "artifacts.files `/etc/passwd`"),
+        (
+            "{files: [handler.py], secondary-artifacts: {extra: {files: ['**/*'], "
+            "base-directory: ../../..}}}",
+            "artifacts.secondary-artifacts.extra.base-directory `../../..`",
+        ),
+    ],
+)
+def test_artifact_paths_leaving_the_service_are_refused(
+    tmp_path: Path, artifacts: str, key: str
+) -> None:
+    _service(tmp_path)
+    _refused(tmp_path, buildspec("true", artifacts=artifacts), key, "leaves the service folder")
+
+
+def test_base_directory_that_is_a_link_leaving_the_service_is_refused(tmp_path: Path) -> None:
+    svc = _service(tmp_path)
+    (svc / "dist").symlink_to("/etc")
+    spec = buildspec("true", artifacts="{files: ['**/*'], base-directory: dist}")
+    _refused(tmp_path, spec, "artifacts.base-directory `dist`", "symlink")
+
+
+def test_base_directory_may_be_a_sibling_folder_inside_the_service(tmp_path: Path) -> None:
+    svc = _service(tmp_path)
+    (svc / "build").mkdir()
+    (svc / "build" / "app.py").write_text("A = 1\n")
+    os.symlink("build", svc / "dist")
+    spec = buildspec("true", artifacts="{files: ['**/*'], base-directory: dist}")
+    result, log = build(tmp_path, spec)
+    assert result.state is JobState.SUCCEEDED, log
+    assert zip_names(result) == ["app.py"]
