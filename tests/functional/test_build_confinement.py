@@ -131,3 +131,52 @@ def test_base_directory_may_be_a_sibling_folder_inside_the_service(tmp_path: Pat
     result, log = build(tmp_path, spec)
     assert result.state is JobState.SUCCEEDED, log
     assert zip_names(result) == ["app.py"]
+
+
+# --------------------------------------------------------------------------- cache.paths
+
+_NODE_CACHE = "cache: {paths: ['node_modules/**/*']}"
+
+
+def test_cache_restore_never_writes_through_a_link_leaving_the_workspace(
+    tmp_path: Path,
+) -> None:
+    cache, victim = tmp_path / "cache", tmp_path / "victim"
+    victim.mkdir()
+    make = "mkdir -p node_modules/pkg && echo cached > node_modules/pkg/index.js"
+    first, log = build(
+        tmp_path / "a",
+        buildspec(make, artifacts="{files: [handler.py]}", head=_NODE_CACHE),
+        cache_dir=cache,
+    )
+    assert first.state is JobState.SUCCEEDED, log
+    assert (cache / "service" / "node_modules" / "pkg" / "index.js").is_file()
+    # the next commit has node_modules as a link out of the workspace
+    svc = _service(tmp_path / "b")
+    (svc / "node_modules").symlink_to(victim)
+    again, log = build(
+        tmp_path / "b",
+        buildspec("true", artifacts="{files: [handler.py]}", head=_NODE_CACHE),
+        cache_dir=cache,
+    )
+    assert again.state is JobState.SUCCEEDED, log
+    assert list(victim.iterdir()) == []  # nothing written through the link
+    assert "cache restore skipped below `node_modules`" in log
+    assert "0 files restored" in log
+
+
+def test_cache_save_never_reads_through_a_link_leaving_the_workspace(tmp_path: Path) -> None:
+    cache, victim = tmp_path / "cache", tmp_path / "victim"
+    (victim / "pkg").mkdir(parents=True)
+    (victim / "pkg" / "secret.txt").write_text("outside\n")
+    svc = _service(tmp_path)
+    (svc / "node_modules").symlink_to(victim)
+    spec = buildspec(
+        "true",
+        artifacts="{files: [handler.py]}",
+        head="cache: {paths: ['node_modules/pkg/**/*']}",
+    )
+    result, log = build(tmp_path, spec, cache_dir=cache)
+    assert result.state is JobState.SUCCEEDED, log
+    assert "not saved" in log
+    assert not [p for p in cache.rglob("*") if p.name == "secret.txt"]

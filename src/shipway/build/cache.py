@@ -23,6 +23,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from shipway.build.confine import inside
 from shipway.build.logs import BuildLog
 from shipway.build.package import expand_vars
 from shipway.build.patterns import compile_glob, has_magic
@@ -36,6 +37,7 @@ class CacheEntry:
     base: Path  # that root on this machine
     pattern: str  # glob relative to base
     start: str  # the literal folder (or file) the pattern starts in, relative to base
+    confine: Path  # what the entry may read and write: the workspace, or $HOME
 
 
 def plan_cache(
@@ -76,7 +78,8 @@ def plan_cache(
         if name == "home" and not start:
             notes.append(f"cache path `{raw}` would cache all of $HOME; skipped")
             continue
-        entries.append(CacheEntry(name, Path(base), rel, start))
+        confine = Path(base) if name == "home" else Path(roots[1][1])
+        entries.append(CacheEntry(name, Path(base), rel, start, confine))
     return entries, notes
 
 
@@ -143,15 +146,37 @@ def _copy(src: Path, dst: Path) -> None:
 
 
 def _matches(
-    entries: list[CacheEntry], base_of: Mapping[str, Path], skip: Path | None
+    entries: list[CacheEntry],
+    base_of: Mapping[str, Path],
+    skip: Path | None,
+    log: BuildLog | None = None,
 ) -> Iterator[tuple[CacheEntry, str]]:
+    """(entry, path relative to its base) of every file the entries select. With a log
+    (saving), a start folder reached through a symlink that leaves what the entry may read
+    is skipped, with a warning: the cache never copies files from outside."""
     seen: set[tuple[str, str]] = set()
     for entry in entries:
         regex = compile_glob(entry.pattern)
+        top = base_of[entry.root] / entry.start
+        if log is not None and entry.start and not inside(top.parent, entry.confine):
+            log.agent(
+                f"Warning: cache path `{entry.start}` is reached through a symlink "
+                "that leaves the workspace; not saved"
+            )
+            continue
         for rel in _walk(base_of[entry.root], entry.start, skip):
             if (entry.root, rel) not in seen and regex.match(rel):
                 seen.add((entry.root, rel))
                 yield entry, rel
+
+
+def _first_link(base: Path, rel: str) -> str:
+    """The first folder of `rel` (below base) that is a symlink, for the warning."""
+    parts = rel.split("/")
+    for i in range(1, len(parts)):
+        if (base / "/".join(parts[:i])).is_symlink():
+            return "/".join(parts[:i])
+    return rel
 
 
 def restore_cache(entries: list[CacheEntry], cache_dir: Path, log: BuildLog) -> int:
@@ -162,13 +187,23 @@ def restore_cache(entries: list[CacheEntry], cache_dir: Path, log: BuildLog) -> 
         return 0
     restored = kept = 0
     saved = {e.root: cache_dir / e.root for e in entries}
+    refused: set[str] = set()
     for entry, rel in _matches(entries, saved, None):
         dst = entry.base / rel
         if os.path.lexists(dst):
             kept += 1
             continue
+        # a committed symlink on the way (`node_modules -> /elsewhere`) would take the
+        # copy outside the workspace: every folder on the way must resolve inside it
+        if not inside(dst.parent, entry.confine):
+            refused.add(_first_link(entry.base, rel))
+            continue
         _copy(saved[entry.root] / rel, dst)
         restored += 1
+    for link in sorted(refused):
+        log.agent(
+            f"Warning: cache restore skipped below `{link}`: a symlink that leaves the workspace"
+        )
     log.agent(f"Restoring cache: {restored} files restored, {kept} already present and kept")
     return restored
 
@@ -184,7 +219,7 @@ def save_cache(entries: list[CacheEntry], cache_dir: Path, log: BuildLog) -> int
     try:
         fresh.mkdir()
         bases = {e.root: e.base for e in entries}
-        for entry, rel in _matches(entries, bases, cache_dir):
+        for entry, rel in _matches(entries, bases, cache_dir, log):
             _copy(entry.base / rel, fresh / entry.root / rel)
             count += 1
         if cache_dir.exists():

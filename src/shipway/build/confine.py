@@ -5,7 +5,8 @@
   stays inside the service folder; a link leaving it (`etcdir -> /etc`,
   `x -> ../../secret`) fails the build, naming the link, and is never packaged.
 - `artifacts.base-directory` and the files an artifact selects stay inside the service
-  folder.
+  folder (package.py); `cache.paths` never read or write through a link leaving the
+  workspace (cache.py).
 - Other environments' `.env.<name>` files are removed from a run's workspace before its
   builds start: a build of `dev` cannot read `.env.prod`, with or without the sandbox.
 """
@@ -16,8 +17,6 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-from shipway.build.errors import BuildFailed
-
 
 def inside(path: Path, root: Path) -> bool:
     """Whether `path`, every symlink on it followed, stays inside `root`."""
@@ -26,33 +25,6 @@ def inside(path: Path, root: Path) -> bool:
     except (OSError, RuntimeError):  # a link loop
         return False
     return real.is_relative_to(Path(os.path.realpath(root)))
-
-
-def refuse_escape(path: Path, root: Path, what: str) -> None:
-    """BuildFailed when `path` (or a symlink on the way to it) leaves `root`."""
-    if not inside(path, root):
-        raise BuildFailed(f"{what} leaves the service folder; refused")
-
-
-def check_link(path: Path, root: Path, rel: str) -> None:
-    """A file the package would hold: BuildFailed when it reaches outside `root`."""
-    if not inside(path, root):
-        raise BuildFailed(
-            f"`{rel}` is a symlink that leaves the service folder (to "
-            f"`{_target(path)}`): it is not packaged; remove the link or point it inside "
-            "the service"
-        )
-
-
-def _target(path: Path) -> str:
-    """The first link on the way to `path` that leaves, as the commit wrote it."""
-    for candidate in [path, *path.parents]:
-        if candidate.is_symlink():
-            try:
-                return os.readlink(candidate)
-            except OSError:
-                break
-    return str(path)
 
 
 def drop_other_env_files(
