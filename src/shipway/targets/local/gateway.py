@@ -197,7 +197,7 @@ class Gateway:
             result = self.workers.invoke(spec, event, min(float(spec.function.timeout), limit))
         except ShipwayError as e:
             append_log(spec, f"[ERROR] {e}\n")
-            return self._reply(apigw.function_error(kind), str(e))
+            return self._reply(apigw.function_error(kind), spec.mask(str(e)))
         except Exception:
             append_log(spec, f"[ERROR] local runtime failure\n{traceback.format_exc()}")
             return self._reply(apigw.function_error(kind), "local runtime failure")
