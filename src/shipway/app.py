@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 import yaml
 
+from shipway.build.sandbox import INSTALL_HINT, unavailable
 from shipway.config.buildspec import parse_buildspec
 from shipway.config.dotenv import EnvValues
 from shipway.config.printing import render_config
@@ -123,6 +124,8 @@ class App:
                 functions[service.name] = count if count is not None else 0
         if problems:
             raise problems.as_error()
+        why = unavailable(project.build.network) if project.build.sandbox else None
+        isolation = [f"builds are not isolated: {why} ({INSTALL_HINT})"] if why else []
         return [
             ServiceSummary(
                 s.name,
@@ -130,7 +133,7 @@ class App:
                 s.buildspec or "default",
                 functions.get(s.name, 0),
                 s.depends_on,
-                tuple(dict.fromkeys(warnings.get(s.name, []))),
+                tuple(dict.fromkeys([*warnings.get(s.name, []), *isolation])),
             )
             for s in project.services
         ]

@@ -4,13 +4,16 @@ source checkout or another environment's `.env` files."""
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from shipway.build.sandbox import unavailable
-from tests.integration.cli import shipway
+from tests.integration.cli import SHIPWAY, shipway
 
 PROJECT = "project: snoop\nenvironments:\n  dev:\n    branch: dev\n  prod:\n    branch: main\n"
 SERVERLESS = (
@@ -85,3 +88,28 @@ def test_other_environments_env_files_are_gone_even_without_the_sandbox(
     assert "builds are not isolated: build.sandbox is off" in log
     for said in ("no root prod env", "no service prod env", "dev env readable"):
         assert said in _output(log), log
+
+
+def test_validate_warns_when_builds_cannot_be_isolated(
+    make_repo: Callable[..., Path], tmp_path: Path
+) -> None:
+    repo = make_repo(_files(tmp_path / "repo"))
+    bin_dir = tmp_path / "bin"  # git, but no bwrap
+    bin_dir.mkdir()
+    git = shutil.which("git")
+    assert git is not None
+    (bin_dir / "git").symlink_to(git)
+    env = {**os.environ, "PATH": str(bin_dir)}
+    env.pop("SHIPWAY_HOME", None)
+    proc = subprocess.run(
+        [SHIPWAY, "validate", "--repo", str(repo)], capture_output=True, text=True, env=env
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert (
+        "warning: services/snoop: builds are not isolated: bubblewrap (`bwrap`) is not installed"
+        in proc.stderr
+    )
+    with_bwrap = shipway("validate", repo=repo)
+    assert with_bwrap.returncode == 0, with_bwrap.stderr
+    if unavailable() is None:
+        assert "not isolated" not in with_bwrap.stderr
