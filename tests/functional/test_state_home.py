@@ -72,6 +72,17 @@ def test_a_committed_state_symlink_is_refused(
     assert _with_home(tmp_path / "home", "run", "dev", repo=repo).returncode == 0
 
 
+def test_state_from_a_commit_is_refused(make_repo: Callable[..., Path], tmp_path: Path) -> None:
+    repo = make_repo(one_service_files(BUILD))
+    assert shipway_json("run", "dev", repo=repo)["state"] == "succeeded"
+    commit_all(repo, "state committed by accident, or planted")  # no .gitignore here
+    proc = shipway("runs", repo=repo)
+    assert proc.returncode == 2, proc.stderr
+    assert "holds files committed to the repository" in proc.stderr
+    assert "git rm -r --cached .shipway" in proc.stderr
+    assert _with_home(tmp_path / "home", "run", "dev", repo=repo).returncode == 0
+
+
 def _tamper(repo: Path, sql: str, *params: str) -> None:
     db = sqlite3.connect(repo / ".shipway/shipway.db")
     with db:

@@ -176,7 +176,7 @@ FAST_BUILD = (
 def test_a_switch_the_killed_run_never_recorded_is_put_back(
     make_repo: Callable[..., Path],
 ) -> None:
-    repo = make_repo(one_service_files(FAST_BUILD))
+    repo = make_repo({**one_service_files(FAST_BUILD), ".gitignore": ".shipway/\n"})
     assert shipway_json("run", "dev", repo=repo)["release"] == 1
     git(repo, "checkout", "-q", "dev")
     (repo / "services/slow/handler.py").write_text("def f(e, c):\n    return 2\n")

@@ -77,7 +77,7 @@ def test_an_older_run_finishing_last_does_not_replace_the_newer_release(
 def test_an_older_commit_is_superseded_and_a_diverged_one_deploys(
     make_repo: Callable[..., Path],
 ) -> None:
-    repo = make_repo(one_service_files(FAST))
+    repo = make_repo({**one_service_files(FAST), ".gitignore": ".shipway/\n"})
     older = git(repo, "rev-parse", "dev")
     git(repo, "checkout", "-q", "dev")
     (repo / "services/slow/handler.py").write_text("def f(e, c):\n    return 2\n")

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from shipway.errors import ShipwayError
+from shipway.source.git import tracks
 
 STATE_FOLDER = ".shipway"
 
@@ -38,6 +39,14 @@ class StatePaths:
             raise ShipwayError(
                 f"`{home}` is a file, expected Shipway's state folder",
                 hint="remove it, or set SHIPWAY_HOME to choose where the state lives",
+            )
+        if home.is_dir() and tracks(repo, STATE_FOLDER):
+            # state from a commit (a planted database, links) is never trusted
+            raise ShipwayError(
+                f"`{home}` holds files committed to the repository: Shipway's state must not "
+                "come from a commit",
+                hint=f"`git rm -r --cached {STATE_FOLDER}` and add `{STATE_FOLDER}/` to "
+                ".gitignore, or set SHIPWAY_HOME",
             )
         return cls(home)
 

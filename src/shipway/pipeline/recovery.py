@@ -40,6 +40,9 @@ def recover(store: Store, paths: StatePaths) -> list[str]:
 
 def remove_run_files(paths: StatePaths, run_id: str) -> None:
     """A finished run keeps its logs and artifacts, never its workspace or scratch space."""
+    runs = (paths.home / "runs").resolve()
+    if paths.run_dir(run_id).resolve().parent != runs:  # an id from the store is not trusted
+        return
     shutil.rmtree(paths.workspace(run_id), ignore_errors=True)
     shutil.rmtree(paths.scratch(run_id), ignore_errors=True)
 

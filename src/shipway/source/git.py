@@ -97,6 +97,13 @@ def branch_head(repo: Path, branch: str) -> str:
     )
 
 
+def tracks(repo: Path, path: str) -> bool:
+    """Whether the checkout of `repo` has files under `path` that git tracks (that came from
+    a commit). False for a bare repository."""
+    out = _run(repo, "ls-files", "-z", "--", path)
+    return out.returncode == 0 and bool(out.stdout)
+
+
 def is_ancestor(repo: Path, older: str, newer: str) -> bool:
     """Whether commit `older` is an ancestor of `newer` (False when either is unknown)."""
     if not (_SHA.match(older) and _SHA.match(newer)):
