@@ -50,11 +50,11 @@ def run_case(case: Case, layout: runner.Layout, equivalence: bool = False) -> Ca
     verdicts: list[tuple[str, Verdict]] = []
     for argv in case.commands:
         result = runner.in_fork(argv, layout.repo, env, layout.case_dir / "out")
-        verdict = classify(result, repo, forbidden(case.canaries), bool(case.reject))
+        verdict = classify(result, repo, forbidden(case.canaries), case.reject)
         verdicts.append((" ".join(a[:80] for a in argv), verdict))
         if equivalence and argv[0] != "run":
             real = runner.in_subprocess(argv, layout.repo, env, layout.case_dir / "out")
-            again = classify(real, repo, forbidden(case.canaries), bool(case.reject))
+            again = classify(real, repo, forbidden(case.canaries), case.reject)
             if (real.code, again.key) != (result.code, verdict.key):
                 detail = f"in-process {result.code} {verdict.key}, real {real.code} {again.key}"
                 verdicts.append(("equivalence", Verdict(DEFECT, "fork-differs", detail)))
@@ -80,11 +80,10 @@ def scan_state(home: Path, canaries: Canaries) -> list[Verdict]:
         for name in filenames + dirnames:
             path = Path(dirpath) / name
             mode = path.lstat().st_mode
-            private = not mode & 0o077
-            if (stat.S_ISREG(mode) or stat.S_ISDIR(mode)) and not private:
-                if "state-mode" not in found:
-                    rel = path.relative_to(home)
-                    found["state-mode"] = Verdict(DEFECT, "state-mode", f"{rel} {oct(mode)}")
+            kind_ok = stat.S_ISREG(mode) or stat.S_ISDIR(mode)
+            if kind_ok and mode & 0o077 and "state-mode" not in found:
+                rel = path.relative_to(home)
+                found["state-mode"] = Verdict(DEFECT, "state-mode", f"{rel} {oct(mode)}")
             if not stat.S_ISREG(mode):
                 continue
             for data in _contents(path):
@@ -156,7 +155,9 @@ class Totals:
 _WORKER: dict[str, object] = {}
 
 
-def _init_worker(root: str, seed: int, run_share: float, equivalence_every: int) -> None:
+def _init_worker(
+    root: str, seed: int, run_share: float, equivalence_every: int, commands: set[str] | None
+) -> None:
     canaries, bases = all_bases(seed)
     layout = runner.Layout(Path(root) / f"worker-{os.getpid()}", Path(root) / "templates")
     _WORKER.update(
@@ -166,6 +167,7 @@ def _init_worker(root: str, seed: int, run_share: float, equivalence_every: int)
         seed=seed,
         run_share=run_share,
         every=equivalence_every,
+        commands=commands,
     )
 
 
@@ -175,6 +177,10 @@ def _work(index: int) -> CaseReport:
     layout: runner.Layout = _WORKER["layout"]  # type: ignore[assignment]
     case = generate(_WORKER["seed"], index, bases, canaries, _WORKER["run_share"])  # type: ignore[arg-type]
     every: int = _WORKER["every"]  # type: ignore[assignment]
+    allowed: set[str] | None = _WORKER["commands"]  # type: ignore[assignment]
+    if allowed is not None:  # validate, print, synth, run: only those asked for
+        main = {"validate", "print", "synth", "run"}
+        case.commands = [c for c in case.commands if c[0] in allowed or c[0] not in main]
     return run_case(case, layout, equivalence=bool(every) and index % every == 0)
 
 
@@ -187,6 +193,7 @@ def campaign(
     equivalence_every: int = 50,
     on_report: Callable[[CaseReport], None] | None = None,
     start: int = 0,
+    commands: set[str] | None = None,
 ) -> Totals:
     """Run cases `start` … `start + inputs - 1` of `seed`; `jobs` workers (default: cores)."""
     runner.preload()
@@ -194,7 +201,9 @@ def campaign(
     totals = Totals()
     began = time.monotonic()
     ctx = multiprocessing.get_context("fork")
-    with ctx.Pool(jobs, _init_worker, (str(workdir), seed, run_share, equivalence_every)) as pool:
+    with ctx.Pool(
+        jobs, _init_worker, (str(workdir), seed, run_share, equivalence_every, commands)
+    ) as pool:
         for report in pool.imap_unordered(_work, range(start, start + inputs), chunksize=1):
             totals.add(report)
             if on_report is not None:

@@ -82,7 +82,7 @@ def classify(result: Result, repo: str, forbidden: dict[str, bytes], must_reject
         return Verdict(DEFECT, "huge-output", "")
     if result.code == 0:
         if must_reject and command == "validate":
-            return Verdict(DEFECT, "accepted", "")
+            return Verdict(DEFECT, f"accepted:{_kind(must_reject[0])}", "; ".join(must_reject))
         return Verdict(OK)
     if result.code == 2:
         lines = [ln for ln in err.splitlines() if ln.startswith("error: ")]
@@ -95,6 +95,17 @@ def classify(result: Result, repo: str, forbidden: dict[str, bytes], must_reject
     if result.code == 1 and command == "run":
         return Verdict(FAILED)
     return Verdict(DEFECT, f"exit{result.code}", _last_line(err))
+
+
+def _kind(label: str) -> str:
+    """`services/a/serverless.yml: `service` = name-300` -> `name-300 (service)`."""
+    if " = " in label:
+        where, kind = label.rsplit(" = ", 1)
+        key = where.split("`")[1] if "`" in where else ""
+        return f"{kind} ({key.rsplit('.', 1)[-1]})" if key else kind
+    if label.startswith("symlink "):
+        return "symlink " + label.split()[1].rsplit("/", 1)[-1]
+    return label.split(": ", 1)[-1].replace("bytes ", "")
 
 
 def _line_with(data: bytes, token: bytes) -> str:

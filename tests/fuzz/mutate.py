@@ -348,7 +348,9 @@ def _commands(case: Case, rng: random.Random, run_share: float) -> None:
         )
         case.commands.append(["runs"])
         case.mutations.append(f"SHIPWAY_HOME={case.env['SHIPWAY_HOME']}")
-    if rng.random() < run_share:
+    # builds run only on states whose build is the example's own (no package installs, so
+    # no network): corpus buildspecs and requirements.txt would reach the internet
+    if rng.random() < run_share and case.base.tags & {"example", "corpus-env"}:
         case.commands.append(["run", "dev", "--json"])
 
 

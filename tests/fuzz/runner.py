@@ -29,6 +29,7 @@ from tests.fuzz.mutate import OUTSIDE, Case
 SHIPWAY = str(Path(sys.executable).with_name("shipway"))
 MEMORY_LIMIT = 1024 * 1024 * 1024  # address space of one command (RLIMIT_AS)
 TIMEOUT = 20.0  # seconds per command
+RUN_TIMEOUT = 60.0  # seconds for `shipway run` (it builds)
 MAX_OUTPUT = 16 * 1024 * 1024  # bytes of stdout / stderr kept per command
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "fuzz",
@@ -290,8 +291,9 @@ def _kill_group(pgid: int) -> None:
 
 
 def in_fork(
-    argv: list[str], cwd: Path, env: dict[str, str], outdir: Path, timeout: float = TIMEOUT
+    argv: list[str], cwd: Path, env: dict[str, str], outdir: Path, timeout: float = 0
 ) -> Result:
+    timeout = timeout or (RUN_TIMEOUT if argv[0] == "run" else TIMEOUT)
     out, err = outdir / "stdout", outdir / "stderr"
     sys.stdout.flush()
     sys.stderr.flush()
@@ -304,8 +306,9 @@ def in_fork(
 
 
 def in_subprocess(
-    argv: list[str], cwd: Path, env: dict[str, str], outdir: Path, timeout: float = TIMEOUT
+    argv: list[str], cwd: Path, env: dict[str, str], outdir: Path, timeout: float = 0
 ) -> Result:
+    timeout = timeout or (RUN_TIMEOUT if argv[0] == "run" else TIMEOUT)
     out, err = outdir / "stdout", outdir / "stderr"
     start = time.monotonic()
     with open(out, "wb") as fo, open(err, "wb") as fe:

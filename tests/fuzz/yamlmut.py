@@ -303,7 +303,7 @@ def _lines(data: bytes) -> list[bytes]:
 def _dup_line(data: bytes, rng: random.Random) -> bytes:
     lines = _lines(data)
     i = rng.randrange(len(lines))
-    return b"".join([*lines[:i + 1], lines[i], *lines[i + 1:]])
+    return b"".join([*lines[: i + 1], lines[i], *lines[i + 1 :]])
 
 
 def _drop_line(data: bytes, rng: random.Random) -> bytes:
