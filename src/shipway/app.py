@@ -22,7 +22,7 @@ from shipway.config.project import PROJECT_FILE, load_project, services_seen_des
 from shipway.config.serverless import find_config, read_service_name
 from shipway.config.yamlsrc import with_line
 from shipway.errors import ConfigErrors, NotFound, ShipwayError, WorkFailed
-from shipway.masking import Masker, watching
+from shipway.masking import Masker, seen_secrets, watching
 from shipway.model import (
     AwsTarget,
     Environment,
@@ -193,7 +193,7 @@ class App:
         except ShipwayError as exc:
             raise with_line(exc, self.repo) from None
         # masked as data, before encoding: escaping or folding cannot hide a secret then
-        template = Masker(values.secret_values).data(template)
+        template = Masker(values.secret_values | seen_secrets()).data(template)
         if fmt == "json":
             return json.dumps(template, indent=2) + "\n"
         return yaml.safe_dump(template, sort_keys=False, width=1000)
@@ -202,7 +202,7 @@ class App:
     def print_service(self, service_name: str, env_name: str, fmt: str = "yaml") -> str:
         """The service's serverless.yml with every variable resolved (as `serverless print`)."""
         _, definition, values = self._definition(service_name, env_name)
-        document = Masker(values.secret_values).data(definition.resolved)
+        document = Masker(values.secret_values | seen_secrets()).data(definition.resolved)
         return render_config(document, "json" if fmt == "json" else "yaml")
 
     # ------------------------------------------------------------------ run

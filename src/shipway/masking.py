@@ -104,6 +104,11 @@ def watching() -> Iterator[set[str]]:
         _seen.reset(token)
 
 
+def seen_secrets() -> frozenset[str]:
+    """The secrets `remember`ed so far in this `watching` context (none outside one)."""
+    return frozenset(_seen.get() or ())
+
+
 def remember(values: Iterable[str]) -> None:
     """Note secret values just loaded (nothing happens outside `watching`)."""
     seen = _seen.get()

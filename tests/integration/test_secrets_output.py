@@ -211,3 +211,33 @@ def test_secrets_declared_in_shipway_yml_are_masked(make_repo: Callable[..., Pat
     out = shipway("print", "api", "--env", "dev", repo=repo)
     assert out.returncode == 0, out.stderr
     assert "ledger-xyzzy" not in out.stdout and "DB: '***'" in out.stdout
+
+
+def test_securestring_parameters_resolved_in_serverless_yml_are_secrets(
+    aws_env: str, make_repo: Callable[..., Path]
+) -> None:
+    import boto3
+
+    ssm = boto3.client("ssm")
+    secret = f"ssm-secure-{secrets.token_hex(8)}"
+    ssm.put_parameter(Name="/sec/db", Value=secret, Type="SecureString")
+    ssm.put_parameter(Name="/sec/url", Value="https://plain.example", Type="String")
+    files = _files()
+    files["services/api/serverless.yml"] = files["services/api/serverless.yml"].replace(
+        "    ODD:", "    DB: ${ssm:/sec/db}\n    URL: ${ssm:/sec/url}\n    ODD:"
+    )
+    files["services/api/handler.py"] = HANDLER.replace('os.environ["API_KEY"]', 'os.environ["DB"]')
+    repo = make_repo(files)
+    for args in (("print", "api", "--env", "dev"), ("synth", "api", "--env", "dev")):
+        out = shipway(*args, repo=repo)
+        assert out.returncode == 0, out.stderr
+        assert secret not in out.stdout and "https://plain.example" in out.stdout, args
+    assert shipway("run", "dev", repo=repo).returncode == 0
+    assert shipway("invoke", "f", "--env", "dev", repo=repo).returncode == 0
+    assert "the key is ***" in (repo / ".shipway/envs/dev/logs/api.log").read_text()
+    holding = [
+        p.relative_to(repo / ".shipway").as_posix()
+        for p in (repo / ".shipway").rglob("*")
+        if p.is_file() and secret.encode() in p.read_bytes()
+    ]
+    assert holding == ["envs/dev/releases/1/secrets.json"]

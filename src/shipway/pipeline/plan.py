@@ -4,7 +4,7 @@ the workspace's files; it changes nothing."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from shipway.config.buildspec import parse_buildspec
@@ -12,7 +12,7 @@ from shipway.config.dotenv import EnvValues, load_env
 from shipway.config.project import PROJECT_FILE, deploy_waves, load_project
 from shipway.config.serverless import load_service
 from shipway.errors import ConfigErrors, NotFound, ShipwayError
-from shipway.masking import remember
+from shipway.masking import remember, watching
 from shipway.model import AwsTarget, BuildSpec, Environment, Project, Service, ServiceDefinition
 from shipway.targets.aws import lazy_aws_sources
 from shipway.targets.local.target import check_schedules
@@ -33,13 +33,15 @@ class RunPlan:
     commit: str
     services: tuple[ServicePlan, ...]  # in deploy order
     waves: tuple[tuple[str, ...], ...]  # service names; each wave deploys after the previous
+    # secrets met while resolving (decrypted `${ssm:}` SecureStrings), besides the .env ones
+    resolved_secrets: frozenset[str] = frozenset()
 
     def service(self, name: str) -> ServicePlan:
         return next(s for s in self.services if s.service.name == name)
 
     @property
     def secrets(self) -> frozenset[str]:
-        out: set[str] = set()
+        out: set[str] = set(self.resolved_secrets)
         for s in self.services:
             out |= s.env_values.secret_values
         return frozenset(out)
@@ -81,12 +83,22 @@ def load_definition(
         env=values.values,
         params=env.params,
         options=options,
-        sources=lazy_aws_sources(region, profile),
+        sources=lazy_aws_sources(region, profile, on_secret=_remember_one),
     )
+
+
+def _remember_one(value: str) -> None:
+    remember((value,))
 
 
 def plan_run(root: Path, env_name: str, commit: str, project: Project | None = None) -> RunPlan:
     """Read the commit's files in `root` and decide the run; ConfigErrors lists every problem."""
+    with watching() as seen:
+        plan = _plan_run(root, env_name, commit, project)
+    return replace(plan, resolved_secrets=frozenset(seen))
+
+
+def _plan_run(root: Path, env_name: str, commit: str, project: Project | None) -> RunPlan:
     if project is None and not (root / PROJECT_FILE).is_file():
         raise ShipwayError(
             f"commit {commit[:12]} has no {PROJECT_FILE}",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from shipway.config.variables import SourceCall, SourceFn
@@ -9,9 +10,11 @@ from shipway.config.variables import SourceCall, SourceFn
 AWS_SOURCE_NAMES = ("ssm", "cf", "s3", "aws")
 
 
-def lazy_aws_sources(region: str, profile: str | None = None) -> dict[str, SourceFn]:
+def lazy_aws_sources(
+    region: str, profile: str | None = None, on_secret: Callable[[str], None] | None = None
+) -> dict[str, SourceFn]:
     """The resolver's AWS sources, created (and boto3 imported) on the first lookup, so a
-    service that uses none of them costs nothing."""
+    service that uses none of them costs nothing. `on_secret`: see `aws_sources`."""
     made: dict[str, dict[str, SourceFn]] = {}
 
     def source(name: str) -> SourceFn:
@@ -20,7 +23,7 @@ def lazy_aws_sources(region: str, profile: str | None = None) -> dict[str, Sourc
                 from shipway.targets.aws.client import AwsClient
                 from shipway.targets.aws.sources import aws_sources
 
-                made["sources"] = aws_sources(AwsClient(region, profile))
+                made["sources"] = aws_sources(AwsClient(region, profile), on_secret)
             return made["sources"][name](c)
 
         return call

@@ -35,16 +35,20 @@ _SSM_FLAGS = frozenset({"raw", "noDecrypt"})
 _LEGACY_SSM_SUFFIXES = ("~true", "~split")
 
 
-def aws_sources(client: AwsClient) -> dict[str, SourceFn]:
-    """`ssm`, `cf`, `s3` and `aws` sources over `client`, with a fresh lookup cache."""
-    return AwsSources(client).mapping()
+def aws_sources(
+    client: AwsClient, on_secret: Callable[[str], None] | None = None
+) -> dict[str, SourceFn]:
+    """`ssm`, `cf`, `s3` and `aws` sources over `client`, with a fresh lookup cache.
+    `on_secret` is told every decrypted SecureString value (to be masked)."""
+    return AwsSources(client, on_secret).mapping()
 
 
 class AwsSources:
     """The AWS sources of one resolution; every AWS answer (or error) is kept."""
 
-    def __init__(self, client: AwsClient) -> None:
+    def __init__(self, client: AwsClient, on_secret: Callable[[str], None] | None = None) -> None:
         self.client = client
+        self.on_secret = on_secret
         self._cache: dict[tuple[Any, ...], Any] = {}
 
     def mapping(self) -> dict[str, SourceFn]:
@@ -69,13 +73,19 @@ class AwsSources:
         if param is None:
             return Absent(f"SSM parameter `{name}` does not exist in {region}")
         raw = "raw" in flags
+        if param.type == "SecureString" and decrypt and self.on_secret is not None:
+            self.on_secret(param.value)
         if param.type == "StringList":
             return param.value if raw else param.value.split(",")
         if param.type == "SecureString" and not raw and param.value.startswith("{"):
             try:
-                return json.loads(param.value)
+                parsed = json.loads(param.value)
             except ValueError:
                 return param.value
+            if self.on_secret is not None:  # a JSON secret's fields are secrets too
+                for leaf in _strings(parsed):
+                    self.on_secret(leaf)
+            return parsed
         return param.value
 
     def cf(self, call: SourceCall) -> Any:
@@ -131,6 +141,16 @@ class AwsSources:
         if isinstance(found, ShipwayError):
             raise found
         return found
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    return []
 
 
 def _address(call: SourceCall, what: str) -> str:
