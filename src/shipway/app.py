@@ -246,7 +246,7 @@ class App:
         parts = []
         for job in jobs:
             path = self._log_file(job.log_path)
-            text = path.read_text(encoding="utf-8", errors="replace") if path else "(log missing)\n"
+            text = _log_tail(path) if path else "(log missing)\n"
             parts.append(f"==> {job.service} ({job.stage.value}, {job.state.value}) <==\n{text}")
         return "\n".join(parts)
 
@@ -265,6 +265,7 @@ class App:
         pending: dict[str, bytes] = {}
         while True:
             finished = self.store.run(run_id).state.finished
+            progressed = False
             for job in self.store.jobs(run_id):
                 if not job.log_path or (service and job.service != service):
                     continue
@@ -274,14 +275,19 @@ class App:
                 try:
                     with open(path, "rb") as f:
                         f.seek(offsets.get(job.log_path, 0))
-                        data = f.read()
+                        data = f.read(LOG_CHUNK)  # bounded memory, whatever a build wrote
                 except FileNotFoundError:
                     continue
+                progressed = progressed or bool(data)
                 offsets[job.log_path] = offsets.get(job.log_path, 0) + len(data)
                 *lines, rest = (pending.get(job.log_path, b"") + data).split(b"\n")
+                while len(rest) >= LOG_CHUNK:  # a line without end: show it in pieces
+                    lines, rest = [*lines, rest[:LOG_CHUNK]], rest[LOG_CHUNK:]
                 pending[job.log_path] = rest
                 for line in lines:
                     yield f"[{job.service}] {line.decode('utf-8', 'replace')}"
+            if progressed:
+                continue  # read on before deciding the run's logs are complete
             if finished:
                 for stored, rest in pending.items():
                     if rest:
@@ -456,6 +462,21 @@ def private_state(paths: StatePaths) -> None:
                 db.chmod(0o600)
     except OSError:
         pass  # not ours to change (another owner): the umask still covers new files
+
+
+# `shipway logs` shows at most the end of a log this large; --follow reads in chunks
+LOG_SHOWN = 16 * 1024 * 1024
+LOG_CHUNK = 1024 * 1024
+
+
+def _log_tail(path: Path) -> str:
+    with open(path, "rb") as f:
+        size = f.seek(0, os.SEEK_END)
+        skipped = max(0, size - LOG_SHOWN)
+        f.seek(skipped)
+        data = f.read(LOG_SHOWN)
+    note = f"(the first {skipped} bytes of {path.name} are not shown)\n" if skipped else ""
+    return note + data.decode("utf-8", "replace")
 
 
 def project_name(folder: str) -> str:

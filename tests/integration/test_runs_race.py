@@ -85,7 +85,13 @@ def test_an_older_commit_is_superseded_and_a_diverged_one_deploys(
     assert shipway_json("run", "dev", repo=repo)["state"] == "succeeded"
     again = shipway("run", "dev", "--commit", older, "--json", repo=repo)
     assert again.returncode == 1, again.stderr
-    assert json.loads(again.stdout)["state"] == "superseded"
+    stale = json.loads(again.stdout)
+    assert stale["state"] == "superseded" and "superseded by run dev-1" in stale["error"]
+    # already older than the live release: not even built
+    assert {j["stage"]: j["state"] for j in stale["jobs"] if j["stage"] != "source"} == {
+        "build": "skipped",
+        "deploy": "skipped",
+    }
     assert shipway_json("status", "dev", repo=repo)["dev"]["commit"] == newer
     # a commit that is not an ancestor of the live one (the branch was force-pushed) deploys
     git(repo, "checkout", "-q", "-b", "rewritten", older)

@@ -121,6 +121,11 @@ class Engine:
         shutil.rmtree(scratch, ignore_errors=True)
         self._job(run, Stage.SOURCE, "*", JobState.SUCCEEDED, 0.0, commit[:12])
         try:
+            live = self.store.latest_release(env_name)
+            if not allow_older and live is not None and self._newer(live, commit):
+                # already older than what is live: building it would be wasted (the deploy
+                # checks again, under the lock, for a newer release made meanwhile)
+                return self._supersede(run, plan, Superseded(live), ())
             builds = self._build(run, plan, workspace, force)
             failed = [b for b in builds if b.state != JobState.SUCCEEDED]
             if failed:
@@ -134,10 +139,7 @@ class Engine:
             try:
                 number = self._deploy(run, plan, builds, force, allow_older)
             except Superseded as newer:  # a newer commit went live while this run built
-                for s in plan.services:
-                    self._job(run, Stage.DEPLOY, s.service.name, JobState.SKIPPED, 0.0, str(newer))
-                run = self._finish(run, RunState.SUPERSEDED, str(newer))
-                return Outcome(run, tuple(builds))
+                return self._supersede(run, plan, newer, builds)
             except DeployFailed as exc:  # the user's work said no: nothing was switched
                 run = self._finish(run, RunState.FAILED, f"deploy failed: {exc}")
                 return Outcome(run, tuple(builds))
@@ -326,6 +328,16 @@ class Engine:
         return number
 
     # ------------------------------------------------------------------ helpers
+
+    def _supersede(
+        self, run: Run, plan: RunPlan, newer: Superseded, builds: Sequence[BuildResult]
+    ) -> Outcome:
+        """End the run `superseded`: every job not done is skipped, saying by what."""
+        stages = (Stage.DEPLOY,) if builds else (Stage.BUILD, Stage.DEPLOY)
+        for stage in stages:
+            for sp in plan.services:
+                self._job(run, stage, sp.service.name, JobState.SKIPPED, 0.0, str(newer))
+        return Outcome(self._finish(run, RunState.SUPERSEDED, str(newer)), tuple(builds))
 
     def _newer(self, live: Release, commit: str) -> bool:
         """Whether the live release was made from a later commit of the same history
