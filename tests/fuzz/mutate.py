@@ -359,7 +359,7 @@ def _hostile_args(rng: random.Random, service: str) -> list[str]:
     if choice == 0:
         return ["run", "dev", "--commit", rng.choice(["main..dev", "dev^", "-x", "a" * 300, ""])]
     if choice == 1:
-        return ["invoke", "f", "--env", "dev", "--data", "[" * 100_000 + "]" * 100_000]
+        return ["invoke", "f", "--env", "dev", "--data", "[" * 10_000 + "]" * 10_000]
     if choice == 2:
         return ["print", "a" * 300, "--env", "dev"]
     if choice == 3:
