@@ -16,7 +16,7 @@ from pathlib import Path
 
 from tests.fuzz import runner
 from tests.fuzz.bases import Base, Canaries, all_bases
-from tests.fuzz.classify import DEFECT, PASSWD, Verdict, classify
+from tests.fuzz.classify import DEFECT, PASSWD, SAME, Verdict, classify
 from tests.fuzz.mutate import Case, generate
 
 
@@ -58,6 +58,8 @@ def run_case(case: Case, layout: runner.Layout, equivalence: bool = False) -> Ca
             if (real.code, again.key) != (result.code, verdict.key):
                 detail = f"in-process {result.code} {verdict.key}, real {real.code} {again.key}"
                 verdicts.append(("equivalence", Verdict(DEFECT, "fork-differs", detail)))
+            else:
+                verdicts.append(("equivalence", Verdict(SAME)))
     if runner.snapshot(layout.outside) != before:
         verdicts.append(("after", Verdict(DEFECT, "wrote-outside", str(layout.outside))))
     if any(argv[0] == "run" for argv in case.commands):

@@ -14,6 +14,7 @@ OK = "ok"
 REJECTED = "rejected"
 FAILED = "failed"  # exit 1 from `run`: the user's build said no
 DEFECT = "defect"
+SAME = "same-as-real-process"  # a command also run as a real `shipway` process agreed
 
 _ERROR_LINE = re.compile(r"^error: (?P<file>[^:\s`][^:]*?)(?::(?P<line>\d+))?: ")
 _EXC_LINE = re.compile(r"^(?P<type>[A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Warning)\b)")
@@ -43,9 +44,9 @@ def _located(line: str, argv: tuple[str, ...], repo: str) -> bool:
     if m and _names_file(m.group("file")):
         path = m.group("file")
         return not path.startswith("/") or path.startswith(repo)
-    values = [a for a in argv[1:] if a and not a.startswith("--")]
+    values = [a for a in argv[1:] if not a.startswith("--")]
     for value in values:
-        if f"`{value[:60]}" in line:
+        if f"`{value[:60]}" in line and (value or "``" in line):
             return True
     return any(opt in line for opt in ("--commit", "--data", "--env", "SHIPWAY_HOME"))
 

@@ -113,38 +113,92 @@ def mutate_value(case: Case, rng: random.Random) -> None:
         case.reject.append(label)
 
 
-# Keys whose values are names or refs with rules of their own, and what to put there.
-TARGETED: dict[str, list[tuple[tuple[str | int, ...], str]]] = {
+# Keys whose values are names, refs or limits with rules of their own: what to put there, and
+# which of those values validate must refuse ("all" the flagged name/branch snippets, or a
+# set of snippet kinds).
+ALL = frozenset({"*"})
+TARGETED: dict[str, list[tuple[tuple[str | int, ...], str, frozenset[str]]]] = {
     "shipway": [
-        (("project",), "name"),
-        (("environments", "dev", "branch"), "branch"),
-        (("environments", "dev", "stage"), "name"),
-        (("control_branch",), "branch"),
-        (("build", "timeout"), "value"),
-        (("build", "concurrency"), "value"),
-        (("releases", "keep"), "value"),
-        (("services", 0), "value"),
+        (("project",), "name", ALL),
+        (("environments", "dev", "branch"), "branch", ALL),
+        (
+            ("environments", "dev", "stage"),
+            "name",
+            frozenset(
+                {
+                    "name-300",
+                    "name-caret",
+                    "name-dotdot",
+                    "name-slash-escape",
+                    "name-unicode",
+                    "name-space",
+                    "name-nul",
+                }
+            ),
+        ),
+        (("control_branch",), "branch", ALL),
+        (
+            ("build", "timeout"),
+            "value",
+            frozenset(
+                {
+                    "digits-400",
+                    "neg-digits-400",
+                    "negative",
+                    "nan",
+                    "inf",
+                    "neg-inf",
+                    "float-huge",
+                    "list",
+                    "map",
+                    "name-300",
+                }
+            ),
+        ),
+        (("build", "concurrency"), "value", frozenset({"digits-400", "negative", "nan", "list"})),
+        (("releases", "keep"), "value", frozenset({"digits-400", "negative", "nan", "list"})),
+        (("services", 0), "value", frozenset()),
     ],
     "serverless": [
-        (("service",), "name"),
-        (("provider", "region"), "value"),
-        (("provider", "stage"), "name"),
-        (("provider", "tags"), "value"),
-        (("provider", "timeout"), "value"),
-        (("provider", "memorySize"), "value"),
-        (("provider", "runtime"), "value"),
-        (("provider", "environment"), "value"),
-        (("package", "patterns"), "value"),
-        (("useDotenv",), "value"),
+        (("service",), "name", ALL),
+        (
+            ("provider", "region"),
+            "value",
+            frozenset(
+                {
+                    "name-300",
+                    "digits-400",
+                    "unicode",
+                    "path-escape",
+                    "path-abs",
+                    "list",
+                    "map",
+                    "nul-escape",
+                    "control-chars",
+                }
+            ),
+        ),
+        (("provider", "stage"), "name", frozenset()),
+        (("provider", "tags"), "value", frozenset({"list", "name-300", "digits-400"})),
+        (("provider", "timeout"), "value", frozenset({"digits-400", "nan", "inf", "list"})),
+        (("provider", "memorySize"), "value", frozenset({"digits-400", "nan", "inf", "list"})),
+        (("provider", "runtime"), "value", frozenset()),
+        (("provider", "environment"), "value", frozenset()),
+        (("package", "patterns"), "value", frozenset()),
+        (("useDotenv",), "value", frozenset()),
     ],
     "buildspec": [
-        (("version",), "value"),
-        (("artifacts", "base-directory"), "value"),
-        (("artifacts", "files"), "value"),
-        (("cache", "paths"), "value"),
-        (("env", "exported-variables"), "value"),
-        (("batch",), "value"),
-        (("phases", "build", "commands"), "value"),
+        (("version",), "value", frozenset()),
+        (
+            ("artifacts", "base-directory"),
+            "value",
+            frozenset({"path-escape", "path-abs", "path-outside"}),
+        ),
+        (("artifacts", "files"), "value", frozenset()),
+        (("cache", "paths"), "value", frozenset()),
+        (("env", "exported-variables"), "value", frozenset()),
+        (("batch",), "value", frozenset()),
+        (("phases", "build", "commands"), "value", frozenset()),
     ],
 }
 
@@ -159,7 +213,13 @@ def mutate_targeted(case: Case, rng: random.Random) -> None:
     tree = yamlmut.load(text)
     if not isinstance(tree, dict):
         return mutate_bytes(case, rng)
-    spot, what = rng.choice(TARGETED[kind])
+    spot, what, refused = rng.choice(TARGETED[kind])
+    if (
+        kind == "shipway"
+        and spot[0] == "environments"
+        and "dev" not in (tree.get("environments") or {})
+    ):
+        return mutate_bytes(case, rng)
     _ensure(tree, spot)
     if what == "name":
         snippet = rng.choice(yamlmut.NAME_SNIPPETS)
@@ -167,17 +227,15 @@ def mutate_targeted(case: Case, rng: random.Random) -> None:
         snippet = rng.choice(yamlmut.BRANCH_SNIPPETS)
     else:
         snippet = rng.choice(_snippets(case, path))
-    if kind == "shipway" and spot[0] == "environments" and "environments" not in tree:
-        return mutate_bytes(case, rng)
-    text = yamlmut.dump(tree).encode()
-    out = yamlmut.place(text, spot, snippet)
+    out = yamlmut.place(yamlmut.dump(tree).encode(), spot, snippet)
     if out is None:
         return mutate_bytes(case, rng)
     case.write(path, out)
     case.tree_mutated.add(path)
     label = f"{path}: `{'.'.join(map(str, spot))}` = {snippet.kind}"
     case.mutations.append(label)
-    if _rejects(snippet, kind) or (what in ("name", "branch") and snippet.reject):
+    flagged = bool(snippet.reject) if refused == ALL else snippet.kind in refused
+    if _rejects(snippet, kind) or flagged:
         case.reject.append(label)
 
 

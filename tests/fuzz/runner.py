@@ -247,10 +247,10 @@ def _child(argv: list[str], cwd: Path, env: dict[str, str], out: Path, err: Path
         os.environ.clear()
         os.environ.update(env)
         sys.argv = ["shipway", *argv]
-        from shipway.cli.main import cli
+        from shipway.cli.main import main  # the console script's own entry point
 
         try:
-            cli.main(args=argv, prog_name="shipway", standalone_mode=True)
+            main()
             code = 0
         except SystemExit as exc:  # as the interpreter turns SystemExit into a status
             if exc.code is None:
