@@ -180,3 +180,20 @@ def test_cache_save_never_reads_through_a_link_leaving_the_workspace(tmp_path: P
     assert result.state is JobState.SUCCEEDED, log
     assert "not saved" in log
     assert not [p for p in cache.rglob("*") if p.name == "secret.txt"]
+
+
+def test_a_service_folder_that_is_a_link_leaving_the_commit_is_not_built(tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "handler.py").write_text("def main(e, c):\n    return 1\n")
+    (tmp_path / "ws" / "services").mkdir(parents=True)
+    (tmp_path / "ws" / "services" / "svc").symlink_to(elsewhere)
+    error = _refused(
+        tmp_path,
+        buildspec("touch built-here"),
+        "service folder `services/svc`",
+        "leaves the commit",
+        files={},
+    )
+    assert "refused" in error
+    assert sorted(p.name for p in elsewhere.iterdir()) == ["handler.py"]  # nothing ran there
