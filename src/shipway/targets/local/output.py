@@ -5,7 +5,9 @@ masked.
 The worker writes a request's output before its response, so draining the pipe once the
 response has arrived puts all of that request's output in the log before `invoke` returns.
 Between requests nothing reads the pipe (as Lambda freezes a function between invocations);
-masking works on whole lines, so a secret split across two reads is still masked.
+masking works on whole lines, so a secret split across two reads is still masked. A line
+longer than `MAX_LINE` is logged in pieces (memory stays bounded whatever a handler prints),
+each piece keeping back enough bytes that no secret is cut in two.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pathlib import Path
 from shipway.masking import Masker
 
 _CHUNK = 1 << 16
+MAX_LINE = 1 << 20
 
 
 class WorkerOutput:
@@ -26,6 +29,8 @@ class WorkerOutput:
         self.mask = mask
         self.closed = False
         self._pending = b""
+        # bytes kept back when a long line is logged in pieces: the longest secret but one
+        self._overlap = max((len(s.encode("utf-8")) for s in mask.secrets), default=1) - 1
         self._log = open(log_path, "ab")  # noqa: SIM115 - open for the worker's lifetime
 
     def read(self) -> bool:
@@ -43,6 +48,10 @@ class WorkerOutput:
                 break
             *complete, self._pending = (self._pending + chunk).split(b"\n")
             lines += complete
+            if len(self._pending) > MAX_LINE:
+                cut = len(self._pending) - self._overlap
+                lines.append(self._pending[:cut])
+                self._pending = self._pending[cut:]
         if lines:
             self._write(b"".join(line + b"\n" for line in lines))
         return not self.closed
