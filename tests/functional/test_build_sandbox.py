@@ -201,3 +201,14 @@ def test_default_build_runs_pip_in_the_sandbox(tmp_path: Path) -> None:
     result, log = build(tmp_path, None)
     assert result.state is JobState.SUCCEEDED, log
     assert "Build sandbox: bubblewrap" in log
+
+
+def test_cd_into_the_containers_own_tmp_carries_to_the_next_command(tmp_path: Path) -> None:
+    name = f"work-{uuid.uuid4().hex[:8]}"
+    result, log = build(
+        tmp_path,
+        buildspec(f"mkdir -p /tmp/{name} && cd /tmp/{name}", "pwd", artifacts=None),
+    )
+    assert result.state is JobState.SUCCEEDED, log
+    assert output(log) == [f"/tmp/{name}"]
+    assert not Path("/tmp", name).exists()  # the container's /tmp, not this machine's

@@ -279,7 +279,8 @@ class Session:
                 continue
             new[name] = os.fsdecode(value)
         path = os.fsdecode(cwd.removesuffix(b"\n"))
-        if path and Path(path).is_dir():
+        # a sandboxed command may have moved to a folder only its container has (/tmp/x)
+        if path and (self.procs.sandbox is not None or Path(path).is_dir()):
             self.cwd = Path(path)
         if new:
             self.env = new
