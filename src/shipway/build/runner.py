@@ -4,6 +4,8 @@ The modules of `shipway.build`, one job each:
   request.py   BuildRequest (what the pipeline asks)
   secrets.py   the starting environment (variable precedence) and the values to mask
   shell.py     processes and the command session (env / cwd carried between commands)
+  sandbox.py   the bubblewrap container a build's commands run in, and its command server
+  confine.py   what a build may reach: symlinks, artifact paths, other environments' files
   phases.py    the phase state machine: on-failure, RETRY, finally, exported-variables
   package.py   artifact selection (primary, secondary, package.patterns), default build
   cache.py     cache.paths: restore before INSTALL, save after success

@@ -204,7 +204,7 @@ class Sandbox:
         while not data.endswith(b"\n"):
             try:
                 chunk = self.sock.recv(64)
-            except TimeoutError:
+            except TimeoutError:  # an OSError too, but not a dead container
                 raise
             except OSError:  # closed or reset: the container is gone
                 raise SandboxGone from None
