@@ -15,6 +15,8 @@ from typing import Any
 
 import yaml
 
+from shipway.config.files import read_config_text, root_of
+from shipway.config.yamlshape import check_shape
 from shipway.errors import ShipwayError, Where
 
 _BaseLoader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -48,11 +50,28 @@ _INTRINSICS = {
 
 
 class _Loader(_BaseLoader):  # type: ignore[misc]
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep)
+        except (ShipwayError, yaml.YAMLError):
+            raise
+        except (ValueError, TypeError, KeyError, AttributeError, OverflowError):
+            # `!!float nope`, `!!int x`, `!!timestamp nope`, `!!bool maybe` …
+            value = node.value if isinstance(node, yaml.ScalarNode) else None
+            shown = f" `{value[:40]}`" if isinstance(value, str) else ""
+            raise ShipwayError(
+                f"invalid YAML: value{shown} is not a valid `{_short_tag(node.tag)}`",
+                Where(self.name, node.start_mark.line + 1),
+            ) from None
+
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> LineDict:
+        explicit = sum(1 for k, _ in node.value if k.tag != "tag:yaml.org,2002:merge")
         self.flatten_mapping(node)
+        merged = len(node.value) - explicit  # merged pairs come first; keys written win
         out = LineDict()
         out.line = node.start_mark.line + 1
-        for key_node, value_node in node.value:
+        written: set[str] = set()
+        for index, (key_node, value_node) in enumerate(node.value):
             key = self.construct_object(key_node, deep=True)
             if not isinstance(key, str | int | float | bool) and key is not None:
                 raise ShipwayError(
@@ -60,10 +79,13 @@ class _Loader(_BaseLoader):  # type: ignore[misc]
                     Where(self.name, key_node.start_mark.line + 1),
                 )
             key = str(key) if not isinstance(key, str) else key
-            if key in out:
-                raise ShipwayError(
-                    f"duplicate key `{key}`", Where(self.name, key_node.start_mark.line + 1, key)
-                )
+            if index >= merged:
+                if key in written:
+                    raise ShipwayError(
+                        f"duplicate key `{key}`",
+                        Where(self.name, key_node.start_mark.line + 1, key),
+                    )
+                written.add(key)
             out[key] = self.construct_object(value_node, deep=True)
             out.lines[key] = key_node.start_mark.line + 1
         return out
@@ -75,6 +97,10 @@ class _Loader(_BaseLoader):  # type: ignore[misc]
             out.append(self.construct_object(child, deep=True))
             out.lines.append(child.start_mark.line + 1)
         return out
+
+
+def _short_tag(tag: str) -> str:
+    return "!!" + tag.removeprefix("tag:yaml.org,2002:") if tag.startswith("tag:yaml.org") else tag
 
 
 def _construct_yaml_map(loader: _Loader, node: yaml.MappingNode) -> Any:
@@ -103,13 +129,32 @@ def _construct_intrinsic(loader: _Loader, tag_suffix: str, node: yaml.Node) -> A
     return out
 
 
+def _construct_timestamp(loader: _Loader, node: yaml.ScalarNode) -> str:
+    """A date stays the text written (`2010-09-09`, as CloudFormation reads it): a
+    `datetime` has no JSON form. An invalid `!!timestamp` is still an error."""
+    loader.construct_yaml_timestamp(node)
+    return str(loader.construct_scalar(node))
+
+
+def _refuse_tag(loader: _Loader, node: yaml.Node) -> Any:
+    raise ShipwayError(
+        f"invalid YAML: the `{_short_tag(node.tag)}` tag is not supported in config files",
+        Where(loader.name, node.start_mark.line + 1),
+    )
+
+
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp)
+for _tag in ("binary", "set", "omap", "pairs"):
+    _Loader.add_constructor(f"tag:yaml.org,2002:{_tag}", _refuse_tag)
 _Loader.add_constructor("tag:yaml.org,2002:map", _construct_yaml_map)
 _Loader.add_constructor("tag:yaml.org,2002:seq", _construct_yaml_seq)
 _Loader.add_multi_constructor("!", _construct_intrinsic)
 
 
 def parse_yaml(text: str, filename: str) -> Any:
-    """Parse YAML text; a syntax error names `filename:line`."""
+    """Parse YAML text; a syntax error names `filename:line`. The text's depth and size
+    with aliases expanded are checked first (`yamlshape`)."""
+    check_shape(text, filename)
     loader = _Loader(text)
     loader.name = filename
     try:
@@ -126,16 +171,13 @@ def parse_yaml(text: str, filename: str) -> Any:
         loader.dispose()
 
 
-def load_yaml(path: Path, display: str | None = None) -> Any:
-    """Read and parse a YAML file; `display` is the name errors use (default: the path)."""
+def load_yaml(path: Path, display: str | None = None, root: Path | None = None) -> Any:
+    """Read and parse a YAML file; `display` is the name errors use (default: the path).
+    The file must stay inside `root` (default: the root `display` implies, see `root_of`)."""
     name = display or str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ShipwayError("file not found", Where(name)) from None
-    except UnicodeDecodeError:
-        raise ShipwayError("not UTF-8 text", Where(name)) from None
-    return parse_yaml(text, name)
+    if root is None and display is not None:
+        root = root_of(path, display)
+    return parse_yaml(read_config_text(path, name, root), name)
 
 
 def line_of(doc: Any, path: Sequence[str | int]) -> int | None:
