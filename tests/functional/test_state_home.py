@@ -43,6 +43,23 @@ def test_shipway_home_that_is_a_file_is_a_clear_error(
     assert home.read_text() == "not a folder\n"
 
 
+def test_shipway_home_that_cannot_be_a_state_folder_is_a_clear_error(
+    make_repo: Callable[..., Path], tmp_path: Path
+) -> None:
+    repo = make_repo(one_service_files(BUILD))
+    afile = tmp_path / "a-file"
+    afile.write_text("x")
+    for home, message in (
+        (afile / "sub", f"is below the file {afile}, expected a folder"),
+        (Path("/proc/self"), "cannot open the state database /proc/"),
+    ):
+        for args in (("runs",), ("run", "dev")):
+            proc = _with_home(home, *args, repo=repo)
+            assert proc.returncode == 2, proc.stderr
+            assert "Traceback" not in proc.stderr
+            assert proc.stderr.startswith("error: ") and message in proc.stderr
+
+
 def test_shipway_home_is_used_and_made_when_missing(
     make_repo: Callable[..., Path], tmp_path: Path
 ) -> None:

@@ -23,9 +23,12 @@ class StatePaths:
         configured = os.environ.get("SHIPWAY_HOME")
         if configured:
             home = Path(configured).expanduser().resolve()
-            if home.exists() and not home.is_dir():
+            # the folder, or the first of its parents that exists, must be a folder
+            existing = next(p for p in (home, *home.parents) if p.exists())
+            if not existing.is_dir():
+                where = "is a file" if existing == home else f"is below the file {existing}"
                 raise ShipwayError(
-                    f"`SHIPWAY_HOME` ({configured}) is a file, expected a folder",
+                    f"`SHIPWAY_HOME` ({configured}) {where}, expected a folder",
                     hint="point SHIPWAY_HOME at a folder (it is made if missing), or unset it",
                 )
             return cls(home)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from shipway.errors import NotFound
+from shipway.errors import NotFound, ShipwayError
 from shipway.model import Artifact, Job, JobState, Release, ReleasedService, Run, RunState, Stage
 
 MIGRATIONS: tuple[str, ...] = (
@@ -127,9 +127,18 @@ class Store:
     """The state store of one repository (one SQLite file)."""
 
     def __init__(self, path: Path):
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._local = threading.local()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._migrate()
+        except (OSError, sqlite3.Error) as exc:  # a state folder that cannot hold a database
+            raise ShipwayError(
+                f"cannot open the state database {path}: {exc}",
+                hint="check SHIPWAY_HOME, or the repository's .shipway folder",
+            ) from None
+
+    def _migrate(self) -> None:
         with self._tx() as db:
             version = db.execute("PRAGMA user_version").fetchone()[0]
             for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
