@@ -49,10 +49,10 @@ def _progress(total: int) -> object:
     return on_report
 
 
-def replay(spec: str, keep: Path | None) -> int:
+def replay(spec: str, keep: Path | None, run_share: float) -> int:
     seed, index = (int(x) for x in spec.split(":"))
     canaries, bases = all_bases(seed)
-    case = generate(seed, index, bases, canaries)
+    case = generate(seed, index, bases, canaries, run_share)
     runner.preload()
     root = keep or Path(tempfile.mkdtemp(prefix="shipway-fuzz-case-"))
     layout = runner.Layout(root)
@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", type=Path, default=None, help="with --case: lay it out here")
     args = parser.parse_args(argv)
     if args.case:
-        return replay(args.case, args.keep)
+        return replay(args.case, args.keep, args.run_share)
     wanted = set(args.commands.split(","))
     unknown = wanted - set(COMMANDS)
     if unknown or "validate" not in wanted:

@@ -34,8 +34,11 @@ class Verdict:
 
 
 def _names_file(path: str) -> bool:
+    """`shipway.yml`, `services/a/.env.dev`, `services/evil` (a folder): a path, not prose."""
     name = path.rsplit("/", 1)[-1]
-    return name.startswith(".env") or name.endswith(_FILE_SUFFIXES) or name == "shipway.yml"
+    if any(c.isspace() for c in path) or "`" in path:
+        return False
+    return "/" in path or name.startswith(".env") or name.endswith(_FILE_SUFFIXES)
 
 
 def _located(line: str, argv: tuple[str, ...], repo: str) -> bool:

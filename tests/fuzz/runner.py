@@ -12,6 +12,8 @@ Two ways to run one command, with the same result type:
 from __future__ import annotations
 
 import contextlib
+import faulthandler
+import io
 import os
 import resource
 import select
@@ -21,6 +23,7 @@ import subprocess
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -233,16 +236,37 @@ def _read(path: Path) -> tuple[bytes, bool]:
     return data[:MAX_OUTPUT], len(data) > MAX_OUTPUT
 
 
-def _child(argv: list[str], cwd: Path, env: dict[str, str], out: Path, err: Path) -> None:
+def _child(
+    argv: list[str],
+    cwd: Path,
+    env: dict[str, str],
+    out: Path,
+    err: Path,
+    entry: Callable[[], object] | None,
+) -> None:
     """In the forked child: become a process group, limit memory, run the CLI, exit."""
     code = 1
     try:
         os.setsid()
+        faulthandler.disable()  # a test runner's; a real `shipway` process has none
         _limit_memory()
         null = os.open(os.devnull, os.O_RDONLY)
         os.dup2(null, 0)
         os.dup2(os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), 1)
         os.dup2(os.open(err, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), 2)
+        # fresh streams on the new descriptors, as the interpreter makes them at start-up
+        # (the parent's may be a test runner's capture objects)
+        sys.stdin = io.TextIOWrapper(io.FileIO(0, "r", closefd=False), encoding="utf-8")
+        sys.stdout = io.TextIOWrapper(
+            io.BufferedWriter(io.FileIO(1, "w", closefd=False)), encoding="utf-8"
+        )
+        sys.stderr = io.TextIOWrapper(
+            io.BufferedWriter(io.FileIO(2, "w", closefd=False)),
+            encoding="utf-8",
+            errors="backslashreplace",
+            line_buffering=True,
+        )
+        sys.__stdout__, sys.__stderr__ = sys.stdout, sys.stderr
         os.chdir(cwd)
         os.environ.clear()
         os.environ.update(env)
@@ -250,7 +274,7 @@ def _child(argv: list[str], cwd: Path, env: dict[str, str], out: Path, err: Path
         from shipway.cli.main import main  # the console script's own entry point
 
         try:
-            main()
+            (entry or main)()
             code = 0
         except SystemExit as exc:  # as the interpreter turns SystemExit into a status
             if exc.code is None:
@@ -291,8 +315,14 @@ def _kill_group(pgid: int) -> None:
 
 
 def in_fork(
-    argv: list[str], cwd: Path, env: dict[str, str], outdir: Path, timeout: float = 0
+    argv: list[str],
+    cwd: Path,
+    env: dict[str, str],
+    outdir: Path,
+    timeout: float = 0,
+    entry: Callable[[], object] | None = None,
 ) -> Result:
+    """`shipway ARGV` in a forked child (`entry` instead of the CLI: the harness's own tests)."""
     timeout = timeout or (RUN_TIMEOUT if argv[0] == "run" else TIMEOUT)
     out, err = outdir / "stdout", outdir / "stderr"
     sys.stdout.flush()
@@ -300,7 +330,7 @@ def in_fork(
     start = time.monotonic()
     pid = os.fork()
     if pid == 0:
-        _child(argv, cwd, env, out, err)
+        _child(argv, cwd, env, out, err, entry)
     status, timed_out = _wait(pid, timeout)
     return _result(argv, status, timed_out, out, err, time.monotonic() - start)
 
