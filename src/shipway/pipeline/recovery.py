@@ -93,8 +93,8 @@ def _undo_unrecorded_switch(store: Store, paths: StatePaths, run_id: str) -> Non
     """A deploy killed after its switch but before its release was recorded left `current`
     on a release the store does not know: switch back to the last recorded one, so the
     environment is on the release `status` shows and the run's release number is free."""
-    run = store.run(run_id)
     try:
+        run = store.run(run_id)
         releases = ReleaseStore(paths.home, run.env)
         with environment_lock(paths.env_lock(run.env), run.env, wait=False):
             current = releases.current()
