@@ -200,3 +200,22 @@ def test_a_release_folder_the_store_does_not_know_never_blocks_a_run(
     run = shipway_json("run", "dev", "--force", repo=repo)
     assert run["state"] == "succeeded" and run["release"] == 3
     assert os.readlink(envdir / "current") == "releases/3"
+
+
+def test_a_run_killed_after_its_release_was_recorded_names_it(
+    make_repo: Callable[..., Path],
+) -> None:
+    repo = make_repo(one_service_files(FAST_BUILD))
+    assert shipway_json("run", "dev", repo=repo)["release"] == 1
+    # as a kill between recording release 1 and finishing the run leaves it
+    db = sqlite3.connect(repo / ".shipway/shipway.db")
+    with db:
+        db.execute(
+            "UPDATE runs SET state = 'running', release = NULL, finished_at = NULL,"
+            " owner = '4194305:1' WHERE id = 'dev-1'"
+        )
+    db.close()
+    [run] = shipway_json("runs", repo=repo)
+    assert run["state"] == "interrupted" and run["release"] == 1
+    assert run["error"] == "interrupted after release 1 went live"
+    assert shipway_json("status", "dev", repo=repo)["dev"]["release"] == 1

@@ -33,6 +33,7 @@ def recover(store: Store, paths: StatePaths) -> list[str]:
         store.forget_build_groups(run_id)
         remove_run_files(paths, run_id)
         _undo_unrecorded_switch(store, paths, run_id)
+        _note_recorded_release(store, run_id)
     _remove_dead_exports(paths)
     _discard_staging(paths)
     return orphans
@@ -111,6 +112,17 @@ def _undo_unrecorded_switch(store: Store, paths: StatePaths, run_id: str) -> Non
             shutil.rmtree(releases.path(current[0]), ignore_errors=True)
     except (OSError, ShipwayError):  # a deploy holds the environment, or nothing is there
         return
+
+
+def _note_recorded_release(store: Store, run_id: str) -> None:
+    """A run killed after its release was recorded: the release is live and the run says so."""
+    release = store.release_of_run(run_id)
+    if release is not None:
+        store.update_run(
+            run_id,
+            release=release.number,
+            error=f"interrupted after release {release.number} went live",
+        )
 
 
 def _discard_staging(paths: StatePaths) -> None:

@@ -368,6 +368,14 @@ class Store:
         )
         return [_release(r) for r in rows]
 
+    def release_of_run(self, run_id: str) -> Release | None:
+        row = (
+            self._db()
+            .execute("SELECT * FROM releases WHERE run_id = ? ORDER BY number DESC", (run_id,))
+            .fetchone()
+        )
+        return _release(row) if row is not None else None
+
     def release_numbers(self, env: str) -> set[int]:
         rows = self._db().execute("SELECT number FROM releases WHERE env = ?", (env,))
         return {int(r["number"]) for r in rows}
