@@ -123,6 +123,7 @@ def _contents(path: Path) -> Iterator[bytes]:
 class Totals:
     inputs: int = 0
     commands: Counter[str] = field(default_factory=Counter)  # outcome -> count
+    by_command: Counter[tuple[str, str]] = field(default_factory=Counter)  # (command, outcome)
     defects: Counter[str] = field(default_factory=Counter)  # class -> count
     first: dict[str, tuple[CaseReport, str, Verdict]] = field(default_factory=dict)
     seconds: float = 0.0
@@ -131,6 +132,7 @@ class Totals:
         self.inputs += 1
         for cmd, verdict in report.verdicts:
             self.commands[verdict.outcome] += 1
+            self.by_command[(cmd.split()[0], verdict.outcome)] += 1
             if verdict.outcome == DEFECT:
                 key = f"{verdict.defect} [{cmd.split()[0]}]"
                 self.defects[key] += 1
@@ -144,6 +146,10 @@ class Totals:
             + ", ".join(f"{k} {v}" for k, v in sorted(self.commands.items()))
             + f"; defects: {sum(self.defects.values())}",
         ]
+        for name in sorted({c for c, _ in self.by_command}):
+            counts = sorted((o, n) for (c, o), n in self.by_command.items() if c == name)
+            lines.append(f"  {name:<12} " + ", ".join(f"{o} {n}" for o, n in counts))
+        lines.append("defect classes:" if self.defects else "defect classes: none")
         for key, count in self.defects.most_common():
             report, cmd, verdict = self.first[key]
             lines.append(f"  {count:6d}  {key}")
