@@ -263,7 +263,11 @@ class App:
         the run has finished and every log is read to its end."""
         offsets: dict[str, int] = {}
         pending: dict[str, bytes] = {}
+        polls = 0
         while True:
+            polls += 1
+            if polls % 10 == 0:  # the run's process may have died meanwhile: never follow for ever
+                recover(self.store, self.paths)
             finished = self.store.run(run_id).state.finished
             progressed = False
             for job in self.store.jobs(run_id):

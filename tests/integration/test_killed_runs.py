@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tests.conftest import commit_all, git
-from tests.integration.cli import one_service_files, shipway, shipway_json, start_run
+from tests.integration.cli import SHIPWAY, one_service_files, shipway, shipway_json, start_run
 
 UNSANDBOXED = "project: slow\nbuild: {sandbox: off}\nenvironments:\n  dev:\n    branch: dev\n"
 
@@ -219,3 +219,25 @@ def test_a_run_killed_after_its_release_was_recorded_names_it(
     assert run["state"] == "interrupted" and run["release"] == 1
     assert run["error"] == "interrupted after release 1 went live"
     assert shipway_json("status", "dev", repo=repo)["dev"]["release"] == 1
+
+
+def test_following_the_logs_of_a_run_that_is_killed_ends(make_repo: Callable[..., Path]) -> None:
+    repo = make_repo(
+        one_service_files("version: 0.2\nphases:\n  build:\n    commands:\n      - sleep 9.17\n")
+    )
+    runner = start_run(repo, "Running command sleep")
+    follower = subprocess.Popen(
+        [SHIPWAY, "logs", "dev-1", "--follow", "--repo", str(repo)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
+    assert follower.stdout is not None
+    first = follower.stdout.readline()  # the follower is polling a running run
+    runner.kill()
+    runner.wait()
+    out, err = follower.communicate(timeout=30)  # before: it waited for ever
+    assert follower.returncode == 0, err
+    assert "Running command sleep 9.17" in first + out
+    assert shipway_json("runs", repo=repo)[0]["state"] == "interrupted"
