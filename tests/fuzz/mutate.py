@@ -32,6 +32,7 @@ class Case:
     mutations: list[str] = field(default_factory=list)
     reject: list[str] = field(default_factory=list)  # mutations validate must refuse
     tree_mutated: set[str] = field(default_factory=set)
+    extra: list[list[str]] = field(default_factory=list)  # commands a mutation asks for
 
     @property
     def name(self) -> str:
@@ -321,7 +322,7 @@ def mutate_fs(case: Case, rng: random.Random) -> None:
     """Committed symlinks (inside, outside, to /etc, loops) and missing files."""
     folders = [folder for _, folder in case.base.services]
     folder = rng.choice(folders)
-    choice = rng.randrange(11)
+    choice = rng.randrange(12)
     escape = True
     if choice == 0:
         path, target = "services/evil", f"{OUTSIDE}/service"
@@ -356,8 +357,14 @@ def mutate_fs(case: Case, rng: random.Random) -> None:
                 escape = True
     elif choice == 9:
         path, target, escape = f"{folder}/loop", "loop", False
-    else:
+    elif choice == 10:
         path, target, escape = f"{folder}/inside-link", "serverless.yml", False
+    else:
+        # the state directory relocated by the commit: a state command must not follow it
+        path, target, escape = ".shipway", f"{OUTSIDE}/state", False
+        case.extra.append(["runs"])
+    if target.startswith(OUTSIDE) and rng.random() < 0.5:
+        target = _outside_rel(path) + target[len(OUTSIDE) :]  # the same place, relative
     case.symlinks[path] = target
     case.files.pop(path, None)
     label = f"symlink {path} -> {target}"
@@ -408,6 +415,7 @@ def _commands(case: Case, rng: random.Random, run_share: float) -> None:
         case.mutations.append(f"SHIPWAY_HOME={case.env['SHIPWAY_HOME']}")
     # builds run only on states whose build is the example's own (no package installs, so
     # no network): corpus buildspecs and requirements.txt would reach the internet
+    case.commands.extend(case.extra)
     if rng.random() < run_share and case.base.tags & {"example", "corpus-env"}:
         case.commands.append(["run", "dev", "--json"])
 
