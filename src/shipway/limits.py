@@ -16,6 +16,11 @@ import re
 #: layers, `${file()}` targets).
 MAX_CONFIG_BYTES = 4 * 1024 * 1024
 
+#: One `.env` value, expanded: Linux passes at most 128 KiB per environment string.
+MAX_ENV_VALUE_CHARS = 128 * 1024
+#: All `.env` values of one environment and service, expanded.
+MAX_ENV_TOTAL_CHARS = 1024 * 1024
+
 # --------------------------------------------------------------------------- documents
 
 #: How deep YAML / JSON collections may nest (also for resolved values).
