@@ -16,6 +16,10 @@ from tests.fuzz import envmut, yamlmut
 from tests.fuzz.bases import Base, Canaries
 
 OUTSIDE = "@OUTSIDE@"  # replaced by the case's absolute folder outside the repository
+# Builds run only on states whose build is the example's own (no package installs, so no
+# network): corpus buildspecs and requirements.txt would reach the internet.
+RUNNABLE = frozenset({"example", "corpus-env"})
+RUN = ["run", "dev", "--json"]
 
 
 @dataclass
@@ -197,9 +201,10 @@ TARGETED: dict[str, list[tuple[tuple[str | int, ...], str, frozenset[str]]]] = {
         ),
         (("artifacts", "files"), "value", frozenset()),
         (("cache", "paths"), "value", frozenset()),
-        (("env", "exported-variables"), "value", frozenset()),
+        (("env", "exported-variables"), "export", frozenset()),
         (("batch",), "value", frozenset()),
         (("phases", "build", "commands"), "value", frozenset()),
+        (("phases", "post_build", "commands"), "command", frozenset()),
     ],
 }
 
@@ -226,6 +231,10 @@ def mutate_targeted(case: Case, rng: random.Random) -> None:
         snippet = rng.choice(yamlmut.NAME_SNIPPETS)
     elif what == "branch":
         snippet = rng.choice(yamlmut.BRANCH_SNIPPETS)
+    elif what in yamlmut.BUILD_SNIPPETS:
+        snippet = rng.choice(yamlmut.BUILD_SNIPPETS[what])
+        if case.base.tags & RUNNABLE and RUN not in case.extra:
+            case.extra.append(RUN)  # only a run shows what a build does
     else:
         snippet = rng.choice(_snippets(case, path))
     out = yamlmut.place(yamlmut.dump(tree).encode(), spot, snippet)
@@ -373,6 +382,32 @@ def mutate_fs(case: Case, rng: random.Random) -> None:
         case.reject.append(label)
 
 
+def mutate_build(case: Case, rng: random.Random) -> None:
+    """The example's buildspec exporting, echoing or deriving secrets, then a run."""
+    path = "services/payments/buildspec.yml"
+    what, spot = rng.choice(
+        [
+            ("export", ("env", "exported-variables")),
+            ("command", ("phases", "post_build", "commands")),
+        ]
+    )
+    snippet = rng.choice(yamlmut.BUILD_SNIPPETS[what])
+    out = yamlmut.place(case.content(path) or b"", spot, snippet)
+    if out is None:
+        return
+    if what == "export":  # a derived value to export too
+        out = (
+            yamlmut.place(
+                out, ("phases", "post_build", "commands"), yamlmut.BUILD_SNIPPETS["command"][1]
+            )
+            or out
+        )
+    case.write(path, out)
+    case.tree_mutated.add(path)
+    case.mutations.append(f"{path}: `{'.'.join(spot)}` = {snippet.kind}")
+    case.extra.append(RUN)
+
+
 def mutate_delete(case: Case, rng: random.Random) -> None:
     candidates = sorted(
         p
@@ -413,11 +448,9 @@ def _commands(case: Case, rng: random.Random, run_share: float) -> None:
         )
         case.commands.append(["runs"])
         case.mutations.append(f"SHIPWAY_HOME={case.env['SHIPWAY_HOME']}")
-    # builds run only on states whose build is the example's own (no package installs, so
-    # no network): corpus buildspecs and requirements.txt would reach the internet
     case.commands.extend(case.extra)
-    if rng.random() < run_share and case.base.tags & {"example", "corpus-env"}:
-        case.commands.append(["run", "dev", "--json"])
+    if rng.random() < run_share and case.base.tags & RUNNABLE and RUN not in case.commands:
+        case.commands.append(RUN)
 
 
 def _hostile_args(rng: random.Random, service: str) -> list[str]:
@@ -439,14 +472,18 @@ def generate(
     seed: int, index: int, bases: list[Base], canaries: Canaries, run_share: float = 0.02
 ) -> Case:
     rng = random.Random(f"shipway-fuzz:{seed}:{index}")
+    build = rng.random() < run_share
     corpus = [b for b in bases if "example" not in b.tags]
-    base = bases[0] if not corpus or rng.random() < 0.5 else rng.choice(corpus)
+    base = bases[0] if build or not corpus or rng.random() < 0.5 else rng.choice(corpus)
     case = Case(seed, index, base, canaries)
-    count = rng.choices([0, 1, 2, 3], weights=[3, 70, 20, 7])[0]
-    funcs = [f for f, _ in MUTATORS]
-    weights = [w for _, w in MUTATORS]
-    for _ in range(count):
-        rng.choices(funcs, weights=weights)[0](case, rng)
+    if build:
+        mutate_build(case, rng)  # alone on the example, so the build runs and shows its work
+    else:
+        count = rng.choices([0, 1, 2, 3], weights=[3, 70, 20, 7])[0]
+        funcs = [f for f, _ in MUTATORS]
+        weights = [w for _, w in MUTATORS]
+        for _ in range(count):
+            rng.choices(funcs, weights=weights)[0](case, rng)
     if not case.mutations:
         case.mutations.append("unchanged")
     _commands(case, rng, run_share)

@@ -248,6 +248,22 @@ BRANCH_SNIPPETS = [
 ]
 
 
+# What a build may do with the secrets it is given: every one must stay masked in its log,
+# its exported variables, `run --json` and the database.
+BUILD_SNIPPETS = {
+    "export": [
+        Snippet("export-secret", "[API_KEY, SIGNING_KEY, PAYMENTS_BUILD]"),
+        Snippet("export-derived", "[DERIVED_FROM_SECRET]"),
+    ],
+    "command": [
+        Snippet("echo-secret", "['echo $API_KEY', 'echo \"x${API_KEY}y\"']"),
+        Snippet("derive-secret", "['DERIVED_FROM_SECRET=\"pre-$API_KEY-post\"']"),
+        Snippet("env-dump", "['env | sort']"),
+        Snippet("secret-to-file", "['echo $API_KEY > dist/leak.txt || true']"),
+    ],
+}
+
+
 def wrong_type(value: Any, rng: random.Random) -> Snippet:
     """The value at a key as another type: list <-> map <-> scalar <-> null."""
     if isinstance(value, dict):
