@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import resource
 import stat
 import time
 import zipfile
@@ -127,6 +128,7 @@ class Totals:
     defects: Counter[str] = field(default_factory=Counter)  # class -> count
     first: dict[str, tuple[CaseReport, str, Verdict]] = field(default_factory=dict)
     seconds: float = 0.0
+    cpu_seconds: float = 0.0  # of the workers and every command they ran
 
     def add(self, report: CaseReport) -> None:
         self.inputs += 1
@@ -140,8 +142,10 @@ class Totals:
 
     def summary(self, results: Path | None = None) -> str:
         rate = self.inputs / self.seconds if self.seconds else 0.0
+        cpu = self.cpu_seconds / self.inputs if self.inputs else 0.0
         lines = [
-            f"{self.inputs} inputs in {self.seconds:.1f} s ({rate:.1f} inputs/s)",
+            f"{self.inputs} inputs in {self.seconds:.1f} s ({rate:.1f} inputs/s; "
+            f"{cpu * 1000:.0f} ms of CPU per input, {1 / cpu if cpu else 0:.1f} inputs/s a core)",
             "commands: "
             + ", ".join(f"{k} {v}" for k, v in sorted(self.commands.items()))
             + f"; defects: {sum(self.defects.values())}",
@@ -208,6 +212,8 @@ def campaign(
     jobs = jobs or os.cpu_count() or 1
     totals = Totals()
     began = time.monotonic()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu_before = before.ru_utime + before.ru_stime
     ctx = multiprocessing.get_context("fork")
     with ctx.Pool(
         jobs, _init_worker, (str(workdir), seed, run_share, equivalence_every, commands)
@@ -216,7 +222,11 @@ def campaign(
             totals.add(report)
             if on_report is not None:
                 on_report(report)
+        pool.close()
+        pool.join()  # the workers end (and are counted) before the figures are taken
     totals.seconds = time.monotonic() - began
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    totals.cpu_seconds = used.ru_utime + used.ru_stime - cpu_before
     return totals
 
 
