@@ -70,6 +70,8 @@ def read_env_file(
         if binding.error:
             text_lines = binding.original.string.strip().splitlines()
             first = text_lines[0] if text_lines else ""
+            if "=" in first:  # never echo a value: it may be a secret that did not parse
+                first = first.split("=", 1)[0] + "=…"
             errors.append(
                 ShipwayError(
                     f"cannot parse `{first[:60]}` (expected KEY=value)", Where(display, line)
