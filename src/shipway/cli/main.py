@@ -17,6 +17,7 @@ from shipway import __version__
 from shipway.app import DEFAULT_PORT, App, run_exit_code
 from shipway.cli.progress import progress_for
 from shipway.errors import ConfigErrors, ShipwayError, WorkFailed
+from shipway.limits import MAX_DEPTH
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -234,7 +235,7 @@ def invoke(function: str, env: str, data: str | None, repo: Path | None) -> None
 
 # Lambda's limit for a synchronous invocation's payload, and a nesting no real event reaches
 MAX_EVENT_BYTES = 6 * 1024 * 1024
-MAX_EVENT_DEPTH = 100
+MAX_EVENT_DEPTH = MAX_DEPTH
 _JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
 
 
