@@ -24,7 +24,8 @@ Path_ = tuple[str | int, ...]
 @dataclass(frozen=True)
 class Snippet:
     """One-line YAML text. `reject`: "yaml" when any YAML file holding it must be refused,
-    "serverless" when a serverless.yml holding it must be (the resolver's bounds), "" else."""
+    "serverless" when a serverless.yml holding it must be (the resolver's bounds), "name"
+    where a name is required, "" else."""
 
     kind: str
     text: str
@@ -216,35 +217,36 @@ def value_snippets(outside: str, canary_rel: str, secret_key: str) -> list[Snipp
     ]
 
 
-# Hostile keys and names (environment names, service names, branch names).
+# Hostile keys and names (environment names, service names, branch names); `reject="name"`:
+# refused where a name or a branch is required (the caller knows where that is).
 NAME_SNIPPETS = [
-    Snippet("name-300", "a" * 300, reject="yaml"),
-    Snippet("name-caret", "dev^", reject="yaml"),
-    Snippet("name-dotdot", "'a..b'", reject="yaml"),
-    Snippet("name-slash-escape", "'../x'", reject="yaml"),
-    Snippet("name-empty", "''", reject="yaml"),
-    Snippet("name-unicode", "'ünï☃'", reject="yaml"),
-    Snippet("name-space", "'a b'", reject="yaml"),
-    Snippet("name-nul", '"a\\0b"', reject="yaml"),
+    Snippet("name-300", "a" * 300, reject="name"),
+    Snippet("name-caret", "dev^", reject="name"),
+    Snippet("name-dotdot", "'a..b'", reject="name"),
+    Snippet("name-slash-escape", "'../x'", reject="name"),
+    Snippet("name-empty", "''", reject="name"),
+    Snippet("name-unicode", "'ünï☃'", reject="name"),
+    Snippet("name-space", "'a b'", reject="name"),
+    Snippet("name-nul", '"a\\0b"', reject="name"),
     Snippet("name-number", "1"),
     Snippet("name-null", "null"),
     Snippet("name-upper", "DEV"),
-    Snippet("name-dash", "-dev", reject="yaml"),
+    Snippet("name-dash", "-dev", reject="name"),
 ]
 
 BRANCH_SNIPPETS = [
-    Snippet("branch-caret", "dev^", reject="yaml"),
-    Snippet("branch-tilde", "dev~1", reject="yaml"),
-    Snippet("branch-range", "'main..dev'", reject="yaml"),
-    Snippet("branch-reflog", "'dev@{1}'", reject="yaml"),
-    Snippet("branch-option", "'--all'", reject="yaml"),
-    Snippet("branch-300", "b" * 300, reject="yaml"),
-    Snippet("branch-colon", "'a:b'", reject="yaml"),
-    Snippet("branch-space", "'a b'", reject="yaml"),
+    Snippet("branch-caret", "dev^", reject="name"),
+    Snippet("branch-tilde", "dev~1", reject="name"),
+    Snippet("branch-range", "'main..dev'", reject="name"),
+    Snippet("branch-reflog", "'dev@{1}'", reject="name"),
+    Snippet("branch-option", "'--all'", reject="name"),
+    Snippet("branch-300", "b" * 300, reject="name"),
+    Snippet("branch-colon", "'a:b'", reject="name"),
+    Snippet("branch-space", "'a b'", reject="name"),
     Snippet("branch-head", "HEAD"),
     Snippet("branch-glob", "'feature/*'"),
     Snippet("branch-refs", "refs/heads/dev"),
-    Snippet("branch-empty", "''", reject="yaml"),
+    Snippet("branch-empty", "''", reject="name"),
 ]
 
 
