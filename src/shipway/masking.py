@@ -12,6 +12,7 @@ Three tools, one rule (a secret never leaves in plaintext):
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Iterable, Iterator, Mapping
 from contextvars import ContextVar
 from typing import Any
@@ -27,13 +28,13 @@ class Masker:
     def __init__(self, secrets: Iterable[str]) -> None:
         # very short values would mask ordinary text everywhere; CodeBuild masks any length,
         # but a one-character "secret" would make the log unreadable.
-        self.secrets = sorted({s for s in secrets if s and len(s) >= 2}, key=len, reverse=True)
-        for s in list(self.secrets):
+        found = {s for s in secrets if s and len(s) >= 2}
+        for s in list(found):
             # multi-line secrets: mask each of their lines too (logs are line based)
-            for part in s.splitlines():
-                if len(part) >= 4 and part not in self.secrets:
-                    self.secrets.append(part)
-        self.secrets.sort(key=len, reverse=True)
+            found.update(part for part in s.splitlines() if len(part) >= 4)
+        # a build or a handler that prints JSON or a Python dict writes a secret escaped
+        found.update(form for s in list(found) for form in _encoded_forms(s))
+        self.secrets = sorted(found, key=len, reverse=True)
 
     def __bool__(self) -> bool:
         return bool(self.secrets)
@@ -76,6 +77,17 @@ class Masker:
             masked, self(exc.message), where, self(exc.hint) if exc.hint else None
         )
         return masked
+
+
+def _encoded_forms(secret: str) -> set[str]:
+    """The secret as JSON (ASCII or not) and Python's repr write it inside quotes, when that
+    differs from the secret itself."""
+    forms = {
+        json.dumps(secret)[1:-1],
+        json.dumps(secret, ensure_ascii=False)[1:-1],
+        repr(secret)[1:-1],
+    }
+    return {f for f in forms if f != secret}
 
 
 def _where_texts(where: Where | None) -> list[str]:

@@ -26,6 +26,10 @@ phases:
     commands:
       - export PLAIN=nothing-secret
       - echo "building with $API_KEY"
+      - |
+        python3 -c 'import json, os; print(json.dumps({"odd": os.environ["ODD_TOKEN"]}))'
+      - |
+        python3 -c 'import os; print({"odd": os.environ["ODD_TOKEN"]})'
       - mkdir -p dist && cp handler.py dist/
 artifacts:
   base-directory: dist
