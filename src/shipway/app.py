@@ -3,14 +3,13 @@ parts are wired together. The CLI and the server are thin layers over `App`."""
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import yaml
 
@@ -21,8 +20,8 @@ from shipway.config.printing import render_config
 from shipway.config.project import PROJECT_FILE, load_project, services_seen_despite_errors
 from shipway.config.serverless import find_config, read_service_name
 from shipway.config.yamlsrc import with_line
-from shipway.errors import ConfigErrors, NotFound, ShipwayError, WorkFailed
-from shipway.masking import Masker, seen_secrets, watching
+from shipway.errors import ConfigErrors, NotFound, ShipwayError
+from shipway.masking import Masker, masks_secrets, seen_secrets
 from shipway.model import (
     AwsTarget,
     Environment,
@@ -42,31 +41,6 @@ from shipway.store.sqlite import Store
 from shipway.targets.local.target import check_schedules
 
 DEFAULT_PORT = 8787
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def masks_secrets(fn: F) -> F:
-    """A use case whose errors leave it masked with every secret loaded while it ran (a
-    resolved value can carry a secret into any message, wherever it is raised)."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        with watching() as seen:
-            try:
-                return fn(*args, **kwargs)
-            except ShipwayError as exc:
-                masked = Masker(seen).error(exc)
-                if masked is exc:
-                    raise
-                raise masked from None
-            except WorkFailed as exc:
-                text = Masker(seen)(str(exc))
-                if text == str(exc):
-                    raise
-                raise type(exc)(text) from None
-
-    return wrapper  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)

@@ -6,18 +6,20 @@ Three tools, one rule (a secret never leaves in plaintext):
 - `Masker.data` masks plain data *before* it is encoded, so that JSON's or YAML's escaping
   or folding of a value can never hide a secret from the masker;
 - `watching()` / `remember()` collect the secrets loaded while a use case runs, so that an
-  error leaving it is masked with them (`mask_error`), wherever it was raised.
+  error leaving it is masked with them (`masks_secrets` on a use case), wherever it was
+  raised.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, TypeVar
 
-from shipway.errors import ConfigErrors, ShipwayError, Where
+from shipway.errors import ConfigErrors, ShipwayError, Where, WorkFailed
 
 MASK = "***"
 
@@ -126,3 +128,29 @@ def remember(values: Iterable[str]) -> None:
     seen = _seen.get()
     if seen is not None:
         seen.update(v for v in values if v)
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def masks_secrets(fn: F) -> F:
+    """A use case whose errors leave it masked with every secret loaded while it ran (a
+    resolved value can carry a secret into any message, wherever it is raised)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with watching() as seen:
+            try:
+                return fn(*args, **kwargs)
+            except ShipwayError as exc:
+                masked = Masker(seen).error(exc)
+                if masked is exc:
+                    raise
+                raise masked from None
+            except WorkFailed as exc:
+                text = Masker(seen)(str(exc))
+                if text == str(exc):
+                    raise
+                raise type(exc)(text) from None
+
+    return wrapper  # type: ignore[return-value]
