@@ -172,6 +172,7 @@ def _init_worker(
 ) -> None:
     canaries, bases = all_bases(seed)
     layout = runner.Layout(Path(root) / f"worker-{os.getpid()}", Path(root) / "templates")
+    runner.warm_up(layout.root, bases[0].files)
     _WORKER.update(
         bases=bases,
         canaries=canaries,
@@ -202,7 +203,7 @@ def campaign(
     workdir: Path,
     jobs: int = 0,
     run_share: float = 0.02,
-    equivalence_every: int = 50,
+    equivalence_every: int = 100,
     on_report: Callable[[CaseReport], None] | None = None,
     start: int = 0,
     commands: set[str] | None = None,

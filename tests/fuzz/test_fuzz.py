@@ -11,7 +11,7 @@ from pathlib import Path
 from tests.fuzz.campaign import campaign, save_reproducers
 
 SEED = 20261202
-INPUTS = 300
+INPUTS = 250
 
 
 def test_seeded_fuzz_run_finds_no_defect(tmp_path: Path) -> None:
