@@ -64,8 +64,11 @@ def _traceback_type(text: str) -> str:
     return found or "unknown"
 
 
-def classify(result: Result, repo: str, forbidden: dict[str, bytes], must_reject: bool) -> Verdict:
-    """`forbidden`: defect class -> bytes that must appear in no output (canaries)."""
+def classify(
+    result: Result, repo: str, forbidden: dict[str, bytes], must_reject: list[str]
+) -> Verdict:
+    """`forbidden`: defect class -> bytes that must appear in no output (canaries);
+    `must_reject`: the case's mutations that `validate` must refuse."""
     out = result.stdout + result.stderr
     command = result.argv[0]
     for defect, token in forbidden.items():

@@ -212,9 +212,7 @@ def _force_rmtree(path: Path) -> None:
         elif os.path.lexists(p):
             os.unlink(p)
 
-    shutil.rmtree(path, onexc=retry) if sys.version_info >= (3, 12) else shutil.rmtree(
-        path, onerror=retry
-    )
+    shutil.rmtree(path, onerror=retry)  # a build may leave read-only folders behind
 
 
 def _plant_canaries(outside: Path, case: Case) -> None:
@@ -294,7 +292,6 @@ def _child(
             errors="backslashreplace",
             line_buffering=True,
         )
-        sys.__stdout__, sys.__stderr__ = sys.stdout, sys.stderr
         os.chdir(cwd)
         os.environ.clear()
         os.environ.update(env)
