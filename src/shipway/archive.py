@@ -14,7 +14,7 @@ import os
 import shutil
 import stat
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path, PurePosixPath
 
 from shipway.errors import ShipwayError, Where
@@ -43,25 +43,54 @@ def check_arcname(name: str) -> str:
     return "/".join(parts)
 
 
-def write_zip(service: str, files: Mapping[str, Path], out: Path) -> Artifact:
-    """Zip `files` ({name in zip: file on disk}) deterministically into `out`."""
+class UnsafeFile(ValueError):
+    """A file to zip that is not (or no longer) a regular file inside the allowed folders."""
+
+
+def _open_checked(src: Path, name: str, inside: Sequence[Path]) -> int:
+    """Open src for reading; with `inside`, the file actually opened (whatever link was
+    swapped in since it was chosen) must be a regular file below one of those folders."""
+    fd = os.open(src, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)  # a FIFO must not block
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise UnsafeFile(f"`{name}` is not a regular file; not packaged")
+        if inside:
+            real = Path(os.readlink(f"/proc/self/fd/{fd}"))
+            if not any(real.is_relative_to(folder) for folder in inside):
+                raise UnsafeFile(f"`{name}` leads outside the service folder; not packaged")
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def write_zip(
+    service: str, files: Mapping[str, Path], out: Path, inside: Sequence[Path] = ()
+) -> Artifact:
+    """Zip `files` ({name in zip: file on disk}) deterministically into `out`. With
+    `inside` (resolved folders), every file read must be there (UnsafeFile otherwise)."""
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".partial")
     names = sorted(check_arcname(n) for n in files)
     by_name = {check_arcname(n): p for n, p in files.items()}
-    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=LEVEL) as zf:
-        for name in names:
-            src = by_name[name]
-            st = src.stat()  # follows symlinks: the zip holds the content
-            executable = bool(st.st_mode & 0o111)
-            info = zipfile.ZipInfo(name, date_time=FIXED_DATE)
-            info.create_system = 3  # unix, so external_attr carries the mode
-            info.external_attr = (stat.S_IFREG | (0o755 if executable else 0o644)) << 16
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info._compresslevel = LEVEL  # type: ignore[attr-defined]
-            info.file_size = st.st_size
-            with open(src, "rb") as fh, zf.open(info, "w") as dst:
-                shutil.copyfileobj(fh, dst, _CHUNK)
+    try:
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=LEVEL) as zf:
+            for name in names:
+                with open(_open_checked(by_name[name], name, inside), "rb") as fh:
+                    st = os.fstat(fh.fileno())  # the zip holds the content, links followed
+                    executable = bool(st.st_mode & 0o111)
+                    info = zipfile.ZipInfo(name, date_time=FIXED_DATE)
+                    info.create_system = 3  # unix, so external_attr carries the mode
+                    info.external_attr = (stat.S_IFREG | (0o755 if executable else 0o644)) << 16
+                    info.compress_type = zipfile.ZIP_DEFLATED
+                    info._compresslevel = LEVEL  # type: ignore[attr-defined]
+                    info.file_size = st.st_size
+                    with zf.open(info, "w") as dst:
+                        shutil.copyfileobj(fh, dst, _CHUNK)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     os.replace(tmp, out)
     return Artifact(service=service, path=out, sha256=sha256_of(out), size=out.stat().st_size)
 

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from shipway.build.errors import BuildFailed
+from shipway.build.package import zip_files
 from shipway.model import JobState
 from tests.functional.buildkit import build, buildspec, zip_names
 
@@ -197,3 +199,20 @@ def test_a_service_folder_that_is_a_link_leaving_the_commit_is_not_built(tmp_pat
     )
     assert "refused" in error
     assert sorted(p.name for p in elsewhere.iterdir()) == ["handler.py"]  # nothing ran there
+
+
+def test_packaging_rereads_nothing_swapped_for_a_link_or_a_fifo(tmp_path: Path) -> None:
+    """Between the check and the zip a sibling build (same workspace) may swap a chosen file
+    for a link out or a FIFO: the zip step checks the file it actually opened."""
+    svc = _service(tmp_path)
+    outside = tmp_path / "secret.txt"
+    outside.write_text("secret\n")
+    (svc / "swapped.py").symlink_to(outside)
+    os.mkfifo(svc / "pipe.py")
+    for name in ("swapped.py", "pipe.py"):
+        with pytest.raises(BuildFailed, match=f"`{name}`"):
+            zip_files("svc", {name: svc / name}, tmp_path / "out.zip", (svc,))
+    assert not (tmp_path / "out.zip").exists()
+    assert not list(tmp_path.glob("*.partial"))
+    art = zip_files("svc", {"handler.py": svc / "handler.py"}, tmp_path / "out.zip", (svc,))
+    assert art.path.is_file()

@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from shipway.archive import write_zip
+from shipway.archive import UnsafeFile, write_zip
 from shipway.build.confine import inside
 from shipway.build.errors import BuildFailed
 from shipway.build.patterns import apply_ordered, compile_glob, filter_paths, has_magic
@@ -249,12 +249,23 @@ def spec_outputs(
     return out
 
 
+def zip_files(service: str, files: Files, out: Path, inside: tuple[Path, ...]) -> Artifact:
+    """`archive.write_zip`, reading only regular files below `inside` (a sibling build in
+    the same workspace may swap a checked file for a link out); BuildFailed otherwise."""
+    try:
+        return write_zip(service, files, out, tuple(p.resolve() for p in inside))
+    except UnsafeFile as exc:
+        raise BuildFailed(str(exc)) from None
+    except OSError as exc:
+        raise BuildFailed(f"cannot package `{exc.filename}`: {exc.strerror or exc}") from None
+
+
 def write_outputs(
-    service: str, out_zip: Path, outputs: Outputs
+    service: str, out_zip: Path, outputs: Outputs, service_dir: Path
 ) -> tuple[Artifact, dict[str, Artifact]]:
-    primary = write_zip(service, outputs.primary, out_zip)
+    primary = zip_files(service, outputs.primary, out_zip, (service_dir,))
     secondary = {
-        identifier: write_zip(service, files, secondary_zip(out_zip, identifier))
+        identifier: zip_files(service, files, secondary_zip(out_zip, identifier), (service_dir,))
         for identifier, files in sorted(outputs.secondary.items())
     }
     return primary, secondary

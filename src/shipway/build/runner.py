@@ -28,7 +28,6 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from shipway.archive import write_zip
 from shipway.build.cache import CacheEntry, plan_cache, restore_cache, save_cache
 from shipway.build.errors import BuildCancelled, BuildFailed, BuildTimedOut
 from shipway.build.logs import BuildLog
@@ -41,6 +40,7 @@ from shipway.build.package import (
     package_files,
     spec_outputs,
     write_outputs,
+    zip_files,
 )
 from shipway.build.phases import exported_variables, run_phases
 from shipway.build.request import BuildRequest
@@ -96,7 +96,8 @@ class _Build:
         if error is not None:
             self.fail(error)
             return
-        self.artifact = write_zip(req.service, files, req.out_zip)
+        # the service's files, and what pip installed into the build's own folder
+        self.artifact = zip_files(req.service, files, req.out_zip, (req.service_dir, self.tmp))
         self._logged(self.artifact, len(files))
 
     # -- a buildspec -----------------------------------------------------------------------
@@ -158,7 +159,7 @@ class _Build:
             outputs = spec_outputs(
                 req.service_dir, spec, env, req.package_patterns, req.exclude_files
             )
-            primary, secondary = write_outputs(req.service, req.out_zip, outputs)
+            primary, secondary = write_outputs(req.service, req.out_zip, outputs, req.service_dir)
         except BuildFailed as exc:
             log.agent("Phase complete: UPLOAD_ARTIFACTS State: FAILED")
             log.agent(f"Phase context status code: CLIENT_ERROR Message: {exc}")
