@@ -7,13 +7,14 @@ import json
 import os
 import shutil
 import subprocess
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from shipway.build.sandbox import unavailable
-from tests.integration.cli import SHIPWAY, shipway
+from tests.integration.cli import SHIPWAY, one_service_files, shipway, start_run
 
 PROJECT = "project: snoop\nenvironments:\n  dev:\n    branch: dev\n  prod:\n    branch: main\n"
 SERVERLESS = (
@@ -113,3 +114,27 @@ def test_validate_warns_when_builds_cannot_be_isolated(
     assert with_bwrap.returncode == 0, with_bwrap.stderr
     if unavailable() is None:
         assert "not isolated" not in with_bwrap.stderr
+
+
+@pytest.mark.skipif(unavailable() is not None, reason=f"no build sandbox: {unavailable()}")
+def test_kill_9_of_shipway_run_takes_its_sandboxed_builds_with_it(
+    make_repo: Callable[..., Path],
+) -> None:
+    """No later command needed: the container dies with the process that started it."""
+    spec = (
+        "version: 0.2\nphases:\n  build:\n    commands:\n"
+        "      - sleep 40.61 &\n      - sleep 40.62\n"
+    )
+    repo = make_repo(one_service_files(spec))
+    proc = start_run(repo, "Running command sleep 40.62")
+    assert _pgrep("sleep 40.6")
+    proc.kill()
+    proc.wait()
+    deadline = time.monotonic() + 10
+    while _pgrep("sleep 40.6") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _pgrep("sleep 40.6") == ""
+
+
+def _pgrep(pattern: str) -> str:
+    return subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True).stdout
