@@ -32,8 +32,9 @@ MAX_NODES = 250_000
 
 #: The longest string a `${...}` may resolve to.
 MAX_VALUE_CHARS = 1024 * 1024
-#: The work one document's resolution may do: characters built plus values copied.
-MAX_RESOLVE_WORK = 20_000_000
+#: The work one document's resolution may do, in about bytes: each character built
+#: counts 1, each value copied or walked 64 (so about a million values in all).
+MAX_RESOLVE_WORK = 64 * 1024 * 1024
 #: How deep `${...}` may nest inside one string (`${self:${self:...}}`).
 MAX_VARIABLE_NESTING = 32
 #: How long a chain of references (`a: ${self:b}`, `b: ${self:c}` …) may be.

@@ -216,7 +216,7 @@ functions:
 
 
 def test_missing_file_without_fallback(tmp_path: Path) -> None:
-    (err,) = errors_of("custom:\n  x: ${file(../var/dev.yml):k}\n", tmp_path)
+    (err,) = errors_of("custom:\n  x: ${file(var/dev.yml):k}\n", tmp_path)
     assert err.startswith("serverless.yml:2: `custom.x`:")
     assert "var/dev.yml` does not exist" in err
 

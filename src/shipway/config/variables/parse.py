@@ -14,6 +14,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from shipway.limits import MAX_VARIABLE_NESTING
+
 __all__ = ["Meta", "Src", "Var", "VariableSyntaxError", "parse_variables"]
 
 _ALPHA = frozenset("abcdefghijklmnopqrstuvwxyz")
@@ -82,6 +84,7 @@ class _Parser:
     def __init__(self, text: str) -> None:
         self.s = text
         self.n = len(text)
+        self.depth = 0  # of nested `${...}` (bounded: the parser recurses)
 
     def fail(self, what: str, index: int) -> VariableSyntaxError:
         return VariableSyntaxError(f"{what} at index {index} in `{self.s}`")
@@ -188,7 +191,13 @@ class _Parser:
         return Var(i, k + 1, s[i : k + 1], sources), k + 1
 
     def nested(self, k: int, start: int, into: list[Var]) -> int:
-        found = self.variable(k, nested=True)
+        if self.depth >= MAX_VARIABLE_NESTING:
+            raise self.fail(f"variables nested more than {MAX_VARIABLE_NESTING} deep", k)
+        self.depth += 1
+        try:
+            found = self.variable(k, nested=True)
+        finally:
+            self.depth -= 1
         assert found is not None
         var, end = found
         into.append(Var(var.start - start, var.end - start, var.text, var.sources))

@@ -6,6 +6,11 @@ becomes a string. A source gives "no value" with `None` (or `Absent`), which mov
 the next fallback; an error from a source stops that variable. A string a source returns
 is resolved again (a `.env` value holding `${self:…}`, a file's content). Every problem
 is collected and raised as `ConfigErrors`, each naming `file:line` and the key path.
+
+Bounded (`shipway.limits`): a resolved string's length, the depth of resolved values, the
+length of a chain of references and the work of the whole resolution (characters built
+and values copied), so a doubling chain or a file including itself ends in an error
+naming the key, not in MemoryError. `${file()}` reads stay inside the repository.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ import math
 import posixpath
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from shipway.config.variables.parse import Meta, Src, Var, VariableSyntaxError, parse_variables
@@ -27,13 +32,29 @@ from shipway.config.variables.sources import (
     SourceCall,
     SourceFn,
 )
-from shipway.config.variables.values import Lit, coerce_string, copy_value, pending, plain
+from shipway.config.files import confined, read_config_text, root_of
+from shipway.config.variables.values import (
+    Lit,
+    coerce_string,
+    copy_value,
+    depth_over,
+    pending,
+    plain,
+)
 from shipway.config.yamlsrc import key_path, line_of, parse_yaml
 from shipway.errors import ConfigErrors, ShipwayError, Where
+from shipway.limits import (
+    MAX_DEPTH,
+    MAX_REFERENCE_CHAIN,
+    MAX_RESOLVE_WORK,
+    MAX_VALUE_CHARS,
+    megabytes,
+)
 
 __all__ = ["Resolver"]
 
 _MAX_NEST = 10
+_NODE_WORK = 64  # a copied value weighs about as much as 64 characters
 
 
 class _ResolveError(Exception):
@@ -51,6 +72,8 @@ class Resolver:
     `os.environ` as it sees fit); `params` are `${param:}` values that win over the
     document's `params:` block; `options` are the CLI options (`stage`, `region`,
     `param` …); `sources` adds or replaces source types (e.g. `ssm`, `cf`, `s3`, `aws`).
+    `root` is the repository `${file()}` may read in (default: the one `display`, a path
+    relative to it, implies).
     """
 
     def __init__(
@@ -64,9 +87,13 @@ class Resolver:
         params: Mapping[str, Any] | None = None,
         sources: Mapping[str, SourceFn] | None = None,
         instance_id: str | None = None,
+        root: Path | None = None,
     ) -> None:
         self.display = display
         self.service_dir = service_dir
+        self.root = root or root_of(service_dir / PurePosixPath(display).name, display)
+        self._work = 0
+        self._over_budget: _ResolveError | None = None
         self.options: Mapping[str, Any] = dict(options or {})
         self.env: Mapping[str, str] = env if env is not None else {}
         self.params: Mapping[str, Any] = dict(params or {})
@@ -88,7 +115,12 @@ class Resolver:
 
     def resolve(self) -> dict[str, Any]:
         """The whole document resolved, as plain data; raises ConfigErrors on problems."""
-        self._resolve_tree((), self._root)
+        try:
+            self._resolve_tree((), self._root)
+        except _ResolveError:
+            pass  # recorded in self.errors
+        except RecursionError:  # the limits should come first; never a traceback
+            self.errors.append(ShipwayError("variables nest too deep to resolve", self.where(())))
         if self.errors:
             raise ConfigErrors(self.errors)
         out: dict[str, Any] = plain(self._root)
@@ -136,7 +168,7 @@ class Resolver:
                 self._resolve_prop(path, node, k)
             node = node[k]
         self._resolve_tree(path, node, quiet=False)
-        return copy_value(node)
+        return self._copy(node, 0)
 
     @property
     def stage(self) -> str:
@@ -158,32 +190,27 @@ class Resolver:
         return posixpath.normpath(posixpath.join(posixpath.dirname(self.display), rel))
 
     def read_file(self, rel: str) -> Any:
-        """`${file(rel)}` content (parsed YAML / JSON, else text), or Absent if missing."""
-        path = (self.service_dir / rel).resolve()
-        if path in self._files:
-            return copy_value(self._files[path])
+        """`${file(rel)}` content (parsed YAML / JSON, else text), or Absent if missing.
+        The file must be inside the repository (it may be outside the service folder)."""
         shown = self.file_display(rel)
+        path = confined(self.root, self.service_dir / rel, shown)
+        if path in self._files:
+            return self._copy(self._files[path], 0)
         suffix = path.suffix.lower()
         if suffix in (".js", ".cjs", ".mjs", ".ts"):
             raise ShipwayError(f"`{shown}`: JavaScript variable files are not supported")
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
+        if not path.exists():
             return Absent(f"file `{shown}` does not exist")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ShipwayError(f"cannot read `{shown}`: {exc}") from None
+        text = read_config_text(path, shown)
         content: Any
         if suffix in (".yml", ".yaml"):
             content = parse_yaml(text, shown) if text.strip() else None
         elif suffix in (".json", ".tfstate"):
-            try:
-                content = json.loads(text)
-            except ValueError as exc:
-                raise ShipwayError(f"cannot parse `{shown}`: {exc}") from None
+            content = _parse_json(text, shown)
         else:
             content = text
         self._files[path] = content
-        return copy_value(content)
+        return self._copy(content, 0)
 
     # ------------------------------------------------------------------ internals
 
@@ -201,6 +228,11 @@ class Resolver:
             items = iter(list(enumerate(node)))
         else:
             return
+        try:  # walking resolved values again is work too (each lookup walks its value)
+            self._spend(_NODE_WORK * len(node))
+        except _ResolveError as exc:
+            self._record(exc, path)
+            raise
         first: _ResolveError | None = None
         for key, _ in items:
             sub = (*path, key)
@@ -221,6 +253,12 @@ class Resolver:
         """Resolve the pending string `container[key]` (at `path`) in place."""
         if path in self._failed:
             raise self._failed[path]
+        if len(self._stack) >= MAX_REFERENCE_CHAIN:
+            raise _ResolveError(
+                f"references chain more than {MAX_REFERENCE_CHAIN} deep "
+                f"({' -> '.join(key_path(p) for p, _ in self._stack[:3])} …)",
+                path,
+            )
         if path in self._active:
             cycle = self._stack[self._index(path) :]
             chain = [f"{key_path(p)} ({raw})" for p, raw in cycle]
@@ -264,9 +302,8 @@ class Resolver:
             return Lit(text)
         values = [self._resolve_var(path, var) for var in variables]
         if len(variables) == 1 and variables[0].start == 0 and variables[0].end == len(text):
-            value = values[0]
-            return copy_value(value)
-        out, last = [], 0
+            return self._copy(values[0], len(path))
+        out, last, size = [], 0, 0
         for var, value in zip(variables, values, strict=True):
             piece = coerce_string(value)
             if piece is None:
@@ -274,11 +311,16 @@ class Resolver:
                 raise _ResolveError(
                     f"`{var.text}` is {what}, which cannot be part of a string ({text!r})"
                 )
+            size += var.start - last + len(piece)
+            self._check_size(size)
             out.append(text[last : var.start])
             out.append(piece)
             last = var.end
         out.append(text[last:])
-        return Lit("".join(out))
+        joined = "".join(out)
+        self._check_size(len(joined))
+        self._spend(len(joined))
+        return Lit(joined)
 
     def _resolve_meta(self, path: tuple[str | int, ...], meta: Meta) -> Any:
         if not meta.variables:
@@ -297,7 +339,10 @@ class Resolver:
             out.append(piece)
             last = var.end
         out.append(text[last:])
-        return "".join(out)
+        joined = "".join(out)
+        self._check_size(len(joined))
+        self._spend(len(joined))
+        return joined
 
     def _resolve_var(self, path: tuple[str | int, ...], var: Var) -> Any:
         reasons: list[str] = []
@@ -342,3 +387,54 @@ class Resolver:
         if isinstance(value, float) and not math.isfinite(value):
             raise _ResolveError(f"`{var.text}`: source `{src.type}` gave {value}")
         return value
+
+    # ------------------------------------------------------------------ bounds
+
+    def _spend(self, work: int) -> None:
+        self._work += work
+        if self._work > MAX_RESOLVE_WORK:
+            if self._over_budget is None:  # one error, reported where it first happened
+                self._over_budget = _ResolveError(
+                    "the variables expand past what one document may resolve to "
+                    f"(about {megabytes(MAX_RESOLVE_WORK)}): a value doubled by references?"
+                )
+            raise self._over_budget
+
+    def _check_size(self, size: int) -> None:
+        if size > MAX_VALUE_CHARS:
+            raise _ResolveError(
+                f"resolves to a string longer than {megabytes(MAX_VALUE_CHARS)} "
+                "(a value doubled by references?)"
+            )
+
+    def _copy(self, value: Any, at: int) -> Any:
+        """`copy_value`, counted against the work budget and bounded in depth: `at` is
+        the depth of the place the copy goes to."""
+        self._spend(_NODE_WORK)
+        if isinstance(value, dict):
+            self._enter(at)
+            return {k: self._copy(v, at + 1) for k, v in value.items()}
+        if isinstance(value, list):
+            self._enter(at)
+            return [self._copy(v, at + 1) for v in value]
+        return value
+
+    def _enter(self, at: int) -> None:
+        if at >= MAX_DEPTH:
+            raise _ResolveError(f"the resolved value nests deeper than {MAX_DEPTH} levels")
+
+
+def _parse_json(text: str, shown: str) -> Any:
+    """A `${file(x.json)}` document, bounded in depth like YAML."""
+    try:
+        content = json.loads(text)
+    except RecursionError:
+        content = None
+        deep = True
+    except ValueError as exc:
+        raise ShipwayError(f"cannot parse `{shown}`: {exc}") from None
+    else:
+        deep = depth_over(content, MAX_DEPTH)
+    if deep:
+        raise ShipwayError(f"cannot parse `{shown}`: nested deeper than {MAX_DEPTH} levels")
+    return content

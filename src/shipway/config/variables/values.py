@@ -6,7 +6,16 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["Lit", "coerce_string", "copy_value", "pending", "plain", "split_address", "walk"]
+__all__ = [
+    "Lit",
+    "coerce_string",
+    "copy_value",
+    "depth_over",
+    "pending",
+    "plain",
+    "split_address",
+    "walk",
+]
 
 
 class Lit(str):
@@ -66,6 +75,19 @@ def copy_value(value: Any) -> Any:
     if isinstance(value, list):
         return [copy_value(v) for v in value]
     return value
+
+
+def depth_over(value: Any, limit: int) -> bool:
+    """Whether lists and dicts nest deeper than `limit` in `value` (without recursion)."""
+    stack = [(value, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict | list):
+            if depth >= limit:
+                return True
+            children = node.values() if isinstance(node, dict) else node
+            stack.extend((child, depth + 1) for child in children)
+    return False
 
 
 def pending(value: Any) -> bool:
