@@ -24,7 +24,7 @@ def _repo(tmp_path: Path) -> tuple[Path, Path]:
 
 
 def errors_of(text: str, tmp_path: Path) -> list[str]:
-    root, service = _repo(tmp_path)
+    _root, service = _repo(tmp_path)
     doc = parse_yaml(text, YML)
     with pytest.raises(ConfigErrors) as info:
         Resolver(doc, display=YML, service_dir=service, env={}).resolve()
@@ -70,7 +70,7 @@ def test_a_long_chain_of_references_fails_naming_a_key(tmp_path: Path) -> None:
 
 
 def test_a_file_that_includes_itself_is_bounded(tmp_path: Path) -> None:
-    root, service = _repo(tmp_path)
+    _root, service = _repo(tmp_path)
     (service / "loop.yml").write_text("again: ${file(loop.yml)}\n")
     doc = parse_yaml("custom: ${file(loop.yml)}\n", YML)
     with pytest.raises(ConfigErrors) as info:
@@ -101,7 +101,7 @@ def test_file_paths_may_leave_the_service_folder(tmp_path: Path) -> None:
 
 
 def test_a_symlinked_file_target_leaving_the_repository_is_refused(tmp_path: Path) -> None:
-    root, service = _repo(tmp_path)
+    _root, service = _repo(tmp_path)
     (tmp_path / "secret.yml").write_text("k: stolen\n")
     (service / "vars.yml").symlink_to(tmp_path / "secret.yml")
     (service / "zero.txt").symlink_to("/dev/zero")
@@ -114,7 +114,7 @@ def test_a_symlinked_file_target_leaving_the_repository_is_refused(tmp_path: Pat
 
 @pytest.mark.timeout(30)
 def test_a_fifo_or_huge_file_is_refused(tmp_path: Path) -> None:
-    root, service = _repo(tmp_path)
+    _root, service = _repo(tmp_path)
     os.mkfifo(service / "pipe.yml")
     (service / "big.txt").write_text("x" * (5 * 1024 * 1024))
     doc = parse_yaml("a: ${file(pipe.yml)}\nb: ${file(big.txt)}\n", YML)
@@ -126,7 +126,7 @@ def test_a_fifo_or_huge_file_is_refused(tmp_path: Path) -> None:
 
 
 def test_deep_json_files_are_refused(tmp_path: Path) -> None:
-    root, service = _repo(tmp_path)
+    _root, service = _repo(tmp_path)
     (service / "deep.json").write_text("[" * 100_000 + "]" * 100_000)
     (service / "mid.json").write_text("[" * 500 + "]" * 500)
     doc = parse_yaml("a: ${file(deep.json)}\nb: ${file(mid.json)}\n", YML)

@@ -24,6 +24,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from shipway.config.files import confined, read_config_text, root_of
 from shipway.config.variables.parse import Meta, Src, Var, VariableSyntaxError, parse_variables
 from shipway.config.variables.sources import (
     AWS_SOURCES,
@@ -32,7 +33,6 @@ from shipway.config.variables.sources import (
     SourceCall,
     SourceFn,
 )
-from shipway.config.files import confined, read_config_text, root_of
 from shipway.config.variables.values import (
     Lit,
     coerce_string,
