@@ -29,8 +29,9 @@ class Canaries:
 
     @property
     def secret_line(self) -> str:
-        # a quote and a backslash in the value: masking must survive JSON encoding
-        return f"API_KEY='q\"{self.secret}\\b'\n"
+        # a quote and a backslash in the value: masking must survive JSON encoding (`\q`: no
+        # escape to `echo`, which would print another value than the one to mask)
+        return f"API_KEY='q\"{self.secret}\\q'\n"
 
 
 @dataclass(frozen=True)
