@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 import yaml
 
+from shipway.config.variables.values import json_ready
 from shipway.errors import ShipwayError
 from shipway.model import ServiceDefinition
 
@@ -30,7 +31,7 @@ def render_config(document: Mapping[str, Any], fmt: PrintFormat = "yaml") -> str
     """A resolved document (plain data) as YAML or JSON text, ending with one newline."""
     data = _plain(document)
     if fmt == "json":
-        return json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+        return json.dumps(json_ready(data), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
     if fmt == "yaml":
         text: str = yaml.dump(
             data,

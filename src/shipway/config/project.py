@@ -16,6 +16,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from shipway.config import schema
+from shipway.config.files import is_inside, read_config_text
+from shipway.config.names import branch_problem, environment_problem, service_path_problem, shown
 from shipway.config.serverless import find_config, read_service_name
 from shipway.config.yamlsrc import LineDict, key_path, line_of, load_yaml
 from shipway.errors import ConfigErrors, ShipwayError, Where
@@ -44,7 +46,7 @@ def load_project(root: Path) -> Project:
             Where(PROJECT_FILE),
             hint="run `shipway init` to write one",
         )
-    doc = load_yaml(path, PROJECT_FILE)
+    doc = load_yaml(path, PROJECT_FILE, root)
     if not isinstance(doc, LineDict):
         raise ShipwayError(
             "expected a mapping with `project` and `environments`", Where(PROJECT_FILE, 1)
@@ -85,11 +87,11 @@ def _schema_errors(exc: ValidationError, doc: LineDict) -> list[ShipwayError]:
         elif kind == "missing":
             message = f"`{path[-1]}` is required"
         elif kind == "literal_error":
-            message = f"expected {err['ctx']['expected']}, got {err['input']!r}"
+            message = f"expected {err['ctx']['expected']}, got {shown(repr(err['input']))}"
         elif kind == "too_short" and key == "environments":
             message = "at least one environment is needed (`dev: {branch: dev}`)"
         elif kind == "string_pattern_mismatch":
-            message = f"{err['input']!r} does not match {err['ctx']['pattern']}"
+            message = f"{shown(repr(err['input']))} does not match {err['ctx']['pattern']}"
         else:
             message = str(err["msg"]).removeprefix("Value error, ")
         if (key, message) in seen:
@@ -137,12 +139,15 @@ def _environments(
     out: dict[str, Environment] = {}
     branches: dict[str, str] = {}
     for name, block in spec.environments.items():
-        if not re.match(schema.NAME_PATTERN, name):
+        problem = environment_problem(name)
+        if problem:
             errors.append(
                 ShipwayError(
-                    f"environment name `{name}` must be lower-case letters, digits and dashes",
+                    problem,
                     Where(
-                        PROJECT_FILE, line_of(doc, ["environments", name]), f"environments.{name}"
+                        PROJECT_FILE,
+                        line_of(doc, ["environments", name]),
+                        f"environments.{shown(name)}",
                     ),
                     hint="it becomes the stage: `${sls:stage}`, stack names, URLs",
                 )
@@ -150,8 +155,11 @@ def _environments(
         where = Where(
             PROJECT_FILE,
             line_of(doc, ["environments", name, "branch"]),
-            f"environments.{name}.branch",
+            f"environments.{shown(name)}.branch",
         )
+        problem = branch_problem(block.branch)
+        if problem:
+            errors.append(ShipwayError(problem, where, hint="name the branch itself, as pushed"))
         if block.branch in branches:
             errors.append(
                 ShipwayError(
@@ -225,13 +233,27 @@ def _target(
 def service_folders(root: Path, pattern: str) -> list[str]:
     """The folders (posix, relative to `root`) that `pattern` matches and that hold a
     serverless.yml; `.` is the root itself (a one-service repository)."""
+    return _matches(root, pattern)[0]
+
+
+def _matches(root: Path, pattern: str) -> tuple[list[str], list[str]]:
+    """(service folders `pattern` matches, folders it matches that lead outside `root`
+    through a symlink: those are never read)."""
     pattern = pattern.strip("/") or "."
-    candidates = [root] if pattern == "." else root.glob(pattern)
-    return sorted(
-        p.relative_to(root).as_posix() or "."
-        for p in candidates
-        if p.is_dir() and find_config(p) is not None
-    )
+    if service_path_problem(pattern):
+        return [], []
+    try:
+        candidates = [root] if pattern == "." else list(root.glob(pattern))
+    except (OSError, ValueError):
+        return [], []
+    inside, outside = [], []
+    for p in candidates:
+        rel = p.relative_to(root).as_posix() or "."
+        if not is_inside(root, p):
+            outside.append(rel)
+        elif p.is_dir() and find_config(p) is not None:
+            inside.append(rel)
+    return sorted(inside), sorted(outside)
 
 
 def buildspec_of(folder: Path) -> str | None:
@@ -244,7 +266,7 @@ def services_seen_despite_errors(root: Path) -> tuple[list[Service], list[Enviro
     its schema (default glob when `services` is unusable; `dev` when no environment is), so
     `validate` can still check them in the same pass. Services are named by their folder."""
     try:
-        doc = load_yaml(root / PROJECT_FILE, PROJECT_FILE)
+        doc = load_yaml(root / PROJECT_FILE, PROJECT_FILE, root)
     except ShipwayError:
         doc = None
     doc = doc if isinstance(doc, dict) else {}
@@ -283,7 +305,22 @@ def _discover_services(
                 _entry_error(doc, where_path, "a service path must stay inside the repository")
             )
             continue
-        matched = service_folders(root, pattern)
+        problem = service_path_problem(pattern)
+        if problem:
+            errors.append(_entry_error(doc, where_path, problem))
+            continue
+        matched, escaping = _matches(root, pattern)
+        for folder in escaping:
+            errors.append(
+                _entry_error(
+                    doc,
+                    where_path,
+                    f"`{folder}` is a symlink that leads outside the repository",
+                    hint="a service folder must be a folder of the commit",
+                )
+            )
+        if escaping and not matched:
+            continue
         if isinstance(entry, schema.ServiceEntry):
             if not (root / pattern).is_dir() or find_config(root / pattern) is None:
                 errors.append(
@@ -371,7 +408,11 @@ def _with_implied_dependencies(root: Path, services: list[Service]) -> list[Serv
     names = {s.name for s in services}
     out: list[Service] = []
     for s in services:
-        text = (root / s.path / s.config_file).read_text(encoding="utf-8", errors="replace")
+        path = root / s.path / s.config_file
+        try:
+            text = read_config_text(path, f"{s.path}/{s.config_file}", root)
+        except ShipwayError:
+            text = ""  # reading the service reports it
         implied = set()
         for match in _CF_REFERENCE.finditer(text):
             stack = text[match.end() : match.end() + 200]
@@ -420,8 +461,10 @@ def deploy_waves(services: Sequence[Service]) -> list[list[Service]]:
     return waves
 
 
-def _entry_error(doc: LineDict, path: list[str | int], message: str) -> ShipwayError:
-    return ShipwayError(message, Where(PROJECT_FILE, line_of(doc, path), key_path(path)))
+def _entry_error(
+    doc: LineDict, path: list[str | int], message: str, hint: str | None = None
+) -> ShipwayError:
+    return ShipwayError(message, Where(PROJECT_FILE, line_of(doc, path), key_path(path)), hint)
 
 
 def environment_for_branch(

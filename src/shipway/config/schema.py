@@ -8,8 +8,16 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from shipway.config.durations import parse_duration
+from shipway.limits import (
+    MAX_APPROVAL_TIMEOUT_S,
+    MAX_BUILD_TIMEOUT_S,
+    MAX_POLL_INTERVAL_S,
+    MAX_PROJECT_NAME,
+    NAME_PATTERN,
+    REGION_PATTERN,
+)
 
-NAME_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
+__all__ = ["NAME_PATTERN", "ShipwayFile"]
 
 
 class _Strict(BaseModel):
@@ -31,11 +39,11 @@ class BuildBlock(_Strict):
     @field_validator("timeout", mode="before")
     @classmethod
     def _duration(cls, value: Any) -> int:
-        return parse_duration(value)
+        return parse_duration(value, MAX_BUILD_TIMEOUT_S)  # CodeBuild's maximum
 
 
 class AwsTargetBlock(_Strict):
-    region: str = Field(pattern=r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
+    region: str = Field(pattern=REGION_PATTERN)
     profile: str | None = None
     role_arn: str | None = Field(default=None, pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/.+$")
     account: str | None = Field(default=None, pattern=r"^\d{12}$")
@@ -54,7 +62,7 @@ class ApprovalBlock(_Strict):
     @field_validator("timeout", mode="before")
     @classmethod
     def _duration(cls, value: Any) -> int | None:
-        return None if value is None else parse_duration(value)
+        return None if value is None else parse_duration(value, MAX_APPROVAL_TIMEOUT_S)
 
 
 class SourceBlock(_Strict):
@@ -65,7 +73,7 @@ class SourceBlock(_Strict):
     @field_validator("poll", mode="before")
     @classmethod
     def _duration(cls, value: Any) -> int | None:
-        return None if value is None else parse_duration(value)
+        return None if value is None else parse_duration(value, MAX_POLL_INTERVAL_S)
 
 
 class PathsBlock(_Strict):
@@ -86,7 +94,7 @@ class EnvironmentBlock(_Strict):
 
 
 class ShipwayFile(_Strict):
-    project: str = Field(pattern=NAME_PATTERN, max_length=40)
+    project: str = Field(pattern=NAME_PATTERN, max_length=MAX_PROJECT_NAME)
     services: list[str | ServiceEntry] = Field(default_factory=lambda: ["services/*"])  # type: ignore[arg-type]
     build: BuildBlock = Field(default_factory=BuildBlock)
     environments: dict[str, EnvironmentBlock] = Field(min_length=1)

@@ -10,10 +10,12 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from shipway.config.names import function_name_problem, shown, stack_name_problem
 from shipway.config.service_events import KeyPath, read_events
 from shipway.config.variables import coerce_string, plain
 from shipway.config.yamlsrc import key_path, kind_of, line_of
 from shipway.errors import ShipwayError, Where
+from shipway.limits import MAX_STACK_NAME, REGION_PATTERN
 from shipway.model import Function, ServiceDefinition
 
 __all__ = [
@@ -64,6 +66,8 @@ TOP_LEVEL_KEYS = frozenset(
 )
 
 _SERVICE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]*\Z")
+_REGION = re.compile(REGION_PATTERN)
+_TAG_KEYS = ("tags", "stackTags")
 
 
 def check_service_name(value: Any) -> str | None:
@@ -71,9 +75,14 @@ def check_service_name(value: Any) -> str | None:
         return "`service` is required"
     if not isinstance(value, str):
         return f"`service` must be a string, not {kind_of(value)}"
+    if len(value) > MAX_STACK_NAME:
+        return (
+            f"service name `{shown(value)}` is {len(value)} characters long; its stack name "
+            f"(`<service>-<stage>`) may have at most {MAX_STACK_NAME}"
+        )
     if not _SERVICE_NAME.match(value):
         return (
-            f"service name `{value}` is not valid: it must start with a letter and have "
+            f"service name `{shown(value)}` is not valid: it must start with a letter and have "
             "only letters, digits and hyphens"
         )
     return None
@@ -135,6 +144,13 @@ class ServiceChecker:
         if not isinstance(region, str):
             self.error(("provider", "region"), f"`region` must be a string, not {kind_of(region)}")
             region = DEFAULT_REGION
+        elif not _REGION.match(region):
+            self.error(
+                ("provider", "region"), f"`{shown(region)}` is not an AWS region (`eu-west-2`)"
+            )
+            region = DEFAULT_REGION
+        for key in _TAG_KEYS:
+            self.tags(("provider", key), provider.get(key))
         runtime = self.runtime(("provider", "runtime"), provider.get("runtime"), DEFAULT_RUNTIME)
         timeout = self.integer(("provider", "timeout"), provider.get("timeout"), DEFAULT_TIMEOUT)
         memory = self.integer(
@@ -157,6 +173,9 @@ class ServiceChecker:
         if "plugins" in resolved:
             resolved["plugins"] = self.plugins(resolved["plugins"])
 
+        if not problem and isinstance(service, str):
+            self.names(service_keys, service, stage, provider, resolved.get("functions"))
+
         if self.errors:
             return None
         return ServiceDefinition(
@@ -170,6 +189,43 @@ class ServiceChecker:
             use_dotenv=use_dotenv,
             resolved=resolved,
         )
+
+    def names(
+        self, service_keys: KeyPath, service: str, stage: str, provider: Any, functions: Any
+    ) -> None:
+        """The stack and function names AWS will be given (the Framework's defaults,
+        `<service>-<stage>` and `<service>-<stage>-<function>`, or the names written)."""
+        custom = provider.get("stackName") if isinstance(provider, dict) else None
+        stack, stack_keys = (
+            (custom, ("provider", "stackName"))
+            if isinstance(custom, str)
+            else (f"{service}-{stage}", service_keys)
+        )
+        problem = stack_name_problem(stack)
+        if problem:
+            self.error(stack_keys, problem)
+        if isinstance(functions, list):
+            merged: dict[str, Any] = {}
+            for part in functions:
+                merged.update(part if isinstance(part, dict) else {})
+            functions = merged
+        if not isinstance(functions, dict):
+            return
+        for key, spec in functions.items():
+            written = spec.get("name") if isinstance(spec, dict) else None
+            name, keys = (
+                (written, ("functions", key, "name"))
+                if isinstance(written, str)
+                else (f"{service}-{stage}-{key}", ("functions", key))
+            )
+            problem = function_name_problem(name)
+            if problem:
+                hint = None if isinstance(written, str) else "give the function a shorter `name:`"
+                self.error(keys, problem, hint)
+
+    def tags(self, path: KeyPath, value: Any) -> None:
+        if value is not None and not isinstance(value, dict):
+            self.error(path, f"expected a mapping of tag names to values, got {kind_of(value)}")
 
     def plugins(self, value: Any) -> tuple[str, ...]:
         if isinstance(value, dict):  # {modules: [...], localPath: ...}
@@ -278,6 +334,7 @@ class ServiceChecker:
         fn_runtime = self.runtime((*base, "runtime"), spec.get("runtime"), runtime)
         fn_timeout = self.integer((*base, "timeout"), spec.get("timeout"), timeout)
         fn_memory = self.integer((*base, "memorySize"), spec.get("memorySize"), memory)
+        self.tags((*base, "tags"), spec.get("tags"))
         environment = {
             **provider_env,
             **self.environment((*base, "environment"), spec.get("environment")),

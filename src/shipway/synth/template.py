@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from shipway.config.service_check import TOP_LEVEL_KEYS as config_top_level_keys
+from shipway.config.variables.values import json_ready
 from shipway.errors import ShipwayError, Where
 from shipway.model import ServiceDefinition
 from shipway.synth import naming
@@ -304,7 +305,8 @@ def synthesize(
     for resource in template["Resources"].values():
         if isinstance(resource, dict) and isinstance(resource.get("Properties"), dict):
             _strip_nulls(resource["Properties"])
-    return template
+    out: dict[str, Any] = json_ready(template)  # `.nan` is null, as the Framework writes it
+    return out
 
 
 def _extend(source: str, resources: dict[str, Any], extensions: Mapping[str, Any]) -> None:

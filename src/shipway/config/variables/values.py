@@ -11,6 +11,7 @@ __all__ = [
     "coerce_string",
     "copy_value",
     "depth_over",
+    "json_ready",
     "pending",
     "plain",
     "split_address",
@@ -65,6 +66,18 @@ def plain(value: Any) -> Any:
         return [plain(v) for v in value]
     if isinstance(value, str):
         return str(value)
+    return value
+
+
+def json_ready(value: Any) -> Any:
+    """Plain data as `JSON.stringify` writes it: NaN and ±Infinity (YAML's `.nan`,
+    `.inf`) become null; everything else is kept (containers copied)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: json_ready(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_ready(v) for v in value]
     return value
 
 

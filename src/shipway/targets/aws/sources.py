@@ -22,17 +22,20 @@ one per resolution.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
 from shipway.config.variables import Absent, SourceCall, SourceFn
 from shipway.errors import ShipwayError
+from shipway.limits import REGION_PATTERN
 from shipway.targets.aws.client import AwsClient, SsmParameter
 
 __all__ = ["AwsSources", "aws_sources"]
 
 _SSM_FLAGS = frozenset({"raw", "noDecrypt"})
 _LEGACY_SSM_SUFFIXES = ("~true", "~split")
+_REGION = re.compile(REGION_PATTERN)
 
 
 def aws_sources(
@@ -110,7 +113,7 @@ class AwsSources:
         bucket, slash, key = address.partition("/")
         if not slash:
             raise ShipwayError(f"unsupported `s3` address `{address}`: expected `<bucket>/<key>`")
-        region = call.resolver.region
+        region = _checked_region(call.resolver.region, "`provider.region`")
         body: str | None = self._once(
             ("s3", bucket, key), lambda: self.client.s3_object(bucket, key, region=region)
         )
@@ -164,5 +167,13 @@ def _region(call: SourceCall, params: list[Any]) -> str:
         region = params[0]
         if not isinstance(region, str) or not region:
             raise ShipwayError(f"`{call.type}` region must be a string, not {region!r}")
-        return region
-    return call.resolver.region
+        return _checked_region(region, f"the `{call.type}(region)` param")
+    return _checked_region(call.resolver.region, "`provider.region`")
+
+
+def _checked_region(region: str, what: str) -> str:
+    """A region checked before any AWS call (botocore refuses a malformed one itself,
+    with an error of its own)."""
+    if not _REGION.match(region):
+        raise ShipwayError(f"{what} `{region[:60]}` is not an AWS region (`eu-west-2`)")
+    return region
