@@ -56,6 +56,12 @@ class Case:
         return f"case {self.name} on {self.base.name}: " + "; ".join(self.mutations)
 
 
+def _forget(case: Case, path: str) -> None:
+    """A later mutation of `path` may undo an earlier one (a truncation, a link over it):
+    what validate had to refuse there is no longer known."""
+    case.reject = [r for r in case.reject if not r.startswith((f"{path}: ", f"symlink {path} "))]
+
+
 def _config_files(case: Case) -> list[tuple[str, str, int]]:
     """(path, kind, weight) of the YAML files Shipway reads in this state."""
     out: list[tuple[str, str, int]] = []
@@ -300,6 +306,7 @@ def mutate_bytes(case: Case, rng: random.Random) -> None:
     path, _ = picked
     name = rng.choice(sorted(yamlmut.BYTE_MUTATIONS))
     data = yamlmut.BYTE_MUTATIONS[name](case.content(path) or b"", rng)
+    _forget(case, path)
     case.write(path, data)
     case.tree_mutated.add(path)
     label = f"{path}: bytes {name}"
@@ -320,6 +327,7 @@ def mutate_env(case: Case, rng: random.Random) -> None:
         ]
     )
     name, data, reject = envmut.mutate(case.content(layer) or b"", rng)
+    _forget(case, layer)
     case.write(layer, data)
     label = f"{layer}: {name}"
     case.mutations.append(label)
@@ -374,6 +382,7 @@ def mutate_fs(case: Case, rng: random.Random) -> None:
         case.extra.append(["runs"])
     if target.startswith(OUTSIDE) and rng.random() < 0.5:
         target = _outside_rel(path) + target[len(OUTSIDE) :]  # the same place, relative
+    _forget(case, path)
     case.symlinks[path] = target
     case.files.pop(path, None)
     label = f"symlink {path} -> {target}"
@@ -416,6 +425,7 @@ def mutate_delete(case: Case, rng: random.Random) -> None:
         and (p.endswith((".yml", ".py")) or PurePosixPath(p).name.startswith(".env"))
     )
     path = rng.choice(candidates)
+    _forget(case, path)
     case.deleted.add(path)
     case.files.pop(path, None)
     case.mutations.append(f"deleted {path}")

@@ -275,6 +275,12 @@ def test_a_file_variable_leaving_the_commit_is_refused(repo: Path, target: str) 
     assert_rejected(shipway(repo, "synth", "accounts", "--env", "dev"), ACCOUNTS)
 
 
+def test_a_nul_byte_in_a_file_variable_path_is_refused(repo: Path) -> None:
+    # found by the fuzzer: an environment named "a\0b" reaching ${file(./${sls:stage}.yml)}
+    append(repo, ACCOUNTS, 'custom:\n  x: "${file(./a\\0b.yml)}"\n')
+    assert_rejected(shipway(repo, "validate"), ACCOUNTS)
+
+
 def test_a_secret_in_a_file_variable_name_stays_masked(repo: Path) -> None:
     append(repo, ACCOUNTS, "custom:\n  conf: ${file(${env:API_KEY}.yml)}\n")
     assert_rejected(shipway(repo, "validate"), ACCOUNTS)
