@@ -178,6 +178,19 @@ def test_a_tag_list_is_refused_by_validate(repo: Path) -> None:
     assert_rejected(shipway(repo, "validate"), ACCOUNTS, key="provider.tags")
 
 
+def test_resources_that_are_not_a_mapping_are_refused(repo: Path) -> None:
+    # found by the fuzzer: AttributeError ('str' object has no attribute 'values')
+    append(repo, ACCOUNTS, "resources:\n  Resources: x\n")
+    assert_rejected(shipway(repo, "validate"), ACCOUNTS)
+
+
+def test_a_memory_size_of_400_digits_is_refused_by_validate(repo: Path) -> None:
+    # found by the fuzzer: Lambda takes 128 to 10,240 MB; validate passed it on
+    text = (repo / ACCOUNTS).read_text().replace("memorySize: 256", f"memorySize: {'9' * 400}")
+    (repo / ACCOUNTS).write_text(text)
+    assert_rejected(shipway(repo, "validate"), ACCOUNTS, key="provider.memorySize")
+
+
 def test_an_invalid_region_with_ssm_is_refused_before_any_aws_call(repo: Path) -> None:
     text = (repo / ACCOUNTS).read_text()
     text = text.replace("  region: eu-west-2\n", "  region: 'not a region!'\n")
