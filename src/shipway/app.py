@@ -464,4 +464,6 @@ def project_name(folder: str) -> str:
 
 
 def run_exit_code(state: RunState) -> int:
-    return 0 if state == RunState.SUCCEEDED else 1
+    """0 when the environment ends on this run's work or newer: a superseded run was
+    overtaken by a run of a newer commit of the same branch, which holds its changes."""
+    return 0 if state in (RunState.SUCCEEDED, RunState.SUPERSEDED) else 1

@@ -62,3 +62,17 @@ def test_a_killed_run_is_marked_interrupted_and_the_next_run_goes_ahead(
     )
     assert again.returncode == 0, again.stderr
     assert json.loads(again.stdout)["state"] == "succeeded"
+
+
+def test_sigterm_cancels_the_run_and_kills_its_builds(make_repo: Callable[..., Path]) -> None:
+    # what a CI job's timeout or `kill` sends: the run is recorded, its builds stopped
+    repo = make_repo(one_service_files(BUILDSPEC.replace("61.", "62.")))
+    proc = start_run(repo, "Running command sleep 62.5")
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    [run] = json.loads(shipway("runs", "--json", repo=repo).stdout)
+    assert run["state"] == "cancelled" and run["release"] is None
+    found = subprocess.run(["pgrep", "-f", "sleep 62."], capture_output=True, text=True)
+    assert found.stdout == ""

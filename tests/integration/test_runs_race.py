@@ -58,7 +58,7 @@ def test_an_older_run_finishing_last_does_not_replace_the_newer_release(
     assert fast["id"] == "dev-2" and fast["state"] == "succeeded" and fast["commit"] == newer
     (repo / ".shipway/runs/dev-1/workspace/services/slow/go").write_text("")
     out, err = slow.communicate(timeout=120)
-    assert slow.returncode == 1, err
+    assert slow.returncode == 0, err  # not a failure: the environment holds its changes
     assert "Traceback" not in err
     run = json.loads(out)
     assert run["state"] == "superseded" and run["release"] is None
@@ -84,7 +84,7 @@ def test_an_older_commit_is_superseded_and_a_diverged_one_deploys(
     newer = commit_all(repo, "v2")
     assert shipway_json("run", "dev", repo=repo)["state"] == "succeeded"
     again = shipway("run", "dev", "--commit", older, "--json", repo=repo)
-    assert again.returncode == 1, again.stderr
+    assert again.returncode == 0, again.stderr
     stale = json.loads(again.stdout)
     assert stale["state"] == "superseded" and "superseded by run dev-1" in stale["error"]
     # already older than the live release: not even built

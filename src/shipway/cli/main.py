@@ -6,9 +6,11 @@ import functools
 import json
 import os
 import re
+import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from types import FrameType
 from typing import Any, TypeVar
 
 import click
@@ -57,6 +59,10 @@ def handle_errors(fn: F) -> F:
             sys.exit(130)
 
     return wrapper  # type: ignore[return-value]
+
+
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
 
 
 def _print_json(data: Any) -> None:
@@ -115,6 +121,9 @@ def run(
 ) -> None:
     """Run the pipeline for ENV: source, build every service, deploy them together."""
     app = App(repo)
+    # SIGTERM (a CI job's timeout, `kill`) cancels like Ctrl-C: builds are stopped and the
+    # run is recorded, instead of the process vanishing with its builds still running.
+    signal.signal(signal.SIGTERM, _terminate)
     with progress_for(sys.stderr) as progress:
         outcome = app.run(env, commit, listener=progress, force=force)
     result = outcome.run
