@@ -60,6 +60,11 @@ MAX_BRANCH_NAME = 255
 #: An AWS region (`eu-west-2`, `us-gov-west-1`), checked before any AWS call.
 REGION_PATTERN = r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$"
 
+#: Lambda: memory from 128 to 10,240 MB, a timeout of at most 900 seconds.
+MIN_LAMBDA_MEMORY_MB = 128
+MAX_LAMBDA_MEMORY_MB = 10240
+MAX_LAMBDA_TIMEOUT_S = 900
+
 # --------------------------------------------------------------------------- durations
 
 #: CodeBuild's longest build timeout: 36 hours.

@@ -34,7 +34,7 @@ def is_inside(root: Path, path: Path) -> bool:
     real_root = root.resolve()
     try:
         real = path.resolve()
-    except (OSError, RuntimeError):  # a symlink loop
+    except (OSError, RuntimeError, ValueError):  # a symlink loop, a NUL byte
         return False
     return real == real_root or real.is_relative_to(real_root)
 
@@ -42,6 +42,8 @@ def is_inside(root: Path, path: Path) -> bool:
 def confined(root: Path, path: Path, display: str, key: str | None = None) -> Path:
     """`path` (absolute, or relative to the working folder) resolved, symlinks followed;
     a ShipwayError naming `display` when it leads outside `root`."""
+    if "\0" in str(path):
+        raise ShipwayError("a path cannot hold a NUL byte", Where(display.replace("\0", "\\0")))
     if not is_inside(root, path):
         raise ShipwayError(
             f"`{display}` leads outside the repository",
@@ -61,6 +63,8 @@ def read_config_text(path: Path, display: str, root: Path | None = None) -> str:
         info = os.stat(path)
     except FileNotFoundError:
         raise ShipwayError("file not found", where) from None
+    except ValueError:
+        raise ShipwayError("a path cannot hold a NUL byte", where) from None
     except OSError as exc:
         raise ShipwayError(f"cannot read the file: {exc.strerror}", where) from None
     if not stat.S_ISREG(info.st_mode):

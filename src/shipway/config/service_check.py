@@ -15,7 +15,13 @@ from shipway.config.service_events import KeyPath, read_events
 from shipway.config.variables import coerce_string, plain
 from shipway.config.yamlsrc import key_path, kind_of, line_of
 from shipway.errors import ShipwayError, Where
-from shipway.limits import MAX_STACK_NAME, REGION_PATTERN
+from shipway.limits import (
+    MAX_LAMBDA_MEMORY_MB,
+    MAX_LAMBDA_TIMEOUT_S,
+    MAX_STACK_NAME,
+    MIN_LAMBDA_MEMORY_MB,
+    REGION_PATTERN,
+)
 from shipway.model import Function, ServiceDefinition
 
 __all__ = [
@@ -152,8 +158,8 @@ class ServiceChecker:
         for key in _TAG_KEYS:
             self.tags(("provider", key), provider.get(key))
         runtime = self.runtime(("provider", "runtime"), provider.get("runtime"), DEFAULT_RUNTIME)
-        timeout = self.integer(("provider", "timeout"), provider.get("timeout"), DEFAULT_TIMEOUT)
-        memory = self.integer(
+        timeout = self.timeout(("provider", "timeout"), provider.get("timeout"), DEFAULT_TIMEOUT)
+        memory = self.memory(
             ("provider", "memorySize"), provider.get("memorySize"), DEFAULT_MEMORY_SIZE
         )
         provider_env = self.environment(("provider", "environment"), provider.get("environment"))
@@ -237,13 +243,33 @@ class ServiceChecker:
 
     # ------------------------------------------------------------------ values
 
-    def integer(self, path: KeyPath, value: Any, default: int) -> int:
+    def timeout(self, path: KeyPath, value: Any, default: int) -> int:
+        return self.integer(path, value, default, 1, MAX_LAMBDA_TIMEOUT_S, "seconds (Lambda's)")
+
+    def memory(self, path: KeyPath, value: Any, default: int) -> int:
+        return self.integer(
+            path, value, default, MIN_LAMBDA_MEMORY_MB, MAX_LAMBDA_MEMORY_MB, "MB (Lambda's)"
+        )
+
+    def integer(
+        self, path: KeyPath, value: Any, default: int, low: int, high: int, unit: str
+    ) -> int:
+        """A whole number from `low` to `high` (Lambda's limits)."""
+        checked = self._whole(path, value, default)
+        if not low <= checked <= high:
+            self.error(path, f"`{path[-1]}` must be from {low} to {high} {unit} limits)")
+            return default
+        return checked
+
+    def _whole(self, path: KeyPath, value: Any, default: int) -> int:
         if value is None:
             return default
-        if isinstance(value, str) and value.strip().isdigit():
+        if isinstance(value, str) and value.strip().isdigit() and len(value.strip()) < 10:
             value = int(value)
         if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-            self.error(path, f"`{path[-1]}` must be a positive whole number, not {value!r}")
+            self.error(
+                path, f"`{path[-1]}` must be a positive whole number, not {shown(repr(value))}"
+            )
             return default
         return value
 
@@ -332,8 +358,8 @@ class ServiceChecker:
             )
             return None
         fn_runtime = self.runtime((*base, "runtime"), spec.get("runtime"), runtime)
-        fn_timeout = self.integer((*base, "timeout"), spec.get("timeout"), timeout)
-        fn_memory = self.integer((*base, "memorySize"), spec.get("memorySize"), memory)
+        fn_timeout = self.timeout((*base, "timeout"), spec.get("timeout"), timeout)
+        fn_memory = self.memory((*base, "memorySize"), spec.get("memorySize"), memory)
         self.tags((*base, "tags"), spec.get("tags"))
         environment = {
             **provider_env,

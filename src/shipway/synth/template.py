@@ -166,6 +166,11 @@ def _resources(source: str, value: Any) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ShipwayError("`resources` must be a mapping", Where(source, key="resources"))
     check_keys(source, "resources", value, _RESOURCES_KEYS)
+    for key in _RESOURCES_KEYS[:7]:  # the template sections that are mappings
+        if value.get(key) is not None and not isinstance(value[key], dict):
+            raise ShipwayError(
+                f"`resources.{key}` must be a mapping", Where(source, key=f"resources.{key}")
+            )
     return value
 
 
