@@ -29,9 +29,11 @@ def test_deep_flow_nesting_is_an_error_with_a_line(levels: int) -> None:
     assert error.where is not None and error.where.line == 3
 
 
-def test_deep_block_nesting_is_an_error() -> None:
-    text = "".join(" " * (2 * i) + f"k{i}:\n" for i in range(150)) + " " * 300 + "x: 1\n"
-    assert "nested deeper" in _error(text).message
+@pytest.mark.parametrize("newline", ["\n", "\r\n", "\r", "\u2028", "\x85"])
+def test_deep_block_nesting_is_an_error(newline: str) -> None:
+    # found by the fuzzer: with `\r` line ends the text looked like one shallow line
+    text = "".join(" " * (2 * i) + f"k{i}:{newline}" for i in range(150)) + " " * 300 + "x: 1"
+    assert "nested deeper" in _error(text + newline).message
 
 
 def test_deep_compact_sequences_are_an_error() -> None:

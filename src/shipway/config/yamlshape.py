@@ -27,7 +27,11 @@ _BaseLoader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 # a line whose leading run of spaces and `-` `?` `:` indicators is this long may nest deep
 _LEAD = (MAX_DEPTH // 2) // 2
-_LONG_LEAD = re.compile(r"\n[ \t?:-]{" + str(_LEAD) + "}")
+_BREAKS = "\n\r\x85\u2028\u2029"  # every line break YAML 1.1 knows (libyaml too)
+_LONG_LEAD = re.compile("[" + _BREAKS + "][ \t?:-]{" + str(_LEAD) + "}")
+
+
+_NODE_START = " \t[{," + _BREAKS
 
 
 def _may_hold_alias(text: str) -> bool:
@@ -36,7 +40,7 @@ def _may_hold_alias(text: str) -> bool:
     for char in "&*":
         index = text.find(char)
         while index != -1:
-            if index == 0 or text[index - 1] in " \t\r\n[{,":
+            if index == 0 or text[index - 1] in _NODE_START:
                 return True
             index = text.find(char, index + 1)
     return False
