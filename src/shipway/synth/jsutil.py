@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import copy
 import json
-from functools import cmp_to_key
 from typing import Any
 
 __all__ = ["deep_sort", "js_stringify", "locale_key", "lodash_merge", "upper_first"]
@@ -36,20 +35,13 @@ def locale_key(text: str) -> tuple[tuple[tuple[int, int], ...], tuple[int, ...]]
     return primary, tertiary
 
 
-def _cmp(a: str, b: str) -> int:
-    ka, kb = locale_key(a), locale_key(b)
-    return (ka > kb) - (ka < kb)
-
-
-_KEY = cmp_to_key(_cmp)
-
-
 def deep_sort(value: Any) -> Any:
     """lib/utils/deep-sort-object-by-key.js: keys sorted with localeCompare, recursively."""
     if isinstance(value, list):
         return [deep_sort(v) for v in value]
     if isinstance(value, dict):
-        return {k: deep_sort(value[k]) for k in sorted(value, key=_KEY)}
+        # one key per string, not two per comparison: keys are compared as tuples
+        return {k: deep_sort(value[k]) for k in sorted(value, key=locale_key)}
     return value
 
 
