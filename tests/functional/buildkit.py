@@ -95,3 +95,17 @@ def zip_names(result: BuildResult) -> list[str]:
     assert result.artifact is not None
     with zipfile.ZipFile(result.artifact.path) as zf:
         return zf.namelist()
+
+
+def running(command_line: str) -> list[int]:
+    """Live (not zombie) processes whose command line contains command_line."""
+    pids = []
+    for proc in Path("/proc").iterdir():
+        try:
+            cmd = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError, ValueError):
+            continue
+        if command_line in cmd and state != "Z":
+            pids.append(int(proc.name))
+    return pids

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from shipway.model import JobState
-from tests.functional.buildkit import build, buildspec, output, zip_names
+from tests.functional.buildkit import build, buildspec, output, running, zip_names
 
 
 def test_variable_carries_across_commands_and_phases(tmp_path: Path) -> None:
@@ -267,25 +267,11 @@ def test_timeout_kills_process_group(tmp_path: Path) -> None:
     assert result.error is not None and "timed out" in result.error
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
-        if not _running("sleep 30.041"):
+        if not running("sleep 30.041"):
             break
         time.sleep(0.05)
     else:
         pytest.fail("the background child survived the timeout")
-
-
-def _running(command_line: str) -> list[int]:
-    """Live (not zombie) processes whose command line contains command_line."""
-    pids = []
-    for proc in Path("/proc").iterdir():
-        try:
-            cmd = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-            state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
-        except (OSError, IndexError, ValueError):
-            continue
-        if command_line in cmd and state != "Z":
-            pids.append(int(proc.name))
-    return pids
 
 
 def test_secrets_masked_in_log(tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ import pytest
 from shipway.build.sandbox import unavailable
 from shipway.build.shell import cancel_running_builds
 from shipway.model import JobState
-from tests.functional.buildkit import build, buildspec, output
+from tests.functional.buildkit import build, buildspec, output, running
 
 pytestmark = pytest.mark.skipif(
     unavailable() is not None, reason=f"builds cannot be sandboxed here: {unavailable()}"
@@ -26,23 +26,9 @@ pytestmark = pytest.mark.skipif(
 PYTHON = os.path.realpath(sys.executable)
 
 
-def _running(command_line: str) -> list[int]:
-    """Live (not zombie) processes whose command line contains command_line."""
-    pids = []
-    for proc in Path("/proc").iterdir():
-        try:
-            cmd = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-            state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
-        except (OSError, IndexError, ValueError):
-            continue
-        if command_line in cmd and state != "Z":
-            pids.append(int(proc.name))
-    return pids
-
-
 def _gone(command_line: str, within: float = 10) -> bool:
     deadline = time.monotonic() + within
-    while _running(command_line):
+    while running(command_line):
         if time.monotonic() > deadline:
             return False
         time.sleep(0.05)
@@ -165,7 +151,7 @@ def test_cancel_kills_what_the_build_backgrounded(tmp_path: Path) -> None:
     ):
         assert time.monotonic() < deadline, "the build never started its second command"
         time.sleep(0.05)
-    assert _running("sleep 30.052")
+    assert running("sleep 30.052")
     cancel_running_builds()
     worker.join(timeout=20)
     assert done == [JobState.FAILED]
