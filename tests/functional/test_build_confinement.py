@@ -11,8 +11,9 @@ import pytest
 
 from shipway.build.errors import BuildFailed
 from shipway.build.package import zip_files
+from shipway.errors import ConfigErrors
 from shipway.model import JobState
-from tests.functional.buildkit import build, buildspec, zip_names
+from tests.functional.buildkit import build, buildspec, parse_spec, zip_names
 
 SERVICE = ("ws", "services", "svc")
 
@@ -96,25 +97,48 @@ def test_artifacts_files_refuse_a_link_leaving_the_service(tmp_path: Path) -> No
 
 
 @pytest.mark.parametrize(
-    ("artifacts", "key"),
+    ("artifacts", "key", "line"),
     [
-        ("{files: ['**/*'], base-directory: ../..}", "artifacts.base-directory `../..`"),
-        ("{files: ['**/*'], base-directory: /etc}", "artifacts.base-directory `/etc`"),
-        ("{files: ['**/*'], base-directory: '../*'}", "artifacts.base-directory `../*`"),
-        ("{files: ['../../**']}", "artifacts.files `../../**`"),
-        ("{files: ['/etc/passwd']}", "artifacts.files `/etc/passwd`"),
+        ("{files: ['**/*'], base-directory: ../..}", "artifacts.base-directory", 6),
+        ("{files: ['**/*'], base-directory: /etc}", "artifacts.base-directory", 6),
+        ("{files: ['**/*'], base-directory: '../*'}", "artifacts.base-directory", 6),
+        ("{files: ['../../**']}", "artifacts.files", 6),
+        ("{files: ['/etc/passwd']}", "artifacts.files", 6),
+        ("{files: ['**/*'], exclude-paths: ['../x']}", "artifacts.exclude-paths", 6),
         (
             "{files: [handler.py], secondary-artifacts: {extra: {files: ['**/*'], "
             "base-directory: ../../..}}}",
-            "artifacts.secondary-artifacts.extra.base-directory `../../..`",
+            "artifacts.secondary-artifacts.extra.base-directory",
+            6,
         ),
     ],
 )
-def test_artifact_paths_leaving_the_service_are_refused(
+def test_artifact_paths_leaving_the_service_are_configuration_errors(
+    tmp_path: Path, artifacts: str, key: str, line: int
+) -> None:
+    # written in the buildspec: `validate` refuses it, naming the line, before any build
+    with pytest.raises(ConfigErrors) as caught:
+        parse_spec(tmp_path, buildspec("true", artifacts=artifacts))
+    [error] = caught.value.errors
+    assert error.where is not None
+    assert (error.where.key, error.where.line) == (key, line)
+    assert "leaves the service folder" in error.message
+
+
+@pytest.mark.parametrize(
+    ("artifacts", "key"),
+    [
+        ("{files: ['**/*'], base-directory: $OUT}", "artifacts.base-directory `$OUT`"),
+        ("{files: ['$OUT/**']}", "artifacts.files `../../**`"),
+    ],
+)
+def test_artifact_paths_that_leave_once_expanded_fail_the_build(
     tmp_path: Path, artifacts: str, key: str
 ) -> None:
+    # only the build knows what a variable holds: it refuses the expanded path
     _service(tmp_path)
-    _refused(tmp_path, buildspec("true", artifacts=artifacts), key, "leaves the service folder")
+    spec = buildspec("true", artifacts=artifacts)
+    _refused(tmp_path, spec, key, "leaves the service folder", env={"OUT": "../.."})
 
 
 def test_base_directory_that_is_a_link_leaving_the_service_is_refused(tmp_path: Path) -> None:
@@ -216,3 +240,15 @@ def test_packaging_rereads_nothing_swapped_for_a_link_or_a_fifo(tmp_path: Path) 
     assert not list(tmp_path.glob("*.partial"))
     art = zip_files("svc", {"handler.py": svc / "handler.py"}, tmp_path / "out.zip", (svc,))
     assert art.path.is_file()
+
+
+def test_an_absolute_base_directory_inside_the_service_is_allowed(tmp_path: Path) -> None:
+    # `base-directory: $CODEBUILD_SRC_DIR/services/svc/dist`, as CodeBuild samples write it
+    svc = _service(tmp_path)
+    spec = buildspec(
+        "mkdir -p dist && cp handler.py dist/",
+        artifacts="{files: ['**/*'], base-directory: $OUT}",
+    )
+    result, log = build(tmp_path, spec, env={"OUT": str(svc / "dist")})
+    assert result.state is JobState.SUCCEEDED, log
+    assert zip_names(result) == ["handler.py"]

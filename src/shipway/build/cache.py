@@ -23,10 +23,10 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from shipway.build.confine import inside
 from shipway.build.logs import BuildLog
 from shipway.build.package import expand_vars
 from shipway.build.patterns import compile_glob, has_magic
+from shipway.config.files import is_inside
 
 _CODEBUILD_HOME = "/root"
 
@@ -158,7 +158,7 @@ def _matches(
     for entry in entries:
         regex = compile_glob(entry.pattern)
         top = base_of[entry.root] / entry.start
-        if log is not None and entry.start and not inside(top.parent, entry.confine):
+        if log is not None and entry.start and not is_inside(entry.confine, top.parent):
             log.agent(
                 f"Warning: cache path `{entry.start}` is reached through a symlink "
                 "that leaves the workspace; not saved"
@@ -195,7 +195,7 @@ def restore_cache(entries: list[CacheEntry], cache_dir: Path, log: BuildLog) -> 
             continue
         # a committed symlink on the way (`node_modules -> /elsewhere`) would take the
         # copy outside the workspace: every folder on the way must resolve inside it
-        if not inside(dst.parent, entry.confine):
+        if not is_inside(entry.confine, dst.parent):
             refused.add(_first_link(entry.base, rel))
             continue
         _copy(saved[entry.root] / rel, dst)

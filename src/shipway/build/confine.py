@@ -18,15 +18,6 @@ from collections.abc import Iterable
 from pathlib import Path
 
 
-def inside(path: Path, root: Path) -> bool:
-    """Whether `path`, every symlink on it followed, stays inside `root`."""
-    try:
-        real = Path(os.path.realpath(path, strict=False))
-    except (OSError, RuntimeError):  # a link loop
-        return False
-    return real.is_relative_to(Path(os.path.realpath(root)))
-
-
 def drop_other_env_files(
     workspace: Path, service_paths: Iterable[str], others: Iterable[str]
 ) -> list[str]:

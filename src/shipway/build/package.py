@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from shipway.archive import UnsafeFile, write_zip
-from shipway.build.confine import inside
 from shipway.build.errors import BuildFailed
 from shipway.build.patterns import apply_ordered, compile_glob, filter_paths, has_magic
 from shipway.build.shell import Processes
+from shipway.config.files import climbs_out, is_inside
 from shipway.model import Artifact, ArtifactSpec, BuildSpec
 
 # The Serverless Framework v3 defaults (lib/plugins/package/lib/package-service.js), plus the
@@ -88,7 +88,7 @@ def walk_files(root: Path, confine: Path | None = None) -> tuple[list[str], dict
                 st = entry.stat()  # follows the link
             except OSError:  # a broken link or a loop between links
                 continue
-            if link and confine is not None and not inside(full, confine):
+            if link and confine is not None and not is_inside(confine, full):
                 if stat.S_ISDIR(st.st_mode) or stat.S_ISREG(st.st_mode):
                     outside[rel] = os.readlink(full)
                 if not stat.S_ISREG(st.st_mode):
@@ -146,6 +146,8 @@ def artifact_files(
     base = service_dir
     if spec.base_directory:
         text = expand_vars(spec.base_directory, env).replace("\\", "/").rstrip("/") or "."
+        if text.startswith("/") and is_inside(service_dir, Path(text)):  # $CODEBUILD_SRC_DIR/…
+            text = os.path.relpath(Path(text).resolve(), service_dir.resolve())
         _stays_inside(text, f"{what}.base-directory `{spec.base_directory}`")
         if has_magic(text):
             dirs = [d for d in _list_dirs(service_dir) if compile_glob(text).match(d) is not None]
@@ -156,7 +158,7 @@ def artifact_files(
                     f"folder; matched {len(dirs)} ({found})"
                 )
             text = dirs[0]
-        if not inside(service_dir / text, service_dir):
+        if not is_inside(service_dir, service_dir / text):
             raise BuildFailed(
                 f"{what}.base-directory `{spec.base_directory}` is a symlink that leaves the "
                 "service folder; refused"
@@ -195,18 +197,11 @@ def artifact_files(
 
 def _stays_inside(path: str, what: str) -> None:
     """A path of the buildspec, relative to the service folder: never absolute, never `..`
-    above it."""
-    depth = 0
-    for seg in path.split("/") if not path.startswith("/") else ["..", *path.split("/")]:
-        if seg == "..":
-            depth -= 1
-        elif seg not in ("", "."):
-            depth += 1
-        if depth < 0:
-            raise BuildFailed(
-                f"{what} leaves the service folder: artifact paths are relative to it "
-                "and stay inside"
-            )
+    above it (checked again here: variables are expanded only now)."""
+    if climbs_out(path):
+        raise BuildFailed(
+            f"{what} leaves the service folder: artifact paths are relative to it and stay inside"
+        )
 
 
 def secondary_zip(out_zip: Path, identifier: str) -> Path:

@@ -17,6 +17,7 @@ from typing import Any
 from shipway.config.buildspec_secrets import SecretRef as SecretRef
 from shipway.config.buildspec_secrets import parse_secret_reference as parse_secret_reference
 from shipway.config.buildspec_secrets import secret_references as secret_references
+from shipway.config.files import climbs_out
 from shipway.config.yamlsrc import LineDict, key_path, kind_of, line_of, load_yaml
 from shipway.errors import ConfigErrors, ShipwayError, Where
 from shipway.model import ArtifactSpec, BuildSpec, Phase
@@ -249,6 +250,18 @@ class _Checker:
             if "exclude-paths" in m
             else ()
         )
+        for key, values in (
+            ("base-directory", (base,) if base else ()),
+            ("files", files),
+            ("exclude-paths", excludes),
+        ):
+            for value in values:
+                if climbs_out(value.replace("\\", "/")):
+                    self.error(
+                        (*path, key),
+                        f"`{value[:80]}` leaves the service folder: artifact paths are "
+                        "relative to it and stay inside",
+                    )
         name = self.string((*path, "name"), scalars=True) if "name" in m else None
         if "enable-symlinks" in m:
             self.boolean((*path, "enable-symlinks"))

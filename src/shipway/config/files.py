@@ -39,6 +39,20 @@ def is_inside(root: Path, path: Path) -> bool:
     return real == real_root or real.is_relative_to(real_root)
 
 
+def climbs_out(path: str) -> bool:
+    """Whether a relative path (`/` separated, as buildspecs write them) is absolute or
+    goes above its starting folder with `..` — judged on the text, before any file exists."""
+    depth = 0
+    for seg in path.split("/") if not path.startswith("/") else ["..", *path.split("/")]:
+        if seg == "..":
+            depth -= 1
+        elif seg not in ("", "."):
+            depth += 1
+        if depth < 0:
+            return True
+    return False
+
+
 def confined(root: Path, path: Path, display: str, key: str | None = None) -> Path:
     """`path` (absolute, or relative to the working folder) resolved, symlinks followed;
     a ShipwayError naming `display` when it leads outside `root`."""
