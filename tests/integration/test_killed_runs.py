@@ -237,7 +237,10 @@ def test_following_the_logs_of_a_run_that_is_killed_ends(make_repo: Callable[...
     first = follower.stdout.readline()  # the follower is polling a running run
     runner.kill()
     runner.wait()
-    out, err = follower.communicate(timeout=30)  # before: it waited for ever
-    assert follower.returncode == 0, err
+    # read through the same buffered stream as `first`: readline may already hold more
+    # lines than the one it returned (communicate() would skip them). Before the fix the
+    # follower waited for ever (the test's timeout then ends it).
+    out = follower.stdout.read()
+    assert follower.wait(timeout=30) == 0, follower.stderr.read() if follower.stderr else ""
     assert "Running command sleep 9.17" in first + out
     assert shipway_json("runs", repo=repo)[0]["state"] == "interrupted"
