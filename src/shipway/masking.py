@@ -154,3 +154,39 @@ def masks_secrets(fn: F) -> F:
                 raise type(exc)(text) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+class LinePieces:
+    """A byte stream cut into lines, for logs that mask line by line. A line longer than
+    `max_line` is given out in pieces (memory stays bounded whatever a process prints), and
+    a piece never ends inside a secret, so masking each piece masks every secret whole."""
+
+    def __init__(self, mask: Masker, max_line: int = 1 << 20) -> None:
+        self.max_line = max_line
+        self._secrets = [s.encode("utf-8") for s in mask.secrets]
+        self._pending = b""
+
+    def feed(self, chunk: bytes) -> list[bytes]:
+        """The complete lines (and long-line pieces) that `chunk` finishes, without `\\n`."""
+        *lines, self._pending = (self._pending + chunk).split(b"\n")
+        while len(self._pending) > self.max_line:
+            cut = self._cut(self._pending, self.max_line)
+            lines.append(self._pending[:cut])
+            self._pending = self._pending[cut:]
+        return lines
+
+    def rest(self) -> list[bytes]:
+        """What is left at the end of the stream (a last line without its newline)."""
+        rest, self._pending = self._pending, b""
+        return [rest] if rest else []
+
+    def _cut(self, data: bytes, cut: int) -> int:
+        """`cut`, moved past every secret that starts before it and ends after it."""
+        moved = True
+        while moved:
+            moved = False
+            for secret in self._secrets:
+                start = data.find(secret, max(0, cut - len(secret) + 1), cut + len(secret) - 1)
+                if start != -1 and start < cut < start + len(secret):
+                    cut, moved = start + len(secret), True
+        return cut

@@ -572,3 +572,14 @@ def test_many_trivial_builds_are_fast(tmp_path: Path) -> None:
         result, _ = build(tmp_path / str(i), spec)
         assert result.state is JobState.SUCCEEDED
     assert time.monotonic() - started < 10
+
+
+def test_an_endless_output_line_is_logged_in_bounded_pieces(tmp_path: Path) -> None:
+    # one 3 MB line without a newline: logged in pieces, not held in memory whole
+    spec = buildspec("head -c 3000000 /dev/zero | tr '\\0' a", artifacts=None)
+    result, log = build(tmp_path, spec)
+    assert result.state is JobState.SUCCEEDED, log[-500:]
+    pieces = [line for line in log.splitlines() if "aaaa" in line]
+    assert len(pieces) >= 3
+    assert max(len(p) for p in pieces) <= (1 << 20) + 40  # a piece, and its timestamp
+    assert sum(p.count("a") for p in pieces) == 3_000_000

@@ -8,7 +8,7 @@ from pathlib import Path
 import yaml
 
 from shipway.errors import ConfigErrors, NotFound, ShipwayError, Where
-from shipway.masking import Masker, remember, watching
+from shipway.masking import LinePieces, Masker, remember, watching
 from shipway.model import Function
 from shipway.targets.local.releases import DeployedFunction, DeployedService, ReleaseManifest
 
@@ -104,3 +104,17 @@ def test_release_manifest_keeps_secret_values_out_of_release_json(tmp_path: Path
     assert (tmp_path / "secrets.json").stat().st_mode & 0o077 == 0
     assert (tmp_path / "release.json").stat().st_mode & 0o077 == 0
     assert ReleaseManifest.load(tmp_path) == manifest  # the workers get the real values
+
+
+def test_a_long_line_is_cut_in_pieces_never_inside_a_secret() -> None:
+    secret = "s3cret-value-0123456789"
+    mask = Masker([secret])
+    pieces = LinePieces(mask, max_line=100)
+    # the secret straddles the 100-byte mark, in the same read and across two reads
+    data = b"x" * 90 + secret.encode() + b"y" * 200
+    out = pieces.feed(data[:95]) + pieces.feed(data[95:]) + pieces.rest()
+    assert b"".join(out) == data  # nothing lost, nothing added
+    assert all(len(p) <= 100 + len(secret) for p in out)  # bounded
+    assert mask(out[0].decode()) == "x" * 90 + "***"
+    assert all("s3cret" not in mask(p.decode()) and "0123" not in mask(p.decode()) for p in out)
+    assert pieces.feed(b"a\nb\nc") == [b"a", b"b"] and pieces.rest() == [b"c"]

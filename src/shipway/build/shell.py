@@ -28,6 +28,7 @@ from typing import IO
 from shipway.build.errors import BuildCancelled, BuildFailed, BuildTimedOut
 from shipway.build.logs import BuildLog
 from shipway.build.sandbox import Sandbox, SandboxGone
+from shipway.masking import LinePieces
 
 _DROP_VARS = frozenset({"_", "SHLVL"})
 _INTERNAL = "__shipway_"
@@ -80,13 +81,21 @@ class Processes:
         self.current = "BUILD"  # the phase running, for the timeout message
 
     def _pump(self, stream: IO[bytes], activity: list[float]) -> None:
-        for raw in iter(stream.readline, b""):
+        # pieces, not readline(): a build printing one endless line must not fill memory
+        lines = LinePieces(self.log.mask)
+        while chunk := os.read(stream.fileno(), 1 << 16):
             activity[0] = time.monotonic()
-            text = raw.decode("utf-8", errors="replace").rstrip("\r\n")
-            self.log.output(text)
-            if self.capture is not None:
-                self.capture.append(text)
+            for raw in lines.feed(chunk):
+                self._line(raw)
+        for raw in lines.rest():
+            self._line(raw)
         stream.close()
+
+    def _line(self, raw: bytes) -> None:
+        text = raw.decode("utf-8", errors="replace").rstrip("\r")
+        self.log.output(text)
+        if self.capture is not None:
+            self.capture.append(text)
 
     @staticmethod
     def _kill(pgid: int, sig: int) -> None:

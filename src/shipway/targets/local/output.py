@@ -7,7 +7,7 @@ response has arrived puts all of that request's output in the log before `invoke
 Between requests nothing reads the pipe (as Lambda freezes a function between invocations);
 masking works on whole lines, so a secret split across two reads is still masked. A line
 longer than `MAX_LINE` is logged in pieces (memory stays bounded whatever a handler prints),
-each piece keeping back enough bytes that no secret is cut in two.
+never cut inside a secret.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import contextlib
 import os
 from pathlib import Path
 
-from shipway.masking import Masker
+from shipway.masking import LinePieces, Masker
 
 _CHUNK = 1 << 16
 MAX_LINE = 1 << 20
@@ -28,9 +28,7 @@ class WorkerOutput:
         self.fd = fd
         self.mask = mask
         self.closed = False
-        self._pending = b""
-        # bytes kept back when a long line is logged in pieces: the longest secret but one
-        self._overlap = max((len(s.encode("utf-8")) for s in mask.secrets), default=1) - 1
+        self._lines = LinePieces(mask, MAX_LINE)
         self._log = open(log_path, "ab")  # noqa: SIM115 - open for the worker's lifetime
 
     def read(self) -> bool:
@@ -46,12 +44,7 @@ class WorkerOutput:
             if not chunk:
                 self.closed = True
                 break
-            *complete, self._pending = (self._pending + chunk).split(b"\n")
-            lines += complete
-            if len(self._pending) > MAX_LINE:
-                cut = len(self._pending) - self._overlap
-                lines.append(self._pending[:cut])
-                self._pending = self._pending[cut:]
+            lines += self._lines.feed(chunk)
         if lines:
             self._write(b"".join(line + b"\n" for line in lines))
         return not self.closed
@@ -59,9 +52,8 @@ class WorkerOutput:
     def close(self) -> None:
         """Log what is left (a last line without its newline too) and let go of the pipe."""
         self.read()
-        if self._pending:
-            self._write(self._pending + b"\n")
-            self._pending = b""
+        if rest := self._lines.rest():
+            self._write(rest[0] + b"\n")
         with contextlib.suppress(OSError):
             os.close(self.fd)
         self.closed = True
