@@ -4,8 +4,10 @@ reach, and that nothing it starts outlives it."""
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -198,3 +200,19 @@ def test_cd_into_the_containers_own_tmp_carries_to_the_next_command(tmp_path: Pa
     assert result.state is JobState.SUCCEEDED, log
     assert output(log) == [f"/tmp/{name}"]
     assert not Path("/tmp", name).exists()  # the container's /tmp, not this machine's
+
+
+def test_a_python_installed_under_tmp_stays_visible(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a CI checkout's virtualenv lives under /tmp, which the container replaces with the
+    # build's own folder: the interpreter and pip of the default build must still be seen
+    prefix = Path(tempfile.mkdtemp(prefix="venv-", dir="/tmp"))
+    (prefix / "marker").write_text("here\n")
+    monkeypatch.setattr(sys, "prefix", str(prefix))
+    try:
+        result, log = build(tmp_path, buildspec(f"cat {prefix}/marker", artifacts=None))
+    finally:
+        shutil.rmtree(prefix)
+    assert result.state is JobState.SUCCEEDED, log
+    assert "here" in log

@@ -122,7 +122,8 @@ def _under(path: Path, parent: Path) -> bool:
 
 def _python_roots() -> list[Path]:
     """Folders the build's own tools need (the interpreter that runs the command server and
-    `pip` for the default build), bound back read-only when a hidden path covers them."""
+    `pip` for the default build), bound back read-only when a hidden path or the build's own
+    /tmp covers them."""
     roots = {Path(sys.prefix), Path(sys.base_prefix), Path(os.path.realpath(sys.executable))}
     return sorted({Path(os.path.realpath(r)) for r in roots})
 
@@ -142,7 +143,9 @@ def bwrap_argv(bwrap: str, layout: Layout) -> list[str]:
         else:
             argv += ["--ro-bind", str(layout.empty), str(path)]
     for root in _python_roots():
-        if any(_under(root, h) for h in hidden) and root.exists():
+        # a virtualenv under /tmp (a CI checkout) is covered by the build's own /tmp too
+        covered = _under(root, Path("/tmp")) or any(_under(root, h) for h in hidden)
+        if covered and root.exists():
             argv += ["--ro-bind", str(root), str(root)]
     for path in layout.writable:
         argv += ["--bind", str(path), str(path)]
