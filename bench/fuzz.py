@@ -38,13 +38,22 @@ COMMANDS = ("validate", "print", "synth", "run")
 
 def _progress(total: int) -> object:
     done = [0]
+    defects = [0]
     began = time.monotonic()
 
     def on_report(report: CaseReport) -> None:
         done[0] += 1
+        # said as they are found, so a run stopped early still tells what it saw
+        for cmd, verdict in report.defects:
+            defects[0] += 1
+            print(f"  defect in {report.name}: shipway {cmd[:120]}: {verdict.key}", file=sys.stderr)
         if done[0] % 500 == 0 or done[0] == total:
             rate = done[0] / (time.monotonic() - began)
-            print(f"  {done[0]}/{total} inputs, {rate:.1f}/s", file=sys.stderr, flush=True)
+            print(
+                f"  {done[0]}/{total} inputs, {rate:.1f}/s, {defects[0]} defects",
+                file=sys.stderr,
+                flush=True,
+            )
 
     return on_report
 
