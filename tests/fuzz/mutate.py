@@ -62,6 +62,19 @@ def _forget(case: Case, path: str) -> None:
     case.reject = [r for r in case.reject if not r.startswith((f"{path}: ", f"symlink {path} "))]
 
 
+def _forget_folder(case: Case, folder: str) -> None:
+    """A service whose serverless.yml is gone is no service: nothing in its folder is read,
+    so nothing there has to be refused."""
+    case.reject = [r for r in case.reject if not r.startswith(f"{folder}/")]
+
+
+def _is_service(case: Case, folder: str) -> bool:
+    return any(
+        case.content(f"{folder}/{name}") is not None
+        for name in ("serverless.yml", "serverless.yaml")
+    )
+
+
 def _config_files(case: Case) -> list[tuple[str, str, int]]:
     """(path, kind, weight) of the YAML files Shipway reads in this state."""
     out: list[tuple[str, str, int]] = []
@@ -331,7 +344,8 @@ def mutate_env(case: Case, rng: random.Random) -> None:
     case.write(layer, data)
     label = f"{layer}: {name}"
     case.mutations.append(label)
-    if reject:
+    folder = layer.rsplit("/", 1)[0] if "/" in layer else ""
+    if reject and (not folder or _is_service(case, folder)):
         case.reject.append(label)
 
 
@@ -428,6 +442,8 @@ def mutate_delete(case: Case, rng: random.Random) -> None:
     _forget(case, path)
     case.deleted.add(path)
     case.files.pop(path, None)
+    if PurePosixPath(path).name in ("serverless.yml", "serverless.yaml"):
+        _forget_folder(case, path.rsplit("/", 1)[0] if "/" in path else "")
     case.mutations.append(f"deleted {path}")
 
 
