@@ -11,6 +11,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
+from typing import Any
 
 from tests.fuzz import envmut, yamlmut
 from tests.fuzz.bases import Base, Canaries
@@ -75,6 +76,16 @@ def _is_service(case: Case, folder: str) -> bool:
     )
 
 
+def _pick_tree(case: Case, rng: random.Random) -> tuple[str, str, bytes, Any] | None:
+    """A config file not yet changed as a tree: (path, kind, its text, its YAML tree)."""
+    picked = _pick_file(case, rng)
+    if picked is None or picked[0] in case.tree_mutated:
+        return None
+    path, kind = picked
+    text = case.content(path) or b""
+    return path, kind, text, yamlmut.load(text)
+
+
 def _config_files(case: Case) -> list[tuple[str, str, int]]:
     """(path, kind, weight) of the YAML files Shipway reads in this state."""
     out: list[tuple[str, str, int]] = []
@@ -111,12 +122,10 @@ def _rejects(snippet: yamlmut.Snippet, kind: str) -> bool:
 
 
 def mutate_value(case: Case, rng: random.Random) -> None:
-    picked = _pick_file(case, rng)
-    if picked is None or picked[0] in case.tree_mutated:
+    picked = _pick_tree(case, rng)
+    if picked is None:
         return mutate_bytes(case, rng)
-    path, kind = picked
-    text = case.content(path) or b""
-    tree = yamlmut.load(text)
+    path, kind, text, tree = picked
     spots = yamlmut.paths(tree)
     if not spots:
         return mutate_bytes(case, rng)
@@ -230,12 +239,10 @@ TARGETED: dict[str, list[tuple[tuple[str | int, ...], str, frozenset[str]]]] = {
 
 def mutate_targeted(case: Case, rng: random.Random) -> None:
     """A hostile value at a key known to matter (names, branches, limits, paths)."""
-    picked = _pick_file(case, rng)
-    if picked is None or picked[0] in case.tree_mutated:
+    picked = _pick_tree(case, rng)
+    if picked is None:
         return mutate_bytes(case, rng)
-    path, kind = picked
-    text = case.content(path) or b""
-    tree = yamlmut.load(text)
+    path, kind, _text, tree = picked
     if not isinstance(tree, dict):
         return mutate_bytes(case, rng)
     spot, what, refused = rng.choice(TARGETED[kind])
@@ -289,12 +296,10 @@ def _ensure(tree: dict[str, object], spot: tuple[str | int, ...]) -> None:
 
 def mutate_key(case: Case, rng: random.Random) -> None:
     """Rename a key: an environment name, a function name, any key."""
-    picked = _pick_file(case, rng)
-    if picked is None or picked[0] in case.tree_mutated:
+    picked = _pick_tree(case, rng)
+    if picked is None:
         return mutate_bytes(case, rng)
-    path, _kind = picked
-    text = case.content(path) or b""
-    tree = yamlmut.load(text)
+    path, _kind, text, tree = picked
     spots = [p for p in yamlmut.paths(tree) if isinstance(p[-1], str)]
     if not spots:
         return mutate_bytes(case, rng)
