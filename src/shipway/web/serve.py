@@ -28,6 +28,27 @@ SERVER_FILE = "server.json"
 _LOOPBACK = {"127.0.0.1", "localhost"}
 
 
+def listening_socket(port: int) -> socket.socket:
+    """A bound, listening TCP socket on 127.0.0.1 (connections queue up at once, before the
+    server starts serving).
+
+    It must say IPPROTO_TCP: asyncio and uvloop turn Nagle off on accepted sockets only when
+    the listener's `proto` is TCP, and with Nagle on every request after the first on a
+    keep-alive connection waited ~40 ms for the client's delayed ACK. TCP_NODELAY on the
+    listener too: Linux passes it on to accepted sockets, whatever loop serves them.
+    """
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.bind(("127.0.0.1", port))
+        sock.listen(1024)
+    except OSError as e:
+        sock.close()
+        raise ShipwayError(f"cannot listen on 127.0.0.1:{port}: {e.strerror}") from None
+    return sock
+
+
 class GatewayServer:
     """A bound (port known at once) but not yet running server; `run()` blocks until `stop()`."""
 
@@ -38,14 +59,7 @@ class GatewayServer:
         self.gateway = Gateway(self.state_dir)
         self.scheduler = Scheduler(self.gateway)
         self.app = create_app(self.state_dir, self.gateway)
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            self.sock.bind(("127.0.0.1", port))
-        except OSError as e:
-            self.sock.close()
-            raise ShipwayError(f"cannot listen on 127.0.0.1:{port}: {e.strerror}") from None
-        self.sock.listen(128)  # connections queue up at once, before uvicorn starts serving
+        self.sock = listening_socket(port)
         self.port: int = self.sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(self.app, log_level="warning", lifespan="on", access_log=False)
