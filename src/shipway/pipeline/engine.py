@@ -34,7 +34,7 @@ from shipway.model import (
     Stage,
 )
 from shipway.pipeline.events import JobEvent, Listener, ignore
-from shipway.pipeline.keys import build_key
+from shipway.pipeline.keys import FileIndex, build_key
 from shipway.pipeline.locks import environment_lock
 from shipway.pipeline.paths import StatePaths
 from shipway.pipeline.plan import RunPlan, build_variables, plan_run
@@ -56,7 +56,7 @@ class _BuildStage:
     plan: RunPlan
     workspace: Path
     force: bool
-    files: Mapping[str, str]  # the commit's tracked files: path -> blob id
+    files: FileIndex  # the commit's tracked files, indexed once for every key
 
     @property
     def seq(self) -> int:
@@ -160,7 +160,8 @@ class Engine:
 
     def _build(self, run: Run, plan: RunPlan, workspace: Path, force: bool) -> list[BuildResult]:
         """Every service's build, in parallel up to `build.concurrency`."""
-        stage = _BuildStage(run, plan, workspace, force, tracked_files(self.repo, plan.commit))
+        files = FileIndex.for_project(plan.project, tracked_files(self.repo, plan.commit))
+        stage = _BuildStage(run, plan, workspace, force, files)
         others = [e for e in plan.project.environments if e != plan.environment.name]
         drop_other_env_files(workspace, [s.service.path for s in plan.services], others)
         names = [s.service.name for s in plan.services]
@@ -197,7 +198,6 @@ class Engine:
             return BuildResult(name, JobState.FAILED, 0.0, error=str(exc))
         key = build_key(
             sp.service,
-            plan.project,
             stage.files,
             {**sp.env_values.values, **fetched, **build_vars},
             sp.buildspec,

@@ -5,6 +5,10 @@ declares `shared`, every tracked file outside all service folders (as Seed does:
 there may matter to any build), the kind of build, and the values of the environment
 variables its buildspec refers to. Run identity (commit, build number, run id) is left out,
 so an unchanged service is recognised across commits and environments.
+
+The commit's files are indexed once per run (`FileIndex`): each file is filed under those of
+its ancestor folders that some key asks for, in one pass, so a key costs its own files, its
+shared paths and the outside files, never a scan of the whole commit per service.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import hashlib
 import json
 import re
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from shipway import __version__
 from shipway.model import BuildSpec, Project, Service
@@ -37,9 +41,59 @@ RUN_IDENTITY = frozenset(
 _REFERENCE = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)")
 _NOT_SOURCE = re.compile(r"^(shipway\.ya?ml|\.env(\..*)?)$")
 
+Entry = tuple[str, str]  # (path, blob id)
 
-def _under(path: str, folder: str) -> bool:
-    return folder in (".", "") or path == folder or path.startswith(folder.rstrip("/") + "/")
+
+def _folder(path: str) -> str:
+    """A folder as the index files it: no trailing slash; the root is ""."""
+    path = path.rstrip("/")
+    return "" if path in (".", "") else path
+
+
+class FileIndex:
+    """A commit's tracked files grouped, in one pass, under the folders keys ask about (the
+    service folders and the shared paths), and the files outside every service folder.
+
+    `lookups` counts the folder look-ups made (a path and each of its parents): the work
+    done, which tests hold to a bound linear in the files.
+    """
+
+    def __init__(
+        self, files: Mapping[str, str], services: Iterable[str], shared: Iterable[str] = ()
+    ) -> None:
+        service_folders = {_folder(f) for f in services}
+        self._under: dict[str, list[Entry]] = {
+            f: [] for f in {*service_folders, *map(_folder, shared)}
+        }
+        self.outside: list[Entry] = []
+        self.lookups = 0
+        everything = self._under.get("")  # the root asked for: every file is below it
+        for path, blob in sorted(files.items()):  # sorted once: every list is born sorted
+            entry = (path, blob)
+            in_service = "" in service_folders
+            prefix = path  # the path itself (a shared entry may name a file), then its parents
+            while prefix:
+                self.lookups += 1
+                bucket = self._under.get(prefix)
+                if bucket is not None:
+                    bucket.append(entry)
+                    in_service = in_service or prefix in service_folders
+                cut = prefix.rfind("/")
+                prefix = prefix[:cut] if cut > 0 else ""
+            if everything is not None:
+                everything.append(entry)
+            if not in_service and not _NOT_SOURCE.match(path):
+                self.outside.append(entry)
+
+    @classmethod
+    def for_project(cls, project: Project, files: Mapping[str, str]) -> FileIndex:
+        """The index every service key of `project` reads from (made once per run)."""
+        shared = [p for s in project.services for p in s.shared]
+        return cls(files, [s.path for s in project.services], shared)
+
+    def under(self, folder: str) -> list[Entry]:
+        """The files at or below `folder` (a folder or a file path), sorted by path."""
+        return self._under.get(_folder(folder), [])
 
 
 def referenced_variables(text: str) -> set[str]:
@@ -49,21 +103,15 @@ def referenced_variables(text: str) -> set[str]:
 
 def build_key(
     service: Service,
-    project: Project,
-    files: Mapping[str, str],
+    index: FileIndex,
     variables: Mapping[str, str],
     buildspec: BuildSpec | None,
     package_patterns: Sequence[str] = (),
 ) -> str:
-    """The sha256 that identifies a service build's inputs."""
-    folders = [s.path for s in project.services]
-    own = sorted((p, b) for p, b in files.items() if _under(p, service.path))
-    shared = sorted((p, b) for p, b in files.items() if any(_under(p, s) for s in service.shared))
-    outside = sorted(
-        (p, b)
-        for p, b in files.items()
-        if not any(_under(p, f) for f in folders) and not _NOT_SOURCE.match(p)
-    )
+    """The sha256 that identifies a service build's inputs (`index`: the run's
+    `FileIndex.for_project`)."""
+    own = index.under(service.path)
+    shared: list[Entry] = sorted({e for s in service.shared for e in index.under(s)})
     if buildspec is None:
         read: dict[str, str] = {}  # the default build runs no user commands
     else:
@@ -75,7 +123,7 @@ def build_key(
         "build": "buildspec" if buildspec is not None else "default",
         "files": own,
         "shared": shared,
-        "outside": outside,
+        "outside": index.outside,
         "variables": read,
         "patterns": list(package_patterns),
     }
