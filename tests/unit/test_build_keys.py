@@ -14,7 +14,7 @@ from shipway.pipeline.keys import FileIndex, build_key
 
 
 def _project(services: list[Service]) -> Project:
-    return Project("p", Path("/nowhere"), tuple(services), {}, BuildSettings(2, 60.0))
+    return Project("p", Path("/nowhere"), tuple(services), {}, BuildSettings(2, 60))
 
 
 def _svc(name: str, path: str, shared: tuple[str, ...] = ()) -> Service:
