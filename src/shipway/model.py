@@ -273,6 +273,8 @@ class ServiceChange:
     service: str
     action: DeployAction
     reason: str
+    # the change set's rows (aws targets' plans; empty for the local target)
+    resource_changes: tuple[ResourceChange, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -349,3 +351,125 @@ class BuildSpec:
     secondary_artifacts: Mapping[str, ArtifactSpec] = field(default_factory=dict)
     cache_paths: tuple[str, ...] = ()
     raw: Mapping[str, Any] = field(default_factory=dict)  # keys kept for later stages (reports…)
+
+
+# --------------------------------------------------------------------------- targets
+# Plain data the target protocol (targets/protocol.py) takes and returns.
+
+
+def code_key(service: str, stage: str, sha256: str) -> str:
+    """The deployment bucket key of a service zip: content-addressed, so an unchanged zip
+    is never uploaded twice and a template names exactly the code it deploys."""
+    return f"serverless/{service}/{stage}/code-artifacts/{sha256}.zip"
+
+
+@dataclass(frozen=True)
+class ResourceChange:
+    """One row of a CloudFormation change set."""
+
+    action: str  # Add | Modify | Remove | Import | Dynamic
+    logical_id: str
+    resource_type: str
+    replacement: str = ""  # True | False | Conditional ("" when not a Modify)
+
+    def as_dict(self) -> dict[str, str]:
+        return {
+            "action": self.action,
+            "logical_id": self.logical_id,
+            "resource_type": self.resource_type,
+            "replacement": self.replacement,
+        }
+
+
+@dataclass(frozen=True)
+class StackEvent:
+    """One CloudFormation stack event, as the progress rows show it."""
+
+    stack: str
+    event_id: str
+    logical_id: str
+    resource_type: str
+    status: str
+    reason: str = ""
+    timestamp: float = 0.0
+
+    @property
+    def failed(self) -> bool:
+        return self.status.endswith("FAILED")
+
+    def line(self) -> str:
+        text = f"{self.status} - {self.resource_type} - {self.logical_id}"
+        return f"{text}: {self.reason}" if self.reason and self.failed else text
+
+
+@dataclass(frozen=True)
+class DeployInput:
+    """One service of a release as a target receives it. `template`: the synthesized
+    CloudFormation template, its code keys `code_key(service, stage, artifact.sha256)`
+    (aws targets; the local target ignores it)."""
+
+    definition: ServiceDefinition
+    artifact: Artifact
+    depends_on: tuple[str, ...] = ()
+    template: Mapping[str, Any] | None = None
+    stack: str = ""  # the stack name (`<service>-<stage>` unless provider.stackName)
+
+
+@dataclass(frozen=True)
+class DeployRequest:
+    """A release to plan or apply: every service, in deploy order (dependencies first)."""
+
+    env: str
+    commit: str
+    services: tuple[DeployInput, ...]
+    force: bool = False
+
+    def service(self, name: str) -> DeployInput:
+        return next(s for s in self.services if s.definition.service == name)
+
+
+class ServiceOutcome(StrEnum):
+    DEPLOYED = "deployed"
+    UNCHANGED = "unchanged"
+    FAILED = "failed"
+    ROLLED_BACK = "rolled_back"  # deployed in this run, then returned to its previous state
+    ROLLBACK_FAILED = "rollback_failed"
+    NOT_STARTED = "not_started"  # a failure elsewhere stopped the run before it
+
+
+@dataclass(frozen=True)
+class ServiceResult:
+    service: str
+    outcome: ServiceOutcome
+    stack: str = ""
+    message: str = ""
+    outputs: Mapping[str, str] = field(default_factory=dict)
+    changes: tuple[ResourceChange, ...] = ()
+    failed_event: StackEvent | None = None  # the first failed resource, on failure
+    created: bool = False  # the stack did not exist before this run
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "service": self.service,
+            "outcome": self.outcome.value,
+            "stack": self.stack,
+            "message": self.message,
+            "outputs": dict(self.outputs),
+            "changes": [c.as_dict() for c in self.changes],
+        }
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    """What a target did with a release: all services or none."""
+
+    env: str
+    ok: bool
+    services: tuple[ServiceResult, ...]
+    error: str | None = None
+
+    def result(self, service: str) -> ServiceResult:
+        return next(s for s in self.services if s.service == service)
+
+    def having(self, outcome: ServiceOutcome) -> tuple[str, ...]:
+        return tuple(s.service for s in self.services if s.outcome == outcome)

@@ -14,6 +14,7 @@ A small typed surface over the AWS calls Shipway makes, with:
 from __future__ import annotations
 
 import json
+import random
 import threading
 import time
 from collections.abc import Callable
@@ -33,58 +34,14 @@ from botocore.exceptions import (  # type: ignore[import-untyped]
 )
 
 from shipway.errors import ShipwayError
+from shipway.targets.aws import errors
+from shipway.targets.aws.errors import AwsError
+from shipway.targets.aws.s3_calls import S3Calls
+from shipway.targets.aws.stack_calls import CloudFormationCalls
 
 __all__ = ["AwsClient", "SsmParameter"]
 
 T = TypeVar("T")
-
-_THROTTLING = frozenset(
-    {
-        "Throttling",
-        "ThrottlingException",
-        "ThrottledException",
-        "RequestThrottled",
-        "RequestThrottledException",
-        "TooManyRequestsException",
-        "RequestLimitExceeded",
-        "ProvisionedThroughputExceededException",
-        "BandwidthLimitExceeded",
-        "SlowDown",
-        "PriorRequestNotComplete",
-        "EC2ThrottledException",
-    }
-)
-_TRANSIENT = frozenset(
-    {
-        "InternalError",
-        "InternalFailure",
-        "ServiceUnavailable",
-        "RequestTimeout",
-        "RequestTimeoutException",
-    }
-)
-_ACCESS_DENIED = frozenset(
-    {
-        "AccessDenied",
-        "AccessDeniedException",
-        "UnauthorizedOperation",
-        "AuthorizationError",
-        "AuthorizationErrorException",
-        "Forbidden",
-    }
-)
-_BAD_CREDENTIALS = frozenset(
-    {
-        "InvalidClientTokenId",
-        "UnrecognizedClientException",
-        "InvalidAccessKeyId",
-        "SignatureDoesNotMatch",
-        "InvalidSignatureException",
-        "ExpiredToken",
-        "ExpiredTokenException",
-        "AuthFailure",
-    }
-)
 
 
 @dataclass(frozen=True)
@@ -97,7 +54,7 @@ class SsmParameter:
     value: str
 
 
-class AwsClient:
+class AwsClient(CloudFormationCalls, S3Calls):
     """AWS calls for one account, with `region` the default for every call.
 
     `sleep` is called between retries (inject a fake in tests); `attempts` is the total
@@ -110,7 +67,9 @@ class AwsClient:
         profile: str | None = None,
         endpoint_url: str | None = None,
         *,
-        sleep: Callable[[float], None] = time.sleep,
+        role_arn: str | None = None,
+        sleep: Callable[[float], None] | None = None,
+        jitter: Callable[[float], float] | None = None,
         attempts: int = 6,
         base_delay: float = 0.25,
         max_delay: float = 8.0,
@@ -118,13 +77,24 @@ class AwsClient:
         self.region = region
         self.profile = profile
         self.endpoint_url = endpoint_url
-        self._sleep = sleep
+        self.role_arn = role_arn
+        self._sleep = sleep or time.sleep
+        # the real clock gets jitter (many callers throttled together must not retry in step)
+        self._jitter = jitter or (None if sleep else _upper_half_jitter)
         self._attempts = max(1, attempts)
         self._base_delay = base_delay
         self._max_delay = max_delay
         self._session: Any = None
         self._clients: dict[tuple[str, str], Any] = {}
         self._lock = threading.Lock()
+        self._config = Config(
+            retries={"total_max_attempts": 1}, connect_timeout=10, read_timeout=60
+        )
+
+    @property
+    def sleep(self) -> Callable[[float], None]:
+        """The pause between polls and retries (injected in tests)."""
+        return self._sleep
 
     # ------------------------------------------------------------------ calls
 
@@ -137,7 +107,7 @@ class AwsClient:
         ssm = self._client("ssm", region)
         try:
             out = self._call(what, lambda: ssm.get_parameter(Name=name, WithDecryption=decrypt))
-        except ClientError as exc:
+        except AwsError as exc:
             if _code(exc) == "ParameterNotFound":
                 return None
             raise _failure(exc, what, "ssm:GetParameter") from None
@@ -151,7 +121,7 @@ class AwsClient:
         cfn = self._client("cloudformation", region)
         try:
             out = self._call(what, lambda: cfn.describe_stacks(StackName=stack))
-        except ClientError as exc:
+        except AwsError as exc:
             if _code(exc) == "ValidationError" and "does not exist" in _message(exc):
                 return None
             raise _failure(exc, what, "cloudformation:DescribeStacks") from None
@@ -174,7 +144,7 @@ class AwsClient:
         what = "the AWS account id"
         try:
             out = self._call(what, lambda: sts.get_caller_identity())
-        except ClientError as exc:
+        except AwsError as exc:
             raise _failure(exc, what, "sts:GetCallerIdentity") from None
         return str(out["Account"])
 
@@ -190,7 +160,7 @@ class AwsClient:
 
         try:
             data = self._call(what, get)
-        except ClientError as exc:
+        except AwsError as exc:
             if _code(exc) == "NoSuchKey":
                 return None
             if _code(exc) == "NoSuchBucket":
@@ -218,7 +188,7 @@ class AwsClient:
             kwargs["VersionId"] = version_id
         try:
             out = self._call(what, lambda: secrets.get_secret_value(**kwargs))
-        except ClientError as exc:
+        except AwsError as exc:
             if _code(exc) == "ResourceNotFoundException":
                 version = version_stage or version_id
                 at = f" at version `{version}`" if version else ""
@@ -242,7 +212,56 @@ class AwsClient:
         value = document[json_key]
         return value if isinstance(value, str) else json.dumps(value)
 
+    # ------------------------------------------------------------------ identity
+
+    def caller_identity(self) -> tuple[str, str]:
+        """(account, ARN) of the credentials in use: the first call of a deploy, so
+        missing or wrong credentials stop it before anything is touched."""
+        sts = self._client("sts", self.region)
+        what = "the identity of the AWS credentials"
+        try:
+            out = self._call(what, lambda: sts.get_caller_identity())
+        except AwsError as exc:
+            raise _failure(exc, what, "sts:GetCallerIdentity") from None
+        return str(out["Account"]), str(out.get("Arn", ""))
+
+    def check_account(self, expected: str | None) -> str:
+        """The account in use; a ShipwayError when `expected` is given and differs."""
+        account, arn = self.caller_identity()
+        if expected and account != expected:
+            raise ShipwayError(
+                f"the AWS credentials in use ({arn or account}) are for account {account}, "
+                f"not {expected}",
+                hint="use the profile or role of the environment's account, or fix `account`",
+            )
+        return account
+
     # ------------------------------------------------------------------ internals
+
+    def _new_session(self) -> Any:
+        """The profile's session (or the standard chain's); with `role_arn`, a session on
+        the role's temporary credentials, assumed once through STS."""
+        session = boto3.session.Session(profile_name=self.profile)
+        if not self.role_arn:
+            return session
+        sts = session.client(
+            "sts", region_name=self.region, endpoint_url=self.endpoint_url, config=self._config
+        )
+        what = f"role `{self.role_arn}`"
+        try:
+            out = self._call(
+                what,
+                lambda: sts.assume_role(RoleArn=self.role_arn, RoleSessionName="shipway"),
+                verb="assume",
+            )
+        except AwsError as exc:
+            raise _failure(exc, what, "sts:AssumeRole", "assume") from None
+        creds = out["Credentials"]
+        return boto3.session.Session(
+            aws_access_key_id=creds["AccessKeyId"],
+            aws_secret_access_key=creds["SecretAccessKey"],
+            aws_session_token=creds["SessionToken"],
+        )
 
     def _client(self, service: str, region: str) -> Any:
         with self._lock:
@@ -251,16 +270,12 @@ class AwsClient:
                 return found
             try:
                 if self._session is None:
-                    self._session = boto3.session.Session(profile_name=self.profile)
+                    self._session = self._new_session()
                 client = self._session.client(
                     service,
                     region_name=region,
                     endpoint_url=self.endpoint_url,
-                    config=Config(
-                        retries={"total_max_attempts": 1},
-                        connect_timeout=10,
-                        read_timeout=30,
-                    ),
+                    config=self._config,
                 )
             except ProfileNotFound:
                 raise ShipwayError(
@@ -272,57 +287,50 @@ class AwsClient:
             self._clients[(service, region)] = client
             return client
 
-    def _call(self, what: str, fn: Callable[[], T]) -> T:
-        """`fn()`, retried on throttling; ClientError (not retried) propagates."""
+    def _delay(self, attempt: int) -> float:
+        """Exponential backoff; with jitter (a random point in its upper half) unless the
+        caller injected `sleep` without `jitter`, so tests see exact delays."""
+        delay = min(self._max_delay, self._base_delay * 2 ** (attempt - 1))
+        return self._jitter(delay) if self._jitter else delay
+
+    def _call(self, what: str, fn: Callable[[], T], verb: str = "read") -> T:
+        """`fn()`, retried on throttling; any other refusal raises `AwsError`."""
         for attempt in range(1, self._attempts + 1):
             try:
                 return fn()
             except ClientError as exc:
-                code = _code(exc)
-                retry = code in _THROTTLING or code in _TRANSIENT or _status(exc) >= 500
-                if not retry:
-                    raise
+                if not errors.retryable(exc.response):
+                    raise AwsError(exc.response, exc.operation_name) from None
                 if attempt == self._attempts:
                     raise ShipwayError(
-                        f"AWS kept refusing to read {what} ({code}) after {attempt} tries",
+                        f"AWS kept refusing to {verb} {what} ({_code(exc)}) after {attempt} tries",
                         hint="the account is being throttled; try again in a minute",
                     ) from None
-                self._sleep(min(self._max_delay, self._base_delay * 2 ** (attempt - 1)))
+                self._sleep(self._delay(attempt))
             except (NoCredentialsError, PartialCredentialsError):
                 raise ShipwayError(
-                    f"no AWS credentials to read {what}",
-                    hint="set AWS_PROFILE or AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY",
+                    f"no AWS credentials to {verb} {what}",
+                    hint="set the environment's `profile` or `role_arn`, AWS_PROFILE, or "
+                    "AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY",
                 ) from None
             except EndpointConnectionError as exc:
-                raise ShipwayError(f"cannot reach AWS to read {what}: {exc}") from None
+                raise ShipwayError(f"cannot reach AWS to {verb} {what}: {exc}") from None
             except BotoCoreError as exc:
-                raise ShipwayError(f"cannot read {what}: {exc}") from None
+                raise ShipwayError(f"cannot {verb} {what}: {exc}") from None
         raise AssertionError("unreachable")  # pragma: no cover
 
 
+def _upper_half_jitter(delay: float) -> float:
+    return delay * (0.5 + random.random() / 2)
+
+
 def _code(exc: Any) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))
+    return errors.code(exc.response)
 
 
 def _message(exc: Any) -> str:
-    return str(exc.response.get("Error", {}).get("Message", ""))
+    return errors.message(exc.response)
 
 
-def _status(exc: Any) -> int:
-    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-    return int(status or 0)
-
-
-def _failure(exc: Any, what: str, action: str) -> ShipwayError:
-    code, message = _code(exc), _message(exc)
-    if code in _ACCESS_DENIED or (_status(exc) == 403 and code not in _BAD_CREDENTIALS):
-        return ShipwayError(
-            f"access denied reading {what}: {message or code}",
-            hint=f"the credentials in use need `{action}` on it",
-        )
-    if code in _BAD_CREDENTIALS:
-        return ShipwayError(
-            f"AWS rejected the credentials while reading {what}: {message or code}",
-            hint="check AWS_PROFILE or the access keys, and that they have not expired",
-        )
-    return ShipwayError(f"cannot read {what}: {code}: {message}")
+def _failure(exc: Any, what: str, action: str, verb: str = "read") -> ShipwayError:
+    return errors.failure(exc.response, what, action, verb)
