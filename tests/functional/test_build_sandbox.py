@@ -216,3 +216,41 @@ def test_a_python_installed_under_tmp_stays_visible(
         shutil.rmtree(prefix)
     assert result.state is JobState.SUCCEEDED, log
     assert "here" in log
+
+
+def test_commands_inherit_no_descriptor_of_the_command_server(tmp_path: Path) -> None:
+    # the server's socket in a build would let it start commands the log never shows; the
+    # shell lists its own descriptors (a glob, no child process), as it does unsandboxed
+    listing = 'for f in /proc/$$/fd/*; do printf "%s " "${f##*/}"; done; echo'
+    result, log = build(tmp_path, buildspec(listing, artifacts=None))
+    assert result.state is JobState.SUCCEEDED, log
+    unboxed, unboxed_log = build(tmp_path / "u", buildspec(listing, artifacts=None), sandbox=False)
+    assert unboxed.state is JobState.SUCCEEDED, unboxed_log
+    assert output(log) == output(unboxed_log)
+    assert output(log)[0].split()[:3] == ["0", "1", "2"]
+
+
+def test_a_command_that_cannot_start_says_why_and_exits_127(tmp_path: Path) -> None:
+    from shipway.build.sandbox import Layout, Sandbox, bwrap_path
+
+    (tmp_path / "tmp").mkdir()
+    (tmp_path / "empty").touch()
+    bwrap = bwrap_path()
+    assert bwrap is not None
+    box = Sandbox(
+        bwrap, Layout(writable=(tmp_path,), tmp=tmp_path / "tmp", empty=tmp_path / "empty")
+    )
+    try:
+        codes, said = [], []
+        for argv in (["no-such-command-here"], ["true"], ["sh", "-c", "echo out; exit 3"]):
+            read_end, write_end = os.pipe()
+            box.start(argv, tmp_path, {"PATH": "/usr/bin:/bin"}, write_end)
+            os.close(write_end)
+            codes.append(box.wait(10))
+            with os.fdopen(read_end, "rb") as stream:
+                said.append(stream.read().decode())
+    finally:
+        box.close()
+    assert codes == [127, 0, 3]
+    assert said[0].startswith(f"cannot start no-such-command-here in {tmp_path}: ")
+    assert said[1:] == ["", "out\n"]
