@@ -88,6 +88,34 @@ class CloudFormationCalls(CallsBase):
             raise failure(exc.response, what, "cloudformation:CreateStack", "create") from None
         return str(out.get("StackId", ""))
 
+    def update_stack(
+        self,
+        stack: str,
+        template: Mapping[str, Any],
+        tags: Mapping[str, str],
+        template_url: str | None = None,
+    ) -> bool:
+        """Starts updating `stack` directly (`deploymentMethod: direct`); False when
+        CloudFormation says there is nothing to update."""
+        what = f"stack `{stack}` (region {self.region})"
+        cfn = self._client("cloudformation", self.region)
+        source = (
+            {"TemplateURL": template_url} if template_url else {"TemplateBody": _json(template)}
+        )
+        try:
+            self._call(
+                what,
+                lambda: cfn.update_stack(
+                    StackName=stack, Capabilities=list(CAPABILITIES), Tags=_tags(tags), **source
+                ),
+                verb="update",
+            )
+        except AwsError as exc:
+            if exc.code == "ValidationError" and "No updates are to be performed" in exc.message:
+                return False
+            raise failure(exc.response, what, "cloudformation:UpdateStack", "update") from None
+        return True
+
     def delete_stack(self, stack: str) -> None:
         what = f"stack `{stack}` (region {self.region})"
         cfn = self._client("cloudformation", self.region)

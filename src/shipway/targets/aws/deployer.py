@@ -1,0 +1,486 @@
+"""One service's stack, deployed the way the Serverless Framework deploys it.
+
+lib/plugins/aws/deploy of the Framework v3: ensure the stack `<service>-<stage>` exists
+(a first deploy creates it from the core template: the deployment bucket alone), upload
+the code zip, then change the stack through a change set, watching its events
+(monitor-stack.js) and failing with the first failed resource. Two differences, both
+safer: the zip's key is its content hash (an unchanged zip is never uploaded again), and
+a stack whose live template already equals the synthesized one is left alone without a
+change set (the Framework's check-for-changes compares hashes in the bucket instead).
+
+`restore` undoes one deploy of this run: the previous template back, or the stack that
+this run created deleted.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from shipway.errors import DeployFailed, ShipwayError
+from shipway.model import (
+    DeployInput,
+    ResourceChange,
+    ServiceOutcome,
+    StackEvent,
+    code_key,
+)
+from shipway.targets.aws.types import ChangeSetInfo, StackInfo
+
+__all__ = ["Deployed", "Deployer", "StackApi", "StackFailed", "stack_of"]
+
+BUCKET = "ServerlessDeploymentBucket"
+BUCKET_POLICY = "ServerlessDeploymentBucketPolicy"
+BUCKET_OUTPUT = "ServerlessDeploymentBucketName"
+#: CloudFormation's limit for a TemplateBody; larger templates go through the bucket
+MAX_BODY = 51_200
+
+EventSink = Callable[[str, StackEvent], None]
+
+
+class StackApi(Protocol):
+    """The `AwsClient` calls a deploy makes (a fake in tests injects failures here)."""
+
+    def describe_stack(self, stack: str) -> StackInfo | None: ...
+    def create_stack(
+        self, stack: str, template: Mapping[str, Any], tags: Mapping[str, str]
+    ) -> str: ...
+    def update_stack(
+        self,
+        stack: str,
+        template: Mapping[str, Any],
+        tags: Mapping[str, str],
+        template_url: str | None = None,
+    ) -> bool: ...
+    def delete_stack(self, stack: str) -> None: ...
+    def get_template(self, stack: str) -> dict[str, Any] | None: ...
+    def create_change_set(
+        self,
+        stack: str,
+        name: str,
+        template: Mapping[str, Any],
+        tags: Mapping[str, str],
+        *,
+        create: bool = False,
+        template_url: str | None = None,
+    ) -> None: ...
+    def wait_for_change_set(self, stack: str, name: str) -> ChangeSetInfo: ...
+    def execute_change_set(self, stack: str, name: str) -> None: ...
+    def delete_change_set(self, stack: str, name: str) -> None: ...
+    def stack_events(self, stack: str, since: str | None) -> list[StackEvent]: ...
+    def latest_event_id(self, stack: str) -> str | None: ...
+    def wait_for_stack(
+        self, stack: str, on_poll: Callable[[], None] | None = None
+    ) -> StackInfo | None: ...
+    def object_exists(self, bucket: str, key: str) -> bool: ...
+    def put_file(self, bucket: str, key: str, path: Any, sha256_hex: str) -> None: ...
+    def put_bytes(self, bucket: str, key: str, data: bytes, content_type: str) -> None: ...
+    def object_url(self, bucket: str, key: str) -> str: ...
+    def empty_bucket(self, bucket: str) -> int: ...
+
+
+@dataclass(frozen=True)
+class Deployed:
+    """One service done in this run: what `restore` needs to undo it."""
+
+    service: str
+    stack: str
+    outcome: ServiceOutcome  # DEPLOYED or UNCHANGED
+    created: bool  # the stack did not exist before this run
+    bucket: str
+    previous: Mapping[str, Any] | None  # the live template before this run changed it
+    tags: Mapping[str, str]
+    direct: bool  # `deploymentMethod: direct`: update_stack instead of change sets
+    outputs: Mapping[str, str] = field(default_factory=dict)
+    changes: tuple[ResourceChange, ...] = ()
+    message: str = ""
+
+
+class StackFailed(DeployFailed):
+    """A stack operation ended in a failed state; `event`: the first failed resource."""
+
+    def __init__(
+        self,
+        message: str,
+        stack: str,
+        event: StackEvent | None = None,
+        created: bool = False,
+        bucket: str = "",
+    ) -> None:
+        super().__init__(message)
+        self.stack = stack
+        self.event = event
+        self.created = created
+        self.bucket = bucket
+
+
+def stack_of(item: DeployInput) -> str:
+    return item.stack or f"{item.definition.service}-{item.definition.stage}"
+
+
+def core_template(template: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The Framework's first-deploy template: the deployment bucket, its policy and its
+    output, taken from the synthesized template (so `provider.deploymentBucket` settings
+    hold); None when the service names its own bucket."""
+    resources = template.get("Resources") or {}
+    if BUCKET not in resources:
+        return None
+    core: dict[str, Any] = {
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Description": template.get("Description", ""),
+        "Resources": {k: resources[k] for k in (BUCKET, BUCKET_POLICY) if k in resources},
+        "Outputs": {BUCKET_OUTPUT: {"Value": {"Ref": BUCKET}}},
+    }
+    return core
+
+
+def canonical(template: Mapping[str, Any] | None) -> str:
+    return json.dumps(template, sort_keys=True, separators=(",", ":"), default=str)
+
+
+class Deployer:
+    """Deploys and restores single stacks through `client`; `on_event(service, event)`
+    receives each stack event as it arrives (called from the deploying thread)."""
+
+    def __init__(self, client: StackApi, on_event: EventSink | None = None) -> None:
+        self.client = client
+        self.on_event: EventSink = on_event or (lambda service, event: None)
+
+    # ------------------------------------------------------------------ deploy
+
+    def deploy(self, item: DeployInput, force: bool = False) -> Deployed:
+        service, stack = item.definition.service, stack_of(item)
+        template = _template(item)
+        tags = stack_tags(item)
+        direct = is_direct(item)
+        info = self._usable(service, stack, self.client.describe_stack(stack))
+        created = info is None
+        if info is None:
+            if core_template(template) is None:  # the service names its own bucket
+                return self._create_whole(item, stack, template, tags)
+            info = self._create(service, stack, template, tags)
+        bucket = _bucket(info, template)
+        previous = None if created else self.client.get_template(stack)
+        if not force and not created and canonical(previous) == canonical(template):
+            return Deployed(
+                service,
+                stack,
+                ServiceOutcome.UNCHANGED,
+                False,
+                bucket,
+                previous,
+                tags,
+                direct,
+                info.outputs,
+                message="stack already up to date",
+            )
+        try:
+            self._upload(item, bucket)
+            after, changes = self._change(service, stack, template, tags, bucket, direct=direct)
+        except StackFailed as exc:
+            exc.created, exc.bucket = created, bucket
+            raise
+        if after is None:  # an empty change set: nothing to do
+            return Deployed(
+                service,
+                stack,
+                ServiceOutcome.UNCHANGED,
+                created,
+                bucket,
+                previous,
+                tags,
+                direct,
+                info.outputs,
+                message="no changes",
+            )
+        return Deployed(
+            service,
+            stack,
+            ServiceOutcome.DEPLOYED,
+            created,
+            bucket,
+            previous,
+            tags,
+            direct,
+            after.outputs,
+            changes,
+            f"{len(changes)} resource change(s)" if changes else "stack updated",
+        )
+
+    def restore(self, done: Deployed) -> str:
+        """Undoes `done`: deletes a stack this run created (bucket emptied first), else
+        deploys its previous template again. Returns what it did, in one line."""
+        if done.created:
+            self.delete(done.service, done.stack, done.bucket)
+            return f"stack `{done.stack}` created by this run deleted"
+        if done.previous is None:
+            raise ShipwayError(f"no previous template of `{done.stack}` to return to")
+        after, _ = self._change(
+            done.service, done.stack, done.previous, done.tags, done.bucket, direct=done.direct
+        )
+        state = "already" if after is None else "returned"
+        return f"stack `{done.stack}` {state} on its previous template"
+
+    def delete(self, service: str, stack: str, bucket: str = "") -> None:
+        """Deletes the stack, emptying its deployment bucket first (CloudFormation cannot
+        delete a bucket that holds objects)."""
+        info = self.client.describe_stack(stack)
+        if info is None:
+            return
+        bucket = bucket or info.outputs.get(BUCKET_OUTPUT, "")
+        if bucket:
+            self.client.empty_bucket(bucket)
+        marker = self.client.latest_event_id(stack)
+        self.client.delete_stack(stack)
+        seen = self._watch(service, stack, marker)
+        final = self.client.wait_for_stack(stack, on_poll=seen.poll)
+        seen.poll()
+        if final is not None:
+            raise StackFailed(_failure_text(stack, final.status, seen.first_failed), stack)
+
+    # ------------------------------------------------------------------ plan
+
+    def preview(self, item: DeployInput) -> tuple[bool, str, tuple[ResourceChange, ...]]:
+        """(changes?, why, the change set's rows) without changing anything: the change set
+        made to look is deleted. A stack not yet deployed lists the template's resources."""
+        stack = stack_of(item)
+        template = _template(item)
+        info = self.client.describe_stack(stack)
+        if info is None or info.status in ("ROLLBACK_COMPLETE", "REVIEW_IN_PROGRESS"):
+            adds = tuple(
+                ResourceChange("Add", name, str(res.get("Type", "")))
+                for name, res in sorted((template.get("Resources") or {}).items())
+            )
+            return True, "new stack", adds
+        self._usable(item.definition.service, stack, info)
+        if canonical(self.client.get_template(stack)) == canonical(template):
+            return False, "stack already up to date", ()
+        name = _change_set_name()
+        url = self._template_url(stack, template, _bucket(info, template))
+        self.client.create_change_set(stack, name, template, stack_tags(item), template_url=url)
+        try:
+            described = self.client.wait_for_change_set(stack, name)
+        finally:
+            self.client.delete_change_set(stack, name)
+        if described.empty:
+            return False, "no changes", ()
+        if described.status != "CREATE_COMPLETE":
+            raise DeployFailed(f"stack `{stack}`: change set failed: {described.reason}")
+        return True, f"{len(described.changes)} resource change(s)", described.changes
+
+    # ------------------------------------------------------------------ steps
+
+    def _usable(self, service: str, stack: str, info: StackInfo | None) -> StackInfo | None:
+        """The stack as it can be deployed on; None when it must be (re)created. A stack
+        left by a failed first create is deleted here (nothing of it ever worked)."""
+        if info is None:
+            return None
+        if info.status in ("ROLLBACK_COMPLETE", "REVIEW_IN_PROGRESS"):
+            self.delete(service, stack)
+            return None
+        if info.status == "UPDATE_ROLLBACK_FAILED":
+            raise ShipwayError(
+                f"stack `{stack}` is UPDATE_ROLLBACK_FAILED: nothing was changed",
+                hint="fix the resources named in its events, then continue the rollback "
+                f"(`aws cloudformation continue-update-rollback --stack-name {stack}`) "
+                "and run again",
+            )
+        if info.in_progress:
+            raise ShipwayError(
+                f"stack `{stack}` is {info.status}: another operation is running on it; "
+                "nothing was changed",
+                hint="wait for it to finish (see the stack's events), then run again",
+            )
+        if info.status in ("ROLLBACK_FAILED", "DELETE_FAILED"):
+            raise ShipwayError(
+                f"stack `{stack}` is {info.status}: nothing was changed",
+                hint="delete the stack (after fixing what its events name), then run again",
+            )
+        return info
+
+    def _create_whole(
+        self, item: DeployInput, stack: str, template: Mapping[str, Any], tags: dict[str, str]
+    ) -> Deployed:
+        """A first deploy into a bucket the service names: code first, then one CREATE
+        change set with the whole template (create-stack.js's `createLater`)."""
+        service = item.definition.service
+        bucket = _bucket(StackInfo(stack, "", "NONE"), template)
+        try:
+            self._upload(item, bucket)
+            after, changes = self._change(
+                service, stack, template, tags, bucket, create=True, direct=is_direct(item)
+            )
+        except StackFailed as exc:
+            exc.created, exc.bucket = True, ""  # never empty a bucket the stack does not own
+            raise
+        assert after is not None  # a CREATE change set always holds the resources
+        return Deployed(
+            service,
+            stack,
+            ServiceOutcome.DEPLOYED,
+            True,
+            "",
+            None,
+            tags,
+            is_direct(item),
+            after.outputs,
+            changes,
+            f"stack created, {len(changes)} resource(s)",
+        )
+
+    def _create(
+        self, service: str, stack: str, template: Mapping[str, Any], tags: Mapping[str, str]
+    ) -> StackInfo:
+        core = core_template(template)
+        assert core is not None
+        self.client.create_stack(stack, core, tags)
+        seen = self._watch(service, stack, None)
+        final = self.client.wait_for_stack(stack, on_poll=seen.poll)
+        seen.poll()
+        if final is None or final.status != "CREATE_COMPLETE":
+            status = final.status if final else "DELETE_COMPLETE"
+            raise StackFailed(
+                _failure_text(stack, status, seen.first_failed), stack, seen.first_failed, True
+            )
+        return final
+
+    def _upload(self, item: DeployInput, bucket: str) -> None:
+        definition, artifact = item.definition, item.artifact
+        key = code_key(definition.service, definition.stage, artifact.sha256)
+        if not self.client.object_exists(bucket, key):
+            self.client.put_file(bucket, key, artifact.path, artifact.sha256)
+
+    def _change(
+        self,
+        service: str,
+        stack: str,
+        template: Mapping[str, Any],
+        tags: Mapping[str, str],
+        bucket: str,
+        create: bool = False,
+        direct: bool = False,
+    ) -> tuple[StackInfo | None, tuple[ResourceChange, ...]]:
+        """The stack changed to `template` and watched: (the stack after, the change
+        set's rows); (None, ()) when there is nothing to change (the empty change set is
+        deleted). `direct`: create_stack / update_stack, as `deploymentMethod: direct`."""
+        url = self._template_url(stack, template, bucket)
+        marker = None if create else self.client.latest_event_id(stack)
+        changes: tuple[ResourceChange, ...] = ()
+        if direct and create:
+            self.client.create_stack(stack, template, tags)
+        elif direct:
+            if not self.client.update_stack(stack, template, tags, url):
+                return None, ()
+        else:
+            name = _change_set_name()
+            self.client.create_change_set(
+                stack, name, template, tags, create=create, template_url=url
+            )
+            described = self.client.wait_for_change_set(stack, name)
+            if described.empty:
+                self.client.delete_change_set(stack, name)
+                return None, ()
+            if described.status != "CREATE_COMPLETE":
+                self.client.delete_change_set(stack, name)
+                raise StackFailed(f"stack `{stack}`: change set failed: {described.reason}", stack)
+            changes = described.changes
+            self.client.execute_change_set(stack, name)
+        seen = self._watch(service, stack, marker)
+        final = self.client.wait_for_stack(stack, on_poll=seen.poll)
+        seen.poll()
+        good = "CREATE_COMPLETE" if create else "UPDATE_COMPLETE"
+        if final is None or final.status != good:
+            status = final.status if final else "DELETE_COMPLETE"
+            raise StackFailed(
+                _failure_text(stack, status, seen.first_failed), stack, seen.first_failed
+            )
+        return final, changes
+
+    def _template_url(self, stack: str, template: Mapping[str, Any], bucket: str) -> str | None:
+        """Templates over CloudFormation's body limit are read from the bucket."""
+        body = json.dumps(template, separators=(",", ":")).encode()
+        if len(body) <= MAX_BODY or not bucket:
+            return None
+        key = f"serverless/{stack}/templates/{uuid.uuid5(uuid.NAMESPACE_URL, body.hex())}.json"
+        self.client.put_bytes(bucket, key, body, "application/json")
+        return self.client.object_url(bucket, key)
+
+    def _watch(self, service: str, stack: str, marker: str | None) -> _Events:
+        return _Events(self.client, service, stack, marker, self.on_event)
+
+
+class _Events:
+    """The stack's new events, passed on as they arrive; remembers the first failure."""
+
+    def __init__(
+        self, client: StackApi, service: str, stack: str, marker: str | None, sink: EventSink
+    ) -> None:
+        self.client, self.service, self.stack = client, service, stack
+        self.marker, self.sink = marker, sink
+        self.resource_failed: StackEvent | None = None
+        self.stack_failed: StackEvent | None = None
+
+    @property
+    def first_failed(self) -> StackEvent | None:
+        """The first resource that failed, else the stack's own failure event."""
+        return self.resource_failed or self.stack_failed
+
+    def poll(self) -> None:
+        for event in self.client.stack_events(self.stack, self.marker):
+            self.marker = event.event_id
+            if event.failed or event.status == "UPDATE_ROLLBACK_IN_PROGRESS":
+                if event.resource_type != "AWS::CloudFormation::Stack":
+                    self.resource_failed = self.resource_failed or event
+                else:
+                    self.stack_failed = self.stack_failed or event
+            self.sink(self.service, event)
+
+
+def stack_tags(item: DeployInput) -> dict[str, str]:
+    """STAGE plus provider.stackTags, as get-shared-stack-action-params.js."""
+    tags = {"STAGE": item.definition.stage}
+    provider = item.definition.resolved.get("provider") or {}
+    extra = provider.get("stackTags") if isinstance(provider, Mapping) else None
+    if isinstance(extra, Mapping):
+        lowered = {str(k).lower() for k in extra}
+        tags = {k: v for k, v in tags.items() if k.lower() not in lowered}
+        tags.update({str(k): str(v) for k, v in extra.items()})
+    return tags
+
+
+def is_direct(item: DeployInput) -> bool:
+    """`provider.deploymentMethod: direct` (the Framework v3's default is changesets)."""
+    provider = item.definition.resolved.get("provider") or {}
+    return isinstance(provider, Mapping) and provider.get("deploymentMethod") == "direct"
+
+
+def _template(item: DeployInput) -> Mapping[str, Any]:
+    if item.template is None:
+        raise ShipwayError(f"service `{item.definition.service}`: no template to deploy")
+    return item.template
+
+
+def _bucket(info: StackInfo, template: Mapping[str, Any]) -> str:
+    found = info.outputs.get(BUCKET_OUTPUT)
+    if found:
+        return found
+    value = ((template.get("Outputs") or {}).get(BUCKET_OUTPUT) or {}).get("Value")
+    if isinstance(value, str) and value:
+        return value
+    raise ShipwayError(f"stack `{info.name}` has no `{BUCKET_OUTPUT}` output")
+
+
+def _change_set_name() -> str:
+    return f"shipway-{uuid.uuid4().hex[:16]}"
+
+
+def _failure_text(stack: str, status: str, event: StackEvent | None) -> str:
+    """monitor-stack.js: `An error occurred: <LogicalId> - <reason>.`"""
+    text = f"stack `{stack}` ended {status}"
+    if event is not None:
+        reason = event.reason or event.status
+        text += f": {event.logical_id} ({event.resource_type}) {event.status}: {reason}"
+    return text

@@ -1,0 +1,36 @@
+"""The one protocol every target speaks: plain data from `model` in and out.
+
+The engine, `shipway plan`, `shipway rollback` and the server call only these four
+methods; `targets.select` picks the implementation from the environment's `target`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from shipway.model import ApplyResult, DeployPlan, DeployRequest
+
+__all__ = ["Target"]
+
+
+class Target(Protocol):
+    def plan(self, request: DeployRequest, *, change_sets: bool = False) -> DeployPlan:
+        """Which services the release changes, and why; nothing changed. `change_sets`:
+        also the resource-level changes (an aws target makes change sets and deletes them)."""
+        ...
+
+    def apply(self, plan: DeployPlan, request: DeployRequest, number: int) -> ApplyResult:
+        """Release `number`: every service of the plan, or none (a failure returns each
+        service changed so far to its previous state). Work that failed is a result with
+        `ok` False; bad input or credentials raise ShipwayError before anything changes."""
+        ...
+
+    def rollback(self, request: DeployRequest, number: int) -> ApplyResult:
+        """An earlier release's services (`request`), deployed again as release `number`."""
+        ...
+
+    def remove(self, env: str, stacks: Sequence[str]) -> ApplyResult:
+        """Deletes what the environment holds on the target (its stacks, in the order
+        given: dependents first)."""
+        ...
