@@ -85,6 +85,14 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (run_id, pgid)
     );
     """,
+    # every command looks for runs left `running` (recovery), `shipway runs` lists the newest
+    # of all environments, recovery finds a run's release: without these each reads the whole
+    # history, so a command's cost grew with the number of runs
+    """
+    CREATE INDEX runs_by_state ON runs (state);
+    CREATE INDEX runs_by_created ON runs (created_at DESC, seq DESC);
+    CREATE INDEX releases_by_run ON releases (run_id, number DESC);
+    """,
 )
 
 
