@@ -88,6 +88,7 @@ class Engine:
         self.paths = paths
         self.store = store
         self.listener = listener
+        self._artifacts: Path | None = None
 
     # ------------------------------------------------------------------ entry point
 
@@ -401,12 +402,10 @@ class Engine:
 
     def _in_artifact_store(self, path: Path) -> bool:
         """A stored build is reused only from the artifact store (never a path elsewhere)."""
-        inside = self.paths.inside(path)
-        return (
-            inside is not None
-            and inside.is_relative_to((self.paths.home / "artifacts").resolve())
-            and inside.is_file()
-        )
+        if self._artifacts is None:  # resolved once: every service of a run asks
+            self._artifacts = (self.paths.home / "artifacts").resolve()
+        real = path.resolve()  # links followed: the artifact store is below the state folder
+        return real.is_relative_to(self._artifacts) and real.is_file()
 
 
 def _into_store(paths: StatePaths, art: Artifact) -> Artifact:

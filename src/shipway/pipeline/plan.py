@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from functools import cached_property
 from pathlib import Path
 
 from shipway.config.buildspec import parse_buildspec
@@ -37,9 +38,14 @@ class RunPlan:
     resolved_secrets: frozenset[str] = frozenset()
 
     def service(self, name: str) -> ServicePlan:
-        return next(s for s in self.services if s.service.name == name)
+        return self._by_name[name]
 
-    @property
+    @cached_property
+    def _by_name(self) -> dict[str, ServicePlan]:
+        # asked once per service by every stage: a scan each time is quadratic in services
+        return {s.service.name: s for s in self.services}
+
+    @cached_property
     def secrets(self) -> frozenset[str]:
         out: set[str] = set(self.resolved_secrets)
         for s in self.services:
