@@ -204,3 +204,26 @@ def test_a_stack_left_by_a_failed_first_create_is_deleted_and_created_again(
     (stack,) = cfn.describe_stacks(StackName="hello-dev")["Stacks"]
     assert stack["StackId"] != broken and stack["StackStatus"] == "UPDATE_COMPLETE"
     assert "Q" not in cfn.get_template(StackName="hello-dev")["TemplateBody"]["Resources"]
+
+
+def test_a_dependent_is_prepared_with_the_outputs_its_dependency_just_deployed(
+    tmp_path: Path,
+) -> None:
+    from tests.integration.awskit import serverless_yml
+
+    # direct: moto leaves a stack's outputs stale after a change set (AWS does not)
+    yml = serverless_yml("accounts", provider="deploymentMethod: direct\n")
+    accounts = make_service(tmp_path, "accounts", yml=yml)
+    payments = make_service(tmp_path, "payments", depends_on=("accounts",))
+    seen: dict[str, dict[str, Any]] = {}
+
+    def prepare(item: Any, outputs: Any) -> Any:
+        seen[item.definition.service] = {k: dict(v) for k, v in outputs.items()}
+        return item
+
+    target = AwsTarget(AwsConfig(region=REGION), client=AwsClient(REGION), prepare=prepare)
+    req = request(accounts, payments)
+    assert target.apply(target.plan(req), req, 1).ok
+    assert seen["accounts"] == {}
+    endpoint = seen["payments"]["accounts-dev"]["ServiceEndpoint"]
+    assert endpoint.endswith(".execute-api.us-east-1.amazonaws.com/dev")

@@ -1,0 +1,74 @@
+"""The local target behind the `Target` protocol (targets/protocol.py)."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Sequence
+
+from shipway.errors import DeployFailed
+from shipway.model import (
+    ApplyResult,
+    Artifact,
+    DeployAction,
+    DeployPlan,
+    DeployRequest,
+    ServiceDefinition,
+    ServiceOutcome,
+    ServiceResult,
+)
+from shipway.targets.local.target import LocalTarget
+
+__all__ = ["LocalReleases"]
+
+
+class LocalReleases:
+    """`LocalTarget` speaking the protocol: a release is one folder switched in at once,
+    so all-or-none needs no rollback (a failed apply switches nothing)."""
+
+    def __init__(self, local: LocalTarget) -> None:
+        self.local = local
+
+    def plan(self, request: DeployRequest, *, change_sets: bool = False) -> DeployPlan:
+        depends = {s.definition.service: s.depends_on for s in request.services}
+        return self.local.plan(
+            request.env, request.commit, _pairs(request), depends, force=request.force
+        )
+
+    def apply(self, plan: DeployPlan, request: DeployRequest, number: int) -> ApplyResult:
+        try:
+            self.local.apply(plan, number, _pairs(request))
+        except DeployFailed as exc:
+            failed = tuple(
+                ServiceResult(c.service, ServiceOutcome.FAILED, message=str(exc))
+                if c.action == DeployAction.DEPLOY
+                else ServiceResult(c.service, ServiceOutcome.UNCHANGED, message=c.reason)
+                for c in plan.changes
+            )
+            return ApplyResult(request.env, False, failed, str(exc))
+        return ApplyResult(
+            request.env,
+            True,
+            tuple(
+                ServiceResult(
+                    c.service,
+                    ServiceOutcome.DEPLOYED
+                    if c.action == DeployAction.DEPLOY
+                    else ServiceOutcome.UNCHANGED,
+                    message=c.reason,
+                )
+                for c in plan.changes
+            ),
+        )
+
+    def rollback(self, request: DeployRequest, number: int) -> ApplyResult:
+        return self.apply(self.plan(request), request, number)
+
+    def remove(self, env: str, stacks: Sequence[str]) -> ApplyResult:
+        """Deletes every release of `env` on this machine (the gateway stops serving it)."""
+        store = self.local.store(env)
+        shutil.rmtree(store.root, ignore_errors=True)
+        return ApplyResult(env, True, ())
+
+
+def _pairs(request: DeployRequest) -> list[tuple[ServiceDefinition, Artifact]]:
+    return [(s.definition, s.artifact) for s in request.services]
