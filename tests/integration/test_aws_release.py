@@ -227,3 +227,22 @@ def test_a_dependent_is_prepared_with_the_outputs_its_dependency_just_deployed(
     assert seen["accounts"] == {}
     endpoint = seen["payments"]["accounts-dev"]["ServiceEndpoint"]
     assert endpoint.endswith(".execute-api.us-east-1.amazonaws.com/dev")
+
+
+def test_an_interrupted_release_waits_for_its_stacks_then_rolls_them_back(
+    tmp_path: Path,
+) -> None:
+    import os
+    import signal
+
+    class Interrupting(AwsClient):
+        def execute_change_set(self, stack: str, name: str) -> None:
+            super().execute_change_set(stack, name)
+            os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C while the stack deploys
+
+    item = make_service(tmp_path, "accounts")
+    result = deploy_release(Deployer(Interrupting(REGION)), request(item))
+    assert not result.ok
+    assert result.error is not None and result.error.startswith("cancelled by the user")
+    assert result.result("accounts").outcome == ServiceOutcome.ROLLED_BACK
+    assert AwsClient(REGION).describe_stack("accounts-dev") is None

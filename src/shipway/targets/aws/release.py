@@ -24,7 +24,7 @@ from shipway.model import (
 )
 from shipway.targets.aws.deployer import Deployed, Deployer, StackFailed, stack_of
 
-__all__ = ["DEFAULT_BOUND", "Prepare", "deploy_release"]
+__all__ = ["DEFAULT_BOUND", "Cancelled", "Prepare", "deploy_release"]
 
 DEFAULT_BOUND = 4
 
@@ -43,6 +43,10 @@ def _bound(key: tuple[str, str], size: int) -> threading.BoundedSemaphore:
         if found is None:
             found = _BOUNDS[key] = threading.BoundedSemaphore(size)
         return found
+
+
+class Cancelled(WorkFailed):
+    """The run was interrupted while stacks deployed: what it changed is rolled back."""
 
 
 @dataclass
@@ -96,7 +100,13 @@ def deploy_release(
                         running[pool.submit(one, name)] = name
             if not running:
                 break
-            ready, _ = wait(running, return_when=FIRST_COMPLETED)
+            try:
+                ready, _ = wait(running, return_when=FIRST_COMPLETED)
+            except KeyboardInterrupt:
+                # Ctrl-C or SIGTERM: start nothing more, let the running stacks finish
+                # (CloudFormation carries on anyway), then undo the run
+                failure = failure or _Failure("", Cancelled("cancelled by the user"))
+                continue
             for future in ready:
                 name = running.pop(future)
                 try:
@@ -180,6 +190,9 @@ def _roll_back(
         )
     error = failure.error
     event = error.event if isinstance(error, StackFailed) else None
+    summary = f"service `{failure.service}` failed: {error}" if failure.service else str(error)
+    if not failure.service:  # cancelled: no service failed
+        return _summary(request, names, results, summary)
     failed = ServiceResult(
         failure.service,
         ServiceOutcome.FAILED,
@@ -197,11 +210,16 @@ def _roll_back(
             failed_event=event,
         )
     results[failure.service] = failed
+    return _summary(request, names, results, summary)
+
+
+def _summary(
+    request: DeployRequest, names: list[str], results: dict[str, ServiceResult], summary: str
+) -> ApplyResult:
     ordered = []
     for name in names:
         ordered.append(results.get(name) or ServiceResult(name, ServiceOutcome.NOT_STARTED))
     rolled = [r.service for r in ordered if r.outcome == ServiceOutcome.ROLLED_BACK]
-    summary = f"service `{failure.service}` failed: {error}"
     if rolled:
         summary += "; rolled back: " + ", ".join(f"`{n}`" for n in rolled)
     stuck = [r.service for r in ordered if r.outcome == ServiceOutcome.ROLLBACK_FAILED]
