@@ -180,3 +180,114 @@ def test_a_stack_that_cannot_be_deployed_on_is_reported_and_left_alone(
         Deployer(StateOnly(status)).deploy(item())  # type: ignore[arg-type]
     assert says in str(info.value)
     assert info.value.exit_code == 2
+
+
+# --------------------------------------------------------------------------- Stubber
+
+
+def test_a_failed_update_reports_its_first_failed_resource_through_real_responses(
+    tmp_path: Path,
+) -> None:
+    """botocore's Stubber: CloudFormation's own response shapes for an update that fails
+    and rolls back (moto never fails a stack)."""
+    import boto3
+    from botocore.stub import Stubber
+
+    from shipway.errors import DeployFailed
+    from shipway.targets.aws.deployer import StackFailed
+
+    keys = {"aws_access_key_id": "x", "aws_secret_access_key": "x", "region_name": REGION}
+    cfn = boto3.client("cloudformation", **keys)
+    s3 = boto3.client("s3", **keys)
+    client = AwsClient(REGION, sleep=lambda s: None)
+    client._clients[("cloudformation", REGION)] = cfn
+    client._clients[("s3", REGION)] = s3
+    when = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
+
+    def stack(status: str) -> dict[str, Any]:
+        return {
+            "Stacks": [
+                {
+                    "StackName": "svc-dev",
+                    "StackId": "arn:stack/svc-dev",
+                    "StackStatus": status,
+                    "CreationTime": when,
+                    "Outputs": [
+                        {"OutputKey": "ServerlessDeploymentBucketName", "OutputValue": "b"}
+                    ],
+                }
+            ]
+        }
+
+    def event(n: int, logical: str, kind: str, status: str, reason: str = "") -> dict[str, Any]:
+        out = {
+            "StackId": "arn:stack/svc-dev",
+            "StackName": "svc-dev",
+            "EventId": f"e{n}",
+            "LogicalResourceId": logical,
+            "ResourceType": kind,
+            "ResourceStatus": status,
+            "Timestamp": when,
+        }
+        return {**out, "ResourceStatusReason": reason} if reason else out
+
+    stack_type, fn_type = "AWS::CloudFormation::Stack", "AWS::Lambda::Function"
+    before = [event(0, "svc-dev", stack_type, "UPDATE_COMPLETE")]
+    failed = [
+        event(5, "svc-dev", stack_type, "UPDATE_ROLLBACK_COMPLETE"),
+        event(4, "svc-dev", stack_type, "UPDATE_ROLLBACK_IN_PROGRESS", "failed: [Fn]"),
+        event(3, "Fn", fn_type, "UPDATE_FAILED", "Memory 99999 is too much"),
+        event(2, "Table", "AWS::DynamoDB::Table", "UPDATE_FAILED", "Resource update cancelled"),
+        event(1, "svc-dev", stack_type, "UPDATE_IN_PROGRESS", "User Initiated"),
+        *before,
+    ]
+    changes = {
+        "Status": "CREATE_COMPLETE",
+        "ExecutionStatus": "AVAILABLE",
+        "Changes": [
+            {
+                "Type": "Resource",
+                "ResourceChange": {
+                    "Action": "Modify",
+                    "LogicalResourceId": "Fn",
+                    "ResourceType": fn_type,
+                    "Replacement": "False",
+                },
+            }
+        ],
+    }
+    with Stubber(cfn) as cf, Stubber(s3) as st:
+        cf.add_response("describe_stacks", stack("UPDATE_COMPLETE"))
+        cf.add_response("get_template", {"TemplateBody": '{"Resources": {}}'})
+        st.add_response("head_object", {})
+        cf.add_response("describe_stack_events", {"StackEvents": before})
+        cf.add_response("create_change_set", {"Id": "cs", "StackId": "arn:stack/svc-dev"})
+        cf.add_response("describe_change_set", changes)
+        cf.add_response("execute_change_set", {})
+        cf.add_response("describe_stacks", stack("UPDATE_ROLLBACK_COMPLETE"))
+        cf.add_response("describe_stack_events", {"StackEvents": failed})
+        cf.add_response("describe_stack_events", {"StackEvents": failed})
+        seen: list[str] = []
+        definition = ServiceDefinition("svc", "dev", REGION, "python3.12", ())
+        item = DeployInput(
+            definition,
+            Artifact("svc", tmp_path / "x.zip", "00", 0),
+            template={"Resources": {"Fn": {"Type": fn_type}}},
+        )
+        with pytest.raises(StackFailed) as info:
+            Deployer(client, lambda s, e: seen.append(e.status)).deploy(item)
+        cf.assert_no_pending_responses()
+    assert isinstance(info.value, DeployFailed)
+    assert info.value.event is not None
+    assert (info.value.event.logical_id, info.value.event.reason) == (
+        "Table",
+        "Resource update cancelled",
+    )
+    assert "ended UPDATE_ROLLBACK_COMPLETE" in str(info.value)
+    assert seen == [
+        "UPDATE_IN_PROGRESS",
+        "UPDATE_FAILED",
+        "UPDATE_FAILED",
+        "UPDATE_ROLLBACK_IN_PROGRESS",
+        "UPDATE_ROLLBACK_COMPLETE",
+    ]
