@@ -32,6 +32,8 @@ def test_the_local_target_plans_applies_and_rolls_back_through_the_protocol(
     ]
     assert target.apply(plan, v1, 1).having(ServiceOutcome.DEPLOYED) == ("hello",)
     assert target.plan(v1).changes[0].action == DeployAction.UNCHANGED
+    assert target.reserve("dev", 1) == 2  # release 1's folder exists: never reused
+    assert target.reserve("dev", 5) == 5
 
     v2 = request(make_service(tmp_path / "v2", "hello", files={"handler.py": HANDLER + "#\n"}))
     assert target.apply(target.plan(v2), v2, 2).ok

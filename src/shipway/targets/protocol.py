@@ -1,6 +1,6 @@
 """The one protocol every target speaks: plain data from `model` in and out.
 
-The engine, `shipway plan`, `shipway rollback` and the server call only these four
+The engine, `shipway plan`, `shipway rollback` and the server call only these
 methods; `targets.select` picks the implementation from the environment's `target`.
 """
 
@@ -18,6 +18,11 @@ class Target(Protocol):
     def plan(self, request: DeployRequest, *, change_sets: bool = False) -> DeployPlan:
         """Which services the release changes, and why; nothing changed. `change_sets`:
         also the resource-level changes (an aws target makes change sets and deletes them)."""
+        ...
+
+    def reserve(self, env: str, at_least: int) -> int:
+        """The number for the next release: `at_least` (the store's next), or higher when
+        the target already holds that one (a killed deploy may have left it unrecorded)."""
         ...
 
     def apply(self, plan: DeployPlan, request: DeployRequest, number: int) -> ApplyResult:

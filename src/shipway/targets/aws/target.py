@@ -78,6 +78,9 @@ class AwsTarget:
             changes.append(ServiceChange(name, action, why, rows))
         return DeployPlan(env=request.env, commit=request.commit, changes=tuple(changes))
 
+    def reserve(self, env: str, at_least: int) -> int:
+        return at_least  # stacks hold no release numbers
+
     def apply(self, plan: DeployPlan, request: DeployRequest, number: int) -> ApplyResult:
         self.check()
         return deploy_release(

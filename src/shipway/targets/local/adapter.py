@@ -34,6 +34,9 @@ class LocalReleases:
             request.env, request.commit, _pairs(request), depends, force=request.force
         )
 
+    def reserve(self, env: str, at_least: int) -> int:
+        return max(at_least, max(self.local.store(env).numbers(), default=0) + 1)
+
     def apply(self, plan: DeployPlan, request: DeployRequest, number: int) -> ApplyResult:
         try:
             self.local.apply(plan, number, _pairs(request))
