@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import textwrap
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 from shipway.build.runner import BuildRequest, run_build
@@ -47,6 +48,7 @@ def build(
     network: bool = True,
     hidden: tuple[Path, ...] = (),
     scratch_dir: Path | None = None,
+    remove_scratch: Callable[[Path], None] | None = None,
 ) -> tuple[BuildResult, str]:
     """Build a service `svc` at tmp_path/ws/services/svc; returns the result and the log."""
     workspace = tmp_path / "ws"
@@ -81,6 +83,7 @@ def build(
         network=network,
         hidden=hidden,
         scratch_dir=scratch_dir,
+        remove_scratch=remove_scratch,
     )
     result = run_build(req)
     return result, log.read_text()

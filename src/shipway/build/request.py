@@ -31,6 +31,8 @@ class BuildRequest:
     # the build's scratch space (env dumps, sandbox home, temp files): under the run's
     # folder in the state directory, so a killed run leaves nothing in the system temp
     scratch_dir: Path | None = None
+    # removes the scratch folder when the build ends (None: at once, before returning)
+    remove_scratch: Callable[[Path], None] | None = None
     sandbox: bool = True  # isolate with bubblewrap where it is installed
     network: bool = True  # the build may reach the network
     # paths the build must never see (the state directory, the source checkout …)

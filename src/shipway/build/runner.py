@@ -191,12 +191,18 @@ def _scratch(req: BuildRequest) -> Iterator[Path]:
             yield Path(tmp)
         return
     path = req.scratch_dir
-    shutil.rmtree(path, ignore_errors=True)
-    path.mkdir(mode=0o700, parents=True)
+    try:
+        path.mkdir(mode=0o700, parents=True)
+    except FileExistsError:  # a leftover of a killed run: start clean
+        shutil.rmtree(path, ignore_errors=True)
+        path.mkdir(mode=0o700)
     try:
         yield path
     finally:
-        shutil.rmtree(path, ignore_errors=True)
+        if req.remove_scratch is not None:
+            req.remove_scratch(path)
+        else:
+            shutil.rmtree(path, ignore_errors=True)
 
 
 def _isolation(

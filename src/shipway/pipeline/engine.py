@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from shipway.build.cleanup import LaterRemover
 from shipway.build.confine import drop_other_env_files
 from shipway.build.runner import BuildRequest, run_build
 from shipway.build.shell import cancel_running_builds
@@ -57,6 +58,7 @@ class _BuildStage:
     workspace: Path
     force: bool
     files: FileIndex  # the commit's tracked files, indexed once for every key
+    remover: LaterRemover  # removes each build's scratch folder while the next builds run
 
     @property
     def seq(self) -> int:
@@ -162,22 +164,25 @@ class Engine:
     def _build(self, run: Run, plan: RunPlan, workspace: Path, force: bool) -> list[BuildResult]:
         """Every service's build, in parallel up to `build.concurrency`."""
         files = FileIndex.for_project(plan.project, tracked_files(self.repo, plan.commit))
-        stage = _BuildStage(run, plan, workspace, force, files)
+        stage = _BuildStage(run, plan, workspace, force, files, LaterRemover())
         others = [e for e in plan.project.environments if e != plan.environment.name]
         drop_other_env_files(workspace, [s.service.path for s in plan.services], others)
         names = [s.service.name for s in plan.services]
         workers = max(1, min(plan.project.build.concurrency, len(names)))
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="build") as pool:
-            futures = [pool.submit(self._build_service, stage, name) for name in names]
-            try:
-                return [f.result() for f in futures]
-            except BaseException:  # Ctrl-C: stop every build now rather than wait for them
-                for f in futures:
-                    f.cancel()
-                while not all(f.done() for f in futures):
-                    cancel_running_builds()
-                    time.sleep(0.05)
-                raise
+        try:
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="build") as pool:
+                futures = [pool.submit(self._build_service, stage, name) for name in names]
+                try:
+                    return [f.result() for f in futures]
+                except BaseException:  # Ctrl-C: stop every build now, do not wait for them
+                    for f in futures:
+                        f.cancel()
+                    while not all(f.done() for f in futures):
+                        cancel_running_builds()
+                        time.sleep(0.05)
+                    raise
+        finally:
+            stage.remover.close()  # every build's scratch folder is gone before the deploy
 
     def _build_service(self, stage: _BuildStage, name: str) -> BuildResult:
         """One service: fetch its build secrets, compute its input key, then reuse the build
@@ -238,7 +243,8 @@ class Engine:
             secrets=secret,
             cache_dir=self.paths.home / "cache" / name,
             resolved_secrets=fetched,
-            scratch_dir=self._scratch(run, name),
+            scratch_dir=self.paths.scratch(run.id) / name,
+            remove_scratch=stage.remover.remove,
             on_spawn=lambda pgid: self.store.add_build_group(run.id, name, pgid),
             sandbox=plan.project.build.sandbox,
             network=plan.project.build.network,
@@ -394,11 +400,6 @@ class Engine:
         return self.store.update_run(
             run.id, state=state, finished_at=time.time(), error=error, release=release
         )
-
-    def _scratch(self, run: Run, service: str) -> Path:
-        path = self.paths.scratch(run.id) / service
-        path.mkdir(parents=True, exist_ok=True)
-        return path
 
     def _in_artifact_store(self, path: Path) -> bool:
         """A stored build is reused only from the artifact store (never a path elsewhere)."""
