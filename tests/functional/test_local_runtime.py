@@ -16,9 +16,9 @@ import pytest
 from shipway.errors import DeployFailed, NotFound, ShipwayError
 from shipway.model import Artifact, Function, HttpRoute, ServiceDefinition
 from shipway.targets.local.gateway import Gateway, invoke_function
+from shipway.targets.local.pools import WorkerManager
 from shipway.targets.local.releases import ReleaseStore
 from shipway.targets.local.target import LocalTarget
-from shipway.targets.local.workers import WorkerManager
 
 HANDLERS = """
 import json, os, sys, time

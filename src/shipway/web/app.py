@@ -1,67 +1,106 @@
-"""The ASGI face of the local gateway."""
+"""The ASGI face of the local gateway.
+
+Function requests take a short path straight to the gateway (no routing framework, no thread
+hop: the gateway drives its workers from the server's loop); `/healthz` and the lifespan go
+through Starlette.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from shipway.targets.local.gateway import Gateway, GatewayRequest
 
-METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+METHODS = frozenset(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
 _HOP_BY_HOP = {"content-length", "transfer-encoding", "connection"}
 
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
 
-def create_app(state_dir: Path, gateway: Gateway | None = None) -> Starlette:
+
+class GatewayApp:
+    """ASGI: `/healthz` and the lifespan to Starlette, every other request to the gateway."""
+
+    def __init__(self, gateway: Gateway, framework: Starlette) -> None:
+        self.gateway = gateway
+        self.framework = framework
+        self.state = framework.state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] == "/healthz":
+            await self.framework(scope, receive, send)
+            return
+        if scope["method"] not in METHODS:
+            await send({"type": "http.response.start", "status": 405, "headers": []})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        body = b""
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # the client went away before its body was complete
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        raw_path = scope.get("raw_path")
+        path = raw_path.decode("latin-1") if raw_path else scope["path"]
+        client = scope.get("client")
+        server = scope.get("server")
+        req = GatewayRequest(
+            method=scope["method"],
+            path=path.split("?", 1)[0],
+            query=scope.get("query_string", b"").decode("latin-1"),
+            headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]],
+            body=body,
+            source_ip=client[0] if client else "127.0.0.1",
+            port=server[1] if server else None,
+        )
+        res = await self.gateway.ahandle(req)
+        headers = [(b"content-length", str(len(res.body)).encode())]
+        headers += [
+            (k.lower().encode("latin-1"), v.encode("latin-1"))
+            for k, v in res.headers
+            if k.lower() not in _HOP_BY_HOP
+        ]
+        await send({"type": "http.response.start", "status": res.status, "headers": headers})
+        await send({"type": "http.response.body", "body": res.body})
+
+
+def create_app(
+    state_dir: Path,
+    gateway: Gateway | None = None,
+    on_startup: Callable[[], None] | None = None,
+) -> GatewayApp:
+    """`on_startup` runs on the server's loop once its workers are bound to it."""
     gw = gateway if gateway is not None else Gateway(Path(state_dir))
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"ok": True})
 
-    async def proxy(request: Request) -> Response:
-        scope = request.scope
-        raw_path = scope.get("raw_path")
-        path = raw_path.decode("latin-1") if raw_path else scope["path"]
-        path = path.split("?", 1)[0]
-        server = scope.get("server")
-        req = GatewayRequest(
-            method=request.method,
-            path=path,
-            query=scope.get("query_string", b"").decode("latin-1"),
-            headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]],
-            body=await request.body(),
-            source_ip=request.client.host if request.client else "127.0.0.1",
-            port=server[1] if server else None,
-        )
-        # Workers block: run the gateway in the threadpool.
-        res = await run_in_threadpool(gw.handle, req)
-        response = Response(content=res.body, status_code=res.status)
-        response.raw_headers.extend(
-            (k.lower().encode("latin-1"), v.encode("latin-1"))
-            for k, v in res.headers
-            if k.lower() not in _HOP_BY_HOP
-        )
-        return response
-
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        gw.workers.bind(asyncio.get_running_loop())
+        if on_startup is not None:
+            on_startup()
         try:
             yield
         finally:
-            await run_in_threadpool(gw.close)
+            gw.close()  # on the loop: every worker's pipes let go of cleanly
 
-    app = Starlette(
-        routes=[
-            Route("/healthz", healthz, methods=["GET", "HEAD"]),
-            Route("/{path:path}", proxy, methods=METHODS),
-        ],
+    framework = Starlette(
+        routes=[Route("/healthz", healthz, methods=["GET", "HEAD"])],
         lifespan=lifespan,
     )
-    app.state.gateway = gw
-    return app
+    framework.state.gateway = gw
+    return GatewayApp(gw, framework)

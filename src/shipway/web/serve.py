@@ -1,4 +1,8 @@
-"""Run the local gateway with uvicorn, on 127.0.0.1 only.
+"""Run the local gateway on 127.0.0.1 only.
+
+The fast engine: Shipway's own HTTP server (httpserver.py: httptools' parser) on uvloop. When
+httptools or uvloop do not import, or with `engine="asgi"` (or SHIPWAY_HTTP_ENGINE=asgi):
+uvicorn with the ASGI app (app.py), on whatever loop and parser it finds (asyncio, h11).
 
 While it runs, `state_dir/server.json` says where: {"pid": int, "port": int, "url": str,
 "host": str}; it is removed at exit. The scheduler (`schedule` events) runs beside the server.
@@ -7,7 +11,9 @@ Worker processes are shut down at exit.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import importlib.util
 import json
 import os
 import signal
@@ -15,16 +21,20 @@ import socket
 import threading
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, Literal
 
 import uvicorn
 
 from shipway.errors import ShipwayError
 from shipway.targets.local.gateway import Gateway
+from shipway.targets.local.pools import DEFAULT_MAX_WORKERS, WorkerManager
 from shipway.targets.local.scheduler import Scheduler
 from shipway.web.app import create_app
 
 SERVER_FILE = "server.json"
+ENGINE_ENV = "SHIPWAY_HTTP_ENGINE"
+CONCURRENCY_ENV = "SHIPWAY_LOCAL_CONCURRENCY"
+Engine = Literal["auto", "fast", "asgi"]
 _LOOPBACK = {"127.0.0.1", "localhost"}
 
 
@@ -49,20 +59,61 @@ def listening_socket(port: int) -> socket.socket:
     return sock
 
 
+def fast_engine_available() -> bool:
+    return all(importlib.util.find_spec(m) is not None for m in ("httptools", "uvloop"))
+
+
+def default_concurrency() -> int:
+    """Warm workers per function at most, unless its `reservedConcurrency` says otherwise:
+    SHIPWAY_LOCAL_CONCURRENCY, else DEFAULT_MAX_WORKERS."""
+    text = os.environ.get(CONCURRENCY_ENV, "").strip()
+    if not text:
+        return DEFAULT_MAX_WORKERS
+    if not text.isdigit() or not 1 <= int(text) <= 1000:
+        raise ShipwayError(
+            f"{CONCURRENCY_ENV} must be a whole number from 1 to 1000, not `{text[:40]}`"
+        )
+    return int(text)
+
+
 class GatewayServer:
     """A bound (port known at once) but not yet running server; `run()` blocks until `stop()`."""
 
-    def __init__(self, state_dir: Path, host: str = "127.0.0.1", port: int = 8787) -> None:
+    def __init__(
+        self,
+        state_dir: Path,
+        host: str = "127.0.0.1",
+        port: int = 8787,
+        engine: Engine = "auto",
+        concurrency: int | None = None,
+    ) -> None:
         if host not in _LOOPBACK:
             raise ShipwayError(f"the local gateway listens on 127.0.0.1 only, not `{host}`")
+        if engine == "auto":
+            wanted = os.environ.get(ENGINE_ENV, "auto")
+            engine = "asgi" if wanted == "asgi" or not fast_engine_available() else "fast"
+        self.engine: Engine = engine
         self.state_dir = Path(state_dir)
-        self.gateway = Gateway(self.state_dir)
+        workers = WorkerManager(concurrency if concurrency is not None else default_concurrency())
+        self.gateway = Gateway(self.state_dir, workers)
         self.scheduler = Scheduler(self.gateway)
-        self.app = create_app(self.state_dir, self.gateway)
         self.sock = listening_socket(port)
         self.port: int = self.sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(self.app, log_level="warning", lifespan="on", access_log=False)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopping: asyncio.Event | None = None
+        self._stop_asked = threading.Event()
+        # the scheduler starts once the workers run on the server's loop (its fires use them)
+        self.app = create_app(self.state_dir, self.gateway, on_startup=self.scheduler.start)
+        # uvloop and httptools when they import, else asyncio's loop and h11 ("auto")
+        config = uvicorn.Config(
+            self.app,
+            log_level="warning",
+            lifespan="on",
+            access_log=False,
+            loop="auto",
+            http="auto",
+        )
         self.server = uvicorn.Server(config)
 
     @property
@@ -92,8 +143,10 @@ class GatewayServer:
                 previous[signum] = signal.signal(signum, self._on_signal)
         self._write_server_file()
         try:
-            self.scheduler.start()
-            self.server.run(sockets=[self.sock])
+            if self.engine == "fast":
+                self._run_fast()
+            else:
+                self.server.run(sockets=[self.sock])
         finally:
             self.scheduler.stop()
             self._remove_server_file()
@@ -102,11 +155,45 @@ class GatewayServer:
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
 
+    def _run_fast(self) -> None:
+        import uvloop
+
+        from shipway.web.httpserver import serve_forever
+
+        async def main() -> None:
+            loop = asyncio.get_running_loop()
+            self._stopping = asyncio.Event()
+            self._loop = loop
+            if self._stop_asked.is_set():
+                return
+            self.gateway.workers.bind(loop)
+            self.scheduler.start()
+            try:
+                await serve_forever(self.gateway, self.sock, self._stopping, self._ready)
+            finally:
+                self.gateway.close()  # on the loop: every worker's pipes let go of cleanly
+
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            runner.run(main())
+
+    def _ready(self) -> None:
+        self.server.started = True  # `started` reads the same whichever engine serves
+
+    @property
+    def started(self) -> bool:
+        return bool(self.server.started)
+
     def _on_signal(self, sig: int, frame: FrameType | None) -> None:
-        self.server.should_exit = True
+        self.stop()
 
     def stop(self) -> None:
+        """From any thread, or a signal handler."""
+        self._stop_asked.set()
         self.server.should_exit = True
+        loop, stopping = self._loop, self._stopping
+        if loop is not None and stopping is not None:
+            with contextlib.suppress(RuntimeError):  # the loop has ended already
+                loop.call_soon_threadsafe(stopping.set)
 
 
 def serve(state_dir: Path, host: str = "127.0.0.1", port: int = 8787) -> None:

@@ -1,12 +1,15 @@
 """The local API gateway: `/<env>/<service>/<route path>` -> a warm worker -> an HTTP answer.
 
-Framework-agnostic: `web/app.py` adapts it to ASGI. Each request reads the env's `current`
-symlink (a readlink), so a newly committed release is served from the next request on; parsed
-manifests and route tables are cached per release folder (a release never changes).
+Framework-agnostic: `web/app.py` adapts it to ASGI; `ahandle` runs on the server's event loop
+(the workers are driven from it, no thread per request). Each request reads the env's `current`
+symlink (one readlink), so a newly committed release is served from the next request on;
+parsed manifests, route tables and function specs are cached per release folder (a release
+never changes).
 """
 
 from __future__ import annotations
 
+import os
 import threading
 import traceback
 from dataclasses import dataclass, field
@@ -15,13 +18,14 @@ from typing import Any
 
 from shipway.errors import NotFound, ShipwayError
 from shipway.targets.local import apigw
+from shipway.targets.local.pools import WorkerManager
 from shipway.targets.local.releases import (
     DeployedService,
     ReleaseManifest,
     ReleaseStore,
     check_name,
 )
-from shipway.targets.local.workers import FunctionSpec, InvokeResult, WorkerManager, append_log
+from shipway.targets.local.workers import FunctionSpec, InvokeResult, append_log
 
 
 @dataclass(frozen=True)
@@ -81,12 +85,35 @@ class Gateway:
         self._lock = threading.Lock()
         self._manifests: dict[Path, ReleaseManifest] = {}
         self._routes: dict[tuple[Path, str], list[apigw.Route]] = {}
+        self._specs: dict[tuple[Path, str, str], FunctionSpec] = {}
         self._current: dict[str, Path] = {}
+        # env -> (its `current` link, what the link said, the release and its manifest): a
+        # request whose readlink says the same needs no other file system call
+        self._seen: dict[str, tuple[str, str, Path, ReleaseManifest]] = {}
 
     # ------------------------------------------------------------------ releases
 
     def current_release(self, env: str) -> tuple[Path, ReleaseManifest] | None:
+        seen = self._seen.get(env)
+        if seen is not None:
+            try:
+                if os.readlink(seen[0]) == seen[1]:
+                    return seen[2], seen[3]
+            except OSError:
+                pass
         store = ReleaseStore(self.state_dir, env)
+        try:
+            link_text = os.readlink(store.current_link)
+        except OSError:
+            link_text = ""
+        found = self._current_release(store)
+        if found is not None and link_text:
+            with self._lock:
+                self._seen[env] = (str(store.current_link), link_text, *found)
+        return found
+
+    def _current_release(self, store: ReleaseStore) -> tuple[Path, ReleaseManifest] | None:
+        env = store.env
         current = store.current()
         if current is None:
             return None
@@ -120,7 +147,23 @@ class Gateway:
                     k for k in self._routes if k[0] != keep and k[0].parent == store.releases_dir
                 ]:
                     del self._routes[key]
+                for skey in [
+                    k for k in self._specs if k[0] != keep and k[0].parent == store.releases_dir
+                ]:
+                    del self._specs[skey]
         return release_dir, manifest
+
+    def function_spec(
+        self, env: str, release_dir: Path, manifest: ReleaseManifest, service: str, function: str
+    ) -> FunctionSpec:
+        key = (release_dir, service, function)
+        spec = self._specs.get(key)
+        if spec is None:
+            spec = function_spec(self.state_dir, env, release_dir, manifest, service, function)
+            spec.key  # noqa: B018 - computed once (it resolves the service folder)
+            with self._lock:
+                self._specs[key] = spec
+        return spec
 
     def _pool_keys(
         self, env: str, release_dir: Path | None, manifest: ReleaseManifest | None
@@ -151,13 +194,16 @@ class Gateway:
     # ------------------------------------------------------------------ requests
 
     def handle(self, req: GatewayRequest) -> GatewayResponse:
+        """`ahandle` from a thread that is not the workers' loop."""
+        return self.workers.call(self.ahandle(req))
+
+    async def ahandle(self, req: GatewayRequest) -> GatewayResponse:
         parts = req.path.split("/", 3)  # "", env, service, rest
         if len(parts) < 3 or not parts[1] or not parts[2]:
             return self._miss("httpApi", "use /<env>/<service>/<path>")
         env, service_name = parts[1], parts[2]
         rest = "/" + (parts[3] if len(parts) > 3 else "")
         try:
-            check_name("environment", env)
             found = self.current_release(env)
         except ShipwayError:
             found = None
@@ -184,9 +230,7 @@ class Gateway:
             port=req.port,
         )
         event = apigw.build_event(info, match)
-        spec = function_spec(
-            self.state_dir, env, release_dir, manifest, service_name, match.function
-        )
+        spec = self.function_spec(env, release_dir, manifest, service_name, match.function)
         limit = (
             apigw.REST_INTEGRATION_TIMEOUT_S
             if kind == "http"
@@ -194,7 +238,9 @@ class Gateway:
         )
         gateway_cut = spec.function.timeout > limit
         try:
-            result = self.workers.invoke(spec, event, min(float(spec.function.timeout), limit))
+            result = await self.workers.ainvoke(
+                spec, event, min(float(spec.function.timeout), limit)
+            )
         except ShipwayError as e:
             append_log(spec, f"[ERROR] {e}\n")
             return self._reply(apigw.function_error(kind), spec.mask(str(e)))
@@ -230,7 +276,7 @@ class Gateway:
         if found is None:
             raise NotFound(f"environment `{env}` has no local release")
         release_dir, manifest = found
-        spec = function_spec(self.state_dir, env, release_dir, manifest, service, function)
+        spec = self.function_spec(env, release_dir, manifest, service, function)
         return self.workers.invoke(spec, payload)
 
     def close(self) -> None:

@@ -1,13 +1,13 @@
-"""A warm worker's output (its stderr: the handler's prints, tracebacks, START/END/REPORT
-lines) into the service's log, one complete line at a time, with the function's secrets
-masked.
+"""A warm worker's output (its stderr: the handler's prints, tracebacks) into the service's
+log, one complete line at a time, with the function's secrets masked; the parent's
+START/END/REPORT lines go through the same file.
 
 The worker writes a request's output before its response, so draining the pipe once the
 response has arrived puts all of that request's output in the log before `invoke` returns.
-Between requests nothing reads the pipe (as Lambda freezes a function between invocations);
-masking works on whole lines, so a secret split across two reads is still masked. A line
-longer than `MAX_LINE` is logged in pieces (memory stays bounded whatever a handler prints),
-never cut inside a secret.
+The parent reads the pipe as data arrives (a handler that prints a lot never stalls on a full
+pipe) and once more when the response has arrived; masking works on whole lines, so a secret
+split across two reads is still masked. A line longer than `MAX_LINE` is logged in pieces
+(memory stays bounded whatever a handler prints), never cut inside a secret.
 """
 
 from __future__ import annotations
@@ -31,8 +31,9 @@ class WorkerOutput:
         self._lines = LinePieces(mask, MAX_LINE)
         self._log = open(log_path, "ab")  # noqa: SIM115 - open for the worker's lifetime
 
-    def read(self) -> bool:
-        """Whatever the pipe holds now, complete lines logged; False once it is closed."""
+    def read(self, header: bytes = b"") -> bool:
+        """Whatever the pipe holds now, complete lines logged, after `header` if there are
+        any; True when lines were logged (`closed` says whether the pipe is still open)."""
         lines: list[bytes] = []
         while not self.closed:
             try:
@@ -46,20 +47,28 @@ class WorkerOutput:
                 break
             lines += self._lines.feed(chunk)
         if lines:
-            self._write(b"".join(line + b"\n" for line in lines))
-        return not self.closed
+            self.write(header + b"".join(line + b"\n" for line in lines))
+        return bool(lines)
 
-    def close(self) -> None:
-        """Log what is left (a last line without its newline too) and let go of the pipe."""
-        self.read()
+    def close(self, header: bytes = b"") -> bool:
+        """Log what is left (a last line without its newline too, after `header` if there is
+        any) and let go of the pipe; once. True when `header` was logged."""
+        if self._log.closed:
+            return False
+        logged = self.read(header)
         if rest := self._lines.rest():
-            self._write(rest[0] + b"\n")
+            self.write((b"" if logged else header) + rest[0] + b"\n")
+            logged = True
         with contextlib.suppress(OSError):
             os.close(self.fd)
         self.closed = True
         self._log.close()
+        return logged
 
-    def _write(self, data: bytes) -> None:
+    def write(self, data: bytes) -> None:
+        """Log `data` (whole lines), masked."""
+        if self._log.closed:
+            return
         if self.mask:
             data = self.mask(data.decode("utf-8", "replace")).encode("utf-8")
         with contextlib.suppress(OSError, ValueError):

@@ -53,6 +53,19 @@ def check_name(kind: str, name: str) -> str:
 # --------------------------------------------------------------------------- manifest
 
 
+def _reserved(value: Any) -> int | None:
+    """`reservedConcurrency` as a count of workers (validate checks the file's value)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        return None
+    return value
+
+
+def _reserved_of(definition: ServiceDefinition, name: str) -> int | None:
+    functions = definition.resolved.get("functions")
+    doc = functions.get(name) if isinstance(functions, dict) else None
+    return _reserved(doc.get("reservedConcurrency")) if isinstance(doc, dict) else None
+
+
 @dataclass(frozen=True)
 class DeployedFunction:
     name: str
@@ -64,6 +77,7 @@ class DeployedFunction:
     routes: list[dict[str, str]] = field(default_factory=list)  # {kind, method, path}
     schedules: list[Any] = field(default_factory=list)  # the `schedule` events' config
     secret_keys: tuple[str, ...] = ()  # environment keys whose values are secret
+    reserved_concurrency: int | None = None  # `reservedConcurrency`: caps its warm workers
 
     @property
     def masker(self) -> Masker:
@@ -82,7 +96,9 @@ class DeployedFunction:
         ]
 
     @classmethod
-    def from_function(cls, fn: Function, secrets: Collection[str] = ()) -> DeployedFunction:
+    def from_function(
+        cls, fn: Function, secrets: Collection[str] = (), reserved: int | None = None
+    ) -> DeployedFunction:
         """`secrets`: the secret values of the environment (a variable holding one is
         secret, whatever its name)."""
         schedules = [_jsonable(e.config) for e in fn.events if e.type == "schedule"]
@@ -100,6 +116,7 @@ class DeployedFunction:
             secret_keys=tuple(
                 sorted(k for k, v in environment.items() if is_secret_key(k) or mask(v) != v)
             ),
+            reserved_concurrency=reserved,
         )
 
     def to_dict(self, reveal: bool = False) -> dict[str, Any]:
@@ -117,7 +134,7 @@ class DeployedFunction:
             "routes": [dict(r) for r in self.routes],
             "schedules": list(self.schedules),
             "secret_keys": list(self.secret_keys),
-        }
+        } | ({} if self.reserved_concurrency is None else {"reserved": self.reserved_concurrency})
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> DeployedFunction:
@@ -134,6 +151,7 @@ class DeployedFunction:
             ],
             schedules=list(d.get("schedules", [])),
             secret_keys=tuple(str(k) for k in d.get("secret_keys", [])),
+            reserved_concurrency=_reserved(d.get("reserved")),
         )
 
 
@@ -161,7 +179,8 @@ class DeployedService:
             dir=dir,
             artifact_sha256=artifact_sha256,
             functions={
-                f.name: DeployedFunction.from_function(f, secrets) for f in definition.functions
+                f.name: DeployedFunction.from_function(f, secrets, _reserved_of(definition, f.name))
+                for f in definition.functions
             },
             region=definition.region,
             stage=definition.stage,

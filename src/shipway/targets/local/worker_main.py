@@ -3,15 +3,18 @@
 Standard library only: it runs in the user's function environment and must not import
 Shipway or any third-party package.
 
-Protocol: the parent writes one JSON object per line on the worker's stdin and reads one JSON
-object per line from the worker's original stdout. Before any user code runs, both are moved
-to private file descriptors; fd 0 becomes /dev/null and fd 1 becomes a copy of fd 2 (the
-service log), so `print()` or `input()` in a handler cannot corrupt the protocol.
+Protocol: length-prefixed frames (a 4-byte big-endian length, then that many bytes of JSON),
+requests on the worker's stdin, responses on its original stdout; one request at a time, as on
+Lambda. Before any user code runs, both are moved to private file descriptors; fd 0 becomes
+/dev/null and fd 1 becomes a copy of fd 2 (the service log), so `print()` or `input()` in a
+handler cannot corrupt the protocol. The parent writes the START/END/REPORT lines (it knows
+the request id, and the handler's output arrives between them through fd 2); `ms` is the
+handler's duration for the REPORT line, null when no handler ran (it could not be loaded).
 
     request:  {"event": ..., "context": {"aws_request_id", "function_name", "memory_limit_in_mb",
                "invoked_function_arn", "log_group_name", "log_stream_name", "deadline_ms"}}
-    response: {"ok": true, "result": ...}
-              {"ok": false, "errorType": ..., "errorMessage": ..., "stackTrace": [...]}
+    response: {"ok": true, "result": ..., "ms": float}
+              {"ok": false, "errorType": ..., "errorMessage": ..., "stackTrace": [...], "ms": ...}
 """
 
 from __future__ import annotations
@@ -92,21 +95,13 @@ class Handler:
 
     def invoke(self, message: dict[str, Any]) -> Response:
         fields = message.get("context") or {}
-        request_id = fields.get("aws_request_id", "")
         func, failure = self.load()
         if func is None:
             return failure or _error("Runtime.HandlerNotFound", self.spec)
         context = LambdaContext(fields)
-        sys.stderr.write(f"START RequestId: {request_id} Version: $LATEST\n")
-        sys.stderr.flush()
         started = time.monotonic()
         try:
-            result = func(message.get("event"), context)
-            try:
-                response = {"ok": True, "result": result}
-                json.dumps(response)
-            except (TypeError, ValueError) as e:
-                response = _error("Runtime.MarshalError", f"Unable to marshal response: {e}")
+            response = {"ok": True, "result": func(message.get("event"), context)}
         except Exception as e:
             tb = e.__traceback__
             sys.stderr.write(
@@ -115,13 +110,8 @@ class Handler:
             response = _error(type(e).__name__, str(e), tb.tb_next if tb else None)
         finally:
             sys.stdout.flush()
-            ms = (time.monotonic() - started) * 1000
-            sys.stderr.write(
-                f"END RequestId: {request_id}\n"
-                f"REPORT RequestId: {request_id}\tDuration: {ms:.2f} ms\t"
-                f"Memory Size: {context.memory_limit_in_mb} MB\n"
-            )
-            sys.stderr.flush()
+            sys.stderr.flush()  # the handler's output reaches the pipe before its response
+        response["ms"] = (time.monotonic() - started) * 1000
         return response
 
 
@@ -130,6 +120,33 @@ def _write_all(fd: int, data: bytes) -> None:
     while view:
         n = os.write(fd, view)
         view = view[n:]
+
+
+class Frames:
+    """Length-prefixed frames from `fd`, read in large pieces (one read per request)."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.buffer = bytearray()
+
+    def _fill(self, n: int) -> bool:
+        while len(self.buffer) < n:
+            chunk = os.read(self.fd, max(1 << 16, n - len(self.buffer)))
+            if not chunk:
+                return False
+            self.buffer += chunk
+        return True
+
+    def next(self) -> bytes | None:
+        """The next frame's body; None once the parent has closed our stdin."""
+        if not self._fill(4):
+            return None
+        size = int.from_bytes(self.buffer[:4], "big")
+        if not self._fill(4 + size):
+            return None
+        body = bytes(self.buffer[4 : 4 + size])
+        del self.buffer[: 4 + size]
+        return body
 
 
 def main(argv: list[str]) -> int:
@@ -157,17 +174,20 @@ def main(argv: list[str]) -> int:
         sys.path.append(runtime_libs)
     runner = Handler(service_dir, handler)
 
-    with os.fdopen(proto_in, "rb") as requests:
-        for line in requests:
-            if not line.strip():
-                continue
-            try:
-                message = json.loads(line)
-            except ValueError as e:
-                response = _error("Runtime.InvalidRequest", f"bad request: {e}")
-            else:
-                response = runner.invoke(message)
-            _write_all(proto_out, json.dumps(response).encode("utf-8") + b"\n")
+    frames = Frames(proto_in)
+    while (body := frames.next()) is not None:
+        try:
+            message = json.loads(body)
+        except ValueError as e:
+            response = _error("Runtime.InvalidRequest", f"bad request: {e}")
+        else:
+            response = runner.invoke(message)
+        try:
+            data = json.dumps(response).encode("utf-8")
+        except (TypeError, ValueError) as e:  # the handler's result is not JSON
+            failed = _error("Runtime.MarshalError", f"Unable to marshal response: {e}")
+            data = json.dumps({**failed, "ms": response.get("ms")}).encode("utf-8")
+        _write_all(proto_out, len(data).to_bytes(4, "big") + data)
     return 0
 
 

@@ -1,35 +1,32 @@
-"""Warm worker processes for the local runtime.
+"""One warm worker process of the local runtime, driven from an asyncio event loop.
 
-One `FunctionPool` per (release folder, service, function): workers start on first use, stay
-warm between invocations, at most `max_workers` run at once per function (extra callers wait).
-Each invocation has a deadline (the function's `timeout`); a worker that misses it has its
-process group killed and is not reused, so the next call starts a fresh one. A worker that dies
-is replaced the same way. Pools of releases that are no longer current are retired: idle workers
-stop at once, busy ones finish their request (on the old release) and then stop.
+A worker runs one request at a time (as a Lambda execution environment does) over
+length-prefixed JSON frames on its stdin/stdout (worker_main.py); the loop reads its pipes as
+they become readable, so no thread waits on a worker. Each invocation has a deadline (the
+function's `timeout`); a worker that misses it has its process group killed and is not reused.
+Pools of workers per function are in pools.py.
 
-A worker's output (the handler's prints, tracebacks, START/END/REPORT lines) reaches the
-service's log through the parent (output.py), with the function's secret values masked; the
-runtime's own log entries are masked the same way.
+A worker's output (the handler's prints, tracebacks) reaches the service's log through the
+parent (output.py) between the START and END/REPORT lines the parent writes, with the
+function's secret values masked; the runtime's own log entries are masked the same way.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import importlib.util
 import json
 import os
-import selectors
 import signal
 import subprocess
 import sys
-import threading
 import time
 import uuid
-from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from shipway.errors import ShipwayError
 from shipway.masking import Masker
@@ -37,7 +34,6 @@ from shipway.targets.local.output import WorkerOutput
 from shipway.targets.local.releases import DeployedFunction
 
 WORKER_SCRIPT = Path(__file__).with_name("worker_main.py")
-DEFAULT_MAX_WORKERS = 2
 _PASS_THROUGH_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT")
 
 
@@ -55,7 +51,7 @@ class FunctionSpec:
     log_path: Path
     state_dir: Path
 
-    @property
+    @functools.cached_property
     def key(self) -> tuple[str, str, str, str]:
         """Pools are shared by every release that carries the same code and configuration
         (an unchanged service keeps its folder), so its workers stay warm across releases."""
@@ -170,39 +166,47 @@ def worker_environment(spec: FunctionSpec) -> dict[str, str]:
 
 
 class Worker:
-    """One worker process; used by one caller at a time."""
+    """One worker process; one request at a time; used on its event loop's thread only."""
 
-    def __init__(self, spec: FunctionSpec) -> None:
+    def __init__(self, spec: FunctionSpec, proc: subprocess.Popen[bytes]) -> None:
+        assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
         self.spec = spec
-        spec.log_path.parent.mkdir(parents=True, exist_ok=True)
-        cmd = [*worker_command(spec.function.runtime), str(spec.service_dir), spec.function.handler]
-        self.proc = subprocess.Popen(
-            cmd,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            cwd=spec.service_dir,
-            env=worker_environment(spec),
-            start_new_session=True,  # own process group: a timeout kills all of it
-        )
-        assert self.proc.stdin is not None and self.proc.stdout is not None
-        assert self.proc.stderr is not None
-        self._output = WorkerOutput(os.dup(self.proc.stderr.fileno()), spec.log_path, spec.mask)
-        self.proc.stderr.close()
-        self._stdin: IO[bytes] = self.proc.stdin
-        self._stdout_fd = self.proc.stdout.fileno()
-        self._buffer = b""
+        self.proc = proc
+        self.loop = asyncio.get_running_loop()
+        self._in = proc.stdin.fileno()
+        self._out = proc.stdout.fileno()
+        for fd in (self._in, self._out):
+            os.set_blocking(fd, False)
+        self._output = WorkerOutput(os.dup(proc.stderr.fileno()), spec.log_path, spec.mask)
+        proc.stderr.close()
+        self._frames = bytearray()
+        self._pending = memoryview(b"")  # the part of a request frame the pipe did not take yet
+        self._waiter: asyncio.Future[bytes] | None = None
+        self._start_line = b""  # the current request's START line, until it is logged
         self.dead = False
+        self._ended = False  # its stdout has ended: the worker is gone (or going)
+        self.loop.add_reader(self._out, self._on_frames)
+        self.loop.add_reader(self._output.fd, self._on_output)
+
+    @classmethod
+    async def start(cls, spec: FunctionSpec) -> Worker:
+        """A new worker process (forked off the loop's thread: it takes milliseconds)."""
+        loop = asyncio.get_running_loop()
+        proc = await loop.run_in_executor(None, _spawn, spec)
+        return cls(spec, proc)
 
     @property
     def pid(self) -> int:
         return self.proc.pid
 
-    def invoke(self, event: Any, timeout_s: float) -> InvokeResult:
+    def alive(self) -> bool:
+        # no waitpid per request: a worker that dies ends its stdout, and that marks it dead
+        return not self.dead and not self._ended and self.proc.returncode is None
+
+    async def invoke(self, event: Any, timeout_s: float) -> InvokeResult:
         spec = self.spec
         request_id = str(uuid.uuid4())
         started = time.monotonic()
-        deadline = started + timeout_s
         context = {
             "aws_request_id": request_id,
             "function_name": spec.lambda_name,
@@ -214,7 +218,8 @@ class Worker:
             "log_stream_name": f"local/{spec.release_dir.name}",
             "deadline_ms": int((time.time() + timeout_s) * 1000),
         }
-        line = json.dumps({"event": event, "context": context}).encode("utf-8") + b"\n"
+        data = json.dumps({"event": event, "context": context}).encode("utf-8")
+        self._start_line = f"START RequestId: {request_id} Version: $LATEST\n".encode()
 
         def done(**kw: Any) -> InvokeResult:
             return InvokeResult(
@@ -224,22 +229,27 @@ class Worker:
                 **kw,
             )
 
+        waiter: asyncio.Future[bytes] = self.loop.create_future()
+        self._waiter = waiter
+        timer = self.loop.call_later(timeout_s, _expire, waiter)
         try:
-            self._stdin.write(line)
-            self._stdin.flush()
-        except (BrokenPipeError, OSError):
-            return done(**self._crashed(request_id))
-        raw = self._read_line(deadline)
-        self._output.read()  # the request's output precedes its response: log all of it
-        if raw is None:
+            self._send(len(data).to_bytes(4, "big") + data)
+            raw = await waiter
+        except asyncio.CancelledError:
+            self.kill()  # the caller went away mid-request: the worker's state is unknown
+            raise
+        except TimeoutError:
             self.kill()
             message = f"Task timed out after {timeout_s:.2f} seconds"
-            self._log(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {request_id} {message}\n")
+            self._note(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {request_id} {message}\n")
             return done(
                 ok=False, error_type="Sandbox.Timedout", error_message=message, timed_out=True
             )
-        if raw == b"":
+        except EOFError:
             return done(**self._crashed(request_id))
+        finally:
+            timer.cancel()
+            self._waiter = None
         try:
             msg = json.loads(raw)
         except ValueError:
@@ -249,6 +259,7 @@ class Worker:
                 error_type="Runtime.InvalidResponse",
                 error_message="worker sent an unreadable response",
             )
+        self._log_report(request_id, msg.get("ms"))
         if msg.get("ok"):
             return done(ok=True, result=msg.get("result"))
         mask = spec.mask  # an error document is shown by `invoke` and logged: no secret in it
@@ -259,170 +270,138 @@ class Worker:
             stack_trace=[mask(str(s)) for s in msg.get("stackTrace") or []],
         )
 
+    # ------------------------------------------------------------------ pipes
+
+    def _send(self, frame: bytes) -> None:
+        try:
+            n = os.write(self._in, frame)
+        except BlockingIOError:
+            n = 0
+        except OSError:  # the worker is gone: its stdout ends too, and that says so
+            return
+        if n < len(frame):
+            self._pending = memoryview(frame)[n:]
+            self.loop.add_writer(self._in, self._on_writable)
+
+    def _on_writable(self) -> None:
+        try:
+            n = os.write(self._in, self._pending)
+        except BlockingIOError:
+            return
+        except OSError:
+            n = len(self._pending)
+        self._pending = self._pending[n:]
+        if not self._pending:
+            self.loop.remove_writer(self._in)
+
+    def _on_frames(self) -> None:
+        try:
+            chunk = os.read(self._out, 1 << 18)
+        except BlockingIOError:
+            return
+        except OSError:
+            chunk = b""
+        if not chunk:
+            self.loop.remove_reader(self._out)
+            self._ended = True
+            self._resolve(None)
+            return
+        frames = self._frames
+        frames += chunk
+        while len(frames) >= 4:
+            size = int.from_bytes(frames[:4], "big")
+            if len(frames) < 4 + size:
+                break
+            frame = bytes(frames[4 : 4 + size])
+            del frames[: 4 + size]
+            self._resolve(frame)
+
+    def _resolve(self, frame: bytes | None) -> None:
+        waiter = self._waiter
+        if waiter is None or waiter.done():
+            return  # a frame no request asked for (or after its deadline): nothing waits
+        # the request's output precedes its response in the pipe: log all of it first
+        self._on_output()
+        if frame is None:
+            waiter.set_exception(EOFError())
+        else:
+            waiter.set_result(frame)
+
+    def _on_output(self) -> None:
+        if self._output.read(self._start_line):
+            self._start_line = b""
+        if self._output.closed:
+            with contextlib.suppress(Exception):
+                self.loop.remove_reader(self._output.fd)
+
+    def _log_report(self, request_id: str, ms: Any) -> None:
+        if not isinstance(ms, int | float):
+            self._start_line = b""
+            return  # no handler ran (it could not be loaded): no END/REPORT, as on Lambda
+        self._output.write(
+            self._start_line
+            + f"END RequestId: {request_id}\n"
+            f"REPORT RequestId: {request_id}\tDuration: {ms:.2f} ms\t"
+            f"Memory Size: {self.spec.function.memory_size} MB\n".encode()
+        )
+        self._start_line = b""
+
+    def _note(self, text: str) -> None:
+        """A line of the runtime's own about the current request (after its START line);
+        written after the worker is killed, so its output is all logged before it."""
+        data = self._start_line.decode() + text
+        self._start_line = b""
+        _append(self.spec, self.spec.mask(data))
+
     def _crashed(self, request_id: str) -> dict[str, Any]:
         self.kill()
         code = self.proc.returncode
         message = f"RequestId: {request_id} Error: Runtime exited with error: exit status {code}"
-        self._log(message + "\n")
+        self._note(message + "\n")
         return {"ok": False, "error_type": "Runtime.ExitError", "error_message": message}
 
-    def _read_line(self, deadline: float) -> bytes | None:
-        """One protocol line; b"" at end of file, None at the deadline. The worker's output
-        is logged meanwhile (a full pipe would stall it)."""
-        with selectors.DefaultSelector() as sel:
-            sel.register(self._stdout_fd, selectors.EVENT_READ)
-            if not self._output.closed:
-                sel.register(self._output.fd, selectors.EVENT_READ)
-            while b"\n" not in self._buffer:
-                left = deadline - time.monotonic()
-                ready = sel.select(left) if left > 0 else []
-                if not ready:
-                    return None
-                if any(key.fd == self._output.fd for key, _ in ready):
-                    if not self._output.read():
-                        sel.unregister(self._output.fd)
-                    if not any(key.fd == self._stdout_fd for key, _ in ready):
-                        continue
-                chunk = os.read(self._stdout_fd, 1 << 16)
-                if not chunk:
-                    return b""
-                self._buffer += chunk
-        line, _, self._buffer = self._buffer.partition(b"\n")
-        return line
-
-    def _log(self, text: str) -> None:
-        _append(self.spec, self.spec.mask(text))
-
     def kill(self) -> None:
+        """Kill the worker's process group and let go of its pipes (from the loop's thread,
+        or from any thread once the loop has stopped)."""
+        if self.dead:
+            return
         self.dead = True
+        if self._waiter is not None and not self._waiter.done():
+            with contextlib.suppress(RuntimeError):  # (its loop may be closed)
+                self._waiter.set_exception(EOFError())  # a request under way ends as a crash
+        with contextlib.suppress(Exception):  # a closed loop has nothing left to remove
+            self.loop.remove_reader(self._out)
+            self.loop.remove_reader(self._output.fd)
+            self.loop.remove_writer(self._in)
         if self.proc.poll() is None:
             try:
                 os.killpg(self.proc.pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
                 self.proc.kill()
         with contextlib.suppress(subprocess.TimeoutExpired):
-            self.proc.wait(timeout=5)
-        self._output.close()
+            self.proc.wait(timeout=5)  # SIGKILL: the reap takes a moment, and then no pid
+        if self._output.close(self._start_line):
+            self._start_line = b""
         for stream in (self.proc.stdin, self.proc.stdout):
-            try:
+            with contextlib.suppress(OSError):
                 if stream is not None:
                     stream.close()
-            except OSError:
-                pass
-
-    def alive(self) -> bool:
-        return not self.dead and self.proc.poll() is None
 
 
-class FunctionPool:
-    def __init__(self, spec: FunctionSpec, max_workers: int = DEFAULT_MAX_WORKERS) -> None:
-        worker_command(spec.function.runtime)  # unsupported runtimes fail here, clearly
-        self.spec = spec
-        self.max_workers = max(1, max_workers)
-        self._cond = threading.Condition()
-        self._idle: list[Worker] = []
-        self._all: set[Worker] = set()
-        self._starting = 0
-        self.closed = False
-
-    def _acquire(self) -> Worker:
-        with self._cond:
-            while True:
-                while self._idle:
-                    worker = self._idle.pop()
-                    if worker.alive():
-                        return worker
-                    self._all.discard(worker)
-                    worker.kill()
-                if len(self._all) + self._starting < self.max_workers:
-                    self._starting += 1
-                    break
-                self._cond.wait()
-        try:
-            worker = Worker(self.spec)
-        except BaseException:
-            with self._cond:
-                self._starting -= 1
-                self._cond.notify()
-            raise
-        with self._cond:
-            self._starting -= 1
-            self._all.add(worker)
-        return worker
-
-    def _release(self, worker: Worker) -> None:
-        with self._cond:
-            if worker.alive() and not self.closed:
-                self._idle.append(worker)
-            else:
-                self._all.discard(worker)
-                worker.kill()
-            self._cond.notify()
-
-    def invoke(self, event: Any, timeout_s: float | None = None) -> InvokeResult:
-        worker = self._acquire()
-        try:
-            return worker.invoke(event, float(timeout_s or self.spec.function.timeout))
-        finally:
-            self._release(worker)
-
-    def close(self, force: bool = False) -> None:
-        """Stop idle workers now; busy ones stop after their request (or now, if `force`)."""
-        with self._cond:
-            self.closed = True
-            victims = list(self._all) if force else list(self._idle)
-            self._idle.clear()
-            for w in victims:
-                self._all.discard(w)
-            self._cond.notify_all()
-        for w in victims:
-            w.kill()
-
-    def pids(self) -> list[int]:
-        with self._cond:
-            return [w.pid for w in self._all if w.alive()]
+def _expire(waiter: asyncio.Future[bytes]) -> None:
+    if not waiter.done():
+        waiter.set_exception(TimeoutError())
 
 
-class WorkerManager:
-    """All pools of a process (the gateway's, or a one-off `invoke`'s)."""
-
-    def __init__(self, max_workers: int = DEFAULT_MAX_WORKERS) -> None:
-        self.max_workers = max_workers
-        self._lock = threading.Lock()
-        self._pools: dict[tuple[str, str, str, str], FunctionPool] = {}
-        self._closed = False
-
-    def pool(self, spec: FunctionSpec) -> FunctionPool:
-        with self._lock:
-            if self._closed:
-                raise ShipwayError("the local runtime is shutting down")
-            pool = self._pools.get(spec.key)
-            if pool is None:
-                pool = FunctionPool(spec, self.max_workers)
-                self._pools[spec.key] = pool
-            return pool
-
-    def invoke(
-        self, spec: FunctionSpec, event: Any, timeout_s: float | None = None
-    ) -> InvokeResult:
-        return self.pool(spec).invoke(event, timeout_s)
-
-    def retire(self, env: str, keep: Collection[tuple[str, str, str, str]]) -> None:
-        """Drain the pools of `env` that the current release does not use (keys not in `keep`)."""
-        with self._lock:
-            old = [k for k, p in self._pools.items() if p.spec.env == env and k not in keep]
-            pools = [self._pools.pop(k) for k in old]
-        for p in pools:
-            p.close()
-
-    def shutdown(self) -> None:
-        with self._lock:
-            self._closed = True
-            pools = list(self._pools.values())
-            self._pools.clear()
-        for p in pools:
-            p.close(force=True)
-
-    def pools(self) -> list[FunctionPool]:
-        with self._lock:
-            return list(self._pools.values())
+def _spawn(spec: FunctionSpec) -> subprocess.Popen[bytes]:
+    spec.log_path.parent.mkdir(parents=True, exist_ok=True)
+    cmd = [*worker_command(spec.function.runtime), str(spec.service_dir), spec.function.handler]
+    return subprocess.Popen(
+        cmd,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=spec.service_dir,
+        env=worker_environment(spec),
+        start_new_session=True,  # own process group: a timeout kills all of it
+    )
