@@ -95,6 +95,7 @@ class LocalTarget:
         staging = store.prepare(number)
         try:
             deployed: dict[str, DeployedService] = {}
+            changes = {c.service: c for c in plan.changes}  # plan.change() scans: quadratic
             for definition, artifact in services:
                 name = check_name("service", definition.service)
                 if name in deployed:
@@ -103,7 +104,7 @@ class LocalTarget:
                     raise ShipwayError(
                         f"artifact of `{artifact.service}` given for service `{name}`"
                     )
-                change = plan.change(name)
+                change = changes[name]
                 if change.action == DeployAction.UNCHANGED and current and live_dir:
                     live = current.services[name]
                     folder = (live_dir[1] / live.dir).resolve()
