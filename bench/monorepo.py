@@ -73,6 +73,7 @@ def make_repo(
         folder = repo / "services" / f"svc{n:02d}"
         folder.mkdir(parents=True)
         for name, text in service_files(n).items():
+            (folder / name).parent.mkdir(parents=True, exist_ok=True)
             (folder / name).write_text(text)
     (repo / "shipway.yml").write_text(shipway_yml)
     git(repo, "init", "-q", "-b", "dev")

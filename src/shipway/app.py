@@ -17,7 +17,12 @@ from shipway.build.sandbox import INSTALL_HINT, unavailable
 from shipway.config.buildspec import parse_buildspec
 from shipway.config.dotenv import EnvValues
 from shipway.config.printing import render_config
-from shipway.config.project import PROJECT_FILE, load_project, services_seen_despite_errors
+from shipway.config.project import (
+    PROJECT_FILE,
+    load_environments,
+    load_project,
+    services_seen_despite_errors,
+)
 from shipway.config.serverless import find_config, read_service_name
 from shipway.config.yamlsrc import with_line
 from shipway.errors import ConfigErrors, NotFound, ShipwayError
@@ -182,8 +187,8 @@ class App:
     # ------------------------------------------------------------------ run
 
     def resolve_run_commit(self, env_name: str, commit: str | None) -> str:
-        project = self.project()
-        env = environment(project, env_name)
+        # the environments alone: the run reads and checks its commit's services itself
+        env = environment(load_environments(self.repo), env_name)
         if commit:
             return resolve_commit(self.repo, commit)
         if any(ch in env.branch for ch in "*?["):
@@ -207,7 +212,7 @@ class App:
 
     def runs(self, env: str | None = None, limit: int = 50) -> list[Run]:
         if env:
-            environment(self.project(), env)
+            environment(load_environments(self.repo), env)
         return self.store.runs(env, limit)
 
     def logs(self, run_id: str, service: str | None = None) -> str:

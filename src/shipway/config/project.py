@@ -39,22 +39,7 @@ _CF_REFERENCE = re.compile(r"\$\{cf(?:\([^)]*\))?:")
 
 def load_project(root: Path) -> Project:
     """Read `root/shipway.yml` and everything it names; raise ConfigErrors listing all problems."""
-    path = root / PROJECT_FILE
-    if not path.is_file():
-        raise ShipwayError(
-            f"no {PROJECT_FILE} in {root}",
-            Where(PROJECT_FILE),
-            hint="run `shipway init` to write one",
-        )
-    doc = load_yaml(path, PROJECT_FILE, root)
-    if not isinstance(doc, LineDict):
-        raise ShipwayError(
-            "expected a mapping with `project` and `environments`", Where(PROJECT_FILE, 1)
-        )
-    try:
-        spec = schema.ShipwayFile.model_validate(doc)
-    except ValidationError as exc:
-        raise ConfigErrors(_schema_errors(exc, doc)) from None
+    spec, doc = _read_project_file(root)
     errors: list[ShipwayError] = []
     environments = _environments(spec, doc, errors)
     services = _discover_services(root, spec, doc, errors)
@@ -73,6 +58,37 @@ def load_project(root: Path) -> Project:
             network=spec.build.network,
         ),
     )
+
+
+def load_environments(root: Path) -> dict[str, Environment]:
+    """The environments of `root/shipway.yml` alone: what choosing a run's commit needs,
+    without reading every service (hundreds of serverless.yml in a large monorepo)."""
+    spec, doc = _read_project_file(root)
+    errors: list[ShipwayError] = []
+    environments = _environments(spec, doc, errors)
+    if errors:
+        raise ConfigErrors(errors)
+    return environments
+
+
+def _read_project_file(root: Path) -> tuple[schema.ShipwayFile, LineDict]:
+    path = root / PROJECT_FILE
+    if not path.is_file():
+        raise ShipwayError(
+            f"no {PROJECT_FILE} in {root}",
+            Where(PROJECT_FILE),
+            hint="run `shipway init` to write one",
+        )
+    doc = load_yaml(path, PROJECT_FILE, root)
+    if not isinstance(doc, LineDict):
+        raise ShipwayError(
+            "expected a mapping with `project` and `environments`", Where(PROJECT_FILE, 1)
+        )
+    try:
+        spec = schema.ShipwayFile.model_validate(doc)
+    except ValidationError as exc:
+        raise ConfigErrors(_schema_errors(exc, doc)) from None
+    return spec, doc
 
 
 def _schema_errors(exc: ValidationError, doc: LineDict) -> list[ShipwayError]:

@@ -53,11 +53,13 @@ class RunPlan:
         return frozenset(out)
 
 
-def environment(project: Project, name: str) -> Environment:
+def environment(project: Project | Mapping[str, Environment], name: str) -> Environment:
+    """`name` of the project's environments (or of `load_environments`' mapping)."""
+    environments = project.environments if isinstance(project, Project) else project
     try:
-        return project.environments[name]
+        return environments[name]
     except KeyError:
-        known = ", ".join(sorted(project.environments)) or "none"
+        known = ", ".join(sorted(environments)) or "none"
         raise NotFound(
             f"no environment `{name}` in shipway.yml (known: {known})",
             hint="`shipway env add NAME --branch B` adds one",
