@@ -10,9 +10,7 @@ from typing import TYPE_CHECKING
 from shipway import model
 
 if TYPE_CHECKING:
-    from shipway.targets.aws.deployer import EventSink
-    from shipway.targets.aws.release import Prepare
-    from shipway.targets.protocol import Target
+    from shipway.targets.protocol import EventSink, Prepare, Target
 
 __all__ = ["select_target"]
 

@@ -6,12 +6,19 @@ methods; `targets.select` picks the implementation from the environment's `targe
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
 
-from shipway.model import ApplyResult, DeployPlan, DeployRequest
+from shipway.model import ApplyResult, DeployInput, DeployPlan, DeployRequest, StackEvent
 
-__all__ = ["Target"]
+__all__ = ["EventSink", "Prepare", "Target"]
+
+#: called before a service deploys, with the outputs of every stack deployed so far in
+#: the run (by stack name): returns the service to deploy (its `${cf:…}` resolved again)
+Prepare = Callable[[DeployInput, Mapping[str, Mapping[str, str]]], DeployInput]
+
+#: `(service, event)`: a stack event as it arrives, for the live rows
+EventSink = Callable[[str, StackEvent], None]
 
 
 class Target(Protocol):

@@ -10,7 +10,7 @@ run created is deleted. The result says, per service, what happened.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
@@ -23,14 +23,12 @@ from shipway.model import (
     ServiceResult,
 )
 from shipway.targets.aws.deployer import Deployed, Deployer, StackFailed, stack_of
+from shipway.targets.protocol import Prepare
 
 __all__ = ["DEFAULT_BOUND", "Cancelled", "Prepare", "deploy_release"]
 
 DEFAULT_BOUND = 4
 
-#: called before a service deploys, with the outputs of every stack deployed so far (by
-#: stack name): returns the service to deploy (its `${cf:…}` resolved against them)
-Prepare = Callable[[DeployInput, Mapping[str, Mapping[str, str]]], DeployInput]
 
 #: one bound per account and region, shared by every release this process runs
 _BOUNDS: dict[tuple[str, str], threading.BoundedSemaphore] = {}

@@ -12,6 +12,7 @@ from typing import Any, Protocol
 from shipway.errors import DeployFailed, ShipwayError
 from shipway.model import DeployInput, ResourceChange, ServiceOutcome, StackEvent
 from shipway.targets.aws.types import ChangeSetInfo, StackInfo
+from shipway.targets.protocol import EventSink
 
 __all__ = [
     "BUCKET_OUTPUT",
@@ -32,8 +33,6 @@ BUCKET_POLICY = "ServerlessDeploymentBucketPolicy"
 BUCKET_OUTPUT = "ServerlessDeploymentBucketName"
 #: CloudFormation's limit for a TemplateBody; larger templates go through the bucket
 MAX_BODY = 51_200
-
-EventSink = Callable[[str, StackEvent], None]
 
 
 class StackApi(Protocol):
