@@ -55,6 +55,9 @@ MAX_FUNCTION_NAME = 64
 #: to sit under the state and workspace folders.
 MAX_PATH_PART_BYTES = 255
 MAX_SERVICE_PATH_BYTES = 512
+#: The Serverless Framework's stage names (`provider.stage`, `--stage`): letters of either
+#: case, digits and `-`; the stack name `<service>-<stage>` keeps CloudFormation's limit.
+STAGE_PATTERN = re.compile(r"[A-Za-z0-9-]+\Z")
 #: A branch name in shipway.yml.
 MAX_BRANCH_NAME = 255
 #: An AWS region (`eu-west-2`, `us-gov-west-1`), checked before any AWS call.
@@ -64,6 +67,9 @@ REGION_PATTERN = r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$"
 MIN_LAMBDA_MEMORY_MB = 128
 MAX_LAMBDA_MEMORY_MB = 10240
 MAX_LAMBDA_TIMEOUT_S = 900
+
+#: `releases.keep`: how many releases an environment keeps for rollback, at most.
+MAX_RELEASES_KEPT = 10_000
 
 # --------------------------------------------------------------------------- durations
 

@@ -44,6 +44,9 @@ class Environment:
     name: str
     branch: str  # a branch name or a glob (`hotfix/*`)
     target: Target
+    # the Framework's stage name (`${sls:stage}`, stacks `<service>-<stage>`); "" means the
+    # environment's name, which __post_init__ puts in its place
+    stage: str = ""
     approval: ApprovalPolicy | None = None
     mode: Literal["superseded", "queued"] = "superseded"
     notify: tuple[str, ...] = ()
@@ -52,6 +55,10 @@ class Environment:
     source: Mapping[str, Any] | None = None
     paths_include: tuple[str, ...] = ()
     paths_exclude: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.stage:
+            object.__setattr__(self, "stage", self.name)
 
 
 @dataclass(frozen=True)
@@ -90,6 +97,7 @@ class Project:
     services: tuple[Service, ...]  # in deploy order (dependencies first), then by name
     environments: Mapping[str, Environment]
     build: BuildSettings
+    releases_keep: int = 20  # `releases: {keep: N}`: releases kept per environment
 
     def service(self, name: str) -> Service:
         for s in self.services:

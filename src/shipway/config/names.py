@@ -15,6 +15,7 @@ from shipway.limits import (
     MAX_STACK_NAME,
     NAME_PATTERN,
     STACK_NAME_PATTERN,
+    STAGE_PATTERN,
 )
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "service_path_problem",
     "shown",
     "stack_name_problem",
+    "stage_problem",
 ]
 
 _NAME = re.compile(NAME_PATTERN)
@@ -46,6 +48,19 @@ def environment_problem(name: str) -> str | None:
         )
     if not _NAME.match(name):
         return f"environment name `{shown(name)}` must be lower-case letters, digits and dashes"
+    return None
+
+
+def stage_problem(stage: str) -> str | None:
+    """The Framework's rule for a stage name (`^[a-zA-Z0-9-]+$`, either case), kept short
+    enough that `<service>-<stage>` can still be a stack name."""
+    longest = MAX_STACK_NAME - 2  # a one-letter service, `-`, the stage
+    if len(stage) > longest:
+        return (
+            f"stage name `{shown(stage)}` is {len(stage)} characters long; the limit is {longest}"
+        )
+    if not STAGE_PATTERN.match(stage):
+        return f"stage name `{shown(stage)}` must be letters, digits and dashes (`Prod`, `dev-2`)"
     return None
 
 

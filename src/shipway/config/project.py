@@ -17,7 +17,13 @@ from pydantic import ValidationError
 
 from shipway.config import schema
 from shipway.config.files import is_inside, read_config_text
-from shipway.config.names import branch_problem, environment_problem, service_path_problem, shown
+from shipway.config.names import (
+    branch_problem,
+    environment_problem,
+    service_path_problem,
+    shown,
+    stage_problem,
+)
 from shipway.config.serverless import find_config, read_service_name
 from shipway.config.yamlsrc import LineDict, key_path, line_of, load_yaml
 from shipway.errors import ConfigErrors, ShipwayError, Where
@@ -57,6 +63,7 @@ def load_project(root: Path) -> Project:
             sandbox=spec.build.sandbox,
             network=spec.build.network,
         ),
+        releases_keep=spec.releases.keep,
     )
 
 
@@ -186,6 +193,20 @@ def _environments(
                 )
             )
         branches.setdefault(block.branch, name)
+        stage = name if block.stage is None else block.stage
+        problem = stage_problem(stage)
+        if problem and block.stage is not None:
+            errors.append(
+                ShipwayError(
+                    problem,
+                    Where(
+                        PROJECT_FILE,
+                        line_of(doc, ["environments", name, "stage"]),
+                        f"environments.{shown(name)}.stage",
+                    ),
+                    hint="the Serverless Framework's stage name: `${sls:stage}`, stack names",
+                )
+            )
         target = _target(name, block, doc, errors)
         approval = (
             ApprovalPolicy(
@@ -200,6 +221,7 @@ def _environments(
             name=name,
             branch=block.branch,
             target=target,
+            stage=stage,
             approval=approval,
             mode=block.mode,
             notify=tuple(block.notify),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 
 from shipway.config.durations import parse_duration
 from shipway.limits import (
@@ -13,6 +13,7 @@ from shipway.limits import (
     MAX_BUILD_TIMEOUT_S,
     MAX_POLL_INTERVAL_S,
     MAX_PROJECT_NAME,
+    MAX_RELEASES_KEPT,
     NAME_PATTERN,
     REGION_PATTERN,
 )
@@ -83,6 +84,7 @@ class PathsBlock(_Strict):
 
 class EnvironmentBlock(_Strict):
     branch: str = Field(min_length=1)
+    stage: str | None = None  # the Framework's stage name; checked in project.py (names.py)
     target: Literal["local"] | TargetBlock = "local"
     approval: ApprovalBlock | None = None
     mode: Literal["superseded", "queued"] = "superseded"
@@ -93,8 +95,13 @@ class EnvironmentBlock(_Strict):
     paths: PathsBlock | None = None
 
 
+class ReleasesBlock(_Strict):
+    keep: StrictInt = Field(default=20, ge=1, le=MAX_RELEASES_KEPT)
+
+
 class ShipwayFile(_Strict):
     project: str = Field(pattern=NAME_PATTERN, max_length=MAX_PROJECT_NAME)
     services: list[str | ServiceEntry] = Field(default_factory=lambda: ["services/*"])  # type: ignore[arg-type]
     build: BuildBlock = Field(default_factory=BuildBlock)
+    releases: ReleasesBlock = Field(default_factory=ReleasesBlock)
     environments: dict[str, EnvironmentBlock] = Field(min_length=1)

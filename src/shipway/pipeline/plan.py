@@ -78,7 +78,7 @@ def load_definition(
     """The service's serverless.yml resolved for `env`: `${env:}` sees the `.env` layers,
     then the process environment; `${ssm:}`, `${cf:}`, `${s3:}` and `${aws:accountId}` ask
     AWS (only when a file uses them)."""
-    options: dict[str, str] = {"stage": env.name}
+    options: dict[str, str] = {"stage": env.stage}
     profile = None
     region = "us-east-1"
     if isinstance(env.target, AwsTarget):
@@ -87,7 +87,7 @@ def load_definition(
     return load_service(
         root / service.path,
         service.config_path,
-        stage=env.name,
+        stage=env.stage,
         env=values.values,
         params=env.params,
         options=options,
