@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
+import os
 import time
-import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -58,11 +59,11 @@ class RouteMatch:
     route: HttpRoute
     path_params: dict[str, str]
 
-    @property
+    @functools.cached_property
     def resource(self) -> str:
         return normalise_path(self.route.path)
 
-    @property
+    @functools.cached_property
     def route_key(self) -> str:
         if is_catch_all(self.route):
             return "$default"
@@ -195,7 +196,19 @@ def _with_forwarding(headers: Headers, source_ip: str, port: int | None) -> Head
 
 
 def _request_time(epoch: float) -> str:
-    return time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(epoch))
+    return _second_stamp(int(epoch))
+
+
+@functools.lru_cache(maxsize=4)
+def _second_stamp(second: int) -> str:
+    return time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(second))
+
+
+def new_request_id() -> str:
+    """A random (version 4) UUID in its usual text form, without building a UUID object."""
+    h = os.urandom(16).hex()
+    variant = "89ab"[int(h[16], 16) & 3]
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{variant}{h[17:20]}-{h[20:32]}"
 
 
 @dataclass(frozen=True)
@@ -219,7 +232,7 @@ def rest_event(
 ) -> dict[str, Any]:
     """The REST API (payload 1.0) proxy event."""
     now = time.time()
-    request_id = request_id or str(uuid.uuid4())
+    request_id = request_id or new_request_id()
     headers = _with_forwarding(req.headers, req.source_ip, req.port)
     single: dict[str, str] = {}
     multi: dict[str, list[str]] = {}
@@ -284,7 +297,7 @@ def http_api_event(
 ) -> dict[str, Any]:
     """The HTTP API (payload 2.0) event. Serverless deploys HTTP APIs on the `$default` stage."""
     now = time.time()
-    request_id = request_id or str(uuid.uuid4())
+    request_id = request_id or new_request_id()
     headers: dict[str, str] = {}
     cookies: list[str] = []
     for k, v in _with_forwarding(req.headers, req.source_ip, req.port):

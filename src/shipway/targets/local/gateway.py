@@ -27,6 +27,8 @@ from shipway.targets.local.releases import (
 )
 from shipway.targets.local.workers import FunctionSpec, InvokeResult, append_log
 
+_MATCHES_KEPT = 4096
+
 
 @dataclass(frozen=True)
 class GatewayRequest:
@@ -86,6 +88,8 @@ class Gateway:
         self._manifests: dict[Path, ReleaseManifest] = {}
         self._routes: dict[tuple[Path, str], list[apigw.Route]] = {}
         self._specs: dict[tuple[Path, str, str], FunctionSpec] = {}
+        # (release, service, method, path) -> its route: paths repeat, matching costs
+        self._matches: dict[tuple[Path, str, str, str], apigw.RouteMatch | None] = {}
         self._current: dict[str, Path] = {}
         # env -> (its `current` link, what the link said, the release and its manifest): a
         # request whose readlink says the same needs no other file system call
@@ -151,6 +155,7 @@ class Gateway:
                     k for k in self._specs if k[0] != keep and k[0].parent == store.releases_dir
                 ]:
                     del self._specs[skey]
+                self._matches.clear()
         return release_dir, manifest
 
     def function_spec(
@@ -191,6 +196,21 @@ class Gateway:
                 self._routes[key] = table
         return table
 
+    def _match(
+        self, release_dir: Path, service: DeployedService, method: str, rest: str
+    ) -> apigw.RouteMatch | None:
+        key = (release_dir, service.name, method, rest)
+        try:
+            return self._matches[key]
+        except KeyError:
+            pass
+        match = apigw.match_route(self._route_table(release_dir, service), method, rest)
+        with self._lock:
+            if len(self._matches) >= _MATCHES_KEPT:
+                self._matches.clear()  # bounded: a client walking many paths
+            self._matches[key] = match
+        return match
+
     # ------------------------------------------------------------------ requests
 
     def handle(self, req: GatewayRequest) -> GatewayResponse:
@@ -214,7 +234,7 @@ class Gateway:
         if service is None:
             return self._miss("httpApi", f"no service `{service_name}` in `{env}`")
         kind = _service_kind(service)
-        match = apigw.match_route(self._route_table(release_dir, service), req.method, rest)
+        match = self._match(release_dir, service, req.method, rest)
         if match is None:
             return self._miss(kind, f"no route for {req.method.upper()} {rest}")
         kind = match.route.kind

@@ -23,17 +23,19 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from shipway.errors import ShipwayError
 from shipway.masking import Masker
+from shipway.targets.local.apigw import new_request_id
 from shipway.targets.local.output import WorkerOutput
 from shipway.targets.local.releases import DeployedFunction
 
 WORKER_SCRIPT = Path(__file__).with_name("worker_main.py")
+# Below malloc's mmap threshold: a larger read buffer is mapped and unmapped per response.
+_READ = 1 << 16
 _PASS_THROUGH_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT")
 
 
@@ -183,6 +185,15 @@ class Worker:
         self._pending = memoryview(b"")  # the part of a request frame the pipe did not take yet
         self._waiter: asyncio.Future[bytes] | None = None
         self._start_line = b""  # the current request's START line, until it is logged
+        self._context = {  # what every request's context says
+            "function_name": spec.lambda_name,
+            "memory_limit_in_mb": spec.function.memory_size,
+            "invoked_function_arn": (
+                f"arn:aws:lambda:{spec.region}:000000000000:function:{spec.lambda_name}"
+            ),
+            "log_group_name": f"/aws/lambda/{spec.lambda_name}",
+            "log_stream_name": f"local/{spec.release_dir.name}",
+        }
         self.dead = False
         self._ended = False  # its stdout has ended: the worker is gone (or going)
         self.loop.add_reader(self._out, self._on_frames)
@@ -205,17 +216,11 @@ class Worker:
 
     async def invoke(self, event: Any, timeout_s: float) -> InvokeResult:
         spec = self.spec
-        request_id = str(uuid.uuid4())
+        request_id = new_request_id()
         started = time.monotonic()
         context = {
+            **self._context,
             "aws_request_id": request_id,
-            "function_name": spec.lambda_name,
-            "memory_limit_in_mb": spec.function.memory_size,
-            "invoked_function_arn": (
-                f"arn:aws:lambda:{spec.region}:000000000000:function:{spec.lambda_name}"
-            ),
-            "log_group_name": f"/aws/lambda/{spec.lambda_name}",
-            "log_stream_name": f"local/{spec.release_dir.name}",
             "deadline_ms": int((time.time() + timeout_s) * 1000),
         }
         data = json.dumps({"event": event, "context": context}).encode("utf-8")
@@ -296,7 +301,7 @@ class Worker:
 
     def _on_frames(self) -> None:
         try:
-            chunk = os.read(self._out, 1 << 18)
+            chunk = os.read(self._out, _READ)
         except BlockingIOError:
             return
         except OSError:
