@@ -2,71 +2,30 @@
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import re
 import signal
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
 from shipway import __version__
 from shipway.app import DEFAULT_PORT, App, run_exit_code
+from shipway.cli.common import err as _err
+from shipway.cli.common import handle_errors, json_option, repo_option
+from shipway.cli.common import print_json as _print_json
+from shipway.cli.envs import env_group
 from shipway.cli.progress import progress_for
-from shipway.errors import ConfigErrors, ShipwayError, WorkFailed
+from shipway.errors import ShipwayError
 from shipway.limits import MAX_DEPTH
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-repo_option = click.option(
-    "--repo",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="The repository (default: the git repository of the current folder).",
-)
-json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
-
-
-def _err(text: str) -> None:
-    click.echo(text, err=True)
-
-
-def handle_errors(fn: F) -> F:
-    """Bad input -> a clear message and exit 2; the user's work failing -> exit 1."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except ConfigErrors as exc:
-            for e in exc.errors:
-                _err(f"error: {e}")
-            _err(f"{len(exc.errors)} problem(s) found")
-            sys.exit(2)
-        except ShipwayError as exc:
-            _err(f"error: {exc}")
-            sys.exit(2)
-        except WorkFailed as exc:
-            _err(f"failed: {exc}")
-            sys.exit(1)
-        except KeyboardInterrupt:
-            _err("interrupted")
-            sys.exit(130)
-
-    return wrapper  # type: ignore[return-value]
 
 
 def _terminate(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
-
-
-def _print_json(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -311,6 +270,9 @@ def demo(no_serve: bool, port: int) -> None:
     from shipway.cli.demo import run_demo
 
     sys.exit(run_demo(serve=not no_serve, port=port))
+
+
+cli.add_command(env_group)
 
 
 def main() -> None:
