@@ -44,6 +44,7 @@ from shipway.pipeline.recovery import recover
 from shipway.source.git import branch_head, repository_root, resolve_commit
 from shipway.store.sqlite import Store
 from shipway.targets.local.target import check_schedules
+from shipway.usecases.releases import prune_releases, releases_keep
 
 DEFAULT_PORT = 8787
 
@@ -208,7 +209,10 @@ class App:
     ) -> Outcome:
         sha = self.resolve_run_commit(env_name, commit)
         engine = Engine(self.repo, self.paths, self.store, listener)
-        return engine.run(env_name, sha, force=force)
+        outcome = engine.run(env_name, sha, force=force)
+        if outcome.run.state == RunState.SUCCEEDED and outcome.run.release is not None:
+            prune_releases(self.paths, self.store, env_name, releases_keep(self.repo))
+        return outcome
 
     def runs(self, env: str | None = None, limit: int = 50) -> list[Run]:
         if env:

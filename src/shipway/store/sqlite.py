@@ -93,6 +93,11 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX runs_by_created ON runs (created_at DESC, seq DESC);
     CREATE INDEX releases_by_run ON releases (run_id, number DESC);
     """,
+    # a release pruned (`releases.keep`) or removed with its environment keeps its row, so
+    # the runs that made it still name it and numbers are never reused; NULL: it is kept
+    """
+    ALTER TABLE releases ADD COLUMN gone TEXT;
+    """,
 )
 
 
@@ -371,10 +376,30 @@ class Store:
             )
 
     def releases(self, env: str, limit: int = 50) -> list[Release]:
+        """The environment's releases still kept (not pruned or removed), newest first."""
         rows = self._db().execute(
-            "SELECT * FROM releases WHERE env = ? ORDER BY number DESC LIMIT ?", (env, limit)
+            "SELECT * FROM releases WHERE env = ? AND gone IS NULL ORDER BY number DESC LIMIT ?",
+            (env, limit),
         )
         return [_release(r) for r in rows]
+
+    def release(self, env: str, number: int) -> tuple[Release, str | None] | None:
+        """Release `number` of `env` and why it is gone (`pruned`, `removed`; None: kept)."""
+        row = (
+            self._db()
+            .execute("SELECT * FROM releases WHERE env = ? AND number = ?", (env, number))
+            .fetchone()
+        )
+        return (_release(row), row["gone"]) if row is not None else None
+
+    def mark_releases_gone(self, env: str, numbers: Sequence[int], why: str) -> None:
+        """Releases pruned (`releases.keep`) or removed with their environment: their rows
+        stay (runs name them, numbers are not reused), `releases()` no longer lists them."""
+        with self._tx() as db:
+            db.executemany(
+                "UPDATE releases SET gone = ? WHERE env = ? AND number = ? AND gone IS NULL",
+                [(why, env, int(n)) for n in numbers],
+            )
 
     def release_of_run(self, run_id: str) -> Release | None:
         row = (

@@ -386,3 +386,45 @@ class ReleaseStore:
 
     def manifest(self, number: int) -> ReleaseManifest:
         return ReleaseManifest.load(self.path(number))
+
+    def prune(self, keep: Collection[int]) -> list[int]:
+        """Remove the release folders not in `keep` (the current release and any folder
+        newer than the newest kept are always kept: a deploy may not have recorded it yet).
+        An unchanged service of a kept release runs from the folder of the release that
+        deployed it (`dir` is `../<n>/<service>`): such folders stay, and only they, so a
+        pruned release can no longer be switched to. Returns the numbers pruned. Only for
+        a caller that holds the environment's deploy lock."""
+        current = self.current()
+        kept = {int(n) for n in keep} | ({current[0]} if current else set())
+        numbers = self.numbers()
+        newest = max(kept, default=0)
+        doomed = [n for n in numbers if n not in kept and n < newest]
+        if not doomed:
+            return []
+        root = self.releases_dir.resolve()
+        needed: set[Path] = set()  # service folders a kept release runs from
+        for n in kept & set(numbers):
+            try:
+                manifest = self.manifest(n)
+            except ShipwayError:
+                continue
+            for service in manifest.services.values():
+                folder = (self.path(n) / service.dir).resolve()
+                if folder.is_relative_to(root):
+                    needed.add(folder)
+        for n in doomed:
+            folder = self.path(n)
+            keep_here = {p for p in needed if p.parent == folder.resolve()}
+            if not keep_here:
+                shutil.rmtree(folder, ignore_errors=True)
+                continue
+            (folder / MANIFEST_FILE).unlink(missing_ok=True)  # first: no longer a release
+            (folder / SECRETS_FILE).unlink(missing_ok=True)
+            for entry in folder.iterdir():
+                if entry.resolve() in keep_here:
+                    continue
+                if entry.is_dir() and not entry.is_symlink():
+                    shutil.rmtree(entry, ignore_errors=True)
+                else:
+                    entry.unlink(missing_ok=True)
+        return doomed
