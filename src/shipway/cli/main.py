@@ -20,6 +20,7 @@ from shipway.cli.common import handle_errors, json_option, repo_option
 from shipway.cli.common import print_json as _print_json
 from shipway.cli.envs import env_group
 from shipway.cli.progress import progress_for
+from shipway.cli.releases import plan
 from shipway.errors import ShipwayError
 from shipway.limits import MAX_DEPTH
 
@@ -273,6 +274,7 @@ def demo(no_serve: bool, port: int) -> None:
 
 
 cli.add_command(env_group)
+cli.add_command(plan)
 
 
 def main() -> None:

@@ -147,3 +147,21 @@ def tracked_files(repo: Path, sha: str) -> dict[str, str]:
         mode, _kind, blob = meta.split()
         files[path] = f"{mode}:{blob}"
     return files
+
+
+def commits_between(
+    repo: Path, older: str, newer: str, paths: tuple[str, ...] = (), limit: int = 200
+) -> list[tuple[str, str]] | None:
+    """(sha, subject) of the commits reachable from `newer` and not from `older`, newest
+    first, touching `paths` (every path when empty); None when either is no known commit
+    (a release made from history since rewritten and collected)."""
+    if not (_SHA.match(older) and _SHA.match(newer)):
+        return None
+    spec = ["--", *paths] if paths else []
+    out = _run(
+        repo, "log", f"--max-count={int(limit)}", "--format=%H%x00%s", f"{older}..{newer}", *spec
+    )
+    if out.returncode != 0:
+        return None
+    rows = [line.split("\0", 1) for line in out.stdout.splitlines() if "\0" in line]
+    return [(sha, subject) for sha, subject in rows]
