@@ -18,32 +18,42 @@ from shipway.build.cleanup import LaterRemover
 from shipway.build.confine import drop_other_env_files
 from shipway.build.runner import BuildRequest, run_build
 from shipway.build.shell import cancel_running_builds
-from shipway.config.buildspec import secret_references
-from shipway.errors import DeployFailed, ShipwayError, Where
+from shipway.errors import DeployFailed, ShipwayError
 from shipway.masking import Masker
 from shipway.model import (
     Artifact,
     AwsTarget,
     BuildResult,
-    BuildSpec,
     DeployAction,
     JobState,
     Release,
-    ReleasedService,
     Run,
     RunState,
+    StackEvent,
     Stage,
+)
+from shipway.pipeline.build_support import fetch_build_secrets, store_artifact
+from shipway.pipeline.deploy import (
+    CfPreparer,
+    DeployJob,
+    deploy_jobs,
+    deploy_request,
+    failure_summary,
+    released_services,
 )
 from shipway.pipeline.events import JobEvent, Listener, ignore
 from shipway.pipeline.keys import FileIndex, build_key
 from shipway.pipeline.locks import environment_lock
 from shipway.pipeline.paths import StatePaths
 from shipway.pipeline.plan import RunPlan, build_variables, plan_run
+from shipway.pipeline.records import write_record
 from shipway.pipeline.recovery import export_folder, remove_run_files
 from shipway.source.git import export_commit, is_ancestor, tracked_files
 from shipway.store.sqlite import Store
-from shipway.targets.local.releases import ReleaseManifest
-from shipway.targets.local.target import LocalTarget
+from shipway.targets import select_target
+from shipway.targets.protocol import EventSink, Prepare, Target
+
+__all__ = ["NOT_PACKAGED", "Engine", "Outcome", "Superseded", "fetch_build_secrets"]
 
 # Configuration that must never ship inside a function package.
 NOT_PACKAGED = ("serverless.yml", "serverless.yaml", "buildspec.yml", "buildspec.yaml", ".env*")
@@ -261,7 +271,7 @@ class Engine:
             "exported": dict(result.exported),
         }
         if result.artifact is not None:
-            result = _store_artifact(self.paths, result)
+            result = store_artifact(self.paths, result)
             assert result.artifact is not None
             self.store.record_build(key, result.artifact, result.exported, run.id)
             detail["artifact_sha256"] = result.artifact.sha256
@@ -276,63 +286,64 @@ class Engine:
         force: bool,
         allow_older: bool = False,
     ) -> int:
-        """Plan against the live release, then switch to a release of every service."""
+        """Plan against the live release, then deploy every service through the
+        environment's target, all or none (see pipeline/deploy.py, targets/protocol.py)."""
         env = plan.environment.name
         artifacts: dict[str, Artifact] = {b.service: b.artifact for b in builds if b.artifact}
-        ordered = [plan.service(n) for wave in plan.waves for n in wave]
-        pairs = [(sp.definition, artifacts[sp.service.name]) for sp in ordered]
-        depends = {sp.service.name: sp.service.depends_on for sp in ordered}
-        target = LocalTarget(self.paths.home, plan.secrets)
+        request = deploy_request(plan, artifacts, force)
         started = time.monotonic()
+        preparer = CfPreparer(plan, self.paths.workspace(run.id))
+
+        def on_event(service: str, event: StackEvent) -> None:
+            elapsed = time.monotonic() - started
+            self._job(run, Stage.DEPLOY, service, JobState.RUNNING, elapsed, event.line())
+
+        target = self._target(plan, on_event, preparer)
         with environment_lock(self.paths.env_lock(env), env):
             # under the lock, so no other run can switch between this check and ours
             live = self.store.latest_release(env)
             if not allow_older and live is not None and self._newer(live, plan.commit):
                 raise Superseded(live)
-            deploy_plan = target.plan(env, plan.commit, pairs, depends, force=force)
+            deploy_plan = target.plan(request)
             for change in deploy_plan.changes:
                 if change.action == DeployAction.DEPLOY:
                     self._job(
                         run, Stage.DEPLOY, change.service, JobState.RUNNING, 0.0, change.reason
                     )
-            # a number no release folder has: a killed deploy may have left one unrecorded
-            number = max(
-                self.store.next_release_number(env),
-                max(target.store(env).numbers(), default=0) + 1,
-            )
+            # a number the target never used: a killed deploy may have left one unrecorded
+            number = target.reserve(env, self.store.next_release_number(env))
             try:
-                folder = target.apply(deploy_plan, number, pairs)
+                result = target.apply(deploy_plan, request, number)
             except Exception as exc:
                 for service in deploy_plan.deployed:
                     self._job(run, Stage.DEPLOY, service, JobState.FAILED, 0.0, str(exc))
                 raise
+            elapsed = time.monotonic() - started
+            if not result.ok:
+                self._report(run, deploy_jobs(deploy_plan, result, None, elapsed))
+                raise DeployFailed(failure_summary(result, deploy_plan.deployed))
             # the release names every service, each with the commit that deployed its content
-            manifest = ReleaseManifest.load(folder)
-            released = [
-                ReleasedService(
-                    c.service,
-                    manifest.services[c.service].commit or plan.commit,
-                    manifest.services[c.service].artifact_sha256,
-                )
-                for c in deploy_plan.changes
-            ]
+            released, kept = released_services(request, result, live, preparer.prepared)
+            kind = plan.environment.target.kind
+            write_record(self.paths, env, number, plan.commit, kind, kept, Masker(plan.secrets))
             self.store.add_release(
                 Release(env, number, run.id, plan.commit, time.time(), tuple(released))
             )
-        elapsed = time.monotonic() - started
-        for change in deploy_plan.changes:
-            if change.action == DeployAction.DEPLOY:
-                self._job(
-                    run,
-                    Stage.DEPLOY,
-                    change.service,
-                    JobState.SUCCEEDED,
-                    elapsed,
-                    f"release {number} ({change.reason})",
-                )
-            else:
-                self._job(run, Stage.DEPLOY, change.service, JobState.SKIPPED, 0.0, change.reason)
+        self._report(run, deploy_jobs(deploy_plan, result, number, elapsed))
         return number
+
+    def _report(self, run: Run, jobs: Sequence[DeployJob]) -> None:
+        for j in jobs:
+            self._job(run, Stage.DEPLOY, j.service, j.state, j.elapsed, j.message, detail=j.detail)
+
+    def _target(self, plan: RunPlan, on_event: EventSink, prepare: Prepare | None) -> Target:
+        return select_target(
+            plan.environment,
+            self.paths.home,
+            secrets=plan.secrets,
+            on_event=on_event,
+            prepare=prepare,
+        )
 
     # ------------------------------------------------------------------ helpers
 
@@ -352,17 +363,15 @@ class Engine:
         return live.commit != commit and is_ancestor(self.repo, commit, live.commit)
 
     def _check_supported(self, plan: RunPlan) -> None:
+        """Before the run is recorded: what this version cannot do, and the target's
+        credentials (missing or wrong ones, or another `account`, are ShipwayErrors)."""
         env = plan.environment
-        if isinstance(env.target, AwsTarget):
-            raise ShipwayError(
-                f"environment `{env.name}` deploys to AWS, which this version cannot do yet",
-                hint="use `target: local` until the AWS target is available",
-            )
         if env.approval is not None:
             raise ShipwayError(
                 f"environment `{env.name}` asks for approval before {env.approval.before}; "
                 "approvals need the Shipway server, which this version does not have yet",
             )
+        self._target(plan, lambda service, event: None, None).check()
 
     def _job(
         self,
@@ -407,54 +416,3 @@ class Engine:
             self._artifacts = (self.paths.home / "artifacts").resolve()
         real = path.resolve()  # links followed: the artifact store is below the state folder
         return real.is_relative_to(self._artifacts) and real.is_file()
-
-
-def _into_store(paths: StatePaths, art: Artifact) -> Artifact:
-    """Move a fresh artifact into the content-addressed store (same bytes, same name)."""
-    dest = paths.artifact(art.service, art.sha256)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    if dest.exists():
-        art.path.unlink(missing_ok=True)
-    else:
-        art.path.replace(dest)
-    return replace(art, path=dest)
-
-
-def _store_artifact(paths: StatePaths, result: BuildResult) -> BuildResult:
-    """The result with its artifact (and secondary artifacts) in the artifact store."""
-    assert result.artifact is not None
-    return replace(
-        result,
-        artifact=_into_store(paths, result.artifact),
-        secondary={k: _into_store(paths, a) for k, a in result.secondary.items()},
-    )
-
-
-def fetch_build_secrets(spec: BuildSpec | None, region: str, profile: str | None) -> dict[str, str]:
-    """The values of a buildspec's `env.parameter-store` / `env.secrets-manager`, from AWS
-    (boto3 is loaded only when a buildspec declares some)."""
-    refs = secret_references(spec) if spec else []
-    if not refs:
-        return {}
-    from shipway.targets.aws.client import AwsClient
-
-    client = AwsClient(region, profile)
-    values: dict[str, str] = {}
-    for ref in refs:
-        if ref.kind == "parameter-store":
-            parameter = client.ssm_parameter(ref.name, decrypt=True)
-            if parameter is None:
-                raise ShipwayError(
-                    f"parameter `{ref.name}` (for `{ref.env_name}`) does not exist in {region}",
-                    Where(
-                        spec.file if spec else "buildspec.yml",
-                        None,
-                        f"env.parameter-store.{ref.env_name}",
-                    ),
-                )
-            values[ref.env_name] = parameter.value
-        else:
-            values[ref.env_name] = client.secret_value(
-                ref.name, ref.json_key, ref.version_stage, ref.version_id
-            )
-    return values

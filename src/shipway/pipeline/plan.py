@@ -4,19 +4,26 @@ the workspace's files; it changes nothing."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 from shipway.config.buildspec import parse_buildspec
 from shipway.config.dotenv import EnvValues, load_env
 from shipway.config.project import PROJECT_FILE, deploy_waves, load_project
 from shipway.config.serverless import load_service
+from shipway.config.variables import Absent, SourceCall, SourceFn
 from shipway.errors import ConfigErrors, NotFound, ShipwayError
 from shipway.masking import remember, watching
 from shipway.model import AwsTarget, BuildSpec, Environment, Project, Service, ServiceDefinition
 from shipway.targets.aws import lazy_aws_sources
 from shipway.targets.local.target import check_schedules
+
+#: what `${cf:<stack>.<output>}` read while planning, by (stack, output): the value, or
+#: None when the stack or output did not exist yet (a service of this repository that the
+#: run deploys first: see `CfReads`)
+CfReads = dict[tuple[str, str], str | None]
 
 
 @dataclass(frozen=True)
@@ -25,6 +32,8 @@ class ServicePlan:
     definition: ServiceDefinition
     buildspec: BuildSpec | None
     env_values: EnvValues
+    # `${cf:}` reads of the stacks of this repository's services (aws targets only)
+    cf_reads: Mapping[tuple[str, str], str | None] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -73,17 +82,32 @@ def service_env(root: Path, env: Environment, service: Service) -> EnvValues:
 
 
 def load_definition(
-    root: Path, env: Environment, service: Service, values: EnvValues
+    root: Path,
+    env: Environment,
+    service: Service,
+    values: EnvValues,
+    *,
+    own_stacks: Mapping[str, Mapping[str, str] | None] | None = None,
+    cf_reads: CfReads | None = None,
 ) -> ServiceDefinition:
     """The service's serverless.yml resolved for `env`: `${env:}` sees the `.env` layers,
     then the process environment; `${ssm:}`, `${cf:}`, `${s3:}` and `${aws:accountId}` ask
-    AWS (only when a file uses them)."""
+    AWS (only when a file uses them).
+
+    `own_stacks`: the stacks of this repository's services, each with the outputs it has
+    in this run (None: not deployed in this run yet). `${cf:}` of one of them reads those
+    outputs, else AWS; a stack or output that does not exist yet is `pending_value(...)`
+    (its service deploys first in the run, and the run resolves this service again then:
+    see pipeline/deploy.py). Each such read is put in `cf_reads`."""
     options: dict[str, str] = {"stage": env.stage}
     profile = None
     region = "us-east-1"
     if isinstance(env.target, AwsTarget):
         options["region"] = region = env.target.region
         profile = env.target.profile
+    sources = lazy_aws_sources(region, profile, on_secret=_remember_one)
+    if own_stacks is not None:
+        sources["cf"] = _own_stack_outputs(sources["cf"], own_stacks, cf_reads)
     return load_service(
         root / service.path,
         service.config_path,
@@ -91,8 +115,38 @@ def load_definition(
         env=values.values,
         params=env.params,
         options=options,
-        sources=lazy_aws_sources(region, profile, on_secret=_remember_one),
+        sources=sources,
     )
+
+
+def pending_value(stack: str, output: str) -> str:
+    """What `${cf:<stack>.<output>}` stands for while the stack is still to be deployed."""
+    return f"(pending: output {output} of {stack}, deployed earlier in this run)"
+
+
+def _own_stack_outputs(
+    real: SourceFn,
+    own_stacks: Mapping[str, Mapping[str, str] | None],
+    reads: CfReads | None,
+) -> SourceFn:
+    def cf(call: SourceCall) -> Any:
+        stack, dot, output = (call.address or "").partition(".")
+        if not dot or stack not in own_stacks:
+            return real(call)
+        deployed = own_stacks[stack]
+        if deployed is not None:  # deployed in this run: what it outputs now
+            value: Any = deployed.get(output)
+            if value is None:
+                return Absent(f"stack `{stack}` has no output `{output}`")
+        else:
+            value = real(call)
+            if isinstance(value, Absent) or value is None:
+                value = None
+        if reads is not None:
+            reads[(stack, output)] = None if value is None else str(value)
+        return pending_value(stack, output) if value is None else value
+
+    return cf
 
 
 def _remember_one(value: str) -> None:
@@ -116,10 +170,12 @@ def _plan_run(root: Path, env_name: str, commit: str, project: Project | None) -
     env = environment(project, env_name)
     errors: list[ShipwayError] = []
     services: list[ServicePlan] = []
+    own = own_stacks(project, env)
     for service in project.services:
+        reads: CfReads = {}
         try:
             values = service_env(root, env, service)
-            definition = load_definition(root, env, service, values)
+            definition = load_definition(root, env, service, values, own_stacks=own, cf_reads=reads)
             buildspec = (
                 parse_buildspec(root / service.buildspec_path, service.buildspec_path)
                 if service.buildspec_path
@@ -137,11 +193,19 @@ def _plan_run(root: Path, env_name: str, commit: str, project: Project | None) -
             except ShipwayError as exc:
                 errors.append(exc)
                 continue
-        services.append(ServicePlan(service, definition, buildspec, values))
+        services.append(ServicePlan(service, definition, buildspec, values, reads))
     if errors:
         raise ConfigErrors(errors)
     waves = tuple(tuple(s.name for s in wave) for wave in deploy_waves(project.services))
     return RunPlan(project, env, commit, tuple(services), waves)
+
+
+def own_stacks(project: Project, env: Environment) -> dict[str, Mapping[str, str] | None] | None:
+    """For aws targets: the stack names `<service>-<stage>` of the repository's services,
+    none deployed yet in the run (see `load_definition`); None for other targets."""
+    if not isinstance(env.target, AwsTarget):
+        return None
+    return {f"{s.name}-{env.stage}": None for s in project.services}
 
 
 def build_variables(plan: RunPlan, service: str, run_id: str, seq: int) -> Mapping[str, str]:

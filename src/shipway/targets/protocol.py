@@ -22,6 +22,12 @@ EventSink = Callable[[str, StackEvent], None]
 
 
 class Target(Protocol):
+    def check(self) -> str:
+        """Who the target deploys as (the AWS account; "" for this machine), checked
+        before anything is touched: missing or wrong credentials, or another account
+        than the environment's `account`, raise ShipwayError (exit 2)."""
+        ...
+
     def plan(self, request: DeployRequest, *, change_sets: bool = False) -> DeployPlan:
         """Which services the release changes, and why; nothing changed. `change_sets`:
         also the resource-level changes (an aws target makes change sets and deletes them)."""

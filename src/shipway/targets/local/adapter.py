@@ -28,6 +28,9 @@ class LocalReleases:
     def __init__(self, local: LocalTarget) -> None:
         self.local = local
 
+    def check(self) -> str:
+        return ""  # this machine: no credentials to check
+
     def plan(self, request: DeployRequest, *, change_sets: bool = False) -> DeployPlan:
         depends = {s.definition.service: s.depends_on for s in request.services}
         return self.local.plan(
