@@ -20,7 +20,7 @@ from shipway.cli.common import handle_errors, json_option, repo_option
 from shipway.cli.common import print_json as _print_json
 from shipway.cli.envs import env_group
 from shipway.cli.progress import progress_for
-from shipway.cli.releases import plan
+from shipway.cli.releases import plan, rollback
 from shipway.errors import ShipwayError
 from shipway.limits import MAX_DEPTH
 
@@ -167,7 +167,9 @@ def runs(env: str | None, limit: int, repo: Path | None, as_json: bool) -> None:
         return
     for r in found:
         release = f"release {r.release}" if r.release is not None else ""
-        click.echo(f"{r.id:<12} {r.state.value:<18} {r.commit[:12]}  {release}  {r.error or ''}")
+        why = f"({r.trigger})" if r.trigger.startswith("rollback") else ""
+        note = "  ".join(t for t in (why, r.error or "") if t)
+        click.echo(f"{r.id:<12} {r.state.value:<18} {r.commit[:12]}  {release}  {note}")
 
 
 @cli.command()
@@ -275,6 +277,7 @@ def demo(no_serve: bool, port: int) -> None:
 
 cli.add_command(env_group)
 cli.add_command(plan)
+cli.add_command(rollback)
 
 
 def main() -> None:

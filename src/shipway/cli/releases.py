@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
 import click
 
-from shipway.app import App
+from shipway.app import App, run_exit_code
 from shipway.cli.common import err, handle_errors, json_option, print_json, repo_option
+from shipway.model import RunState
 from shipway.usecases.plan import plan_environment
+from shipway.usecases.releases import prune_releases, releases_keep
+from shipway.usecases.rollback import rollback as rollback_environment
 
 
 @click.command()
@@ -50,3 +54,38 @@ def _print_plan(data: dict[str, Any]) -> None:
             click.echo(f"      {c['action']:<7} {c['logical_id']} {c['resource_type']}{extra}")
     changed = data["changes"]
     err(f"{changed} service(s) would change; nothing was built or deployed")
+
+
+@click.command()
+@click.argument("env")
+@click.option(
+    "--to",
+    "to",
+    type=int,
+    default=None,
+    help="The release to deploy again (default: the one before the current).",
+)
+@repo_option
+@json_option
+@handle_errors
+def rollback(env: str, to: int | None, repo: Path | None, as_json: bool) -> None:
+    """Deploy an earlier release of ENV again, as a new release."""
+    app = App(repo)
+    done = rollback_environment(app.repo, app.paths, app.store, env, to)
+    if done.run.state == RunState.SUCCEEDED:
+        prune_releases(app.paths, app.store, env, releases_keep(app.repo))
+    run = done.run
+    if as_json:
+        jobs = [j.as_dict() for j in app.store.jobs(run.id)]
+        print_json({**run.as_dict(), "rolled_back_to": done.to.number, "jobs": jobs})
+    else:
+        line = f"run {run.id} {run.state.value}: {env} rolled back to release {done.to.number}"
+        line += f" (commit {done.to.commit[:12]})"
+        if run.release is not None:
+            line += f", now release {run.release}"
+        click.echo(line)
+        for s in done.result.services:
+            click.echo(f"  {s.service:<20} {s.outcome.value:<10} {s.message}")
+        if run.error:
+            err(run.error)
+    sys.exit(run_exit_code(run.state))

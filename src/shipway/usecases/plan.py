@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from shipway.masking import masks_secrets
-from shipway.model import Artifact, AwsTarget, DeployAction, DeployInput, DeployRequest, Release
-from shipway.pipeline.engine import fetch_build_secrets
+from shipway.model import Artifact, AwsTarget, DeployAction, Release
+from shipway.pipeline.build_support import fetch_build_secrets
+from shipway.pipeline.deploy import deploy_request
 from shipway.pipeline.keys import FileIndex, build_key
 from shipway.pipeline.paths import StatePaths
 from shipway.pipeline.plan import RunPlan, ServicePlan, build_variables, plan_run
@@ -105,7 +106,7 @@ def _plan(
                 else [{"sha": sha, "subject": subject} for sha, subject in touched]
             )
     target = select_target(env, paths.home, secrets=plan.secrets)
-    deploy_plan = target.plan(_request(plan, artifacts), change_sets=True)
+    deploy_plan = target.plan(deploy_request(plan, artifacts), change_sets=True)
     for change in deploy_plan.changes:
         row = rows[change.service]
         row.action = change.action.value
@@ -176,27 +177,3 @@ def _release_keys(store: Store, release: Release | None) -> dict[str, str]:
 
 def _paths_of(sp: ServicePlan) -> tuple[str, ...]:
     return (sp.service.path, *sp.service.shared)
-
-
-def _request(plan: RunPlan, artifacts: dict[str, Artifact]) -> DeployRequest:
-    """Every service of the plan, in deploy order, as the target takes it (aws: with its
-    synthesized template and stack)."""
-    aws = isinstance(plan.environment.target, AwsTarget)
-    items = []
-    for name in (n for wave in plan.waves for n in wave):
-        sp = plan.service(name)
-        artifact = artifacts[name]
-        template, stack = None, ""
-        if aws:
-            from shipway.model import code_key
-            from shipway.synth.template import stack_name, synthesize
-
-            template = synthesize(
-                sp.definition,
-                artifact_key=code_key(name, sp.definition.stage, artifact.sha256),
-                code_sha256=artifact.sha256,
-                source=sp.service.config_path,
-            )
-            stack = stack_name(sp.definition)
-        items.append(DeployInput(sp.definition, artifact, sp.service.depends_on, template, stack))
-    return DeployRequest(plan.environment.name, plan.commit, tuple(items))

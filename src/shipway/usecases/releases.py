@@ -3,6 +3,7 @@ new release, without breaking a kept release that still runs from their folders.
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 from shipway.config import schema
@@ -11,6 +12,7 @@ from shipway.config.yamlsrc import load_yaml
 from shipway.errors import ShipwayError
 from shipway.pipeline.locks import environment_lock
 from shipway.pipeline.paths import StatePaths
+from shipway.pipeline.records import record_dir
 from shipway.store.sqlite import Store
 from shipway.targets.local.releases import ReleaseStore, check_name
 
@@ -33,8 +35,9 @@ def releases_keep(repo: Path) -> int:
 
 def prune_releases(paths: StatePaths, store: Store, env: str, keep: int) -> list[int]:
     """Keep the newest `keep` releases of `env`: the older ones are marked pruned in the
-    store and their local release folders removed (but for the service folders a kept
-    release still runs from). Returns the numbers pruned."""
+    store, their records and local release folders removed (but for the service folders a
+    kept release still runs from; artifacts stay in the artifact store, which every
+    environment shares). Returns the numbers pruned."""
     keep = max(1, keep)
     check_name("environment", env)
     with environment_lock(paths.env_lock(env), env):  # no deploy switches meanwhile
@@ -43,6 +46,8 @@ def prune_releases(paths: StatePaths, store: Store, env: str, keep: int) -> list
         local = ReleaseStore(paths.home, env)
         if local.releases_dir.is_dir():
             local.prune({r.number for r in kept})
+        for r in older:  # what a rollback would deploy: a pruned release is never deployed
+            shutil.rmtree(record_dir(paths, env, r.number), ignore_errors=True)
         if older:
             store.mark_releases_gone(env, [r.number for r in older], "pruned")
     return [r.number for r in older]
