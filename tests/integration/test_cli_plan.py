@@ -115,3 +115,30 @@ def test_aws_plan_lists_the_stacks_resources_and_creates_nothing(
     assert ("Add", "FLambdaFunction") in added and ("Add", "ServerlessDeploymentBucket") in added
     cfn = boto3.client("cloudformation", region_name=REGION)
     assert cfn.list_stacks()["StackSummaries"] == []
+
+
+def test_aws_plan_after_a_release_shows_the_change_sets_rows_and_leaves_none(
+    make_repo: Callable[..., Path], aws_env: str
+) -> None:
+    repo = make_repo(_files(), branches=())
+    git(repo, "checkout", "-q", "-b", "cloud")
+    assert shipway("run", "cloud", repo=repo).returncode == 0
+    unchanged = shipway_json("plan", "cloud", repo=repo)
+    assert unchanged["changes"] == 0 and unchanged["release"] == 1
+    sls = repo / "services/alpha/serverless.yml"
+    sls.write_text(
+        sls.read_text().replace("handler: handler.f", "handler: handler.f\n    memorySize: 512")
+    )
+    commit_all(repo, "alpha gets more memory")
+    plan = shipway_json("plan", "cloud", repo=repo)
+    alpha = _by_service(plan)["alpha"]
+    assert alpha["action"] == "deploy"
+    rows = {(c["action"], c["logical_id"]) for c in alpha["resource_changes"]}
+    assert ("Modify", "FLambdaFunction") in rows
+    assert _by_service(plan)["beta"]["action"] == "unchanged"
+    cfn = boto3.client("cloudformation", region_name=REGION)
+    # moto keeps the run's executed change sets; the plan's own is deleted
+    summaries = cfn.list_change_sets(StackName="alpha-cloud")["Summaries"]
+    assert [s for s in summaries if s["ExecutionStatus"] != "EXECUTE_COMPLETE"] == []
+    lam = boto3.client("lambda", region_name=REGION)
+    assert lam.get_function(FunctionName="alpha-cloud-f")["Configuration"]["MemorySize"] == 1024

@@ -7,8 +7,11 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+import boto3
+
 from tests.conftest import commit_all, git
 from tests.integration.cli import shipway, shipway_json
+from tests.moto import REGION
 
 SHIPWAY_YML = """\
 project: rollback
@@ -104,3 +107,33 @@ def test_rollback_refuses_unknown_pruned_and_current_releases(
     assert shipway_json("status", "dev", repo=repo)["dev"]["release"] == 4
     proc = shipway("rollback", "nope", repo=repo)
     assert proc.returncode == 2 and "no environment `nope`" in proc.stderr
+
+
+def test_rollback_on_aws_restores_the_earlier_releases_code(
+    make_repo: Callable[..., Path], aws_env: str
+) -> None:
+    files = _files()
+    files["shipway.yml"] = SHIPWAY_YML.replace(
+        "  dev: {branch: dev}", "  dev: {branch: dev, target: {aws: {region: us-east-1}}}"
+    )
+    repo = make_repo(files, branches=())
+    git(repo, "checkout", "-q", "-b", "dev")
+    assert shipway("run", "dev", repo=repo).returncode == 0
+    lam = boto3.client("lambda", region_name=REGION)
+
+    def code_location() -> str:
+        location: str = lam.get_function(FunctionName="web-dev-f")["Code"]["Location"]
+        return location
+
+    v1 = code_location()
+    _release(repo, "web v2")
+    assert code_location() != v1
+
+    proc = shipway("rollback", "dev", "--json", repo=repo)
+    assert proc.returncode == 0, proc.stderr
+    done = json.loads(proc.stdout)
+    assert done["state"] == "succeeded" and done["release"] == 3
+    assert code_location() == v1
+    deploys = {j["service"]: j["state"] for j in done["jobs"] if j["stage"] == "deploy"}
+    assert deploys == {"web": "succeeded", "jobs": "skipped"}
+    assert shipway_json("status", "dev", repo=repo)["dev"]["release"] == 3
