@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
+import boto3
 import yaml
 
 from tests.integration.cli import shipway, shipway_json
+from tests.moto import REGION
 
 
 def test_env_list_shows_every_environment(ledger_repo: Path) -> None:
@@ -83,3 +86,78 @@ def test_env_add_aws_and_refusals(ledger_repo: Path) -> None:
         "approval": None,
     }
     assert json.loads(json.dumps(cloud))  # one plain document
+
+
+def _small_repo(make_repo: Callable[..., Path], target: str = "local") -> Path:
+    target_text = "{aws: {region: us-east-1}}" if target == "aws" else "local"
+    files = {
+        "shipway.yml": (
+            "project: gone\nbuild: {sandbox: off}\nenvironments:\n"
+            f"  dev: {{branch: dev, target: {target_text}}}  # the one to remove\n"
+            "  prod: {branch: main}\n"
+        ),
+        ".gitignore": ".shipway/\n",
+    }
+    for name in ("api", "worker"):
+        files[f"services/{name}/serverless.yml"] = (
+            f"service: {name}\nprovider:\n  name: aws\n  runtime: python3.12\n"
+            "functions:\n  f:\n    handler: handler.f\n"
+        )
+        files[f"services/{name}/handler.py"] = "def f(event, context):\n    return 1\n"
+    return make_repo(files)
+
+
+def test_env_remove_deletes_the_local_state_after_confirmation(
+    make_repo: Callable[..., Path],
+) -> None:
+    repo = _small_repo(make_repo)
+    assert shipway("run", "dev", repo=repo).returncode == 0
+    proc = shipway("env", "remove", "dev", repo=repo)  # no terminal to ask at
+    assert proc.returncode == 2 and "--yes" in proc.stderr
+    assert (repo / ".shipway/envs/dev/current").is_symlink()
+
+    proc = shipway("env", "remove", "dev", "--yes", repo=repo)
+    assert proc.returncode == 0, proc.stderr
+    assert not (repo / ".shipway/envs/dev").exists()
+    assert not (repo / ".shipway/records/dev").exists()
+    assert shipway_json("status", "dev", repo=repo)["dev"]["release"] is None
+    assert [r["id"] for r in shipway_json("runs", "dev", repo=repo)] == ["dev-1"]
+    invoked = shipway("invoke", "api.f", "--env", "dev", repo=repo)
+    assert invoked.returncode == 2 and "no release yet" in invoked.stderr
+    # the environment is still configured: a run deploys it again, numbers go on
+    assert shipway_json("run", "dev", repo=repo)["release"] == 2
+
+
+def test_env_remove_forget_takes_the_block_out_of_shipway_yml(
+    make_repo: Callable[..., Path],
+) -> None:
+    repo = _small_repo(make_repo)
+    yml = repo / "shipway.yml"
+    before = yml.read_text()
+    proc = shipway("env", "remove", "dev", "--yes", "--forget", repo=repo)
+    assert proc.returncode == 0, proc.stderr
+    assert yml.read_text() == before.replace(
+        "  dev: {branch: dev, target: local}  # the one to remove\n", ""
+    )
+    assert [e["name"] for e in shipway_json("env", "list", repo=repo)] == ["prod"]
+    proc = shipway("env", "remove", "prod", "--yes", "--forget", repo=repo)
+    assert proc.returncode == 2 and "at least one environment" in proc.stderr
+    assert [e["name"] for e in shipway_json("env", "list", repo=repo)] == ["prod"]
+
+
+def test_env_remove_on_aws_deletes_the_stacks_and_their_buckets(
+    make_repo: Callable[..., Path], aws_env: str
+) -> None:
+    repo = _small_repo(make_repo, target="aws")
+    assert shipway("run", "dev", repo=repo).returncode == 0
+    cfn = boto3.client("cloudformation", region_name=REGION)
+    s3 = boto3.client("s3", region_name=REGION)
+    buckets = [b["Name"] for b in s3.list_buckets()["Buckets"]]
+    assert len(buckets) == 2
+    proc = shipway("env", "remove", "dev", "--yes", repo=repo)
+    assert proc.returncode == 0, proc.stderr
+    assert "deleted worker-dev, api-dev" in proc.stdout
+    live = [s for s in cfn.list_stacks()["StackSummaries"] if s["StackStatus"] != "DELETE_COMPLETE"]
+    assert live == []
+    assert s3.list_buckets()["Buckets"] == []
+    assert shipway_json("status", "dev", repo=repo)["dev"]["release"] is None

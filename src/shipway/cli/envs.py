@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
 
 from shipway.app import App
 from shipway.cli.common import err, handle_errors, json_option, print_json, repo_option
+from shipway.errors import ShipwayError, WorkFailed
 from shipway.model import AwsTarget
 from shipway.usecases import envs
 
@@ -65,3 +67,36 @@ def add(
             f"copy them to `.env.{name}` where it needs the same values"
         )
     err(f"commit shipway.yml, then `shipway run {name}`")
+
+
+@env_group.command(name="remove")
+@click.argument("name")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--forget", is_flag=True, help="Also remove its block from shipway.yml.")
+@repo_option
+@handle_errors
+def remove(name: str, yes: bool, forget: bool, repo: Path | None) -> None:
+    """Delete environment NAME's stacks and state (its run history stays)."""
+    app = App(repo)
+    plan = envs.removal(app.repo, app.store, app.paths, name)
+    what = [f"stacks {', '.join(plan.stacks)}"] if plan.stacks else []
+    what.append(f"{len(plan.releases)} release(s) and its state on this machine")
+    if forget:
+        what.append("its block in shipway.yml")
+    summary = f"remove environment `{name}`: {'; '.join(what)}"
+    if not yes:
+        if not sys.stdin.isatty():
+            raise ShipwayError(f"{summary}: not asked at a terminal", hint="pass --yes")
+        if not click.confirm(f"{summary}?", default=False, err=True):
+            err("nothing removed")
+            sys.exit(1)
+    _, result = envs.remove(app.repo, app.store, app.paths, name, forget=forget)
+    if not result.ok:
+        for s in result.services:
+            if s.outcome.value == "failed":
+                err(f"  {s.service}: {s.message}")
+        raise WorkFailed(f"environment `{name}` was not removed: {result.error}")
+    deleted = f"deleted {', '.join(plan.stacks)}; " if plan.stacks else ""
+    forgot = "; its block left shipway.yml" if forget else ""
+    click.echo(f"removed environment `{name}`: {deleted}its releases and state{forgot}")
+    err("its runs and logs stay in the history (`shipway runs`)")

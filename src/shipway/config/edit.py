@@ -246,6 +246,12 @@ def remove_environment(text: str, name: str) -> str:
     block = layout.block(name)
     if block is None:
         raise ShipwayError(f"no environment `{name}` in {PROJECT_FILE}")
+    if len(layout.blocks) == 1:
+        raise ShipwayError(
+            f"`{name}` is the only environment: at least one environment is needed",
+            Where(PROJECT_FILE, block.line, f"environments.{name}"),
+            hint="add another first (`shipway env add`), or leave out --forget",
+        )
     if layout.flow:
         start, end = block.start, block.end
         after = re.match(r"\s*,\s*", text[end:])
