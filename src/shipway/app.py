@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +43,7 @@ from shipway.pipeline.recovery import recover
 from shipway.source.git import branch_head, repository_root, resolve_commit
 from shipway.store.sqlite import Store
 from shipway.targets.local.target import check_schedules
+from shipway.usecases.logs import follow, run_logs
 from shipway.usecases.releases import prune_releases, releases_keep
 
 DEFAULT_PORT = 8787
@@ -220,68 +220,13 @@ class App:
         return self.store.runs(env, limit)
 
     def logs(self, run_id: str, service: str | None = None) -> str:
-        run = self.store.run(run_id)
-        jobs = [j for j in self.store.jobs(run.id) if j.log_path]
-        if service:
-            jobs = [j for j in jobs if j.service == service]
-            if not jobs:
-                raise NotFound(f"run `{run_id}` has no log for service `{service}`")
-        parts = []
-        for job in jobs:
-            path = self._log_file(job.log_path)
-            text = _log_tail(path) if path else "(log missing)\n"
-            parts.append(f"==> {job.service} ({job.stage.value}, {job.state.value}) <==\n{text}")
-        return "\n".join(parts)
-
-    def _log_file(self, stored: str | None) -> Path | None:
-        """A log path from the store, if it is a file inside the state directory: the
-        database is not trusted to name files elsewhere."""
-        path = self.paths.inside(stored) if stored else None
-        return path if path is not None and path.is_file() else None
+        return run_logs(self.store, self.paths, run_id, service)
 
     def follow_logs(
         self, run_id: str, service: str | None = None, poll_s: float = 0.2
     ) -> Iterator[str]:
-        """Lines of a run's logs as they are written, each prefixed with its service, until
-        the run has finished and every log is read to its end."""
-        offsets: dict[str, int] = {}
-        pending: dict[str, bytes] = {}
-        polls = 0
-        while True:
-            polls += 1
-            if polls % 10 == 0:  # the run's process may have died meanwhile: never follow for ever
-                recover(self.store, self.paths)
-            finished = self.store.run(run_id).state.finished
-            progressed = False
-            for job in self.store.jobs(run_id):
-                if not job.log_path or (service and job.service != service):
-                    continue
-                path = self._log_file(job.log_path)
-                if path is None:
-                    continue
-                try:
-                    with open(path, "rb") as f:
-                        f.seek(offsets.get(job.log_path, 0))
-                        data = f.read(LOG_CHUNK)  # bounded memory, whatever a build wrote
-                except FileNotFoundError:
-                    continue
-                progressed = progressed or bool(data)
-                offsets[job.log_path] = offsets.get(job.log_path, 0) + len(data)
-                *lines, rest = (pending.get(job.log_path, b"") + data).split(b"\n")
-                while len(rest) >= LOG_CHUNK:  # a line without end: show it in pieces
-                    lines, rest = [*lines, rest[:LOG_CHUNK]], rest[LOG_CHUNK:]
-                pending[job.log_path] = rest
-                for line in lines:
-                    yield f"[{job.service}] {line.decode('utf-8', 'replace')}"
-            if progressed:
-                continue  # read on before deciding the run's logs are complete
-            if finished:
-                for stored, rest in pending.items():
-                    if rest:
-                        name = Path(stored).stem
-                        yield f"[{name}] {rest.decode('utf-8', 'replace')}"
-                return
-            time.sleep(poll_s)
+        """Lines of a run's logs as they are written (see usecases.logs.follow)."""
+        return follow(self.store, self.paths, run_id, service, poll_s)
 
     # ------------------------------------------------------------------ status
 
@@ -449,21 +394,6 @@ def private_state(paths: StatePaths) -> None:
                 db.chmod(0o600)
     except OSError:
         pass  # not ours to change (another owner): the umask still covers new files
-
-
-# `shipway logs` shows at most the end of a log this large; --follow reads in chunks
-LOG_SHOWN = 16 * 1024 * 1024
-LOG_CHUNK = 1024 * 1024
-
-
-def _log_tail(path: Path) -> str:
-    with open(path, "rb") as f:
-        size = f.seek(0, os.SEEK_END)
-        skipped = max(0, size - LOG_SHOWN)
-        f.seek(skipped)
-        data = f.read(LOG_SHOWN)
-    note = f"(the first {skipped} bytes of {path.name} are not shown)\n" if skipped else ""
-    return note + data.decode("utf-8", "replace")
 
 
 def project_name(folder: str) -> str:
