@@ -4,6 +4,7 @@ deployed again as a new release, recorded as a run, served at once."""
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -137,3 +138,17 @@ def test_rollback_on_aws_restores_the_earlier_releases_code(
     deploys = {j["service"]: j["state"] for j in done["jobs"] if j["stage"] == "deploy"}
     assert deploys == {"web": "succeeded", "jobs": "skipped"}
     assert shipway_json("status", "dev", repo=repo)["dev"]["release"] == 3
+
+
+def test_a_local_release_without_a_record_is_rolled_back_from_its_manifest(
+    make_repo: Callable[..., Path],
+) -> None:
+    repo = make_repo(_files(), branches=())
+    git(repo, "checkout", "-q", "-b", "dev")
+    assert shipway("run", "dev", repo=repo).returncode == 0
+    _release(repo, "web v2")
+    shutil.rmtree(repo / ".shipway/records")  # releases made before records existed
+    proc = shipway("rollback", "dev", "--to", "1", repo=repo)
+    assert proc.returncode == 0, proc.stderr
+    assert _answer(repo) == "web v1" and _answer(repo, "jobs.f") == "jobs v1"
+    assert (repo / ".shipway/records/dev/3/record.json").is_file()  # the new one has one
