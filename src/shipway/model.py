@@ -264,7 +264,16 @@ class Job:
             **{
                 k: v
                 for k, v in self.detail.items()
-                if k in ("message", "reused_from", "artifact_sha256", "exported", "seconds")
+                if k
+                in (
+                    "message",
+                    "reused_from",
+                    "artifact_sha256",
+                    "exported",
+                    "seconds",
+                    "outcome",  # a deploy job's ServiceOutcome (deployed, rolled_back …)
+                    "stack",  # an aws deploy job's stack
+                )
             },
         }
 

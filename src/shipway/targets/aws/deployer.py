@@ -86,6 +86,11 @@ class Deployer:
         except StackFailed as exc:
             exc.created, exc.bucket = created, bucket
             raise
+        except Exception as exc:
+            if not created:
+                raise
+            # any other failure after this run created the stack: it is deleted on rollback
+            raise StackFailed(f"stack `{stack}`: {exc}", stack, None, True, bucket) from exc
         if after is None:  # an empty change set: nothing to do
             return Deployed(
                 service,

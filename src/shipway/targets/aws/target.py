@@ -64,8 +64,9 @@ class AwsTarget:
             if change_sets:
                 changed, why, rows = self.deployer.preview(item)
             else:
-                changed, why, rows = self._compare(item), "", ()
-                why = "template changed" if changed else "stack already up to date"
+                why, rows = self._compare(item), ()
+                changed = why != ""
+                why = why or "stack already up to date"
             moved = sorted(d for d in item.depends_on if d in deployed)
             if request.force:
                 changed, why = True, "forced"
@@ -114,10 +115,13 @@ class AwsTarget:
 
     # ------------------------------------------------------------------ helpers
 
-    def _compare(self, item: model.DeployInput) -> bool:
-        """True when the stack is absent or its live template differs from the new one."""
+    def _compare(self, item: model.DeployInput) -> str:
+        """Why the stack must be deployed ("new stack", "template changed"), or "" when its
+        live template already is the new one."""
         stack = stack_of(item)
         info = self.client.describe_stack(stack)
         if info is None or info.status in ("ROLLBACK_COMPLETE", "REVIEW_IN_PROGRESS"):
-            return True
-        return canonical(self.client.get_template(stack)) != canonical(item.template)
+            return "new stack"
+        if canonical(self.client.get_template(stack)) != canonical(item.template):
+            return "template changed"
+        return ""
