@@ -6,8 +6,9 @@ deploy), and Shipway's own time (the rest), beside the goals: a one-service chan
 executes only that stack's change set; Shipway's own time per unchanged service at most
 20 ms. Deploys run one at a time (`--bound 1`, the default) so that the rest is
 Shipway's own time; `--bound 4` shows the parallel wall (API time then adds up across
-threads, so own time is not shown). Building and synthesizing are not part of this: the
-services are synthesized once, before the clock starts.
+threads, so own time is not shown). Building is not part of this: the services are
+synthesized once, before the clock starts; the work `shipway run` adds around the target
+(synthesizing each template, writing the release record) is timed apart and added.
 
     .venv/bin/python bench/deploy.py [--services 10] [--bound 1] [--endpoint URL]
 
@@ -36,8 +37,13 @@ sys.path.insert(0, str(ROOT))
 
 from tests.integration.awskit import HANDLER, make_service  # noqa: E402
 
+from shipway.masking import Masker  # noqa: E402
 from shipway.model import AwsTarget as AwsConfig  # noqa: E402
-from shipway.model import DeployRequest, ServiceOutcome  # noqa: E402
+from shipway.model import DeployInput, DeployRequest, ServiceOutcome, code_key  # noqa: E402
+from shipway.pipeline.deploy import content_deployment_id  # noqa: E402
+from shipway.pipeline.paths import StatePaths  # noqa: E402
+from shipway.pipeline.records import write_record  # noqa: E402
+from shipway.synth.template import synthesize  # noqa: E402
 from shipway.targets.aws.client import AwsClient  # noqa: E402
 from shipway.targets.aws.target import AwsTarget  # noqa: E402
 
@@ -126,6 +132,20 @@ def one_run(label: str, request: DeployRequest, bound: int) -> dict[str, Any]:
     }
 
 
+def run_path_work(items: list[DeployInput], home: Path) -> float:
+    """Seconds of what `shipway run` adds per release around the target: each service's
+    template synthesized (content-hash code key and API deployment id) and the release
+    record written (pipeline/deploy.py, pipeline/records.py)."""
+    start = time.perf_counter()
+    for item in items:
+        d = item.definition
+        key = code_key(d.service, d.stage, item.artifact.sha256)
+        content_deployment_id(synthesize(d, artifact_key=key, code_sha256=item.artifact.sha256))
+    kept = [(item, "c2") for item in items]
+    write_record(StatePaths(home), "bench", 1, "c2", "aws", kept, Masker(()))
+    return time.perf_counter() - start
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--services", type=int, default=10)
@@ -153,6 +173,7 @@ def main(argv: list[str] | None = None) -> int:
             one_run("one changed", DeployRequest("bench", "c2", tuple(v2)), args.bound),
             one_run("none changed", DeployRequest("bench", "c2", tuple(v2)), args.bound),
         ]
+        around = run_path_work(v2, root / "state")
     print(f"{args.services} services on moto, bound {args.bound}")
     print(
         f"{'run':<14}{'wall s':>9}{'API s':>9}{'boto3 setup s':>15}{'own s':>9}"
@@ -178,7 +199,14 @@ def main(argv: list[str] | None = None) -> int:
         f"own time per unchanged service: {per_unchanged:.1f} ms (goal <= {GOAL_OWN_MS:.0f} ms;"
         f" API time per unchanged service: {none['api'] / args.services * 1000:.1f} ms)"
     )
-    return 0 if only and per_unchanged <= GOAL_OWN_MS else 1
+    per_run_path = around / args.services * 1000
+    print(
+        f"the run path around the target (synthesis, release record): {per_run_path:.1f} ms"
+        f" per service; own time per unchanged service in `shipway run`: "
+        f"{per_unchanged + per_run_path:.1f} ms (goal <= {GOAL_OWN_MS:.0f} ms)"
+    )
+    total = per_unchanged + per_run_path
+    return 0 if only and total <= GOAL_OWN_MS else 1
 
 
 if __name__ == "__main__":
