@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,7 +38,7 @@ from shipway.model import (
 from shipway.pipeline.engine import Engine, Outcome
 from shipway.pipeline.events import Listener, ignore
 from shipway.pipeline.paths import STATE_FOLDER, StatePaths
-from shipway.pipeline.plan import environment, load_definition, service_env
+from shipway.pipeline.plan import environment, load_definition, own_stacks, service_env
 from shipway.pipeline.recovery import recover
 from shipway.source.git import branch_head, repository_root, resolve_commit
 from shipway.store.sqlite import Store
@@ -100,7 +100,9 @@ class App:
         for service in project.services:
             self._check_buildspec(service, problems)
             for env in project.environments.values():
-                count = self._check_service(service, env, problems, warnings)
+                # `${cf:}` of a stack of the repository not deployed yet: resolved in the run
+                own = own_stacks(project, env)
+                count = self._check_service(service, env, problems, warnings, own)
                 functions[service.name] = count if count is not None else 0
         if problems:
             raise problems.as_error()
@@ -131,13 +133,14 @@ class App:
         env: Environment,
         problems: Problems,
         warnings: dict[str, list[str]] | None = None,
+        own: Mapping[str, Mapping[str, str] | None] | None = None,
     ) -> int | None:
         """Problems of one service in one environment; its function count when it loads."""
         from shipway.synth.template import plugin_warnings, synthesize
 
         try:
             values = service_env(self.repo, env, service)
-            definition = load_definition(self.repo, env, service, values)
+            definition = load_definition(self.repo, env, service, values, own_stacks=own)
             synthesize(definition, source=service.config_path)
             if not isinstance(env.target, AwsTarget):
                 check_schedules(definition, service.config_path)
