@@ -218,7 +218,7 @@ class AwsClient(CloudFormationCalls, S3Calls):
         """(account, ARN) of the credentials in use: the first call of a deploy, so
         missing or wrong credentials stop it before anything is touched."""
         sts = self._client("sts", self.region)
-        what = "the identity of the AWS credentials"
+        what = "the account to deploy to (sts:GetCallerIdentity)"
         try:
             out = self._call(what, lambda: sts.get_caller_identity())
         except AwsError as exc:
