@@ -69,10 +69,11 @@ def test_a_killed_run_leaves_no_workspace_or_scratch_behind(
     )
     repo = make_repo({**files, ".env": "API_TOKEN=canary-4f1e\n"})
     run_dir = repo / ".shipway/runs/dev-1"
+    workspace = repo / ".shipway/workspaces/0"  # the run's reusable checkout
     _kill_during_build(repo)
-    assert (run_dir / "workspace/.env").exists()  # what the kill leaves: the secrets too
+    assert (workspace / ".env").exists()  # what the kill leaves: the secrets too
     assert shipway("runs", repo=repo).returncode == 0
-    assert not (run_dir / "workspace").exists()
+    assert not workspace.exists()
     assert not (run_dir / "scratch").exists()
     assert (run_dir / "logs/slow.log").exists()  # the log stays, to see what happened
     found = subprocess.run(
@@ -81,12 +82,13 @@ def test_a_killed_run_leaves_no_workspace_or_scratch_behind(
     assert found.stdout == ""
 
 
-def test_a_finished_run_removes_its_workspace_and_scratch(
+def test_a_finished_run_removes_its_scratch_and_what_builds_wrote(
     make_repo: Callable[..., Path],
 ) -> None:
     repo = make_repo(
         one_service_files(
-            "version: 0.2\nphases:\n  build:\n    commands:\n      - echo ok\n"
+            "version: 0.2\nphases:\n  build:\n    commands:\n      - echo $API_TOKEN > dump.txt\n"
+            "      - echo tampered >> handler.py\n"
             "artifacts:\n  files: [handler.py]\n"
         )
     )
@@ -95,6 +97,13 @@ def test_a_finished_run_removes_its_workspace_and_scratch(
         "artifacts",
         "logs",
     ]
+    # the reusable checkout holds the commit's tracked files again, nothing a build wrote
+    workspace = repo / ".shipway/workspaces/0"
+    kept = sorted(str(p.relative_to(workspace)) for p in workspace.rglob("*") if p.is_file())
+    tracked = git(repo, "ls-files").split()
+    assert kept == sorted(tracked)
+    handler = "services/slow/handler.py"
+    assert (workspace / handler).read_text() == (repo / handler).read_text()
 
 
 def test_a_killed_deploy_leaves_no_staging_release(make_repo: Callable[..., Path]) -> None:

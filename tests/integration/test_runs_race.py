@@ -56,7 +56,7 @@ def test_an_older_run_finishing_last_does_not_replace_the_newer_release(
     _wait_for_log(repo, "dev-1", "Running command for i", slow)
     fast = shipway_json("run", "dev", repo=repo)  # the branch head, while dev-1 still builds
     assert fast["id"] == "dev-2" and fast["state"] == "succeeded" and fast["commit"] == newer
-    (repo / ".shipway/runs/dev-1/workspace/services/slow/go").write_text("")
+    (repo / ".shipway/workspaces/0/services/slow/go").write_text("")  # dev-1's checkout
     out, err = slow.communicate(timeout=120)
     assert slow.returncode == 0, err  # not a failure: the environment holds its changes
     assert "Traceback" not in err

@@ -42,6 +42,11 @@ def is_secret_key(key: str, declared: Iterable[str] = ()) -> bool:
     return key in set(declared) or any(fnmatch.fnmatchcase(upper, p) for p in SECRET_KEY_PATTERNS)
 
 
+#: every file that may be a layer (any folder, any environment), as git glob pathspecs:
+#: their values are secrets, so a workspace no run holds does not keep them
+ENV_FILE_PATHSPECS = ("**/.env", "**/.env.*")
+
+
 def layer_files(root: Path, env: str, service_path: str | None) -> list[tuple[Path, str]]:
     """(path, display name) of every layer that applies, in order, present or not."""
     names = [".env", f".env.{env}"]

@@ -7,7 +7,6 @@ build succeeded, and the local target switches the whole release at once.
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -18,6 +17,7 @@ from shipway.build.cleanup import LaterRemover
 from shipway.build.confine import drop_other_env_files
 from shipway.build.runner import BuildRequest, run_build
 from shipway.build.shell import cancel_running_builds
+from shipway.config.dotenv import ENV_FILE_PATHSPECS
 from shipway.errors import DeployFailed, ShipwayError
 from shipway.masking import Masker
 from shipway.model import (
@@ -47,8 +47,9 @@ from shipway.pipeline.locks import environment_lock
 from shipway.pipeline.paths import StatePaths
 from shipway.pipeline.plan import RunPlan, build_variables, plan_run
 from shipway.pipeline.records import write_record
-from shipway.pipeline.recovery import export_folder, remove_run_files
-from shipway.source.git import export_commit, is_ancestor, tracked_files
+from shipway.pipeline.recovery import remove_run_files
+from shipway.source.checkouts import CheckoutPool
+from shipway.source.git import is_ancestor, tracked_files
 from shipway.store.sqlite import Store
 from shipway.targets import select_target
 from shipway.targets.protocol import EventSink, Prepare, Target
@@ -117,21 +118,19 @@ class Engine:
         `force` rebuilds and redeploys every service. A run whose commit is older than the
         live release's (an ancestor of it) ends `superseded` unless `allow_older` (a
         rollback)."""
-        scratch = export_folder(self.paths)
+        # the workspace: a checkout kept from an earlier run, brought to the commit by
+        # writing only what differs (source/checkouts.py); held until the run ends
+        checkout = CheckoutPool(self.repo, self.paths.checkouts(), ENV_FILE_PATHSPECS).take()
         try:
-            export_commit(self.repo, commit, scratch / "workspace")
-            plan = plan_run(scratch / "workspace", env_name, commit)
+            workspace = checkout.update(commit)
+            plan = plan_run(workspace, env_name, commit)
             self._check_supported(plan)
         except BaseException:
-            shutil.rmtree(scratch, ignore_errors=True)
+            checkout.release()
             raise
         run = self.store.create_run(env_name, commit, trigger, RunState.RUNNING)
         self._masks[run.id] = Masker(plan.secrets)
         run = self.store.update_run(run.id, started_at=time.time())
-        workspace = self.paths.workspace(run.id)
-        workspace.parent.mkdir(parents=True, exist_ok=True)
-        (scratch / "workspace").rename(workspace)
-        shutil.rmtree(scratch, ignore_errors=True)
         self._job(run, Stage.SOURCE, "*", JobState.SUCCEEDED, 0.0, commit[:12])
         try:
             live = self.store.latest_release(env_name)
@@ -150,7 +149,7 @@ class Engine:
                 run = self._finish(run, RunState.FAILED, f"build failed: {names}")
                 return Outcome(run, tuple(builds))
             try:
-                number = self._deploy(run, plan, builds, force, allow_older)
+                number = self._deploy(run, plan, workspace, builds, force, allow_older)
             except Superseded as newer:  # a newer commit went live while this run built
                 return self._supersede(run, plan, newer, builds)
             except DeployFailed as exc:  # the user's work said no: nothing was switched
@@ -167,6 +166,7 @@ class Engine:
         finally:
             self.store.forget_build_groups(run.id)
             remove_run_files(self.paths, run.id)
+            checkout.release()  # what the builds wrote in it goes
             self._masks.pop(run.id, None)
 
     # ------------------------------------------------------------------ stages
@@ -282,6 +282,7 @@ class Engine:
         self,
         run: Run,
         plan: RunPlan,
+        workspace: Path,
         builds: Sequence[BuildResult],
         force: bool,
         allow_older: bool = False,
@@ -292,7 +293,7 @@ class Engine:
         artifacts: dict[str, Artifact] = {b.service: b.artifact for b in builds if b.artifact}
         request = deploy_request(plan, artifacts, force)
         started = time.monotonic()
-        preparer = CfPreparer(plan, self.paths.workspace(run.id))
+        preparer = CfPreparer(plan, workspace)
 
         def on_event(service: str, event: StackEvent) -> None:
             elapsed = time.monotonic() - started

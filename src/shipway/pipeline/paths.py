@@ -61,7 +61,12 @@ class StatePaths:
         return self.home / "runs" / run_id
 
     def workspace(self, run_id: str) -> Path:
+        """Where runs before reusable checkouts kept their workspace (removed if found)."""
         return self.run_dir(run_id) / "workspace"
+
+    def checkouts(self) -> Path:
+        """Reusable checkouts of the repository's commits: the runs' workspaces."""
+        return self.home / "workspaces"
 
     def scratch(self, run_id: str) -> Path:
         """The run's builds' scratch space (env dumps, temp files); one folder per service."""

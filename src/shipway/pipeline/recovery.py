@@ -19,6 +19,7 @@ from pathlib import Path
 from shipway.errors import ShipwayError
 from shipway.pipeline.locks import environment_lock
 from shipway.pipeline.paths import StatePaths
+from shipway.source.checkouts import wipe_idle
 from shipway.store.sqlite import Store, process_alive, process_identity
 from shipway.targets.local.releases import ReleaseStore
 
@@ -36,6 +37,8 @@ def recover(store: Store, paths: StatePaths) -> list[str]:
         _note_recorded_release(store, run_id)
     _remove_dead_exports(paths)
     _discard_staging(paths)
+    if orphans:  # a dead run's workspace holds what its builds wrote
+        wipe_idle(paths.checkouts())
     return orphans
 
 
