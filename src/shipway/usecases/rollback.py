@@ -110,20 +110,14 @@ def rollback(
             number = target.reserve(env_name, store.next_release_number(env_name))
             result = target.rollback(request, number)
             if result.ok:
-                commits = {s.name: s.commit for s in release.services}
-                kept = [
-                    (item, commits.get(item.definition.service, release.commit))
-                    for item in request.services
-                ]
-                write_record(
-                    paths, env_name, number, release.commit, env.target.kind, kept, Masker(secrets)
-                )
+                _record(paths, env, number, release, request, secrets)
                 store.add_release(
                     Release(env_name, number, run.id, release.commit, time.time(), release.services)
                 )
-        _record_jobs(store, run, result, number)
+        _record_jobs(store, run, result, number, Masker(secrets))
         if not result.ok:
-            error = f"rollback to release {release.number} failed: {result.error or 'see the jobs'}"
+            why = Masker(secrets)(result.error or "see the jobs")
+            error = f"rollback to release {release.number} failed: {why}"
             run = store.update_run(
                 run.id, state=RunState.FAILED, finished_at=time.time(), error=error
             )
@@ -141,7 +135,7 @@ def rollback(
             run.id,
             state=RunState.FAILED,
             finished_at=time.time(),
-            error=f"{type(exc).__name__}: {exc}",
+            error=Masker(secrets)(f"{type(exc).__name__}: {exc}"),
         )
         raise
     return RolledBack(run, release, result)
@@ -162,7 +156,7 @@ def _record(
     write_record(paths, env.name, number, release.commit, env.target.kind, kept, Masker(secrets))
 
 
-def _record_jobs(store: Store, run: Run, result: ApplyResult, number: int) -> None:
+def _record_jobs(store: Store, run: Run, result: ApplyResult, number: int, mask: Masker) -> None:
     for s in result.services:
         if s.outcome == ServiceOutcome.DEPLOYED:
             state, message = JobState.SUCCEEDED, f"release {number} ({s.message or 'deployed'})"
@@ -170,6 +164,7 @@ def _record_jobs(store: Store, run: Run, result: ApplyResult, number: int) -> No
             state, message = JobState.SKIPPED, s.message or "unchanged"
         else:
             state, message = JobState.FAILED, s.message or s.outcome.value
+        message = mask(message)
         store.set_job(
             run.id,
             Stage.DEPLOY,
