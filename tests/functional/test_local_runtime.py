@@ -9,6 +9,7 @@ import threading
 import time
 import zipfile
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -178,6 +179,34 @@ def test_rollback_to(state: Path, tmp_path: Path) -> None:
     assert target.current_manifest("dev").number == 1  # type: ignore[union-attr]
     with pytest.raises(NotFound):
         target.rollback_to("dev", 7)
+
+
+def test_a_redeploy_of_the_same_artifact_shares_its_folder(
+    gateway: Gateway, state: Path, tmp_path: Path
+) -> None:
+    definition, art = service("accounts", tmp_path / "a1")  # the bytes release 1 holds
+    target = LocalTarget(state)
+    target.release("dev", 2, "def456", [(definition, art)], force=True)
+    store = ReleaseStore(state, "dev")
+    assert not (store.path(2) / "accounts").exists()  # nothing unpacked again
+    first = gateway.invoke("dev", "accounts", "info", {})
+    assert first.ok and first.result["env"]["LAMBDA_TASK_ROOT"] == str(store.path(1) / "accounts")
+    # the same code with another configuration: the folder is shared, the workers are new
+    changed = replace(
+        definition,
+        functions=tuple(
+            replace(f, environment={"GREETING": "hello"}) for f in definition.functions
+        ),
+    )
+    target.release("dev", 3, "0a1b2c", [(changed, art)])
+    assert not (store.path(3) / "accounts").exists()
+    again = gateway.invoke("dev", "accounts", "info", {})
+    assert again.ok and again.result["env"]["GREETING"] == "hello"
+    assert again.worker_pid != first.worker_pid
+    # other bytes are unpacked into the new release
+    target.release("dev", 4, "3c4d5e", [service("accounts", tmp_path / "a4", version="four")])
+    assert (store.path(4) / "accounts/src/handlers/app.py").is_file()
+    assert gateway.invoke("dev", "accounts", "info", {}).result["version"] == "four"
 
 
 # --------------------------------------------------------------------------- workers

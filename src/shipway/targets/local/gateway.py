@@ -71,7 +71,9 @@ def function_spec(
         env=env,
         release_dir=release_dir,
         service=service,
-        service_dir=release_dir / svc.dir,
+        # `../3/billing` for a service whose folder an earlier release holds: said plainly
+        # (releases are real folders, so `..` is their parent)
+        service_dir=Path(os.path.normpath(release_dir / svc.dir)),
         function=fn,
         region=svc.region,
         stage=svc.stage or env,

@@ -84,7 +84,8 @@ class LocalTarget:
     ) -> Path:
         """Release `number` with every service of `plan`, or nothing: returns its folder.
 
-        Deployed services are unpacked; unchanged ones keep the folder of the release that
+        Deployed services are unpacked, unless the live release holds the same artifact
+        (then its folder is shared); unchanged ones keep the folder of the release that
         deployed them (releases are immutable), so their warm workers carry on. On any
         failure the staging folder is removed and `current` is left as it was.
         """
@@ -111,12 +112,23 @@ class LocalTarget:
                     relative = os.path.relpath(folder, store.path(number))
                     deployed[name] = replace(live, dir=relative)
                     continue
+                fresh = DeployedService.from_definition(
+                    definition, name, artifact.sha256, plan.commit, self.secrets
+                )
+                live = current.services.get(name) if current and live_dir else None
+                if live is not None and live_dir and live.artifact_sha256 == artifact.sha256:
+                    # the same bytes are unpacked already (release folders are immutable): a
+                    # redeploy of them (forced, or configuration alone changed) shares that
+                    # folder instead of writing every file again
+                    folder = (live_dir[1] / live.dir).resolve()
+                    check_handlers(definition, folder)
+                    relative = os.path.relpath(folder, store.path(number))
+                    deployed[name] = replace(fresh, dir=relative)
+                    continue
                 verify_sha256(artifact)
                 unpack_zip(artifact.path, staging / name)
                 check_handlers(definition, staging / name)
-                deployed[name] = DeployedService.from_definition(
-                    definition, name, artifact.sha256, plan.commit, self.secrets
-                )
+                deployed[name] = fresh
             manifest = ReleaseManifest(
                 env=env,
                 number=int(number),
