@@ -115,12 +115,12 @@ class LocalTarget:
                 fresh = DeployedService.from_definition(
                     definition, name, artifact.sha256, plan.commit, self.secrets
                 )
-                live = current.services.get(name) if current and live_dir else None
-                if live is not None and live_dir and live.artifact_sha256 == artifact.sha256:
+                same = current.services.get(name) if current and live_dir else None
+                if same is not None and live_dir and same.artifact_sha256 == artifact.sha256:
                     # the same bytes are unpacked already (release folders are immutable): a
                     # redeploy of them (forced, or configuration alone changed) shares that
                     # folder instead of writing every file again
-                    folder = (live_dir[1] / live.dir).resolve()
+                    folder = (live_dir[1] / same.dir).resolve()
                     check_handlers(definition, folder)
                     relative = os.path.relpath(folder, store.path(number))
                     deployed[name] = replace(fresh, dir=relative)
