@@ -13,14 +13,13 @@ import contextlib
 import os
 import shutil
 import signal
-import tempfile
 from pathlib import Path
 
 from shipway.errors import ShipwayError
 from shipway.pipeline.locks import environment_lock
 from shipway.pipeline.paths import StatePaths
 from shipway.source.checkouts import wipe_idle
-from shipway.store.sqlite import Store, process_alive, process_identity
+from shipway.store.sqlite import Store, process_alive
 from shipway.targets.local.releases import ReleaseStore
 
 _SOURCE_PREFIX = "source-"
@@ -51,15 +50,9 @@ def remove_run_files(paths: StatePaths, run_id: str) -> None:
     shutil.rmtree(paths.scratch(run_id), ignore_errors=True)
 
 
-def export_folder(paths: StatePaths) -> Path:
-    """A fresh folder for exporting a commit, named after this process so that the next
-    command can remove it if this process is killed before the run is recorded."""
-    paths.tmp().mkdir(parents=True, exist_ok=True)
-    owner = process_identity().replace(":", "_")
-    return Path(tempfile.mkdtemp(prefix=f"{_SOURCE_PREFIX}{owner}_", dir=paths.tmp()))
-
-
 def _remove_dead_exports(paths: StatePaths) -> None:
+    """Exports of killed processes (`tmp/source-<pid>_<start>_…`), as versions before
+    reusable checkouts left them."""
     try:
         names = os.listdir(paths.tmp())
     except OSError:

@@ -12,11 +12,11 @@ release (its configuration is compared; its code is known only after the build).
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from shipway.config.dotenv import ENV_FILE_PATHSPECS
 from shipway.masking import masks_secrets
 from shipway.model import Artifact, AwsTarget, DeployAction, Release
 from shipway.pipeline.build_support import fetch_build_secrets
@@ -24,8 +24,8 @@ from shipway.pipeline.deploy import deploy_request
 from shipway.pipeline.keys import FileIndex, build_key
 from shipway.pipeline.paths import StatePaths
 from shipway.pipeline.plan import RunPlan, ServicePlan, build_variables, plan_run
-from shipway.pipeline.recovery import export_folder
-from shipway.source.git import commits_between, export_commit, tracked_files
+from shipway.source.checkouts import CheckoutPool
+from shipway.source.git import commits_between, tracked_files
 from shipway.store.sqlite import Store
 from shipway.targets import select_target
 
@@ -61,13 +61,13 @@ def plan_environment(
     repo: Path, paths: StatePaths, store: Store, env_name: str, commit: str
 ) -> dict[str, Any]:
     """The plan of a run of `commit` in `env_name`, as one JSON-able document."""
-    scratch = export_folder(paths)
+    checkout = CheckoutPool(repo, paths.checkouts(), ENV_FILE_PATHSPECS).take()
     try:
-        export_commit(repo, commit, scratch / "workspace")
-        plan = plan_run(scratch / "workspace", env_name, commit)
-        return _plan(repo, paths, store, plan, scratch / "workspace")
+        workspace = checkout.update(commit)
+        plan = plan_run(workspace, env_name, commit)
+        return _plan(repo, paths, store, plan, workspace)
     finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+        checkout.release()
 
 
 def _plan(
