@@ -31,12 +31,17 @@ def root_of(path: Path, display: str) -> Path:
 
 def is_inside(root: Path, path: Path) -> bool:
     """Whether `path`, with every symlink followed, stays inside `root`."""
-    real_root = root.resolve()
+    return _real_inside(root, path) is not None
+
+
+def _real_inside(root: Path, path: Path) -> Path | None:
+    """`path` with every symlink followed, when that stays inside `root`; else None."""
+    real_root = root.resolve()  # not kept: a root may lie in a commit, which can change
     try:
         real = path.resolve()
     except (OSError, RuntimeError, ValueError):  # a symlink loop, a NUL byte
-        return False
-    return real == real_root or real.is_relative_to(real_root)
+        return None
+    return real if real == real_root or real.is_relative_to(real_root) else None
 
 
 def climbs_out(path: str) -> bool:
@@ -58,13 +63,14 @@ def confined(root: Path, path: Path, display: str, key: str | None = None) -> Pa
     a ShipwayError naming `display` when it leads outside `root`."""
     if "\0" in str(path):
         raise ShipwayError("a path cannot hold a NUL byte", Where(display.replace("\0", "\\0")))
-    if not is_inside(root, path):
+    real = _real_inside(root, path)
+    if real is None:
         raise ShipwayError(
             f"`{display}` leads outside the repository",
             Where(display, None, key),
             hint="a path (or a committed symlink) may not leave the repository",
         )
-    return path.resolve()
+    return real
 
 
 def read_config_text(path: Path, display: str, root: Path | None = None) -> str:
