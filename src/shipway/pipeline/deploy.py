@@ -33,12 +33,15 @@ from shipway.model import (
     ServiceDefinition,
     ServiceOutcome,
     ServiceResult,
+    StackEvent,
     code_key,
 )
 from shipway.pipeline.plan import RunPlan, ServicePlan, load_definition, own_stacks
+from shipway.targets.protocol import EventSink, Prepare
 
 __all__ = [
     "CfPreparer",
+    "DeployHooks",
     "DeployJob",
     "deploy_jobs",
     "deploy_request",
@@ -98,6 +101,22 @@ def content_deployment_id(template: dict[str, Any]) -> dict[str, Any]:
 
 def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+
+
+class DeployHooks:
+    """A target's `on_event` and `prepare`, bound once the run exists: the target is made,
+    and its credentials checked, before the run is recorded."""
+
+    def __init__(self) -> None:
+        self.on_event: EventSink | None = None
+        self.prepare: Prepare | None = None
+
+    def event(self, service: str, event: StackEvent) -> None:
+        if self.on_event is not None:
+            self.on_event(service, event)
+
+    def prepared(self, item: DeployInput, outputs: Mapping[str, Mapping[str, str]]) -> DeployInput:
+        return item if self.prepare is None else self.prepare(item, outputs)
 
 
 class CfPreparer:

@@ -35,6 +35,7 @@ from shipway.model import (
 from shipway.pipeline.build_support import fetch_build_secrets, store_artifact
 from shipway.pipeline.deploy import (
     CfPreparer,
+    DeployHooks,
     DeployJob,
     deploy_jobs,
     deploy_request,
@@ -52,7 +53,7 @@ from shipway.source.checkouts import CheckoutPool
 from shipway.source.git import is_ancestor, tracked_files
 from shipway.store.sqlite import Store
 from shipway.targets import select_target
-from shipway.targets.protocol import EventSink, Prepare, Target
+from shipway.targets.protocol import Target
 
 __all__ = ["NOT_PACKAGED", "Engine", "Outcome", "Superseded", "fetch_build_secrets"]
 
@@ -124,7 +125,7 @@ class Engine:
         try:
             workspace = checkout.update(commit)
             plan = plan_run(workspace, env_name, commit)
-            self._check_supported(plan)
+            target, hooks = self._check_supported(plan)
         except BaseException:
             checkout.release()
             raise
@@ -149,7 +150,9 @@ class Engine:
                 run = self._finish(run, RunState.FAILED, f"build failed: {names}")
                 return Outcome(run, tuple(builds))
             try:
-                number = self._deploy(run, plan, workspace, builds, force, allow_older)
+                number = self._deploy(
+                    run, plan, workspace, builds, (target, hooks), force, allow_older
+                )
             except Superseded as newer:  # a newer commit went live while this run built
                 return self._supersede(run, plan, newer, builds)
             except DeployFailed as exc:  # the user's work said no: nothing was switched
@@ -284,6 +287,7 @@ class Engine:
         plan: RunPlan,
         workspace: Path,
         builds: Sequence[BuildResult],
+        chosen: tuple[Target, DeployHooks],
         force: bool,
         allow_older: bool = False,
     ) -> int:
@@ -299,7 +303,8 @@ class Engine:
             elapsed = time.monotonic() - started
             self._job(run, Stage.DEPLOY, service, JobState.RUNNING, elapsed, event.line())
 
-        target = self._target(plan, on_event, preparer)
+        target, hooks = chosen  # made, and its credentials checked, before the run began
+        hooks.on_event, hooks.prepare = on_event, preparer
         with environment_lock(self.paths.env_lock(env), env):
             # under the lock, so no other run can switch between this check and ours
             live = self.store.latest_release(env)
@@ -337,15 +342,6 @@ class Engine:
         for j in jobs:
             self._job(run, Stage.DEPLOY, j.service, j.state, j.elapsed, j.message, detail=j.detail)
 
-    def _target(self, plan: RunPlan, on_event: EventSink, prepare: Prepare | None) -> Target:
-        return select_target(
-            plan.environment,
-            self.paths.home,
-            secrets=plan.secrets,
-            on_event=on_event,
-            prepare=prepare,
-        )
-
     # ------------------------------------------------------------------ helpers
 
     def _supersede(
@@ -363,16 +359,26 @@ class Engine:
         (`commit` is its ancestor). A diverged commit (a force-push) is not older."""
         return live.commit != commit and is_ancestor(self.repo, commit, live.commit)
 
-    def _check_supported(self, plan: RunPlan) -> None:
-        """Before the run is recorded: what this version cannot do, and the target's
-        credentials (missing or wrong ones, or another `account`, are ShipwayErrors)."""
+    def _check_supported(self, plan: RunPlan) -> tuple[Target, DeployHooks]:
+        """Before the run is recorded: what this version cannot do, and the environment's
+        target, its credentials checked (missing or wrong ones, or another `account`, are
+        ShipwayErrors); the deploy uses that target, its hooks bound then."""
         env = plan.environment
         if env.approval is not None:
             raise ShipwayError(
                 f"environment `{env.name}` asks for approval before {env.approval.before}; "
                 "approvals need the Shipway server, which this version does not have yet",
             )
-        self._target(plan, lambda service, event: None, None).check()
+        hooks = DeployHooks()
+        target = select_target(
+            plan.environment,
+            self.paths.home,
+            secrets=plan.secrets,
+            on_event=hooks.event,
+            prepare=hooks.prepared,
+        )
+        target.check()
+        return target, hooks
 
     def _job(
         self,
