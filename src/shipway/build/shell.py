@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import select
 import shlex
 import shutil
 import signal
@@ -53,6 +54,25 @@ def cancel_running_builds() -> None:
     for procs in list(_RUNNING):
         procs.cancelled = True
         procs.kill_all()
+
+
+def wait_exit(proc: subprocess.Popen[bytes], timeout: float) -> int:
+    """`proc.wait(timeout)`, woken by the exit itself (a pidfd) rather than by Popen's
+    polling, which sleeps up to 50 ms between looks: a command of a few ms would wait
+    several more. Raises subprocess.TimeoutExpired as Popen.wait does."""
+    try:
+        fd = os.pidfd_open(proc.pid)
+    except (AttributeError, OSError):  # not Linux >= 5.3, or already reaped
+        return proc.wait(timeout=timeout)
+    try:
+        waiter = select.poll()  # not select(): a busy server's descriptors pass 1024
+        waiter.register(fd, select.POLLIN)
+        ready = waiter.poll(max(0, int(timeout * 1000)))
+    finally:
+        os.close(fd)
+    if not ready:
+        raise subprocess.TimeoutExpired(proc.args, timeout)
+    return proc.wait()
 
 
 class Processes:
@@ -152,7 +172,7 @@ class Processes:
         reader = threading.Thread(target=self._pump, args=(proc.stdout, activity), daemon=True)
         reader.start()
         try:
-            rc = proc.wait(timeout=remaining)
+            rc = wait_exit(proc, remaining)
         except subprocess.TimeoutExpired:
             self._kill(proc.pid, signal.SIGTERM)
             with contextlib.suppress(subprocess.TimeoutExpired):
