@@ -184,6 +184,24 @@ def test_resources_that_are_not_a_mapping_are_refused(repo: Path) -> None:
     assert_rejected(shipway(repo, "validate"), ACCOUNTS)
 
 
+@pytest.mark.parametrize(
+    ("block", "key"),
+    [
+        ("  iam:\n    role:\n      statements: 1\n", "provider.iam.role.statements"),
+        ("  iam:\n    role:\n      statements: [a]\n", "provider.iam.role.statements[0]"),
+        ("  iamRoleStatements: {Effect: Allow}\n", "provider.iamRoleStatements"),
+        ("  iam:\n    role:\n      managedPolicies: arn:x\n", "provider.iam.role.managedPolicies"),
+    ],
+)
+def test_role_statements_of_the_wrong_type_are_refused(repo: Path, block: str, key: str) -> None:
+    # found by the fuzzer (7:28950): TypeError ('int' object is not iterable) in validate
+    text = (repo / ACCOUNTS).read_text()
+    (repo / ACCOUNTS).write_text(
+        text.replace("  region: eu-west-2\n", "  region: eu-west-2\n" + block)
+    )
+    assert_rejected(shipway(repo, "validate"), ACCOUNTS, key=key)
+
+
 def test_a_memory_size_of_400_digits_is_refused_by_validate(repo: Path) -> None:
     # found by the fuzzer: Lambda takes 128 to 10,240 MB; validate passed it on
     text = (repo / ACCOUNTS).read_text().replace("memorySize: 256", f"memorySize: {'9' * 400}")

@@ -186,12 +186,17 @@ def compile_iam(ctx: Context) -> None:
                 }
             )
     if role.get("statements"):
-        statements.extend(copy.deepcopy(role["statements"]))
+        statements.extend(_listed(ctx, "provider.iam.role.statements", role["statements"], dict))
     elif ctx.provider.get("iamRoleStatements"):
-        statements.extend(copy.deepcopy(ctx.provider["iamRoleStatements"]))
-    managed = role.get("managedPolicies") or ctx.provider.get("iamManagedPolicies")
+        given = ctx.provider["iamRoleStatements"]
+        statements.extend(_listed(ctx, "provider.iamRoleStatements", given, dict))
+    if role.get("managedPolicies"):
+        managed = _listed(ctx, "provider.iam.role.managedPolicies", role["managedPolicies"])
+    else:
+        given = ctx.provider.get("iamManagedPolicies")
+        managed = _listed(ctx, "provider.iamManagedPolicies", given) if given else []
     if managed:
-        props["ManagedPolicyArns"] = list(copy.deepcopy(managed))
+        props["ManagedPolicyArns"] = managed
     if any("vpc" in fn.spec for fn in ctx.functions) or ctx.provider.get("vpc"):
         props.setdefault("ManagedPolicyArns", []).append(
             join(
@@ -200,3 +205,17 @@ def compile_iam(ctx: Context) -> None:
                 ":iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole",
             )
         )
+
+
+def _listed(ctx: Context, key: str, value: Any, item: type | None = None) -> list[Any]:
+    """A copy of `value`, which must be a list (of `item`s when given), else a ShipwayError
+    naming `key`."""
+    if not isinstance(value, list):
+        raise ctx.invalid(key, f"`{key}` must be a list, not {type(value).__name__}")
+    if item is not None:
+        for i, entry in enumerate(value):
+            if not isinstance(entry, item):
+                raise ctx.invalid(
+                    f"{key}[{i}]", f"`{key}[{i}]` must be a mapping (an IAM statement)"
+                )
+    return copy.deepcopy(value)
