@@ -182,6 +182,42 @@ def test_a_stack_that_cannot_be_deployed_on_is_reported_and_left_alone(
     assert info.value.exit_code == 2
 
 
+class TwoStacks:
+    """`a-dev` is deployable, `b-dev` is not: the plan may read, never change."""
+
+    def __init__(self) -> None:
+        self.status = {"a-dev": "UPDATE_COMPLETE", "b-dev": "UPDATE_ROLLBACK_FAILED"}
+
+    def check_account(self, account: str | None) -> str:
+        return "123456789012"
+
+    def describe_stack(self, stack: str) -> StackInfo | None:
+        return StackInfo(stack, "id", self.status[stack])
+
+    def get_template(self, stack: str) -> dict[str, Any]:
+        return {}
+
+    def __getattr__(self, name: str) -> Any:
+        raise AssertionError(f"{name} called while planning")
+
+
+def test_a_release_with_one_unusable_stack_stops_before_any_stack_changes() -> None:
+    from shipway.model import AwsTarget as AwsConfig
+    from shipway.model import DeployRequest
+    from shipway.targets.aws.target import AwsTarget
+
+    def service(name: str) -> DeployInput:
+        definition = ServiceDefinition(name, "dev", REGION, "python3.12", ())
+        return DeployInput(definition, Artifact(name, Path("x.zip"), "00", 0), template={"a": 1})
+
+    target = AwsTarget(AwsConfig(region=REGION), client=TwoStacks())  # type: ignore[arg-type]
+    request = DeployRequest("dev", "c0ffee", (service("a"), service("b")))
+    with pytest.raises(ShipwayError, match="nothing was changed") as info:
+        target.plan(request)  # what the engine asks before it applies anything
+    assert "continue-update-rollback --stack-name b-dev" in str(info.value)
+    assert info.value.exit_code == 2
+
+
 # --------------------------------------------------------------------------- Stubber
 
 

@@ -189,24 +189,7 @@ class Deployer:
         if info.status in ("ROLLBACK_COMPLETE", "REVIEW_IN_PROGRESS"):
             self.delete(service, stack)
             return None
-        if info.status == "UPDATE_ROLLBACK_FAILED":
-            raise ShipwayError(
-                f"stack `{stack}` is UPDATE_ROLLBACK_FAILED: nothing was changed",
-                hint="fix the resources named in its events, then continue the rollback "
-                f"(`aws cloudformation continue-update-rollback --stack-name {stack}`) "
-                "and run again",
-            )
-        if info.in_progress:
-            raise ShipwayError(
-                f"stack `{stack}` is {info.status}: another operation is running on it; "
-                "nothing was changed",
-                hint="wait for it to finish (see the stack's events), then run again",
-            )
-        if info.status in ("ROLLBACK_FAILED", "DELETE_FAILED"):
-            raise ShipwayError(
-                f"stack `{stack}` is {info.status}: nothing was changed",
-                hint="delete the stack (after fixing what its events name), then run again",
-            )
+        refuse_unusable(stack, info)
         return info
 
     def _create_whole(
@@ -318,3 +301,29 @@ class Deployer:
 
     def _watch(self, service: str, stack: str, marker: str | None) -> StackWatch:
         return StackWatch(self.client, service, stack, marker, self.on_event)
+
+
+def refuse_unusable(stack: str, info: StackInfo | None) -> None:
+    """A ShipwayError (exit 2) for a stack no deploy may touch as it is: one whose rollback
+    failed, or that another operation is changing. The release's plan asks it of every
+    stack, so such a stack stops the release before any stack is changed."""
+    if info is None:
+        return
+    if info.status == "UPDATE_ROLLBACK_FAILED":
+        raise ShipwayError(
+            f"stack `{stack}` is UPDATE_ROLLBACK_FAILED: nothing was changed",
+            hint="fix the resources named in its events, then continue the rollback "
+            f"(`aws cloudformation continue-update-rollback --stack-name {stack}`) "
+            "and run again",
+        )
+    if info.in_progress and info.status != "REVIEW_IN_PROGRESS":
+        raise ShipwayError(
+            f"stack `{stack}` is {info.status}: another operation is running on it; "
+            "nothing was changed",
+            hint="wait for it to finish (see the stack's events), then run again",
+        )
+    if info.status in ("ROLLBACK_FAILED", "DELETE_FAILED"):
+        raise ShipwayError(
+            f"stack `{stack}` is {info.status}: nothing was changed",
+            hint="delete the stack (after fixing what its events name), then run again",
+        )

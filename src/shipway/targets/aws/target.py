@@ -15,8 +15,16 @@ from shipway.model import (
     ServiceOutcome,
     ServiceResult,
 )
-from shipway.targets.aws.deployer import Deployer, EventSink, StackApi, canonical, stack_of
+from shipway.targets.aws.deployer import (
+    Deployer,
+    EventSink,
+    StackApi,
+    canonical,
+    refuse_unusable,
+    stack_of,
+)
 from shipway.targets.aws.release import DEFAULT_BOUND, Prepare, deploy_release
+from shipway.targets.aws.types import StackInfo
 
 __all__ = ["AwsTarget"]
 
@@ -61,10 +69,13 @@ class AwsTarget:
         deployed: set[str] = set()
         for item in request.services:
             name = item.definition.service
+            info = self.client.describe_stack(stack_of(item))
+            # a stack no deploy may touch stops the release here, before any change
+            refuse_unusable(stack_of(item), info)
             if change_sets:
                 changed, why, rows = self.deployer.preview(item)
             else:
-                why, rows = self._compare(item), ()
+                why, rows = self._compare(item, info), ()
                 changed = why != ""
                 why = why or "stack already up to date"
             moved = sorted(d for d in item.depends_on if d in deployed)
@@ -115,11 +126,10 @@ class AwsTarget:
 
     # ------------------------------------------------------------------ helpers
 
-    def _compare(self, item: model.DeployInput) -> str:
-        """Why the stack must be deployed ("new stack", "template changed"), or "" when its
-        live template already is the new one."""
+    def _compare(self, item: model.DeployInput, info: StackInfo | None) -> str:
+        """Why the stack (`info`: as described) must be deployed ("new stack", "template
+        changed"), or "" when its live template already is the new one."""
         stack = stack_of(item)
-        info = self.client.describe_stack(stack)
         if info is None or info.status in ("ROLLBACK_COMPLETE", "REVIEW_IN_PROGRESS"):
             return "new stack"
         if canonical(self.client.get_template(stack)) != canonical(item.template):
