@@ -18,6 +18,7 @@ from shipway.errors import ShipwayError
 TOKEN_PREFIX = "shw_"
 _ID_HEX = 12
 _TOKEN = re.compile(rf"{TOKEN_PREFIX}([0-9a-f]{{{_ID_HEX}}})_[A-Za-z0-9_-]{{43}}")
+_TOKEN_IN_TEXT = re.compile(rf"{TOKEN_PREFIX}([0-9a-f]{{{_ID_HEX}}})_[A-Za-z0-9_-]+")
 # a user is a name or an e-mail address; `:` is left out so that no token's user can pass
 # for the `local:<os user>` of a command run on the machine itself
 _USER = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}")
@@ -40,6 +41,12 @@ def token_id(token: str) -> str | None:
     """The id a well-formed token names, else None."""
     found = _TOKEN.fullmatch(token)
     return found.group(1) if found else None
+
+
+def scrub(text: str) -> str:
+    """`text` with the secret part of every token-shaped string in it written as `***`
+    (the audit log's last guard: what it records is meant to hold none)."""
+    return _TOKEN_IN_TEXT.sub(rf"{TOKEN_PREFIX}\1_***", text)
 
 
 def check_user(name: str) -> str:

@@ -1,6 +1,7 @@
-"""Runs, jobs and releases in SQLite (WAL), under the state directory.
+"""Runs, jobs and releases in SQLite (WAL), under the state directory; tokens and the
+audit log in `access.py`, mixed in.
 
-The only module that imports sqlite3. Each write is one short transaction, so several
+The only package that imports sqlite3. Each write is one short transaction, so several
 processes (the CLI, the server) can share the file; readers never block the writer.
 """
 
@@ -19,6 +20,7 @@ from typing import Any
 
 from shipway.errors import NotFound, ShipwayError
 from shipway.model import Artifact, Job, JobState, Release, ReleasedService, Run, RunState, Stage
+from shipway.store.access import ACCESS_SCHEMA, AccessRecords
 
 MIGRATIONS: tuple[str, ...] = (
     """
@@ -98,6 +100,9 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE releases ADD COLUMN gone TEXT;
     """,
+    # API tokens (their SHA-256, never the token) and the audit log of every write and
+    # refused attempt; the statements are in access.py, beside the queries that use them
+    ACCESS_SCHEMA,
 )
 
 
@@ -136,7 +141,7 @@ class BuildRecord:
     run_id: str
 
 
-class Store:
+class Store(AccessRecords):
     """The state store of one repository (one SQLite file)."""
 
     def __init__(self, path: Path):

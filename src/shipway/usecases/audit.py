@@ -1,0 +1,62 @@
+"""Who is acting, and `shipway audit`: the log of every write and refused attempt."""
+
+from __future__ import annotations
+
+import os
+import pwd
+import socket
+from dataclasses import dataclass
+
+from shipway.auth import AuditEntry, Outcome
+from shipway.errors import ShipwayError
+from shipway.store.sqlite import Store
+
+MAX_LIMIT = 10_000
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who a write is recorded as: a token's user (with its id), or `local:<os user>` for a
+    command run with local access to the state directory, which is the bootstrap and needs
+    no token (whoever may read the state directory may write it anyway)."""
+
+    who: str
+    origin: str
+    token_id: str | None = None
+
+    def entry(
+        self,
+        action: str,
+        outcome: Outcome = Outcome.ALLOWED,
+        *,
+        target: str | None = None,
+        env: str | None = None,
+        detail: str = "",
+    ) -> AuditEntry:
+        return AuditEntry(
+            who=self.who,
+            action=action,
+            outcome=outcome,
+            target=target,
+            env=env,
+            detail=detail,
+            origin=self.origin,
+            token_id=self.token_id,
+        )
+
+
+def local_actor() -> Actor:
+    """The OS user running this command, on this machine."""
+    uid = os.getuid()
+    try:
+        name = pwd.getpwuid(uid).pw_name
+    except KeyError:  # a uid with no passwd entry (containers)
+        name = f"uid{uid}"
+    return Actor(f"local:{name}", f"cli@{socket.gethostname()}")
+
+
+def entries(store: Store, limit: int = 50, env: str | None = None) -> list[AuditEntry]:
+    """The newest `limit` entries, newest first."""
+    if not 1 <= limit <= MAX_LIMIT:
+        raise ShipwayError(f"--limit must be 1 to {MAX_LIMIT}, not {limit}")
+    return store.audit_entries(limit, env)
