@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from shipway.auth import AuditEntry, TokenRecord
 from shipway.build.sandbox import INSTALL_HINT, unavailable
 from shipway.config.buildspec import parse_buildspec
 from shipway.config.dotenv import EnvValues
@@ -43,6 +44,9 @@ from shipway.pipeline.recovery import recover
 from shipway.source.git import branch_head, repository_root, resolve_commit
 from shipway.store.sqlite import Store
 from shipway.targets.local.target import check_schedules
+from shipway.usecases import audit as audit_log
+from shipway.usecases import tokens as api_tokens
+from shipway.usecases.audit import local_actor
 from shipway.usecases.logs import follow, run_logs
 from shipway.usecases.releases import prune_releases, releases_keep
 
@@ -311,6 +315,21 @@ class App:
         service, fn = candidates[0]
         result = invoke_function(self.paths.home, env_name, service, fn, payload)
         return result.ok, result.payload
+
+    # ------------------------------------------------------------------ tokens and audit
+
+    def create_token(self, user: str, role: str, envs: tuple[str, ...]) -> api_tokens.Created:
+        """A token made with local access to the state directory (no server needed)."""
+        return api_tokens.create(self.store, self.repo, user, role, envs, local_actor())
+
+    def tokens(self) -> list[TokenRecord]:
+        return api_tokens.listing(self.store)
+
+    def revoke_token(self, token_id: str) -> tuple[TokenRecord, bool]:
+        return api_tokens.revoke(self.store, token_id, local_actor())
+
+    def audit(self, limit: int = 50, env: str | None = None) -> list[AuditEntry]:
+        return audit_log.entries(self.store, limit, env)
 
     # ------------------------------------------------------------------ init
 

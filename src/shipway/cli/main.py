@@ -21,6 +21,7 @@ from shipway.cli.common import print_json as _print_json
 from shipway.cli.envs import env_group
 from shipway.cli.progress import progress_for
 from shipway.cli.releases import plan, rollback
+from shipway.cli.tokens import audit, token_group
 from shipway.errors import ShipwayError
 from shipway.limits import MAX_DEPTH
 
@@ -278,6 +279,8 @@ def demo(no_serve: bool, port: int) -> None:
 cli.add_command(env_group)
 cli.add_command(plan)
 cli.add_command(rollback)
+cli.add_command(token_group)
+cli.add_command(audit)
 
 
 def main() -> None:
