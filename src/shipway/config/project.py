@@ -25,6 +25,7 @@ from shipway.config.names import (
     stage_problem,
 )
 from shipway.config.serverless import find_config, read_service_name
+from shipway.config.webhooks import MAX_NOTIFY_URLS, webhook_problem
 from shipway.config.yamlsrc import LineDict, key_path, line_of, load_yaml
 from shipway.errors import ConfigErrors, ShipwayError, Where
 from shipway.model import (
@@ -208,6 +209,7 @@ def _environments(
                 )
             )
         target = _target(name, block, doc, errors)
+        _check_notify(name, block.notify, doc, errors)
         approval = (
             ApprovalPolicy(
                 before=block.approval.before,
@@ -232,6 +234,28 @@ def _environments(
             paths_exclude=tuple(block.paths.exclude) if block.paths else (),
         )
     return out
+
+
+def _check_notify(
+    name: str, urls: Sequence[str], doc: LineDict, errors: list[ShipwayError]
+) -> None:
+    """`notify`: http(s) URLs, at most MAX_NOTIFY_URLS, none twice; a message never
+    quotes a URL (it may carry the webhook's token)."""
+    path: list[str | int] = ["environments", name, "notify"]
+    if len(urls) > MAX_NOTIFY_URLS:
+        errors.append(
+            _entry_error(doc, path, f"{len(urls)} webhook URLs; the limit is {MAX_NOTIFY_URLS}")
+        )
+    seen: set[str] = set()
+    for index, url in enumerate(urls):
+        problem = webhook_problem(url)
+        if problem is None and url in seen:
+            problem = "the same URL as an earlier entry (each run would post twice)"
+        seen.add(url)
+        if problem:
+            errors.append(
+                _entry_error(doc, [*path, index], problem, hint="notify: [https://host/path]")
+            )
 
 
 def _param_text(value: str | int | float | bool) -> str:
