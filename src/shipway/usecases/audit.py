@@ -7,8 +7,9 @@ import pwd
 import socket
 from dataclasses import dataclass
 
-from shipway.auth import AuditEntry, Outcome
+from shipway.auth import Action, AuditEntry, Decision, Outcome, TokenRecord, authorize
 from shipway.errors import ShipwayError
+from shipway.model import Environment
 from shipway.store.sqlite import Store
 
 MAX_LIMIT = 10_000
@@ -23,6 +24,11 @@ class Actor:
     who: str
     origin: str
     token_id: str | None = None
+
+    @classmethod
+    def of_token(cls, token: TokenRecord, origin: str) -> Actor:
+        """The user of a token presented from `origin` (a request's address)."""
+        return cls(token.user, origin, token.id)
 
     def entry(
         self,
@@ -53,6 +59,29 @@ def local_actor() -> Actor:
     except KeyError:  # a uid with no passwd entry (containers)
         name = f"uid{uid}"
     return Actor(f"local:{name}", f"cli@{socket.gethostname()}")
+
+
+def gate(
+    store: Store,
+    token: TokenRecord,
+    action: Action,
+    env: Environment | None,
+    origin: str,
+    target: str | None = None,
+) -> Decision:
+    """`authorize`, with a refusal written to the audit log (who tried what, where, and
+    why not). An allowed write is recorded by the change itself, in its transaction."""
+    decision = authorize(token, action, env)
+    if not decision.allowed:
+        entry = Actor.of_token(token, origin).entry(
+            action.value,
+            Outcome.REFUSED,
+            target=target,
+            env=env.name if env else None,
+            detail=decision.reason,
+        )
+        store.audit(entry)
+    return decision
 
 
 def entries(store: Store, limit: int = 50, env: str | None = None) -> list[AuditEntry]:
