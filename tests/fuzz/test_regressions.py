@@ -191,10 +191,13 @@ def test_resources_that_are_not_a_mapping_are_refused(repo: Path) -> None:
         ("  iam:\n    role:\n      statements: [a]\n", "provider.iam.role.statements[0]"),
         ("  iamRoleStatements: {Effect: Allow}\n", "provider.iamRoleStatements"),
         ("  iam:\n    role:\n      managedPolicies: arn:x\n", "provider.iam.role.managedPolicies"),
+        ("  httpApi: 1\n", "provider.httpApi"),
+        ("  httpApi: [{a: 1}]\n", "provider.httpApi"),
     ],
 )
-def test_role_statements_of_the_wrong_type_are_refused(repo: Path, block: str, key: str) -> None:
-    # found by the fuzzer (7:28950): TypeError ('int' object is not iterable) in validate
+def test_settings_of_the_wrong_type_are_refused(repo: Path, block: str, key: str) -> None:
+    # found by the fuzzer (7:28950: TypeError, 'int' object is not iterable, in validate)
+    # and by a sweep of wrong-typed values over the corpus' key paths (provider.httpApi)
     text = (repo / ACCOUNTS).read_text()
     (repo / ACCOUNTS).write_text(
         text.replace("  region: eu-west-2\n", "  region: eu-west-2\n" + block)

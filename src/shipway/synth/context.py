@@ -27,6 +27,10 @@ def check_keys(
     allowed: Iterable[str],
     hint: str | None = None,
 ) -> None:
+    if not isinstance(value, Mapping):  # `provider.httpApi: 1`: a mapping was expected
+        raise ShipwayError(
+            f"`{base}` must be a mapping, not {type(value).__name__}", Where(source, key=base)
+        )
     allowed_set = set(allowed)
     for key in value:
         if key not in allowed_set:
