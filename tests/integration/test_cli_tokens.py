@@ -9,6 +9,10 @@ import pwd
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
+from shipway.model import RunState
+from shipway.store import sqlite as store_module
 from shipway.store.sqlite import Store
 from shipway.usecases.tokens import verify
 from tests.integration.cli import shipway, shipway_json
@@ -109,3 +113,19 @@ def test_bad_names_exit_2_naming_them_and_write_nothing(make_repo: Callable[...,
     assert shipway("audit", "--limit", "0", repo=repo).returncode == 2
     assert shipway_json("token", "list", repo=repo) == []
     assert json.loads(shipway("audit", "--json", repo=repo).stdout) == []
+
+
+def test_a_state_directory_of_the_previous_version_takes_tokens_and_keeps_its_runs(
+    make_repo: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo = make_repo(PROJECT)
+    with monkeypatch.context() as m:  # the database as the release before tokens left it
+        m.setattr(store_module, "MIGRATIONS", store_module.MIGRATIONS[:6])
+        old = Store(repo / ".shipway" / "shipway.db")
+        old.create_run("dev", "a" * 40, "cli", RunState.FAILED)
+        old.close()
+    proc = shipway("token", "create", "--user", "ci", "--role", "deployer", repo=repo)
+    assert proc.returncode == 0, proc.stderr
+    assert [t["user"] for t in shipway_json("token", "list", repo=repo)] == ["ci"]
+    assert [r["id"] for r in shipway_json("runs", repo=repo)] == ["dev-1"]
+    assert [e["action"] for e in shipway_json("audit", repo=repo)] == ["token.create"]
