@@ -127,7 +127,7 @@ def test_no_token_or_token_hash_reaches_the_audit_log(repo: Path, tmp_path: Path
     secrets = [c.token for c in made]
     digests = []
     for c in made:
-        found = store.token_digest(c.record.id)
+        found = store.token_and_digest(c.record.id)
         assert found is not None and len(found[1]) == 64
         digests.append(found[1])
     rows = store._db().execute("SELECT * FROM audit").fetchall()

@@ -88,7 +88,7 @@ def test_tokens_are_shown_once_kept_as_hashes_and_every_change_is_audited(
     shown = "".join(shipway(*args, repo=repo).stdout for args in reads)
     assert "shw_" not in shown and '"digest"' not in shown
     store = Store(repo / ".shipway" / "shipway.db")
-    digests = [d for _, d in (store.token_digest(t["id"]) or ("", "") for t in listed)]
+    digests = [d for _, d in (store.token_and_digest(t["id"]) or ("", "") for t in listed)]
     store.close()
     assert all(len(d) == 64 and d not in shown for d in digests)
     for f in (repo / ".shipway").rglob("*"):

@@ -92,24 +92,26 @@ class AccessRecords:
             raise NotFound(f"no token `{token_id[:40]}`", hint="`shipway token list` lists them")
         return _token(row)
 
-    def token_digest(self, token_id: str) -> tuple[TokenRecord, str] | None:
+    def token_and_digest(self, token_id: str) -> tuple[TokenRecord, str] | None:
         """A token's record and stored hash, for checking a presented token alone."""
         row = self._db().execute("SELECT * FROM tokens WHERE id = ?", (token_id,)).fetchone()
         return (_token(row), str(row["digest"])) if row is not None else None
 
-    def revoke_token(self, token_id: str, entry: AuditEntry) -> TokenRecord:
+    def revoke_token(self, token_id: str, entry: AuditEntry) -> tuple[TokenRecord, bool]:
         """Revoke a token (with its audit entry); one already revoked stays as it was, and
-        nothing is written. Returns the record as it is now."""
+        nothing is written. Returns the record as it is now and whether this call revoked
+        it (of two at once, one does)."""
         with self._tx() as db:
             found = db.execute("SELECT * FROM tokens WHERE id = ?", (token_id,)).fetchone()
             if found is None:
                 raise NotFound(
                     f"no token `{token_id[:40]}`", hint="`shipway token list` lists them"
                 )
-            if found["revoked_at"] is None:
+            revoking = found["revoked_at"] is None
+            if revoking:
                 db.execute("UPDATE tokens SET revoked_at = ? WHERE id = ?", (time.time(), token_id))
                 _write_audit(db, entry)
-        return self.token(token_id)
+        return self.token(token_id), revoking
 
     def touch_token(self, token_id: str, now: float | None = None) -> None:
         """Note that a token was just used (at most every TOUCH_INTERVAL_S)."""

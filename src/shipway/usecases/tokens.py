@@ -64,10 +64,8 @@ def revoke(store: Store, tid: str, actor: Actor) -> tuple[TokenRecord, bool]:
     """Revoke token `tid`: (its record now, whether this call revoked it)."""
     before = store.token(tid)  # NotFound: exit 2
     detail = f"token of `{before.user}`, role {before.role.value}"
-    after = store.revoke_token(
-        tid, actor.entry(Action.TOKEN_REVOKE.value, target=tid, detail=detail)
-    )
-    return after, before.revoked_at is None and after.revoked_at is not None
+    entry = actor.entry(Action.TOKEN_REVOKE.value, target=tid, detail=detail)
+    return store.revoke_token(tid, entry)
 
 
 def verify(store: Store, bearer: str) -> TokenRecord | None:
@@ -82,7 +80,7 @@ def verify(store: Store, bearer: str) -> TokenRecord | None:
     tid = token_id(presented)
     if tid is None:
         return None
-    found = store.token_digest(tid)
+    found = store.token_and_digest(tid)
     if found is None:
         return None
     record, stored = found
