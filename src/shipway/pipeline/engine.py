@@ -7,6 +7,7 @@ build succeeded, and the local target switches the whole release at once.
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -32,6 +33,7 @@ from shipway.model import (
     StackEvent,
     Stage,
 )
+from shipway.notify import NOTIFIED_STATES, Notifier, default_notifier, run_message
 from shipway.pipeline.build_support import fetch_build_secrets, store_artifact
 from shipway.pipeline.deploy import (
     CfPreparer,
@@ -95,8 +97,16 @@ class Outcome:
 
 
 class Engine:
-    def __init__(self, repo: Path, paths: StatePaths, store: Store, listener: Listener = ignore):
+    def __init__(
+        self,
+        repo: Path,
+        paths: StatePaths,
+        store: Store,
+        listener: Listener = ignore,
+        notifier: Notifier | None = None,  # default: the process's, waited for at exit
+    ):
         self.repo = repo
+        self.notifier = notifier
         # run id -> its environment's secrets: whatever is stored for a run is masked
         self._masks: dict[str, Masker] = {}
         self.paths = paths
@@ -170,6 +180,7 @@ class Engine:
             self.store.forget_build_groups(run.id)
             remove_run_files(self.paths, run.id)
             checkout.release()  # what the builds wrote in it goes
+            self._notify(run.id, plan)
             self._masks.pop(run.id, None)
 
     # ------------------------------------------------------------------ stages
@@ -416,6 +427,18 @@ class Engine:
         return self.store.update_run(
             run.id, state=state, finished_at=time.time(), error=error, release=release
         )
+
+    def _notify(self, run_id: str, plan: RunPlan) -> None:
+        """The run ended: its webhooks hear of it, in the background (shipway.notify)."""
+        env, mask = plan.environment, Masker(plan.secrets)
+        try:
+            run = self.store.run(run_id) if env.notify else None
+            if run is not None and run.state in NOTIFIED_STATES:
+                message = run_message(plan.project.name, run, self.store.jobs(run_id), mask)
+                log = self.paths.run_dir(run_id) / "notify.log"
+                (self.notifier or default_notifier()).send(run_id, env.notify, message, log)
+        except Exception as exc:  # nothing here may change the run or its exit
+            print(f"shipway: warning: {run_id} not notified: {mask(str(exc))}", file=sys.stderr)
 
     def _in_artifact_store(self, path: Path) -> bool:
         """A stored build is reused only from the artifact store (never a path elsewhere)."""
