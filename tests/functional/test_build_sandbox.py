@@ -254,3 +254,28 @@ def test_a_command_that_cannot_start_says_why_and_exits_127(tmp_path: Path) -> N
     assert codes == [127, 0, 3]
     assert said[0].startswith(f"cannot start no-such-command-here in {tmp_path}: ")
     assert said[1:] == ["", "out\n"]
+
+
+def test_mount_points_in_the_builds_own_tmp_are_private(tmp_path: Path) -> None:
+    # the workspace lies under /tmp (as tmp_path does): bubblewrap needs its mount point in
+    # the build's own /tmp folder, which is in the state directory; found by the fuzzer
+    # (state-mode: a 0755 folder there)
+    modes: dict[str, int] = {}
+
+    def remove(scratch: Path) -> None:
+        for folder in [scratch, *(p for p in scratch.rglob("*") if p.is_dir())]:
+            modes[str(folder.relative_to(scratch))] = folder.stat().st_mode & 0o777
+        shutil.rmtree(scratch)
+
+    result, log = build(
+        tmp_path,
+        buildspec("echo ok", artifacts=None),
+        scratch_dir=tmp_path / "run" / "scratch" / "svc",
+        remove_scratch=remove,
+    )
+    assert result.state is JobState.SUCCEEDED, log
+    workspace = tmp_path / "ws"
+    mount_point = str(Path("tmp") / workspace.relative_to("/tmp"))
+    assert mount_point in modes, sorted(modes)
+    loose = {name: oct(mode) for name, mode in modes.items() if mode & 0o077}
+    assert loose == {}

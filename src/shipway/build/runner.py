@@ -220,8 +220,8 @@ def _isolation(
     bwrap = bwrap_path()
     assert bwrap is not None
     home, tmp = scratch / "home", scratch / "tmp"
-    home.mkdir()
-    tmp.mkdir()
+    home.mkdir(mode=0o700)  # in the state directory: private, as everything there
+    tmp.mkdir(mode=0o700)
     empty = scratch / "empty"
     empty.touch(mode=0o444)
     if "HOME" not in req.env and "HOME" not in req.build_vars:

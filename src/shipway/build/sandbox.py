@@ -180,6 +180,22 @@ def bwrap_argv(bwrap: str, layout: Layout) -> list[str]:
     return argv
 
 
+def private_mountpoints(argv: list[str], tmp: Path) -> None:
+    """A bind target under /tmp lies in the build's own /tmp folder (`tmp`, in the state
+    directory): its mount point folders are made here first, private (bubblewrap would make
+    them world-readable in the state directory)."""
+    for i, arg in enumerate(argv[:-1]):
+        if arg in ("--bind", "--ro-bind") and i + 2 < len(argv):
+            target = Path(argv[i + 2])
+            if target != Path("/tmp") and _under(target, Path("/tmp")):
+                inside = tmp / target.relative_to("/tmp")
+                for folder in reversed([inside, *inside.parents]):
+                    if folder == tmp or not _under(folder, tmp):
+                        continue
+                    with contextlib.suppress(FileExistsError):
+                        folder.mkdir(mode=0o700)
+
+
 def _existing(paths: Iterable[Path]) -> list[Path]:
     out: list[Path] = []
     for p in paths:
@@ -200,6 +216,7 @@ class Sandbox:
         ours, theirs = socket.socketpair()
         python = os.path.realpath(sys.executable)
         argv = [*bwrap_argv(bwrap, layout), "--", python, "-I", "-S", "-c", _SERVER]
+        private_mountpoints(argv, layout.tmp)
         try:
             self.proc = subprocess.Popen(
                 [*argv, str(theirs.fileno())],
