@@ -2,7 +2,8 @@
 
 Function requests take a short path straight to the gateway (no routing framework, no thread
 hop: the gateway drives its workers from the server's loop); `/healthz` and the lifespan go
-through Starlette.
+through Starlette. `/metrics` is the server's own route on the gateway (ServerGateway), so
+both HTTP engines (serve.py) answer it.
 """
 
 from __future__ import annotations
@@ -18,7 +19,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from shipway.targets.local.gateway import Gateway, GatewayRequest
+from shipway.metrics import CONTENT_TYPE, Metrics
+from shipway.pipeline.paths import StatePaths
+from shipway.targets.local.gateway import Gateway, GatewayRequest, GatewayResponse
+from shipway.targets.local.pools import WorkerManager
 
 METHODS = frozenset(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
 _HOP_BY_HOP = {"content-length", "transfer-encoding", "connection"}
@@ -27,6 +31,22 @@ Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
+
+
+class ServerGateway(Gateway):
+    """The local gateway with the server's own routes: `GET /metrics` (Prometheus' text
+    format, read from the state database at each scrape, off the loop). A function URL
+    always has /<env>/<service>, so no route of a release is taken."""
+
+    def __init__(self, state_dir: Path, workers: WorkerManager | None = None) -> None:
+        super().__init__(state_dir, workers)
+        self.metrics = Metrics(StatePaths(self.state_dir).database)
+
+    async def ahandle(self, req: GatewayRequest) -> GatewayResponse:
+        if req.path == "/metrics" and req.method in ("GET", "HEAD"):
+            body = await asyncio.to_thread(self.metrics.exposition)
+            return GatewayResponse(200, [("content-type", CONTENT_TYPE)], body)
+        return await super().ahandle(req)
 
 
 class GatewayApp:
@@ -83,7 +103,7 @@ def create_app(
     on_startup: Callable[[], None] | None = None,
 ) -> GatewayApp:
     """`on_startup` runs on the server's loop once its workers are bound to it."""
-    gw = gateway if gateway is not None else Gateway(Path(state_dir))
+    gw = gateway if gateway is not None else ServerGateway(Path(state_dir))
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"ok": True})

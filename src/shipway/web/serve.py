@@ -1,4 +1,4 @@
-"""Run the local gateway on 127.0.0.1 only.
+"""Run the local gateway on 127.0.0.1 only, with the server's `/metrics` (app.ServerGateway).
 
 The fast engine: Shipway's own HTTP server (httpserver.py: httptools' parser) on uvloop. When
 httptools or uvloop do not import, or with `engine="asgi"` (or SHIPWAY_HTTP_ENGINE=asgi):
@@ -29,7 +29,7 @@ from shipway.errors import ShipwayError
 from shipway.targets.local.gateway import Gateway
 from shipway.targets.local.pools import DEFAULT_MAX_WORKERS, WorkerManager
 from shipway.targets.local.scheduler import Scheduler
-from shipway.web.app import create_app
+from shipway.web.app import ServerGateway, create_app
 
 SERVER_FILE = "server.json"
 ENGINE_ENV = "SHIPWAY_HTTP_ENGINE"
@@ -95,7 +95,7 @@ class GatewayServer:
         self.engine: Engine = engine
         self.state_dir = Path(state_dir)
         workers = WorkerManager(concurrency if concurrency is not None else default_concurrency())
-        self.gateway = Gateway(self.state_dir, workers)
+        self.gateway: Gateway = ServerGateway(self.state_dir, workers)  # and `/metrics`
         self.scheduler = Scheduler(self.gateway)
         self.sock = listening_socket(port)
         self.port: int = self.sock.getsockname()[1]

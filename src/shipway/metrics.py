@@ -1,0 +1,207 @@
+"""`GET /metrics`: the pipeline's state in Prometheus' text format, read from the state
+database at each scrape.
+
+Read-only on purpose: the database is opened with `mode=ro` (a scrape can never write, nor
+take the writer's lock), by its own short-lived connection; the store's own connections
+stay the store's. Each family is one aggregate query, most of them on an index of the
+store's schema (runs_by_state, the releases' primary key); the job-duration histogram is
+counted in SQLite and kept between scrapes, so a scrape reads only the jobs of runs that
+may still change (JobDurations; README: figures).
+
+    shipway_runs{env,state}                  runs in each state (every state, 0 included)
+    shipway_queue_depth{env}                 runs queued or running
+    shipway_approvals_waiting{env}           runs awaiting approval
+    shipway_release{env}                     the current release number (0: none)
+    shipway_job_duration_seconds{stage}      histogram of the jobs that ran (a reused build
+                                             or a skipped job has no duration)
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.registry import Collector, CollectorRegistry
+
+from shipway.model import RunState
+
+__all__ = ["BUCKETS", "CONTENT_TYPE", "Snapshot", "exposition", "read_snapshot"]
+
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+# seconds: a reused or no-op step, a quick build, … a long CodeBuild-sized build
+BUCKETS = (1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0)
+_QUEUED = (RunState.QUEUED.value, RunState.RUNNING.value)
+
+
+@dataclass
+class Snapshot:
+    runs: dict[tuple[str, str], int] = field(default_factory=dict)  # (env, state) -> count
+    queue: dict[str, int] = field(default_factory=dict)
+    approvals: dict[str, int] = field(default_factory=dict)
+    releases: dict[str, int] = field(default_factory=dict)
+    # stage -> (count of each bucket, cumulative as Prometheus has them; total count; sum)
+    durations: dict[str, tuple[list[int], int, float]] = field(default_factory=dict)
+
+    @property
+    def environments(self) -> list[str]:
+        return sorted({env for env, _ in self.runs} | set(self.releases))
+
+
+def read_snapshot(database: Path, durations: JobDurations | None = None) -> Snapshot:
+    """Everything /metrics shows, from the database (an empty Snapshot when there is none
+    yet: a server started before the first run). `durations`: the histogram so far, kept
+    from scrape to scrape (a new one reads every job)."""
+    snap = Snapshot()
+    if not database.is_file():
+        return snap
+    db = sqlite3.connect(f"{database.resolve().as_uri()}?mode=ro", uri=True, timeout=5)
+    try:
+        db.execute("BEGIN")  # one read transaction: every family from the same moment
+        for env, state, count in db.execute(
+            "SELECT env, state, COUNT(*) FROM runs GROUP BY env, state"
+        ):
+            snap.runs[(env, state)] = count
+        marks = ", ".join("?" * len(_QUEUED))
+        for env, count in db.execute(
+            f"SELECT env, COUNT(*) FROM runs WHERE state IN ({marks}) GROUP BY env", _QUEUED
+        ):
+            snap.queue[env] = count
+        for env, count in db.execute(
+            "SELECT env, COUNT(*) FROM runs WHERE state = ? GROUP BY env",
+            (RunState.AWAITING_APPROVAL.value,),
+        ):
+            snap.approvals[env] = count
+        for env, number in db.execute(
+            "SELECT env, MAX(number) FROM releases WHERE gone IS NULL GROUP BY env"
+        ):
+            snap.releases[env] = number
+        snap.durations = (durations or JobDurations()).read(db)
+        db.execute("COMMIT")
+    finally:
+        db.close()
+    return snap
+
+
+_Aggregate = tuple[list[int], int, float]  # cumulative bucket counts, count, sum
+
+
+class JobDurations:
+    """The job-duration histogram, kept up to date at each scrape by reading only the jobs
+    that may have changed since the last: every job below `watermark` (jobs' rowid, which
+    an upsert keeps) belongs to a finished run and is counted in `final` for good. The
+    first scrape of a process reads every job once; later ones read from the oldest job of
+    a run not yet finished. (A later feature that changes the jobs of a finished run, such
+    as a retry of its failed stage, must put such jobs under a new rowid or reset this.)"""
+
+    def __init__(self) -> None:
+        self.watermark = 0
+        self.final: dict[str, _Aggregate] = {}
+
+    def read(self, db: sqlite3.Connection) -> dict[str, _Aggregate]:
+        top = db.execute("SELECT COALESCE(MAX(rowid), 0) FROM jobs").fetchone()[0]
+        if top < self.watermark - 1:  # another database in its place: count again
+            self.watermark, self.final = 0, {}
+        open_states = [s.value for s in RunState if not s.finished]
+        marks = ", ".join("?" * len(open_states))
+        first_open = db.execute(
+            f"SELECT MIN(j.rowid) FROM jobs j JOIN runs r ON r.id = j.run_id"
+            f" WHERE j.rowid >= ? AND r.state IN ({marks})",
+            (self.watermark, *open_states),
+        ).fetchone()[0]
+        mark = top + 1 if first_open is None else int(first_open)
+        if mark > self.watermark:
+            self.final = _merge(self.final, _aggregate(db, self.watermark, mark))
+            self.watermark = mark
+        return _merge(self.final, _aggregate(db, self.watermark, top + 1))
+
+
+def _aggregate(db: sqlite3.Connection, low: int, high: int) -> dict[str, _Aggregate]:
+    """Per stage, over the jobs with low <= rowid < high (a range of the jobs' own b-tree)
+    that ran: their durations counted into the buckets, in SQLite."""
+    buckets = ", ".join(f"SUM(d <= {b!r})" for b in BUCKETS)
+    rows = db.execute(
+        f"""
+        SELECT stage, {buckets}, COUNT(*), TOTAL(d) FROM (
+            SELECT stage, MAX(finished_at - started_at, 0.0) AS d FROM jobs
+            WHERE rowid >= ? AND rowid < ?
+              AND started_at IS NOT NULL AND finished_at IS NOT NULL
+        ) GROUP BY stage
+        """,
+        (low, high),
+    )
+    out: dict[str, _Aggregate] = {}
+    for row in rows:
+        stage, *counts, total, seconds = row
+        out[str(stage)] = ([int(c) for c in counts], int(total), float(seconds))
+    return out
+
+
+def _merge(a: dict[str, _Aggregate], b: dict[str, _Aggregate]) -> dict[str, _Aggregate]:
+    out = dict(a)
+    for stage, (counts, total, seconds) in b.items():
+        if stage in out:
+            c0, t0, s0 = out[stage]
+            summed = [x + y for x, y in zip(c0, counts, strict=True)]
+            out[stage] = (summed, t0 + total, s0 + seconds)
+        else:
+            out[stage] = (counts, total, seconds)
+    return out
+
+
+class Metrics(Collector):
+    """What one server shows at `/metrics`, its job-duration histogram kept between scrapes."""
+
+    def __init__(self, database: Path) -> None:
+        self.database = database
+        self._durations = JobDurations()
+        self._lock = threading.Lock()  # scrapes may come at once (each on a thread)
+        self._registry = CollectorRegistry(auto_describe=False)
+        self._registry.register(self)
+
+    def collect(self) -> Iterator[Metric]:
+        with self._lock:
+            snap = read_snapshot(self.database, self._durations)
+        yield from families(snap)
+
+    def exposition(self) -> bytes:
+        """The text format of every family, read now."""
+        return generate_latest(self._registry)
+
+
+def families(snap: Snapshot) -> Iterable[Metric]:
+    envs = snap.environments
+    runs = GaugeMetricFamily(
+        "shipway_runs", "Runs by environment and state", labels=["env", "state"]
+    )
+    for env in envs:
+        for state in RunState:
+            runs.add_metric([env, state.value], snap.runs.get((env, state.value), 0))
+    yield runs
+    for name, text, values in (
+        ("shipway_queue_depth", "Runs queued or running, by environment", snap.queue),
+        ("shipway_approvals_waiting", "Runs awaiting an approval", snap.approvals),
+        ("shipway_release", "The current release number (0: none yet)", snap.releases),
+    ):
+        gauge = GaugeMetricFamily(name, text, labels=["env"])
+        for env in envs:
+            gauge.add_metric([env], values.get(env, 0))
+        yield gauge
+    histogram = HistogramMetricFamily(
+        "shipway_job_duration_seconds",
+        "Durations of the jobs that ran (one per service and stage), by stage",
+        labels=["stage"],
+    )
+    for stage, (counts, total, seconds) in sorted(snap.durations.items()):
+        bounds = [(repr(b), c) for b, c in zip(BUCKETS, counts, strict=True)]
+        histogram.add_metric([stage], [*bounds, ("+Inf", total)], seconds)
+    yield histogram
+
+
+def exposition(database: Path) -> bytes:
+    """One scrape's text, read afresh (every job)."""
+    return Metrics(database).exposition()
