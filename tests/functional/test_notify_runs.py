@@ -4,13 +4,14 @@ subprocess, a real receiver on 127.0.0.1."""
 from __future__ import annotations
 
 import json
+import signal
 import socket
 from collections.abc import Callable
 from pathlib import Path
 
 from tests.conftest import commit_all, git
 from tests.functional.notifykit import Receiver, free_port
-from tests.integration.cli import shipway
+from tests.integration.cli import shipway, start_run
 
 SECRET = "hunter2zz-value"
 
@@ -113,3 +114,23 @@ def test_unreachable_webhooks_change_neither_state_nor_exit(
     assert "q5ecret" not in log
     runs = shipway("runs", "--json", repo=repo)
     assert json.loads(runs.stdout)[0]["state"] == "succeeded"
+
+
+def test_a_cancelled_run_posts_its_end_before_the_command_exits(
+    make_repo: Callable[..., Path],
+) -> None:
+    with Receiver() as hook:
+        files = _files([hook.url()])
+        files["services/api/buildspec.yml"] = (
+            "version: 0.2\nphases:\n  build:\n    commands:\n      - sleep 61.25\n"
+            "artifacts:\n  files: [handler.py]\n"
+        )
+        repo = make_repo(files)
+        proc = start_run(repo, "Running command sleep 61.25", service="api")
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=30)
+        assert proc.returncode == 130
+        [post] = hook.posts
+        assert post["state"] == "cancelled" and post["id"] == "dev-1"
+        assert post["services"]["api"]["build"] != "running"
+        assert post["text"].startswith("⏹ hooks dev: run dev-1 cancelled")
