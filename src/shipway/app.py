@@ -17,13 +17,9 @@ from shipway.build.sandbox import INSTALL_HINT, unavailable
 from shipway.config.buildspec import parse_buildspec
 from shipway.config.dotenv import EnvValues
 from shipway.config.printing import render_config
-from shipway.config.project import (
-    PROJECT_FILE,
-    load_environments,
-    load_project,
-    services_seen_despite_errors,
-)
+from shipway.config.project import load_environments, load_project
 from shipway.config.serverless import find_config, read_service_name
+from shipway.config.services import PROJECT_FILE, services_seen_despite_errors
 from shipway.config.yamlsrc import with_line
 from shipway.errors import ConfigErrors, NotFound, ShipwayError
 from shipway.masking import Masker, masks_secrets, seen_secrets

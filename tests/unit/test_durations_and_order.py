@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from shipway.config.durations import parse_duration
-from shipway.config.project import deploy_order, deploy_waves
+from shipway.config.services import deploy_order, deploy_waves
 from shipway.errors import ShipwayError
 from shipway.model import Service
 

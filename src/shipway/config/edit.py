@@ -17,7 +17,7 @@ from pathlib import Path
 
 import yaml
 
-from shipway.config.project import PROJECT_FILE
+from shipway.config.services import PROJECT_FILE
 from shipway.config.yamlsrc import parse_yaml
 from shipway.errors import ShipwayError, Where
 

@@ -11,8 +11,9 @@ from typing import Any
 
 from shipway.config.buildspec import parse_buildspec
 from shipway.config.dotenv import EnvValues, load_env
-from shipway.config.project import PROJECT_FILE, deploy_waves, load_project
+from shipway.config.project import load_project
 from shipway.config.serverless import load_service
+from shipway.config.services import PROJECT_FILE, deploy_waves
 from shipway.config.variables import Absent, SourceCall, SourceFn
 from shipway.errors import ConfigErrors, NotFound, ShipwayError
 from shipway.masking import remember, watching

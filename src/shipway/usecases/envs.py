@@ -18,7 +18,8 @@ from shipway.config.edit import (
     remove_environment,
     write_atomically,
 )
-from shipway.config.project import PROJECT_FILE, load_environments, load_project
+from shipway.config.project import load_environments, load_project
+from shipway.config.services import PROJECT_FILE
 from shipway.errors import ConfigErrors, ShipwayError
 from shipway.model import ApplyResult, AwsTarget, Environment
 from shipway.pipeline.locks import environment_lock

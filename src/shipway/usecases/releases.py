@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 from shipway.config import schema
-from shipway.config.project import PROJECT_FILE
+from shipway.config.services import PROJECT_FILE
 from shipway.config.yamlsrc import load_yaml
 from shipway.errors import ShipwayError
 from shipway.pipeline.locks import environment_lock
