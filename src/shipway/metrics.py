@@ -5,8 +5,8 @@ Read-only on purpose: the database is opened with `mode=ro` (a scrape can never 
 take the writer's lock), by its own short-lived connection; the store's own connections
 stay the store's. Each family is one aggregate query, most of them on an index of the
 store's schema (runs_by_state, the releases' primary key); the job-duration histogram is
-counted in SQLite and kept between scrapes, so a scrape reads only the jobs of runs that
-may still change (JobDurations; README: figures).
+counted in SQLite, and it and the runs per state are kept between scrapes, so a scrape
+reads only the rows of runs that may still change (`_Kept`; README: figures).
 
     shipway_runs{env,state}                  runs in each state (every state, 0 included)
     shipway_queue_depth{env}                 runs queued or running
@@ -20,9 +20,10 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Generic, TypeVar
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
@@ -52,20 +53,25 @@ class Snapshot:
         return sorted({env for env, _ in self.runs} | set(self.releases))
 
 
-def read_snapshot(database: Path, durations: JobDurations | None = None) -> Snapshot:
+@dataclass
+class Kept:
+    """What a server keeps between scrapes (new ones read every row)."""
+
+    runs: _Kept[dict[tuple[str, str], int]] = field(default_factory=lambda: kept_run_counts())
+    durations: _Kept[dict[str, _Aggregate]] = field(default_factory=lambda: kept_durations())
+
+
+def read_snapshot(database: Path, kept: Kept | None = None) -> Snapshot:
     """Everything /metrics shows, from the database (an empty Snapshot when there is none
-    yet: a server started before the first run). `durations`: the histogram so far, kept
-    from scrape to scrape (a new one reads every job)."""
+    yet: a server started before the first run); `kept`: the aggregates of earlier scrapes."""
+    kept = kept or Kept()
     snap = Snapshot()
     if not database.is_file():
         return snap
     db = sqlite3.connect(f"{database.resolve().as_uri()}?mode=ro", uri=True, timeout=5)
     try:
         db.execute("BEGIN")  # one read transaction: every family from the same moment
-        for env, state, count in db.execute(
-            "SELECT env, state, COUNT(*) FROM runs GROUP BY env, state"
-        ):
-            snap.runs[(env, state)] = count
+        snap.runs = kept.runs.read(db)
         marks = ", ".join("?" * len(_QUEUED))
         for env, count in db.execute(
             f"SELECT env, COUNT(*) FROM runs WHERE state IN ({marks}) GROUP BY env", _QUEUED
@@ -76,11 +82,13 @@ def read_snapshot(database: Path, durations: JobDurations | None = None) -> Snap
             (RunState.AWAITING_APPROVAL.value,),
         ):
             snap.approvals[env] = count
-        for env, number in db.execute(
-            "SELECT env, MAX(number) FROM releases WHERE gone IS NULL GROUP BY env"
-        ):
-            snap.releases[env] = number
-        snap.durations = (durations or JobDurations()).read(db)
+        for env in {env for env, _ in snap.runs}:  # the primary key's last entry, per env
+            row = db.execute(
+                "SELECT MAX(number) FROM releases WHERE env = ? AND gone IS NULL", (env,)
+            ).fetchone()
+            if row[0] is not None:
+                snap.releases[env] = int(row[0])
+        snap.durations = kept.durations.read(db)
         db.execute("COMMIT")
     finally:
         db.close()
@@ -88,36 +96,78 @@ def read_snapshot(database: Path, durations: JobDurations | None = None) -> Snap
 
 
 _Aggregate = tuple[list[int], int, float]  # cumulative bucket counts, count, sum
+_OPEN = tuple(s.value for s in RunState if not s.finished)
+_OPEN_MARKS = ", ".join("?" * len(_OPEN))
+T = TypeVar("T")
 
 
-class JobDurations:
-    """The job-duration histogram, kept up to date at each scrape by reading only the jobs
-    that may have changed since the last: every job below `watermark` (jobs' rowid, which
-    an upsert keeps) belongs to a finished run and is counted in `final` for good. The
-    first scrape of a process reads every job once; later ones read from the oldest job of
-    a run not yet finished. (A later feature that changes the jobs of a finished run, such
-    as a retry of its failed stage, must put such jobs under a new rowid or reset this.)"""
+class _Kept(Generic[T]):
+    """An aggregate over a table kept from scrape to scrape, reading only the rows that may
+    have changed since the last: every row below `watermark` (the table's rowid, which an
+    upsert keeps) belongs to a finished run, final, and is counted in `final` for good. The
+    first scrape of a process reads every row once; later ones from the oldest row of a run
+    not yet finished (found through the runs_by_state index). A later feature that changes
+    a finished run's rows (a retry of its failed stage) must reset this or use new rows."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        table: str,
+        first_open: str,
+        count: Callable[[sqlite3.Connection, int, int], T],
+        merge: Callable[[T, T], T],
+        empty: T,
+    ) -> None:
+        self.table, self.first_open, self.count, self.merge = table, first_open, count, merge
+        self.empty = self.final = empty
         self.watermark = 0
-        self.final: dict[str, _Aggregate] = {}
 
-    def read(self, db: sqlite3.Connection) -> dict[str, _Aggregate]:
-        top = db.execute("SELECT COALESCE(MAX(rowid), 0) FROM jobs").fetchone()[0]
+    def read(self, db: sqlite3.Connection) -> T:
+        top = db.execute(f"SELECT COALESCE(MAX(rowid), 0) FROM {self.table}").fetchone()[0]
         if top < self.watermark - 1:  # another database in its place: count again
-            self.watermark, self.final = 0, {}
-        open_states = [s.value for s in RunState if not s.finished]
-        marks = ", ".join("?" * len(open_states))
-        first_open = db.execute(
-            f"SELECT MIN(j.rowid) FROM jobs j JOIN runs r ON r.id = j.run_id"
-            f" WHERE j.rowid >= ? AND r.state IN ({marks})",
-            (self.watermark, *open_states),
-        ).fetchone()[0]
-        mark = top + 1 if first_open is None else int(first_open)
+            self.watermark, self.final = 0, self.empty
+        first_open = db.execute(self.first_open, _OPEN).fetchone()[0]
+        mark = top + 1 if first_open is None else max(int(first_open), self.watermark)
         if mark > self.watermark:
-            self.final = _merge(self.final, _aggregate(db, self.watermark, mark))
+            self.final = self.merge(self.final, self.count(db, self.watermark, mark))
             self.watermark = mark
-        return _merge(self.final, _aggregate(db, self.watermark, top + 1))
+        return self.merge(self.final, self.count(db, self.watermark, top + 1))
+
+
+def kept_durations() -> _Kept[dict[str, _Aggregate]]:
+    """The job-duration histogram, per stage."""
+    return _Kept(
+        "jobs",
+        "SELECT MIN(j.rowid) FROM runs r JOIN jobs j ON j.run_id = r.id"
+        f" WHERE r.state IN ({_OPEN_MARKS})",
+        _aggregate,
+        _merge,
+        {},
+    )
+
+
+def kept_run_counts() -> _Kept[dict[tuple[str, str], int]]:
+    """Runs per (environment, state)."""
+    return _Kept(
+        "runs",
+        f"SELECT MIN(rowid) FROM runs WHERE state IN ({_OPEN_MARKS})",
+        _run_counts,
+        _add_counts,
+        {},
+    )
+
+
+def _run_counts(db: sqlite3.Connection, low: int, high: int) -> dict[tuple[str, str], int]:
+    rows = db.execute(
+        "SELECT env, state, COUNT(*) FROM runs WHERE rowid >= ? AND rowid < ? GROUP BY env, state",
+        (low, high),
+    )
+    return {(str(env), str(state)): int(n) for env, state, n in rows}
+
+
+def _add_counts(
+    a: dict[tuple[str, str], int], b: dict[tuple[str, str], int]
+) -> dict[tuple[str, str], int]:
+    return {k: a.get(k, 0) + b.get(k, 0) for k in a.keys() | b.keys()}
 
 
 def _aggregate(db: sqlite3.Connection, low: int, high: int) -> dict[str, _Aggregate]:
@@ -158,14 +208,14 @@ class Metrics(Collector):
 
     def __init__(self, database: Path) -> None:
         self.database = database
-        self._durations = JobDurations()
+        self._kept = Kept()
         self._lock = threading.Lock()  # scrapes may come at once (each on a thread)
         self._registry = CollectorRegistry(auto_describe=False)
         self._registry.register(self)
 
     def collect(self) -> Iterator[Metric]:
         with self._lock:
-            snap = read_snapshot(self.database, self._durations)
+            snap = read_snapshot(self.database, self._kept)
         yield from families(snap)
 
     def exposition(self) -> bytes:
