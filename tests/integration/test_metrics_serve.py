@@ -103,6 +103,10 @@ def test_metrics_after_real_runs(make_repo: Callable[..., Path], engine: str) ->
     with serving(repo, engine) as url:
         empty = scrape(url)  # before any run: no environment yet, and no error
         assert not any(name == "shipway_runs" for name, _ in empty)
+        head = urllib.request.Request(f"{url}/metrics", method="HEAD")
+        with urllib.request.urlopen(head, timeout=30) as resp:
+            assert resp.status == 200 and resp.read() == b""
+            assert resp.headers["content-type"].startswith("text/plain; version=")
 
         runs = [run_json(repo, "dev"), run_json(repo, "qa")]
         git(repo, "checkout", "-q", "dev")
