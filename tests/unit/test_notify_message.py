@@ -73,3 +73,10 @@ def test_which_ends_notify() -> None:
     assert RunState.SUCCEEDED in NOTIFIED_STATES and RunState.FAILED in NOTIFIED_STATES
     assert RunState.CANCELLED in NOTIFIED_STATES
     assert RunState.SUPERSEDED not in NOTIFIED_STATES
+
+
+def test_text_escapes_slack_control_characters_and_error_stays_as_written() -> None:
+    run = _run(RunState.FAILED, error="handler <!channel> & <https://x|y> missing")
+    body = run_message("p", run, [], Masker([]))
+    assert body["text"].endswith("handler &lt;!channel&gt; &amp; &lt;https://x|y&gt; missing")
+    assert body["error"] == "handler <!channel> & <https://x|y> missing"

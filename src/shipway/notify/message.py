@@ -68,4 +68,6 @@ def _text(project: str, run: Run, error: str | None) -> str:
         if len(error) > _MAX_ERROR:
             error = error[:_MAX_ERROR] + "…"
         line += f": {error}"
-    return line
+    # Slack's control characters: `<!channel>` or `<url|label>` in an error would ping or
+    # link; escaped as Slack asks (only these three), the line reads as written
+    return line.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
