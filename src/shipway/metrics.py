@@ -12,7 +12,7 @@ reads only the rows of runs that may still change (`_Kept`; README: figures).
     shipway_queue_depth{env}                 runs queued or running
     shipway_approvals_waiting{env}           runs awaiting approval
     shipway_release{env}                     the current release number (0: none)
-    shipway_job_duration_seconds{stage}      histogram of the jobs that ran (a reused build
+    shipway_job_duration_seconds{env,stage}  histogram of the jobs that ran (a reused build
                                              or a skipped job has no duration)
 """
 
@@ -45,8 +45,8 @@ class Snapshot:
     queue: dict[str, int] = field(default_factory=dict)
     approvals: dict[str, int] = field(default_factory=dict)
     releases: dict[str, int] = field(default_factory=dict)
-    # stage -> (count of each bucket, cumulative as Prometheus has them; total count; sum)
-    durations: dict[str, tuple[list[int], int, float]] = field(default_factory=dict)
+    # (env, stage) -> (each bucket's count, cumulative as Prometheus has them; count; sum)
+    durations: dict[tuple[str, str], tuple[list[int], int, float]] = field(default_factory=dict)
 
     @property
     def environments(self) -> list[str]:
@@ -58,7 +58,9 @@ class Kept:
     """What a server keeps between scrapes (new ones read every row)."""
 
     runs: _Kept[dict[tuple[str, str], int]] = field(default_factory=lambda: kept_run_counts())
-    durations: _Kept[dict[str, _Aggregate]] = field(default_factory=lambda: kept_durations())
+    durations: _Kept[dict[tuple[str, str], _Aggregate]] = field(
+        default_factory=lambda: kept_durations()
+    )
 
 
 def read_snapshot(database: Path, kept: Kept | None = None) -> Snapshot:
@@ -133,8 +135,8 @@ class _Kept(Generic[T]):
         return self.merge(self.final, self.count(db, self.watermark, top + 1))
 
 
-def kept_durations() -> _Kept[dict[str, _Aggregate]]:
-    """The job-duration histogram, per stage."""
+def kept_durations() -> _Kept[dict[tuple[str, str], _Aggregate]]:
+    """The job-duration histogram, per environment and stage."""
     return _Kept(
         "jobs",
         "SELECT MIN(j.rowid) FROM runs r JOIN jobs j ON j.run_id = r.id"
@@ -170,28 +172,33 @@ def _add_counts(
     return {k: a.get(k, 0) + b.get(k, 0) for k in a.keys() | b.keys()}
 
 
-def _aggregate(db: sqlite3.Connection, low: int, high: int) -> dict[str, _Aggregate]:
-    """Per stage, over the jobs with low <= rowid < high (a range of the jobs' own b-tree)
-    that ran: their durations counted into the buckets, in SQLite."""
+def _aggregate(db: sqlite3.Connection, low: int, high: int) -> dict[tuple[str, str], _Aggregate]:
+    """Per environment and stage, over the jobs with low <= rowid < high (a range of the
+    jobs' own b-tree, each run found by its primary key) that ran: their durations counted
+    into the buckets, in SQLite."""
     buckets = ", ".join(f"SUM(d <= {b!r})" for b in BUCKETS)
     rows = db.execute(
         f"""
-        SELECT stage, {buckets}, COUNT(*), TOTAL(d) FROM (
-            SELECT stage, MAX(finished_at - started_at, 0.0) AS d FROM jobs
-            WHERE rowid >= ? AND rowid < ?
-              AND started_at IS NOT NULL AND finished_at IS NOT NULL
-        ) GROUP BY stage
+        SELECT env, stage, {buckets}, COUNT(*), TOTAL(d) FROM (
+            SELECT r.env AS env, j.stage AS stage,
+                   MAX(j.finished_at - j.started_at, 0.0) AS d
+            FROM jobs j JOIN runs r ON r.id = j.run_id
+            WHERE j.rowid >= ? AND j.rowid < ?
+              AND j.started_at IS NOT NULL AND j.finished_at IS NOT NULL
+        ) GROUP BY env, stage
         """,
         (low, high),
     )
-    out: dict[str, _Aggregate] = {}
+    out: dict[tuple[str, str], _Aggregate] = {}
     for row in rows:
-        stage, *counts, total, seconds = row
-        out[str(stage)] = ([int(c) for c in counts], int(total), float(seconds))
+        env, stage, *counts, total, seconds = row
+        out[(str(env), str(stage))] = ([int(c) for c in counts], int(total), float(seconds))
     return out
 
 
-def _merge(a: dict[str, _Aggregate], b: dict[str, _Aggregate]) -> dict[str, _Aggregate]:
+def _merge(
+    a: dict[tuple[str, str], _Aggregate], b: dict[tuple[str, str], _Aggregate]
+) -> dict[tuple[str, str], _Aggregate]:
     out = dict(a)
     for stage, (counts, total, seconds) in b.items():
         if stage in out:
@@ -243,12 +250,12 @@ def families(snap: Snapshot) -> Iterable[Metric]:
         yield gauge
     histogram = HistogramMetricFamily(
         "shipway_job_duration_seconds",
-        "Durations of the jobs that ran (one per service and stage), by stage",
-        labels=["stage"],
+        "Durations of the jobs that ran (one per service and stage), by environment and stage",
+        labels=["env", "stage"],
     )
-    for stage, (counts, total, seconds) in sorted(snap.durations.items()):
+    for (env, stage), (counts, total, seconds) in sorted(snap.durations.items()):
         bounds = [(repr(b), c) for b, c in zip(BUCKETS, counts, strict=True)]
-        histogram.add_metric([stage], [*bounds, ("+Inf", total)], seconds)
+        histogram.add_metric([env, stage], [*bounds, ("+Inf", total)], seconds)
     yield histogram
 
 

@@ -40,7 +40,7 @@ def test_kept_histogram_equals_a_fresh_read_as_runs_go_on(tmp_path: Path) -> Non
     store.add_release(Release("dev", 1, ids[0], "c" * 40, 1.0, ()))
     kept = _samples(server.exposition())
     assert kept == _samples(exposition(db))
-    assert kept[("shipway_job_duration_seconds_count", (("stage", "build"),))] == 1
+    assert kept[("shipway_job_duration_seconds_count", (("env", "dev"), ("stage", "build")))] == 1
     assert kept[("shipway_queue_depth", (("env", "dev"),))] == 1
     assert kept[("shipway_release", (("env", "dev"),))] == 1
     assert kept[("shipway_release", (("env", "qa"),))] == 0
@@ -50,7 +50,7 @@ def test_kept_histogram_equals_a_fresh_read_as_runs_go_on(tmp_path: Path) -> Non
     store.update_run(ids[2], state=RunState.FAILED)
     kept = _samples(server.exposition())
     assert kept == _samples(exposition(db))
-    assert kept[("shipway_job_duration_seconds_count", (("stage", "build"),))] == 2
+    assert kept[("shipway_job_duration_seconds_count", (("env", "dev"), ("stage", "build")))] == 2
     assert kept[("shipway_runs", (("env", "dev"), ("state", "failed")))] == 1
     assert kept[("shipway_runs", (("env", "qa"), ("state", "running")))] == 1
     assert kept[("shipway_approvals_waiting", (("env", "qa"),))] == 0
