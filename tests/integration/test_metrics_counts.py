@@ -7,9 +7,9 @@ from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from shipway.metrics import Metrics, exposition
 from shipway.model import JobState, Release, RunState, Stage
 from shipway.store.sqlite import Store
+from shipway.web.metrics import Metrics, exposition
 
 
 def _samples(text: bytes) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

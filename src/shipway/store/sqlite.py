@@ -1,8 +1,9 @@
 """Runs, jobs and releases in SQLite (WAL), under the state directory; tokens and the
 audit log in `access.py`, mixed in.
 
-The only package that imports sqlite3. Each write is one short transaction, so several
-processes (the CLI, the server) can share the file; readers never block the writer.
+The store package is the only one that imports sqlite3 (metrics_reads.py: what /metrics
+reads). Each write is one short transaction, so several processes (the CLI, the server)
+can share the file; readers never block the writer.
 """
 
 from __future__ import annotations

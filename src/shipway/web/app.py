@@ -19,10 +19,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from shipway.metrics import CONTENT_TYPE, Metrics
 from shipway.pipeline.paths import StatePaths
 from shipway.targets.local.gateway import Gateway, GatewayRequest, GatewayResponse
 from shipway.targets.local.pools import WorkerManager
+from shipway.web.metrics import CONTENT_TYPE, Metrics
 
 METHODS = frozenset(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
 _HOP_BY_HOP = {"content-length", "transfer-encoding", "connection"}

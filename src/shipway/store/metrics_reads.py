@@ -1,39 +1,23 @@
-"""`GET /metrics`: the pipeline's state in Prometheus' text format, read from the state
-database at each scrape.
-
-Read-only on purpose: the database is opened with `mode=ro` (a scrape can never write, nor
-take the writer's lock), by its own short-lived connection; the store's own connections
-stay the store's. Each family is one aggregate query, most of them on an index of the
-store's schema (runs_by_state, the releases' primary key); the job-duration histogram is
-counted in SQLite, and it and the runs per state are kept between scrapes, so a scrape
-reads only the rows of runs that may still change (`_Kept`; README: figures).
-
-    shipway_runs{env,state}                  runs in each state (every state, 0 included)
-    shipway_queue_depth{env}                 runs queued or running
-    shipway_approvals_waiting{env}           runs awaiting approval
-    shipway_release{env}                     the current release number (0: none)
-    shipway_job_duration_seconds{env,stage}  histogram of the jobs that ran (a reused build
-                                             or a skipped job has no duration)
+"""The reads behind `GET /metrics` (shipway.web.metrics): the pipeline's state from the state
+database, by a connection of its own opened read-only (`mode=ro`: a scrape can never write,
+nor take the writer's lock). Each family is one aggregate query, most on an index of the
+schema (runs_by_state, the releases' primary key); the job-duration histogram is counted in
+SQLite, and it and the runs per state are kept between scrapes (`Kept`), so a scrape reads
+only the rows of runs that may still change.
 """
 
 from __future__ import annotations
 
 import sqlite3
-import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Generic, TypeVar
 
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
-from prometheus_client.registry import Collector, CollectorRegistry
-
 from shipway.model import RunState
 
-__all__ = ["BUCKETS", "CONTENT_TYPE", "Snapshot", "exposition", "read_snapshot"]
+__all__ = ["BUCKETS", "Kept", "Snapshot", "read_snapshot"]
 
-CONTENT_TYPE = CONTENT_TYPE_LATEST
 # seconds: a reused or no-op step, a quick build, … a long CodeBuild-sized build
 BUCKETS = (1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0)
 _QUEUED = (RunState.QUEUED.value, RunState.RUNNING.value)
@@ -208,57 +192,3 @@ def _merge(
         else:
             out[stage] = (counts, total, seconds)
     return out
-
-
-class Metrics(Collector):
-    """What one server shows at `/metrics`, its job-duration histogram kept between scrapes."""
-
-    def __init__(self, database: Path) -> None:
-        self.database = database
-        self._kept = Kept()
-        self._lock = threading.Lock()  # scrapes may come at once (each on a thread)
-        self._registry = CollectorRegistry(auto_describe=False)
-        self._registry.register(self)
-
-    def collect(self) -> Iterator[Metric]:
-        with self._lock:
-            snap = read_snapshot(self.database, self._kept)
-        yield from families(snap)
-
-    def exposition(self) -> bytes:
-        """The text format of every family, read now."""
-        return generate_latest(self._registry)
-
-
-def families(snap: Snapshot) -> Iterable[Metric]:
-    envs = snap.environments
-    runs = GaugeMetricFamily(
-        "shipway_runs", "Runs by environment and state", labels=["env", "state"]
-    )
-    for env in envs:
-        for state in RunState:
-            runs.add_metric([env, state.value], snap.runs.get((env, state.value), 0))
-    yield runs
-    for name, text, values in (
-        ("shipway_queue_depth", "Runs queued or running, by environment", snap.queue),
-        ("shipway_approvals_waiting", "Runs awaiting an approval", snap.approvals),
-        ("shipway_release", "The current release number (0: none yet)", snap.releases),
-    ):
-        gauge = GaugeMetricFamily(name, text, labels=["env"])
-        for env in envs:
-            gauge.add_metric([env], values.get(env, 0))
-        yield gauge
-    histogram = HistogramMetricFamily(
-        "shipway_job_duration_seconds",
-        "Durations of the jobs that ran (one per service and stage), by environment and stage",
-        labels=["env", "stage"],
-    )
-    for (env, stage), (counts, total, seconds) in sorted(snap.durations.items()):
-        bounds = [(repr(b), c) for b, c in zip(BUCKETS, counts, strict=True)]
-        histogram.add_metric([env, stage], [*bounds, ("+Inf", total)], seconds)
-    yield histogram
-
-
-def exposition(database: Path) -> bytes:
-    """One scrape's text, read afresh (every job)."""
-    return Metrics(database).exposition()
