@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -61,6 +61,9 @@ __all__ = ["NOT_PACKAGED", "Engine", "Outcome", "Superseded", "fetch_build_secre
 
 # Configuration that must never ship inside a function package.
 NOT_PACKAGED = ("serverless.yml", "serverless.yaml", "buildspec.yml", "buildspec.yaml", ".env*")
+
+
+_WAKE_S = 0.2  # how often a thread waiting on builds looks for a signal
 
 
 @dataclass(frozen=True)
@@ -197,6 +200,10 @@ class Engine:
             with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="build") as pool:
                 futures = [pool.submit(self._build_service, stage, name) for name in names]
                 try:
+                    # woken now and then: a Ctrl-C that the kernel hands to a build thread
+                    # is only seen when this thread runs again (an endless wait hung)
+                    while wait(futures, timeout=_WAKE_S)[1]:
+                        pass
                     return [f.result() for f in futures]
                 except BaseException:  # Ctrl-C: stop every build now, do not wait for them
                     for f in futures:

@@ -99,7 +99,9 @@ def deploy_release(
             if not running:
                 break
             try:
-                ready, _ = wait(running, return_when=FIRST_COMPLETED)
+                # with a timeout: a Ctrl-C the kernel hands to a deploy thread is seen only
+                # when this thread runs again
+                ready, _ = wait(running, timeout=0.2, return_when=FIRST_COMPLETED)
             except KeyboardInterrupt:
                 # Ctrl-C or SIGTERM: start nothing more, let the running stacks finish
                 # (CloudFormation carries on anyway), then undo the run
