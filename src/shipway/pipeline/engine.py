@@ -18,7 +18,6 @@ from shipway.build.cleanup import LaterRemover
 from shipway.build.confine import drop_other_env_files
 from shipway.build.runner import BuildRequest, run_build
 from shipway.build.shell import cancel_running_builds
-from shipway.config.dotenv import ENV_FILE_PATHSPECS
 from shipway.errors import DeployFailed, ShipwayError
 from shipway.masking import Masker
 from shipway.model import (
@@ -51,7 +50,6 @@ from shipway.pipeline.paths import StatePaths
 from shipway.pipeline.plan import RunPlan, build_variables, plan_run
 from shipway.pipeline.records import write_record
 from shipway.pipeline.recovery import remove_run_files
-from shipway.source.checkouts import CheckoutPool
 from shipway.source.git import is_ancestor, tracked_files
 from shipway.store.sqlite import Store
 from shipway.targets import select_target
@@ -134,7 +132,7 @@ class Engine:
         rollback)."""
         # the workspace: a checkout kept from an earlier run, brought to the commit by
         # writing only what differs (source/checkouts.py); held until the run ends
-        checkout = CheckoutPool(self.repo, self.paths.checkouts(), ENV_FILE_PATHSPECS).take()
+        checkout = self.paths.checkout_pool(self.repo).take()
         try:
             workspace = checkout.update(commit)
             plan = plan_run(workspace, env_name, commit)

@@ -6,7 +6,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from shipway.config.dotenv import ENV_FILE_PATHSPECS
 from shipway.errors import ShipwayError
+from shipway.source.checkouts import CheckoutPool
 from shipway.source.git import tracks
 
 STATE_FOLDER = ".shipway"
@@ -67,6 +69,10 @@ class StatePaths:
     def checkouts(self) -> Path:
         """Reusable checkouts of the repository's commits: the runs' workspaces."""
         return self.home / "workspaces"
+
+    def checkout_pool(self, repo: Path) -> CheckoutPool:
+        """The workspaces of `repo`'s runs and plans; an idle one keeps no `.env` file."""
+        return CheckoutPool(repo, self.checkouts(), ENV_FILE_PATHSPECS)
 
     def scratch(self, run_id: str) -> Path:
         """The run's builds' scratch space (env dumps, temp files); one folder per service."""

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from shipway.config.dotenv import ENV_FILE_PATHSPECS
 from shipway.masking import masks_secrets
 from shipway.model import Artifact, AwsTarget, DeployAction, Release
 from shipway.pipeline.build_support import fetch_build_secrets
@@ -24,7 +23,6 @@ from shipway.pipeline.deploy import deploy_request
 from shipway.pipeline.keys import FileIndex, build_key
 from shipway.pipeline.paths import StatePaths
 from shipway.pipeline.plan import RunPlan, ServicePlan, build_variables, plan_run
-from shipway.source.checkouts import CheckoutPool
 from shipway.source.git import commits_between, tracked_files
 from shipway.store.sqlite import Store
 from shipway.targets import select_target
@@ -61,7 +59,7 @@ def plan_environment(
     repo: Path, paths: StatePaths, store: Store, env_name: str, commit: str
 ) -> dict[str, Any]:
     """The plan of a run of `commit` in `env_name`, as one JSON-able document."""
-    checkout = CheckoutPool(repo, paths.checkouts(), ENV_FILE_PATHSPECS).take()
+    checkout = paths.checkout_pool(repo).take()
     try:
         workspace = checkout.update(commit)
         plan = plan_run(workspace, env_name, commit)
