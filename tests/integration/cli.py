@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -60,3 +63,30 @@ def start_run(repo: Path, wait_for: str, service: str = "slow") -> subprocess.Po
         assert proc.poll() is None, proc.communicate()
         time.sleep(0.05)
     return proc
+
+
+@contextlib.contextmanager
+def serving(
+    repo: Path, env: dict[str, str] | None = None
+) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """`shipway serve --port 0` on `repo`: (the process, its URL) once server.json names it;
+    Ctrl-C and a wait for the process afterwards."""
+    proc = subprocess.Popen(
+        [SHIPWAY, "serve", "--port", "0", "--repo", str(repo)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        env=env,
+        text=True,
+    )
+    server_file = repo / ".shipway" / "server.json"
+    deadline = time.monotonic() + 20
+    while not server_file.exists():
+        assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+        assert time.monotonic() < deadline, "server did not start"
+        time.sleep(0.05)
+    try:
+        yield proc, json.loads(server_file.read_text())["url"]
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=20)

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -15,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import commit_all, git
-from tests.integration.cli import SHIPWAY, shipway
+from tests.integration.cli import SHIPWAY, serving, shipway
 
 
 def request(method: str, url: str, body: object = None) -> tuple[int, Message, str]:
@@ -33,25 +31,9 @@ def request(method: str, url: str, body: object = None) -> tuple[int, Message, s
 def served(ledger_repo: Path) -> Iterator[tuple[Path, str]]:
     """The example deployed to dev and served by `shipway serve --port 0`."""
     assert shipway("run", "dev", repo=ledger_repo).returncode == 0
-    proc = subprocess.Popen(
-        [SHIPWAY, "serve", "--port", "0", "--repo", str(ledger_repo)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        stdin=subprocess.DEVNULL,
-    )
-    server_file = ledger_repo / ".shipway" / "server.json"
-    deadline = time.monotonic() + 20
-    while not server_file.exists():
-        assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.05)
-    url = json.loads(server_file.read_text())["url"]
-    try:
+    with serving(ledger_repo) as (_, url):
         yield ledger_repo, url
-    finally:
-        proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=20)
-    assert not server_file.exists()
+    assert not (ledger_repo / ".shipway" / "server.json").exists()
 
 
 def test_rest_and_http_api_routes_answer_as_api_gateway(served: tuple[Path, str]) -> None:

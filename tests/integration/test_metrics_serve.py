@@ -19,6 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import commit_all, git
 from tests.integration.cli import SHIPWAY, shipway
+from tests.integration.cli import serving as serve
 
 BUILDSPEC = """version: 0.2
 phases:
@@ -45,24 +46,8 @@ FILES = {
 def serving(repo: Path, engine: str) -> Iterator[str]:
     env = {k: v for k, v in os.environ.items() if k != "SHIPWAY_HOME"}
     env["SHIPWAY_HTTP_ENGINE"] = engine
-    proc = subprocess.Popen(
-        [SHIPWAY, "serve", "--port", "0", "--repo", str(repo)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        stdin=subprocess.DEVNULL,
-        env=env,
-    )
-    server_file = repo / ".shipway" / "server.json"
-    deadline = time.monotonic() + 20
-    while not server_file.exists():
-        assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.05)
-    try:
-        yield json.loads(server_file.read_text())["url"]
-    finally:
-        proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=20)
+    with serve(repo, env) as (_, url):
+        yield url
 
 
 def scrape(url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
