@@ -181,7 +181,7 @@ class Layout:
 
     def child_env(self, case: Case) -> dict[str, str]:
         env = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "PATH": build_path(),
             "HOME": str(self.case_dir / "home"),
             "TMPDIR": str(self.case_dir / "tmp"),
             "LANG": "C.UTF-8",
@@ -193,6 +193,17 @@ class Layout:
         }
         env.update({k: self.expand(v) for k, v in case.env.items()})
         return env
+
+
+def build_path() -> str:
+    """The PATH a case's commands see: this interpreter's directory first, shell shims dropped.
+
+    A version manager's `python3` shim is a shell script; bash start-up grows with the size of
+    the environment, so a case's 20,000-line `.env` made `python3 --version` in a build take
+    ~50 s and read as a Shipway hang. A real interpreter keeps `timeout` meaning Shipway hung."""
+    parts = [p for p in os.environ.get("PATH", "/usr/bin:/bin").split(os.pathsep) if p]
+    kept = [p for p in parts if not p.rstrip("/").endswith("/shims")]
+    return os.pathsep.join([str(Path(sys.executable).parent), *kept])
 
 
 def _write_files(root: Path, files: dict[str, bytes]) -> None:

@@ -92,3 +92,13 @@ def test_exit_0_where_a_refusal_was_due_is_a_defect(tmp_path: Path) -> None:
     must = ["shipway.yml: `environments.dev.branch` = branch-caret"]
     verdict = classify(fork(tmp_path, fine), str(tmp_path), TOKENS, must)
     assert verdict.defect == "accepted:branch-caret (branch)"
+
+
+def test_case_commands_find_a_real_interpreter_before_any_shell_shim(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    shims = tmp_path / ".pyenv" / "shims"
+    monkeypatch.setenv("PATH", f"{shims}:/usr/bin:/bin")
+    parts = runner.build_path().split(os.pathsep)
+    assert parts[0] == str(Path(sys.executable).parent)
+    assert str(shims) not in parts and parts[1:] == ["/usr/bin", "/bin"]
