@@ -6,7 +6,6 @@ Every problem is collected and reported at once, each naming the file, line and 
 
 from __future__ import annotations
 
-import fnmatch
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from shipway.config import schema
+from shipway.config.globs import glob_match, glob_problem, is_glob
 from shipway.config.names import (
     branch_problem,
     environment_problem,
@@ -173,7 +173,7 @@ def _environments(
             line_of(doc, ["environments", name, "branch"]),
             f"environments.{shown(name)}.branch",
         )
-        problem = branch_problem(block.branch)
+        problem = branch_problem(block.branch) or glob_problem(block.branch)
         if problem:
             errors.append(ShipwayError(problem, where, hint="name the branch itself, as pushed"))
         if block.branch in branches:
@@ -200,6 +200,7 @@ def _environments(
                     hint="the Serverless Framework's stage name: `${sls:stage}`, stack names",
                 )
             )
+        _check_path_globs(name, block.paths, doc, errors)
         target = _target(name, block, doc, errors)
         _check_notify(name, block.notify, doc, errors)
         approval = (
@@ -226,6 +227,20 @@ def _environments(
             paths_exclude=tuple(block.paths.exclude) if block.paths else (),
         )
     return out
+
+
+def _check_path_globs(
+    name: str, paths: schema.PathsBlock | None, doc: LineDict, errors: list[ShipwayError]
+) -> None:
+    """`paths: {include, exclude}`: each entry a glob (config/globs.py)."""
+    for key in ("include", "exclude"):
+        for index, pattern in enumerate(getattr(paths, key) if paths else []):
+            problem = glob_problem(pattern)
+            if problem:
+                path: list[str | int] = ["environments", name, "paths", key, index]
+                errors.append(
+                    entry_error(doc, path, problem, hint='e.g. "services/**" or "**/*.md"')
+                )
 
 
 def _check_notify(
@@ -287,11 +302,12 @@ def _target(
 def environment_for_branch(
     environments: Mapping[str, Environment], branch: str
 ) -> Environment | None:
-    """The environment that follows `branch` (exact names first, then globs)."""
+    """The environment that follows `branch` (exact names first, then globs, read as
+    CodePipeline's triggers read them: config/globs.py)."""
     for env in environments.values():
         if env.branch == branch:
             return env
     for env in environments.values():
-        if any(ch in env.branch for ch in "*?[") and fnmatch.fnmatchcase(branch, env.branch):
+        if is_glob(env.branch) and glob_match(env.branch, branch):
             return env
     return None
