@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,9 +42,11 @@ from shipway.source.git import branch_head, repository_root, resolve_commit
 from shipway.store.sqlite import Store
 from shipway.targets.local.target import check_schedules
 from shipway.usecases import audit as audit_log
+from shipway.usecases import runs as runs_usecase
 from shipway.usecases import tokens as api_tokens
-from shipway.usecases.audit import local_actor
+from shipway.usecases.audit import Actor, local_actor
 from shipway.usecases.logs import follow, run_logs
+from shipway.usecases.plan import plan_environment
 from shipway.usecases.releases import prune_releases, releases_keep
 
 DEFAULT_PORT = 8787
@@ -71,6 +74,7 @@ class App:
         if self._store is None:
             self._store = Store(self.paths.database)
             recover(self._store, self.paths)  # runs of killed processes: stopped, cleaned
+            self._store.expire_approvals()  # so that no command shows one waiting past it
         return self._store
 
     def project(self) -> Project:
@@ -202,6 +206,14 @@ class App:
             )
         return branch_head(self.repo, env.branch)
 
+    def engine(self, listener: Listener = ignore) -> Engine:
+        """The engine of this process; a run waiting for approval shows its plan."""
+
+        def describe(run: Run) -> dict[str, Any]:
+            return plan_environment(self.repo, self.paths, self.store, run.env, run.commit)
+
+        return Engine(self.repo, self.paths, self.store, listener, describe=describe)
+
     @masks_secrets
     def run(
         self,
@@ -209,13 +221,77 @@ class App:
         commit: str | None = None,
         listener: Listener = ignore,
         force: bool = False,
+        wait: bool = False,
+        actor: Actor | None = None,
     ) -> Outcome:
+        """Queue a run and drive it in this process until it ends or waits for a person
+        (with `wait`, on until it ends: another process decides the approval)."""
         sha = self.resolve_run_commit(env_name, commit)
-        engine = Engine(self.repo, self.paths, self.store, listener)
-        outcome = engine.run(env_name, sha, force=force)
+        engine = self.engine(listener)
+        who = (actor or local_actor()).who
+        outcome = engine.run(env_name, sha, force=force, actor=who)
+        if wait and not outcome.run.state.finished:
+            outcome = Outcome(self.wait_for(outcome.run.id, engine), outcome.builds)
         if outcome.run.state == RunState.SUCCEEDED and outcome.run.release is not None:
             prune_releases(self.paths, self.store, env_name, releases_keep(self.repo))
         return outcome
+
+    def wait_for(self, run_id: str, engine: Engine | None = None, poll_s: float = 0.5) -> Run:
+        """Wait until `run_id` ends, driving it whenever it is queued for no live process
+        (approved by a decision made elsewhere, with no server to take it)."""
+        engine = engine or self.engine()
+        while True:
+            run = self.store.run(run_id)
+            if run.state.finished:
+                return run
+            expired = self.store.expire_approvals()
+            if run_id in expired:
+                continue
+            if run.state == RunState.QUEUED and self.server() is None:
+                run = engine.drive(run_id)
+                if run.state.finished:
+                    return run
+            time.sleep(poll_s)
+
+    # ------------------------------------------------------------------ decisions
+
+    def decide(
+        self,
+        run_id: str,
+        approved: bool,
+        comment: str | None = None,
+        listener: Listener = ignore,
+    ) -> Run:
+        """Approve or reject a waiting run as the local user. An approved run is driven on
+        in this process until it ends or waits again (no server: nobody else would)."""
+        self.store.expire_approvals()
+        envs = load_environments(self.repo)
+        engine = self.engine(listener)
+        owner = engine.owner if self.server() is None else None
+        run = runs_usecase.decide(
+            self.store, envs, run_id, approved, local_actor(), comment, owner=owner
+        )
+        if approved and owner is not None:
+            run = engine.drive_until_settled(run_id)
+        return run
+
+    def cancel(self, run_id: str) -> Run:
+        return runs_usecase.cancel(self.store, load_environments(self.repo), run_id, local_actor())
+
+    def retry(self, run_id: str, listener: Listener = ignore) -> Run:
+        """Queue a failed or interrupted run again from its failed stage and drive it here
+        (or leave it to the server when one serves)."""
+        engine = self.engine(listener)
+        owner = engine.owner if self.server() is None else None
+        envs = load_environments(self.repo)
+        run = runs_usecase.retry(self.store, envs, run_id, local_actor(), owner=owner)
+        if owner is not None:
+            run = engine.drive_until_settled(run_id)
+        return run
+
+    def run_detail(self, run_id: str) -> dict[str, Any]:
+        self.store.expire_approvals()
+        return runs_usecase.detail(self.store, run_id)
 
     def runs(self, env: str | None = None, limit: int = 50) -> list[Run]:
         if env:
@@ -421,6 +497,9 @@ def project_name(folder: str) -> str:
 
 
 def run_exit_code(state: RunState) -> int:
-    """0 when the environment ends on this run's work or newer: a superseded run was
-    overtaken by a run of a newer commit of the same branch, which holds its changes."""
-    return 0 if state in (RunState.SUCCEEDED, RunState.SUPERSEDED) else 1
+    """0 when the environment ends on this run's work or newer (a superseded run was
+    overtaken by a run of a newer commit of the same branch, which holds its changes), or
+    the run waits (for a person, for its turn); 1 when it failed, was rejected, expired,
+    was cancelled or interrupted."""
+    waiting = (RunState.AWAITING_APPROVAL, RunState.QUEUED, RunState.RUNNING)
+    return 0 if state in (RunState.SUCCEEDED, RunState.SUPERSEDED, *waiting) else 1

@@ -69,6 +69,15 @@ class NotFound(ShipwayError):
     """A named thing (run, environment, service, function) does not exist."""
 
 
+class Forbidden(ShipwayError):
+    """The caller may not do this (HTTP 403); the attempt is in the audit log."""
+
+
+class Conflict(ShipwayError):
+    """The thing named is not in a state that allows this (HTTP 409): a run that has
+    ended, a run not waiting for approval, a deploy in progress."""
+
+
 class WorkFailed(Exception):
     """The user's work said no (a build, a deploy): exit status 1."""
 

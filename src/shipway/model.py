@@ -190,6 +190,69 @@ class Stage(StrEnum):
     VERIFY = "verify"
 
 
+class StageState(StrEnum):
+    """A stage of a persisted run (a row of the store's `stages` table)."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    WAITING = "waiting"  # an approval stage waiting for a person
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+    @property
+    def done(self) -> bool:
+        return self in (StageState.SUCCEEDED, StageState.SKIPPED)
+
+
+@dataclass(frozen=True)
+class StageRun:
+    run_id: str
+    stage: Stage
+    state: StageState
+    started_at: float | None = None
+    finished_at: float | None = None
+    error: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "stage": self.stage.value,
+            "state": self.state.value,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "error": self.error,
+        }
+
+
+@dataclass(frozen=True)
+class Approval:
+    """A run's request for a person's decision, and the decision once made."""
+
+    run_id: str
+    before: Literal["build", "deploy"]
+    approvers: tuple[str, ...]
+    requested_at: float
+    expires_at: float | None
+    decision: str | None = None  # approved | rejected | expired | superseded | cancelled
+    decided_by: str | None = None
+    comment: str | None = None
+    decided_at: float | None = None
+    summary: Mapping[str, Any] = field(default_factory=dict)  # what the run would do
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "before": self.before,
+            "approvers": list(self.approvers),
+            "requested_at": self.requested_at,
+            "expires_at": self.expires_at,
+            "decision": self.decision,
+            "decided_by": self.decided_by,
+            "comment": self.comment,
+            "decided_at": self.decided_at,
+            "summary": dict(self.summary),
+        }
+
+
 @dataclass(frozen=True)
 class Artifact:
     """A built service package: a deterministic zip and its sha256."""
@@ -223,6 +286,7 @@ class Run:
     trigger: str = "cli"
     error: str | None = None
     release: int | None = None
+    actor: str | None = None  # who started it (a token's user, `local:<os user>`, a hook)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -236,6 +300,7 @@ class Run:
             "trigger": self.trigger,
             "error": self.error,
             "release": self.release,
+            "actor": self.actor,
         }
 
 

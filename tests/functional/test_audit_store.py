@@ -40,14 +40,18 @@ def test_a_database_of_the_previous_version_is_upgraded_in_place(
     with monkeypatch.context() as m:
         m.setattr(store_module, "MIGRATIONS", store_module.MIGRATIONS[:6])
         old = Store(path)
-        old.create_run("dev", "a" * 40, "cli", RunState.SUCCEEDED)
+        old._db().execute(  # as that version wrote a run (its Store read no `actor`)
+            "INSERT INTO runs (id, env, seq, commit_sha, state, trigger, created_at)"
+            " VALUES ('dev-1', 'dev', 1, ?, ?, 'cli', 0)",
+            ("a" * 40, RunState.SUCCEEDED.value),
+        )
         assert old._db().execute("PRAGMA user_version").fetchone()[0] == 6
         old.close()
     store = Store(path)
     db = store._db()
-    assert db.execute("PRAGMA user_version").fetchone()[0] == len(store_module.MIGRATIONS) == 7
+    assert db.execute("PRAGMA user_version").fetchone()[0] == len(store_module.MIGRATIONS) == 8
     tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    assert {"runs", "tokens", "audit"} <= tables
+    assert {"runs", "tokens", "audit", "stages", "approvals"} <= tables
     assert [r.id for r in store.runs()] == ["dev-1"]  # the history is still there
     assert store.tokens() == [] and store.audit_entries() == []
     store.close()

@@ -42,35 +42,56 @@ def _wait_for_log(repo: Path, run_id: str, text: str, proc: subprocess.Popen[str
         time.sleep(0.05)
 
 
-def test_an_older_run_finishing_last_does_not_replace_the_newer_release(
-    make_repo: Callable[..., Path],
-) -> None:
-    repo, older, newer = _older_and_newer(make_repo)
-    slow = subprocess.Popen(
-        [SHIPWAY, "run", "dev", "--commit", older, "--json", "--repo", str(repo)],
+def _start(repo: Path, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [SHIPWAY, "run", "dev", *args, "--json", "--repo", str(repo)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         stdin=subprocess.DEVNULL,
         text=True,
     )
-    _wait_for_log(repo, "dev-1", "Running command for i", slow)
-    fast = shipway_json("run", "dev", repo=repo)  # the branch head, while dev-1 still builds
-    assert fast["id"] == "dev-2" and fast["state"] == "succeeded" and fast["commit"] == newer
+
+
+def _wait_for_state(repo: Path, run_id: str, state: str) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        runs = {r["id"]: r["state"] for r in shipway_json("runs", "dev", repo=repo)}
+        if runs.get(run_id) == state:
+            return
+        assert time.monotonic() < deadline, f"{run_id} never became {state}: {runs}"
+        time.sleep(0.1)
+
+
+def test_runs_of_one_environment_take_turns_and_a_newer_one_replaces_a_waiting_one(
+    make_repo: Callable[..., Path],
+) -> None:
+    repo, older, newer = _older_and_newer(make_repo)
+    first = _start(repo, "--commit", older)
+    _wait_for_log(repo, "dev-1", "Running command for i", first)
+    # dev-1 builds: dev-2 waits its turn; dev-3 (superseded mode) replaces it before its build
+    second = _start(repo)
+    _wait_for_state(repo, "dev-2", "queued")
+    detail = shipway_json("show", "dev-2", repo=repo)
+    assert detail["waiting_for"] == "dev-1"
+    third = _start(repo)
+    out, err = second.communicate(timeout=60)
+    assert second.returncode == 0, err  # not a failure: the run that replaced it holds it
+    replaced = json.loads(out)
+    assert replaced["state"] == "superseded" and "superseded by run dev-3" in replaced["error"]
+    assert all(j["state"] == "skipped" for j in replaced["jobs"] if j["stage"] != "source")
     (repo / ".shipway/workspaces/0/services/slow/go").write_text("")  # dev-1's checkout
-    out, err = slow.communicate(timeout=120)
-    assert slow.returncode == 0, err  # not a failure: the environment holds its changes
-    assert "Traceback" not in err
-    run = json.loads(out)
-    assert run["state"] == "superseded" and run["release"] is None
-    assert "superseded by run dev-2 (release 1, commit " + newer[:12] in run["error"]
-    deploys = [j for j in run["jobs"] if j["stage"] == "deploy"]
-    assert deploys and all(j["state"] == "skipped" for j in deploys)
+    out, err = first.communicate(timeout=120)
+    assert first.returncode == 0 and json.loads(out)["release"] == 1, err
+    out, err = third.communicate(timeout=120)
+    assert third.returncode == 0, err
+    last = json.loads(out)
+    assert last["state"] == "succeeded" and last["release"] == 2 and last["commit"] == newer
     status = shipway_json("status", "dev", repo=repo)["dev"]
-    assert status["release"] == 1 and status["commit"] == newer
-    assert status["services"]["slow"]["commit"] == newer
+    assert status["release"] == 2 and status["commit"] == newer
     assert [r["state"] for r in shipway_json("runs", "dev", repo=repo)] == [
         "succeeded",
         "superseded",
+        "succeeded",
     ]
 
 

@@ -14,10 +14,11 @@ from typing import Any
 import click
 
 from shipway import __version__
-from shipway.app import DEFAULT_PORT, App, run_exit_code
+from shipway.app import DEFAULT_PORT, App
 from shipway.cli.common import err as _err
 from shipway.cli.common import handle_errors, json_option, repo_option
 from shipway.cli.common import print_json as _print_json
+from shipway.cli.decisions import approve, cancel, reject, report_run, retry, show
 from shipway.cli.envs import env_group
 from shipway.cli.progress import progress_for
 from shipway.cli.releases import plan, rollback
@@ -71,7 +72,7 @@ def validate(repo: Path | None, as_json: bool) -> None:
 @click.argument("env")
 @click.option("--commit", default=None, help="Run this commit instead of the branch head.")
 @click.option(
-    "--wait/--no-wait", default=True, help="Wait for the run to finish (in-process runs always do)."
+    "--wait", is_flag=True, help="Keep waiting while the run waits for an approval, to its end."
 )
 @click.option("--force", is_flag=True, help="Rebuild and redeploy every service.")
 @repo_option
@@ -80,30 +81,15 @@ def validate(repo: Path | None, as_json: bool) -> None:
 def run(
     env: str, commit: str | None, wait: bool, force: bool, repo: Path | None, as_json: bool
 ) -> None:
-    """Run the pipeline for ENV: source, build every service, deploy them together."""
+    """Run the pipeline for ENV: source, approval where asked, build every service, deploy
+    them together. Without --wait it returns once the run waits for a person."""
     app = App(repo)
     # SIGTERM (a CI job's timeout, `kill`) cancels like Ctrl-C: builds are stopped and the
     # run is recorded, instead of the process vanishing with its builds still running.
     signal.signal(signal.SIGTERM, _terminate)
     with progress_for(sys.stderr) as progress:
-        outcome = app.run(env, commit, listener=progress, force=force)
-    result = outcome.run
-    if as_json:
-        jobs = [j.as_dict() for j in app.store.jobs(result.id)]
-        _print_json({**result.as_dict(), "jobs": jobs})
-    else:
-        line = f"run {result.id} {result.state.value}: {env} at {result.commit[:12]}"
-        if result.release is not None:
-            line += f", release {result.release}"
-        if result.error:
-            line += f" ({result.error})"
-        click.echo(line)
-        for build in outcome.builds:
-            if build.error:
-                _err(f"  {build.service}: {build.error}")
-        if result.error:
-            _err(f"see `shipway logs {result.id}`")
-    sys.exit(run_exit_code(result.state))
+        outcome = app.run(env, commit, listener=progress, force=force, wait=wait)
+    report_run(app, outcome.run, as_json, [b for b in outcome.builds if b.error])
 
 
 @cli.command(name="print")
@@ -277,6 +263,8 @@ def demo(no_serve: bool, port: int) -> None:
 
 
 cli.add_command(env_group)
+for command in (approve, reject, cancel, retry, show):
+    cli.add_command(command)
 cli.add_command(plan)
 cli.add_command(rollback)
 cli.add_command(token_group)

@@ -14,17 +14,34 @@ from shipway.model import Job, Run, RunState
 
 __all__ = ["NOTIFIED_STATES", "run_message"]
 
-# A run's end that people want to hear of. Not `superseded` (routine on a busy branch: the
-# run that replaced it notifies in its turn) nor `interrupted` (found by a later command,
-# not by the run). Approval needed joins when approvals exist.
-NOTIFIED_STATES = frozenset({RunState.SUCCEEDED, RunState.FAILED, RunState.CANCELLED})
+# What people want to hear of: a run waiting for their approval, and a run's end. Not
+# `superseded` (routine on a busy branch: the run that replaced it notifies in its turn)
+# nor `interrupted` (found by a later command, not by the run).
+NOTIFIED_STATES = frozenset(
+    {
+        RunState.AWAITING_APPROVAL,
+        RunState.SUCCEEDED,
+        RunState.FAILED,
+        RunState.CANCELLED,
+        RunState.REJECTED,
+        RunState.EXPIRED,
+    }
+)
 
-_ICONS = {RunState.SUCCEEDED: "✅", RunState.FAILED: "❌", RunState.CANCELLED: "⏹"}
+_ICONS = {
+    RunState.AWAITING_APPROVAL: "⏸",
+    RunState.SUCCEEDED: "✅",
+    RunState.FAILED: "❌",
+    RunState.CANCELLED: "⏹",
+    RunState.REJECTED: "🚫",
+    RunState.EXPIRED: "⌛",
+}
 _MAX_ERROR = 500  # characters of the error in `text`; the field `error` keeps it all
 
 
 def run_message(project: str, run: Run, jobs: Sequence[Job], mask: Masker) -> dict[str, Any]:
-    """The JSON body posted for `run` (ended), its services' states from `jobs`."""
+    """The JSON body posted for `run` (ended, or waiting for an approval), its services'
+    states from `jobs`."""
     services: dict[str, dict[str, str]] = {}
     for job in jobs:
         if job.service != "*":  # the source stage is the run's, not a service's
@@ -63,6 +80,8 @@ def _text(project: str, run: Run, error: str | None) -> str:
     if run.release is not None:
         line += f", release {run.release}"
     line += f" (commit {run.commit[:12]})"
+    if run.state == RunState.AWAITING_APPROVAL:
+        line += f": `shipway approve {run.id}` or `shipway reject {run.id}`"
     if error:
         error = " ".join(error.split())  # one line, whatever the error held
         if len(error) > _MAX_ERROR:

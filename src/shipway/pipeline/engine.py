@@ -1,94 +1,50 @@
-"""Carries a run out: Source -> Build -> Deploy, recording every step in the store.
+"""Drives a run, a state machine persisted in the store: Source -> Approval (where asked)
+-> Build -> Deploy.
 
-The same code serves `shipway run` in-process and (later) the server's worker; only the
-caller differs. A release is all services or none: the deploy stage runs only when every
-build succeeded, and the local target switches the whole release at once.
+`submit` checks the commit's configuration and queues the run with its stages; `drive`
+claims the run when it is its turn (store/queue.py says when), carries out its stages in
+order through the stage code (stages.py) and records each, until the run ends or waits for
+a person. The same code serves `shipway run` in-process and the server's worker; only the
+caller differs. A process keeps what it made for a run (the checkout, the plan, the builds)
+from one stage to the next; a run taken on by another process, after a restart or an
+approval, makes them again from the commit and the store.
 """
 
 from __future__ import annotations
 
-import sys
+import contextlib
 import time
-from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor, wait
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from shipway.build.cleanup import LaterRemover
-from shipway.build.confine import drop_other_env_files
-from shipway.build.runner import BuildRequest, run_build
-from shipway.build.shell import cancel_running_builds
 from shipway.errors import DeployFailed, ShipwayError
 from shipway.masking import Masker
 from shipway.model import (
     Artifact,
-    AwsTarget,
     BuildResult,
-    DeployAction,
     JobState,
-    Release,
     Run,
     RunState,
-    StackEvent,
     Stage,
+    StageState,
 )
-from shipway.notify import NOTIFIED_STATES, Notifier, default_notifier, run_message
-from shipway.pipeline.build_support import fetch_build_secrets, store_artifact
-from shipway.pipeline.deploy import (
-    CfPreparer,
-    DeployHooks,
-    DeployJob,
-    deploy_jobs,
-    deploy_request,
-    failure_summary,
-    released_services,
-)
-from shipway.pipeline.events import JobEvent, Listener, ignore
-from shipway.pipeline.keys import FileIndex, build_key
-from shipway.pipeline.locks import environment_lock
+from shipway.notify import Notifier
+from shipway.pipeline.deploy import DeployHooks
+from shipway.pipeline.events import Listener, ignore
 from shipway.pipeline.paths import StatePaths
-from shipway.pipeline.plan import RunPlan, build_variables, plan_run
-from shipway.pipeline.records import write_record
+from shipway.pipeline.plan import RunPlan, plan_run
 from shipway.pipeline.recovery import remove_run_files
-from shipway.source.git import is_ancestor, tracked_files
-from shipway.store.sqlite import Store
+from shipway.pipeline.stages import NOT_PACKAGED, RunCancelled, StageWork, Superseded
+from shipway.source.checkouts import Checkout
+from shipway.store.sqlite import Store, process_identity
 from shipway.targets import select_target
 from shipway.targets.protocol import Target
 
-__all__ = ["NOT_PACKAGED", "Engine", "Outcome", "Superseded", "fetch_build_secrets"]
+__all__ = ["NOT_PACKAGED", "Engine", "Outcome", "Superseded", "run_stages"]
 
-# Configuration that must never ship inside a function package.
-NOT_PACKAGED = ("serverless.yml", "serverless.yaml", "buildspec.yml", "buildspec.yaml", ".env*")
-
-
-_WAKE_S = 0.2  # how often a thread waiting on builds looks for a signal
-
-
-@dataclass(frozen=True)
-class _BuildStage:
-    """What every service build of one run shares."""
-
-    run: Run
-    plan: RunPlan
-    workspace: Path
-    force: bool
-    files: FileIndex  # the commit's tracked files, indexed once for every key
-    remover: LaterRemover  # removes each build's scratch folder while the next builds run
-
-    @property
-    def seq(self) -> int:
-        return int(self.run.id.rsplit("-", 1)[1])
-
-
-class Superseded(Exception):
-    """The environment already runs a release of a newer commit than this run's."""
-
-    def __init__(self, live: Release) -> None:
-        super().__init__(
-            f"superseded by run {live.run_id} (release {live.number}, commit {live.commit[:12]}),"
-            " which deployed a newer commit"
-        )
-        self.live = live
+Describe = Callable[[Run], Mapping[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -97,7 +53,37 @@ class Outcome:
     builds: tuple[BuildResult, ...]
 
 
-class Engine:
+@dataclass
+class _Context:
+    """What this process made for a run and keeps between its stages."""
+
+    checkout: Checkout
+    workspace: Path
+    plan: RunPlan
+    target: Target
+    hooks: DeployHooks
+    builds: list[BuildResult] | None = None
+    released: bool = field(default=False)
+
+    def release(self) -> None:
+        if not self.released:
+            self.released = True
+            self.checkout.release()  # what the builds wrote in it goes
+
+
+def run_stages(plan: RunPlan) -> tuple[Stage, ...]:
+    """A run's stages, in order: the approval where the environment asks for one."""
+    before = plan.environment.approval.before if plan.environment.approval else None
+    return (
+        Stage.SOURCE,
+        *((Stage.APPROVAL,) if before == "build" else ()),
+        Stage.BUILD,
+        *((Stage.APPROVAL,) if before == "deploy" else ()),
+        Stage.DEPLOY,
+    )
+
+
+class Engine(StageWork):
     def __init__(
         self,
         repo: Path,
@@ -105,6 +91,7 @@ class Engine:
         store: Store,
         listener: Listener = ignore,
         notifier: Notifier | None = None,  # default: the process's, waited for at exit
+        describe: Describe | None = None,  # what a run waiting for approval would do
     ):
         self.repo = repo
         self.notifier = notifier
@@ -113,9 +100,12 @@ class Engine:
         self.paths = paths
         self.store = store
         self.listener = listener
+        self.describe = describe
+        self.owner = process_identity()
         self._artifacts: Path | None = None
+        self._contexts: dict[str, _Context] = {}
 
-    # ------------------------------------------------------------------ entry point
+    # ------------------------------------------------------------------ entry points
 
     def run(
         self,
@@ -124,53 +114,76 @@ class Engine:
         trigger: str = "cli",
         force: bool = False,
         allow_older: bool = False,
+        actor: str = "local",
+        poll_s: float = 0.2,
     ) -> Outcome:
-        """Export `commit`, plan, build and deploy. Bad configuration raises ShipwayError
-        before any run is recorded; a failed build or deploy gives a run in state `failed`.
-        `force` rebuilds and redeploys every service. A run whose commit is older than the
-        live release's (an ancestor of it) ends `superseded` unless `allow_older` (a
-        rollback)."""
-        # the workspace: a checkout kept from an earlier run, brought to the commit by
-        # writing only what differs (source/checkouts.py); held until the run ends
+        """`shipway run` in-process: submit, then drive the run until it ends or waits for
+        an approval (waiting first for its turn behind the environment's active run)."""
+        run = self.submit(env_name, commit, trigger, actor=actor, force=force)
+        run = self.drive_until_settled(run.id, poll_s)
+        return Outcome(run, tuple(self._builds_of(run.id)))
+
+    def submit(
+        self,
+        env_name: str,
+        commit: str,
+        trigger: str = "cli",
+        *,
+        actor: str = "local",
+        force: bool = False,
+        owner: str | None = "self",
+    ) -> Run:
+        """Check the commit's configuration and queue a run of it. Bad configuration
+        raises ShipwayError before any run is recorded. `owner`: "self" when this process
+        drives the run, None when it is left to the server."""
         checkout = self.paths.checkout_pool(self.repo).take()
         try:
             workspace = checkout.update(commit)
             plan = plan_run(workspace, env_name, commit)
-            target, hooks = self._check_supported(plan)
+            target, hooks = self._target(plan)
         except BaseException:
             checkout.release()
             raise
-        run = self.store.create_run(env_name, commit, trigger, RunState.RUNNING)
-        self._masks[run.id] = Masker(plan.secrets)
-        run = self.store.update_run(run.id, started_at=time.time())
-        self._job(run, Stage.SOURCE, "*", JobState.SUCCEEDED, 0.0, commit[:12])
+        run, _ = self.store.queue_run(
+            env_name,
+            commit,
+            trigger,
+            run_stages(plan),
+            actor=actor,
+            owner=self.owner if owner == "self" else None,
+            options={"force": force},
+            supersede=plan.environment.mode == "superseded",
+        )
+        if owner == "self":
+            self._contexts[run.id] = _Context(checkout, workspace, plan, target, hooks)
+        else:
+            checkout.release()
+        return run
+
+    def drive_until_settled(self, run_id: str, poll_s: float = 0.2) -> Run:
+        """Drive `run_id` until it ends or waits for a person; while another run of its
+        environment is active, wait for its turn."""
+        while True:
+            run = self.drive(run_id)
+            if run.state != RunState.QUEUED:
+                return run
+            time.sleep(poll_s)
+
+    def drive(self, run_id: str, adopt: bool = False) -> Run:
+        """Claim `run_id` if it is its turn and carry its stages out until it ends or waits
+        for an approval. Returns the run as it then is (still `queued` when not its turn)."""
+        run = self.store.claim_run(run_id, self.owner, adopt=adopt)
+        if run is None:
+            self._drop_if_ended(run_id)
+            return self.store.run(run_id)
+        ctx = self._contexts.pop(run_id, None)
         try:
-            live = self.store.latest_release(env_name)
-            if not allow_older and live is not None and self._newer(live, commit):
-                # already older than what is live: building it would be wasted (the deploy
-                # checks again, under the lock, for a newer release made meanwhile)
-                return self._supersede(run, plan, Superseded(live), ())
-            builds = self._build(run, plan, workspace, force)
-            failed = [b for b in builds if b.state != JobState.SUCCEEDED]
-            if failed:
-                for s in plan.services:
-                    self._job(
-                        run, Stage.DEPLOY, s.service.name, JobState.SKIPPED, 0.0, "a build failed"
-                    )
-                names = ", ".join(f"`{b.service}`" for b in failed)
-                run = self._finish(run, RunState.FAILED, f"build failed: {names}")
-                return Outcome(run, tuple(builds))
-            try:
-                number = self._deploy(
-                    run, plan, workspace, builds, (target, hooks), force, allow_older
-                )
-            except Superseded as newer:  # a newer commit went live while this run built
-                return self._supersede(run, plan, newer, builds)
-            except DeployFailed as exc:  # the user's work said no: nothing was switched
-                run = self._finish(run, RunState.FAILED, f"deploy failed: {exc}")
-                return Outcome(run, tuple(builds))
-            run = self._finish(run, RunState.SUCCEEDED, None, release=number)
-            return Outcome(run, tuple(builds))
+            if ctx is None:
+                ctx = self._context(run)
+            self._masks[run.id] = Masker(ctx.plan.secrets)
+            run = self._stages(run, ctx)
+        except ShipwayError as exc:  # its configuration no longer loads: the run says why
+            run = self._finish(run, RunState.FAILED, str(exc))
         except KeyboardInterrupt:
             self._finish(run, RunState.CANCELLED, "cancelled (interrupted by the user)")
             raise
@@ -178,213 +191,104 @@ class Engine:
             self._finish(run, RunState.FAILED, f"{type(exc).__name__}: {exc}")
             raise
         finally:
-            self.store.forget_build_groups(run.id)
-            remove_run_files(self.paths, run.id)
-            checkout.release()  # what the builds wrote in it goes
-            self._notify(run.id, plan)
-            self._masks.pop(run.id, None)
+            self._settle(run_id, ctx)
+        return run
 
-    # ------------------------------------------------------------------ stages
+    # ------------------------------------------------------------------ the stages
 
-    def _build(self, run: Run, plan: RunPlan, workspace: Path, force: bool) -> list[BuildResult]:
-        """Every service's build, in parallel up to `build.concurrency`."""
-        files = FileIndex.for_project(plan.project, tracked_files(self.repo, plan.commit))
-        stage = _BuildStage(run, plan, workspace, force, files, LaterRemover())
-        others = [e for e in plan.project.environments if e != plan.environment.name]
-        drop_other_env_files(workspace, [s.service.path for s in plan.services], others)
-        names = [s.service.name for s in plan.services]
-        workers = max(1, min(plan.project.build.concurrency, len(names)))
+    def _stages(self, run: Run, ctx: _Context) -> Run:
+        plan = ctx.plan
+        for stage in self.store.stages(run.id):
+            if stage.state.done:
+                continue
+            why = self.store.cancel_requested(run.id)
+            if why:
+                return self._finish(run, RunState.CANCELLED, why)
+            if stage.stage == Stage.APPROVAL:
+                return self._ask_approval(run, plan)
+            self.store.set_stage(run.id, stage.stage, StageState.RUNNING)
+            if stage.stage == Stage.SOURCE:
+                self._job(run, Stage.SOURCE, "*", JobState.SUCCEEDED, 0.0, run.commit[:12])
+                live = self.store.latest_release(run.env)
+                if live is not None and self._newer(live, run.commit):
+                    # already older than what is live: building it would be wasted (the
+                    # deploy checks again, under the lock, for a release made meanwhile)
+                    return self._supersede(run, plan, Superseded(live), ())
+            elif stage.stage == Stage.BUILD:
+                ended = self._build_stage(run, ctx)
+                if ended is not None:
+                    return ended
+            elif stage.stage == Stage.DEPLOY:
+                return self._deploy_stage(run, ctx)
+            self.store.set_stage(run.id, stage.stage, StageState.SUCCEEDED)
+        return self._finish(run, RunState.SUCCEEDED, None)
+
+    def _build_stage(self, run: Run, ctx: _Context) -> Run | None:
+        """Every service's build; the run when it ended here (a build failed, cancelled)."""
+        force = bool(self.store.run_options(run.id).get("force"))
         try:
-            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="build") as pool:
-                futures = [pool.submit(self._build_service, stage, name) for name in names]
-                try:
-                    # woken now and then: a Ctrl-C that the kernel hands to a build thread
-                    # is only seen when this thread runs again (an endless wait hung)
-                    while wait(futures, timeout=_WAKE_S)[1]:
-                        pass
-                    return [f.result() for f in futures]
-                except BaseException:  # Ctrl-C: stop every build now, do not wait for them
-                    for f in futures:
-                        f.cancel()
-                    while not all(f.done() for f in futures):
-                        cancel_running_builds()
-                        time.sleep(0.05)
-                    raise
-        finally:
-            stage.remover.close()  # every build's scratch folder is gone before the deploy
+            builds = self._build(run, ctx.plan, ctx.workspace, force)
+        except RunCancelled as cancelled:
+            return self._finish(run, RunState.CANCELLED, str(cancelled))
+        ctx.builds = builds
+        failed = [b for b in builds if b.state != JobState.SUCCEEDED]
+        if not failed:
+            return None
+        for s in ctx.plan.services:
+            self._job(run, Stage.DEPLOY, s.service.name, JobState.SKIPPED, 0.0, "a build failed")
+        names = ", ".join(f"`{b.service}`" for b in failed)
+        return self._finish(run, RunState.FAILED, f"build failed: {names}")
 
-    def _build_service(self, stage: _BuildStage, name: str) -> BuildResult:
-        """One service: fetch its build secrets, compute its input key, then reuse the build
-        with the same key or run a new one."""
-        run, plan, workspace = stage.run, stage.plan, stage.workspace
-        sp = plan.service(name)
-        log = self.paths.build_log(run.id, name)
-        log.parent.mkdir(parents=True, exist_ok=True)
-        build_vars = {
-            **build_variables(plan, name, run.id, stage.seq),
-            "CODEBUILD_SRC_DIR": str(workspace),
-        }
-        target = plan.environment.target
-        profile = target.profile if isinstance(target, AwsTarget) else None
+    def _deploy_stage(self, run: Run, ctx: _Context) -> Run:
+        builds = ctx.builds if ctx.builds is not None else self._builds_of(run.id)
+        force = bool(self.store.run_options(run.id).get("force"))
+        self.store.set_stage(run.id, Stage.DEPLOY, StageState.RUNNING)
         try:
-            fetched = fetch_build_secrets(sp.buildspec, build_vars["AWS_REGION"], profile)
-        except ShipwayError as exc:
-            self._job(run, Stage.BUILD, name, JobState.FAILED, 0.0, str(exc), log)
-            return BuildResult(name, JobState.FAILED, 0.0, error=str(exc))
-        key = build_key(
-            sp.service,
-            stage.files,
-            {**sp.env_values.values, **fetched, **build_vars},
-            sp.buildspec,
-            sp.definition.package_patterns,
-        )
-        secret = plan.secrets | frozenset(v for v in fetched.values() if v)
-        # exported values are stored and shown: masked, as one may hold or contain a secret
-        mask = Masker(secret)
-        earlier = None if stage.force else self.store.find_build(key)
-        if earlier is not None and self._in_artifact_store(earlier.artifact.path):
-            message = f"reused the build of {earlier.run_id}"
-            log.write_text(f"{message} (same inputs, key {key[:12]})\n", encoding="utf-8")
-            exported = mask.data(dict(earlier.exported))
-            reused: dict[str, object] = {
-                "key": key,
-                "reused_from": earlier.run_id,
-                "artifact_sha256": earlier.artifact.sha256,
-                "exported": exported,
-            }
-            self._job(run, Stage.BUILD, name, JobState.SUCCEEDED, 0.0, message, log, reused)
-            return BuildResult(name, JobState.SUCCEEDED, 0.0, earlier.artifact, exported=exported)
-        self._job(run, Stage.BUILD, name, JobState.RUNNING, 0.0, None, log)
-        out_zip = self.paths.run_dir(run.id) / "artifacts" / f"{name}.zip"
-        out_zip.parent.mkdir(parents=True, exist_ok=True)
-        request = BuildRequest(
-            service=name,
-            service_dir=workspace / sp.service.path,
-            workspace=workspace,
-            buildspec=sp.buildspec,
-            env=dict(sp.env_values.values),
-            build_vars=build_vars,
-            package_patterns=sp.definition.package_patterns,
-            exclude_files=NOT_PACKAGED,
-            out_zip=out_zip,
-            log_path=log,
-            timeout_s=plan.project.build.timeout_s,
-            secrets=secret,
-            cache_dir=self.paths.home / "cache" / name,
-            resolved_secrets=fetched,
-            scratch_dir=self.paths.scratch(run.id) / name,
-            remove_scratch=stage.remover.remove,
-            on_spawn=lambda pgid: self.store.add_build_group(run.id, name, pgid),
-            sandbox=plan.project.build.sandbox,
-            network=plan.project.build.network,
-            # invisible in the sandbox; the workspace and scratch below the state directory
-            # are bound back in
-            hidden=(self.paths.home, self.repo, Path.home() / ".shipway"),
-        )
-        result = run_build(request)
-        self.store.forget_build_groups(run.id, name)  # every process it started has ended
-        result = replace(result, exported=mask.data(dict(result.exported)))
-        detail: dict[str, object] = {
-            "key": key,
-            "seconds": round(result.seconds, 3),
-            "exported": dict(result.exported),
-        }
-        if result.artifact is not None:
-            result = store_artifact(self.paths, result)
-            assert result.artifact is not None
-            self.store.record_build(key, result.artifact, result.exported, run.id)
-            detail["artifact_sha256"] = result.artifact.sha256
-        self._job(run, Stage.BUILD, name, result.state, result.seconds, result.error, log, detail)
-        return result
-
-    def _deploy(
-        self,
-        run: Run,
-        plan: RunPlan,
-        workspace: Path,
-        builds: Sequence[BuildResult],
-        chosen: tuple[Target, DeployHooks],
-        force: bool,
-        allow_older: bool = False,
-    ) -> int:
-        """Plan against the live release, then deploy every service through the
-        environment's target, all or none (see pipeline/deploy.py, targets/protocol.py)."""
-        env = plan.environment.name
-        artifacts: dict[str, Artifact] = {b.service: b.artifact for b in builds if b.artifact}
-        request = deploy_request(plan, artifacts, force)
-        started = time.monotonic()
-        preparer = CfPreparer(plan, workspace)
-
-        def on_event(service: str, event: StackEvent) -> None:
-            elapsed = time.monotonic() - started
-            self._job(run, Stage.DEPLOY, service, JobState.RUNNING, elapsed, event.line())
-
-        target, hooks = chosen  # made, and its credentials checked, before the run began
-        hooks.on_event, hooks.prepare = on_event, preparer
-        with environment_lock(self.paths.env_lock(env), env):
-            # under the lock, so no other run can switch between this check and ours
-            live = self.store.latest_release(env)
-            if not allow_older and live is not None and self._newer(live, plan.commit):
-                raise Superseded(live)
-            deploy_plan = target.plan(request)
-            for change in deploy_plan.changes:
-                if change.action == DeployAction.DEPLOY:
-                    self._job(
-                        run, Stage.DEPLOY, change.service, JobState.RUNNING, 0.0, change.reason
-                    )
-            # a number the target never used: a killed deploy may have left one unrecorded
-            number = target.reserve(env, self.store.next_release_number(env))
-            try:
-                result = target.apply(deploy_plan, request, number)
-            except Exception as exc:
-                for service in deploy_plan.deployed:
-                    self._job(run, Stage.DEPLOY, service, JobState.FAILED, 0.0, str(exc))
-                raise
-            elapsed = time.monotonic() - started
-            if not result.ok:
-                self._report(run, deploy_jobs(deploy_plan, result, None, elapsed))
-                raise DeployFailed(failure_summary(result, deploy_plan.deployed))
-            # the release names every service, each with the commit that deployed its content
-            released, kept = released_services(request, result, live, preparer.prepared)
-            kind = plan.environment.target.kind
-            write_record(self.paths, env, number, plan.commit, kind, kept, Masker(plan.secrets))
-            self.store.add_release(
-                Release(env, number, run.id, plan.commit, time.time(), tuple(released))
+            number = self._deploy(
+                run, ctx.plan, ctx.workspace, builds, (ctx.target, ctx.hooks), force
             )
-        self._report(run, deploy_jobs(deploy_plan, result, number, elapsed))
-        return number
+        except Superseded as newer:  # a newer commit went live while this run built
+            return self._supersede(run, ctx.plan, newer, builds)
+        except DeployFailed as exc:  # the user's work said no: nothing was switched
+            return self._finish(run, RunState.FAILED, f"deploy failed: {exc}")
+        return self._finish(run, RunState.SUCCEEDED, None, release=number)
 
-    def _report(self, run: Run, jobs: Sequence[DeployJob]) -> None:
-        for j in jobs:
-            self._job(run, Stage.DEPLOY, j.service, j.state, j.elapsed, j.message, detail=j.detail)
+    def _ask_approval(self, run: Run, plan: RunPlan) -> Run:
+        """The run waits for a person's decision, showing what it would do."""
+        policy = plan.environment.approval
+        assert policy is not None  # the stage exists only where the environment asks
+        summary: Mapping[str, Any] = {}
+        if self.describe is not None:
+            try:
+                summary = self.describe(run)
+            except ShipwayError as exc:  # the plan is information: the approval still waits
+                summary = {"error": str(exc)}
+        mask = self._masks.get(run.id) or Masker(plan.secrets)
+        self.store.await_approval(
+            run.id, policy.before, policy.approvers, policy.timeout_s, mask.data(dict(summary))
+        )
+        return self.store.run(run.id)
 
     # ------------------------------------------------------------------ helpers
 
-    def _supersede(
-        self, run: Run, plan: RunPlan, newer: Superseded, builds: Sequence[BuildResult]
-    ) -> Outcome:
-        """End the run `superseded`: every job not done is skipped, saying by what."""
-        stages = (Stage.DEPLOY,) if builds else (Stage.BUILD, Stage.DEPLOY)
-        for stage in stages:
-            for sp in plan.services:
-                self._job(run, stage, sp.service.name, JobState.SKIPPED, 0.0, str(newer))
-        return Outcome(self._finish(run, RunState.SUPERSEDED, str(newer)), tuple(builds))
+    def _cancelled(self, run_id: str) -> str | None:
+        return self.store.cancel_requested(run_id)
 
-    def _newer(self, live: Release, commit: str) -> bool:
-        """Whether the live release was made from a later commit of the same history
-        (`commit` is its ancestor). A diverged commit (a force-push) is not older."""
-        return live.commit != commit and is_ancestor(self.repo, commit, live.commit)
+    def _context(self, run: Run) -> _Context:
+        """The checkout and plan of a run this process did not submit (or let go of)."""
+        checkout = self.paths.checkout_pool(self.repo).take()
+        try:
+            workspace = checkout.update(run.commit)
+            plan = plan_run(workspace, run.env, run.commit)
+            target, hooks = self._target(plan)
+        except BaseException:
+            checkout.release()
+            raise
+        return _Context(checkout, workspace, plan, target, hooks)
 
-    def _check_supported(self, plan: RunPlan) -> tuple[Target, DeployHooks]:
-        """Before the run is recorded: what this version cannot do, and the environment's
-        target, its credentials checked (missing or wrong ones, or another `account`, are
-        ShipwayErrors); the deploy uses that target, its hooks bound then."""
-        env = plan.environment
-        if env.approval is not None:
-            raise ShipwayError(
-                f"environment `{env.name}` asks for approval before {env.approval.before}; "
-                "approvals need the Shipway server, which this version does not have yet",
-            )
+    def _target(self, plan: RunPlan) -> tuple[Target, DeployHooks]:
+        """The environment's target, its credentials checked (missing or wrong ones, or
+        another `account`, are ShipwayErrors); the deploy uses it, its hooks bound then."""
         hooks = DeployHooks()
         target = select_target(
             plan.environment,
@@ -396,58 +300,52 @@ class Engine:
         target.check()
         return target, hooks
 
-    def _job(
-        self,
-        run: Run,
-        stage: Stage,
-        service: str,
-        state: JobState,
-        elapsed: float,
-        message: str | None = None,
-        log: Path | None = None,
-        detail: Mapping[str, object] | None = None,
-    ) -> None:
-        mask = self._masks.get(run.id)
-        if mask and message:
-            message = mask(message)
-        if mask and detail:
-            detail = mask.data(detail)
-        self.store.set_job(
-            run.id,
-            stage,
-            service,
-            state,
-            error=message if state in (JobState.FAILED, JobState.TIMED_OUT) else None,
-            log_path=str(log) if log else None,
-            detail={**(detail or {}), **({"message": message} if message else {})} or None,
-        )
-        self.listener(JobEvent(run.id, stage, service, state, elapsed, message))
+    def _builds_of(self, run_id: str) -> list[BuildResult]:
+        """The run's builds as recorded: each artifact found again by its input key."""
+        out = []
+        for job in self.store.jobs(run_id):
+            if job.stage != Stage.BUILD:
+                continue
+            artifact: Artifact | None = None
+            key = job.detail.get("key")
+            found = self.store.find_build(key) if isinstance(key, str) else None
+            if found is not None and self._in_artifact_store(found.artifact.path):
+                artifact = found.artifact
+            exported = job.detail.get("exported")
+            out.append(
+                BuildResult(
+                    job.service,
+                    job.state,
+                    float(job.detail.get("seconds") or 0.0),
+                    artifact,
+                    job.error,
+                    exported=dict(exported) if isinstance(exported, dict) else {},
+                )
+            )
+        return out
 
-    def _finish(
-        self, run: Run, state: RunState, error: str | None, release: int | None = None
-    ) -> Run:
-        mask = self._masks.get(run.id)
-        if mask and error:
-            error = mask(error)
-        return self.store.update_run(
-            run.id, state=state, finished_at=time.time(), error=error, release=release
-        )
+    def _settle(self, run_id: str, ctx: _Context | None) -> None:
+        """After a drive: a run that waits or ended lets go of its checkout; one that ended
+        is cleaned up and its webhooks hear of it (so does one now awaiting approval)."""
+        run = self.store.run(run_id)
+        if run.state == RunState.RUNNING:  # cannot be: a drive ends or waits
+            return
+        if ctx is not None:
+            ctx.release()
+        if run.state.finished:
+            self.store.forget_build_groups(run_id)
+            remove_run_files(self.paths, run_id)
+        plan = ctx.plan if ctx is not None else None
+        if plan is not None:
+            self._notify(run_id, plan)
+        self._masks.pop(run_id, None)
 
-    def _notify(self, run_id: str, plan: RunPlan) -> None:
-        """The run ended: its webhooks hear of it, in the background (shipway.notify)."""
-        env, mask = plan.environment, Masker(plan.secrets)
-        try:
-            run = self.store.run(run_id) if env.notify else None
-            if run is not None and run.state in NOTIFIED_STATES:
-                message = run_message(plan.project.name, run, self.store.jobs(run_id), mask)
-                log = self.paths.run_dir(run_id) / "notify.log"
-                (self.notifier or default_notifier()).send(run_id, env.notify, message, log)
-        except Exception as exc:  # nothing here may change the run or its exit
-            print(f"shipway: warning: {run_id} not notified: {mask(str(exc))}", file=sys.stderr)
-
-    def _in_artifact_store(self, path: Path) -> bool:
-        """A stored build is reused only from the artifact store (never a path elsewhere)."""
-        if self._artifacts is None:  # resolved once: every service of a run asks
-            self._artifacts = (self.paths.home / "artifacts").resolve()
-        real = path.resolve()  # links followed: the artifact store is below the state folder
-        return real.is_relative_to(self._artifacts) and real.is_file()
+    def _drop_if_ended(self, run_id: str) -> None:
+        """A run this process submitted but did not drive to its end (superseded or
+        cancelled while it waited its turn): its checkout goes."""
+        run = self.store.run(run_id)
+        if run.state.finished:
+            ctx = self._contexts.pop(run_id, None)
+            if ctx is not None:
+                with contextlib.suppress(Exception):
+                    ctx.release()

@@ -20,8 +20,19 @@ from pathlib import Path
 from typing import Any
 
 from shipway.errors import NotFound, ShipwayError
-from shipway.model import Artifact, Job, JobState, Release, ReleasedService, Run, RunState, Stage
+from shipway.model import (
+    Artifact,
+    Job,
+    JobState,
+    Release,
+    ReleasedService,
+    Run,
+    RunState,
+    Stage,
+    StageState,
+)
 from shipway.store.access import ACCESS_SCHEMA, AccessRecords
+from shipway.store.queue import QUEUE_SCHEMA, QueueRecords
 
 MIGRATIONS: tuple[str, ...] = (
     """
@@ -104,6 +115,9 @@ MIGRATIONS: tuple[str, ...] = (
     # API tokens (their SHA-256, never the token) and the audit log of every write and
     # refused attempt; the statements are in access.py, beside the queries that use them
     ACCESS_SCHEMA,
+    # runs as persisted state machines: stages, approvals, who started a run, cancel
+    # requests (queue.py)
+    QUEUE_SCHEMA,
 )
 
 
@@ -142,7 +156,7 @@ class BuildRecord:
     run_id: str
 
 
-class Store(AccessRecords):
+class Store(AccessRecords, QueueRecords):
     """The state store of one repository (one SQLite file)."""
 
     def __init__(self, path: Path):
@@ -236,33 +250,52 @@ class Store(AccessRecords):
         return [_run(r) for r in rows]
 
     def mark_orphans_interrupted(self, before: Callable[[str], None] | None = None) -> list[str]:
-        """Runs left `running` by a process that no longer exists (killed, crashed) are
-        `interrupted`: their state is true again. `before(run_id)` is called first for each
-        (to stop what the dead process left running). Returns their ids."""
+        """Runs left `running` (or `queued` to be driven) by a process that no longer exists
+        (killed, crashed) are `interrupted`: their state is true again, and `shipway retry`
+        takes them on from the stage that did not finish. `before(run_id)` is called first
+        for each (to stop what the dead process left running). Returns their ids. A queued
+        run no process owns waits for the server, and an approval waits for a person."""
         rows = (
             self._db()
-            .execute("SELECT id, owner FROM runs WHERE state = ?", (RunState.RUNNING.value,))
+            .execute(
+                "SELECT id, owner FROM runs WHERE state IN (?, ?) AND owner IS NOT NULL",
+                (RunState.RUNNING.value, RunState.QUEUED.value),
+            )
             .fetchall()
         )
-        orphans = [r["id"] for r in rows if r["owner"] and not process_alive(r["owner"])]
+        orphans = [r["id"] for r in rows if not process_alive(r["owner"])]
         for run_id in orphans:
             if before is not None:
                 before(run_id)
             with self._tx() as db:
-                db.execute(
-                    "UPDATE runs SET state = ?, finished_at = ?, error = ?"
-                    " WHERE id = ? AND state = ?",
+                changed = db.execute(
+                    "UPDATE runs SET state = ?, finished_at = ?, error = ?, owner = NULL"
+                    " WHERE id = ? AND state IN (?, ?)",
                     (
                         RunState.INTERRUPTED.value,
                         time.time(),
                         "interrupted: the process running it stopped",
                         run_id,
                         RunState.RUNNING.value,
+                        RunState.QUEUED.value,
                     ),
-                )
+                ).rowcount
+                if not changed:
+                    continue
                 db.execute(
                     "UPDATE jobs SET state = ?, error = ? WHERE run_id = ? AND state = ?",
                     (JobState.FAILED.value, "interrupted", run_id, JobState.RUNNING.value),
+                )
+                db.execute(
+                    "UPDATE stages SET state = ?, error = ?, finished_at = ?"
+                    " WHERE run_id = ? AND state = ?",
+                    (
+                        StageState.FAILED.value,
+                        "interrupted",
+                        time.time(),
+                        run_id,
+                        StageState.RUNNING.value,
+                    ),
                 )
         return orphans
 
@@ -472,6 +505,7 @@ def _run(row: sqlite3.Row) -> Run:
         trigger=row["trigger"],
         error=row["error"],
         release=row["release"],
+        actor=row["actor"] if "actor" in row.keys() else None,  # before migration 8
     )
 
 
