@@ -505,7 +505,8 @@ def _run(row: sqlite3.Row) -> Run:
         trigger=row["trigger"],
         error=row["error"],
         release=row["release"],
-        actor=row["actor"] if "actor" in row.keys() else None,  # before migration 8
+        # before migration 8 (`in row` would look among the values)
+        actor=row["actor"] if "actor" in row.keys() else None,  # noqa: SIM118
     )
 
 
