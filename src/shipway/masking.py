@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextvars import ContextVar
 from typing import Any, TypeVar
@@ -36,6 +37,7 @@ class Masker:
             found.update(part for part in s.splitlines() if len(part) >= 4)
         # a build or a handler that prints JSON or a Python dict writes a secret escaped
         found.update(form for s in list(found) for form in _encoded_forms(s))
+        found.update(form for s in list(found) for form in _identifier_forms(s))
         self.secrets = sorted(found, key=len, reverse=True)
 
     def __bool__(self) -> bool:
@@ -90,6 +92,28 @@ def _encoded_forms(secret: str) -> set[str]:
         repr(secret)[1:-1],
     }
     return {f for f in forms if f != secret}
+
+
+_NON_ALNUM = re.compile(r"[^0-9A-Za-z]")
+MIN_IDENTIFIER_FORM = 6  # letters and digits a secret needs for its logical-ID forms
+
+
+def _identifier_forms(secret: str) -> set[str]:
+    """The secret as a CloudFormation logical ID carries it once it is part of a name or a
+    path (synth/naming.py): `-` as `Dash`, `_` as `Underscore`, or dropped, with the rest
+    of the name's letters kept or (a path part) lowered, the first one upper-cased."""
+    forms: set[str] = set()
+    if len(_NON_ALNUM.sub("", secret)) < MIN_IDENTIFIER_FORM:
+        return forms  # too little of the secret left: its forms would mask ordinary words
+    for cased in (secret, secret.lower()):
+        for spelled in (
+            cased.replace("-", "Dash").replace("_", "Underscore"),
+            cased.replace("-", "Dash"),
+            cased,
+        ):
+            alnum = _NON_ALNUM.sub("", spelled)
+            forms.update((alnum, alnum[:1].upper() + alnum[1:]))
+    return forms - {secret}
 
 
 def _where_texts(where: Where | None) -> list[str]:

@@ -118,3 +118,15 @@ def test_a_long_line_is_cut_in_pieces_never_inside_a_secret() -> None:
     assert mask(out[0].decode()) == "x" * 90 + "***"
     assert all("s3cret" not in mask(p.decode()) and "0123" not in mask(p.decode()) for p in out)
     assert pieces.feed(b"a\nb\nc") == [b"a", b"b"] and pieces.rest() == [b"c"]
+
+
+def test_a_secret_spelled_as_a_logical_id_is_masked_but_short_forms_are_not() -> None:
+    mask = Masker(["Deploy-Key_42!", "a-b"])
+    for leaked in (
+        "DeployDashKeyUnderscore42",
+        "DeployDashkey42",
+        "DeployDashKey42",
+        "DeployKey42",
+    ):
+        assert mask(f"ApiGatewayResource{leaked}Get") == "ApiGatewayResource***Get", leaked
+    assert mask("ADashb and ab stay") == "ADashb and ab stay"  # `a-b`'s forms are too short
