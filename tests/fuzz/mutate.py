@@ -37,6 +37,8 @@ class Case:
     mutations: list[str] = field(default_factory=list)
     reject: list[str] = field(default_factory=list)  # mutations validate must refuse
     tree_mutated: set[str] = field(default_factory=set)
+    # a refusal that holds only while another file says so: label -> that file
+    reject_needs: dict[str, str] = field(default_factory=dict)
     extra: list[list[str]] = field(default_factory=list)  # commands a mutation asks for
 
     @property
@@ -49,6 +51,8 @@ class Case:
         return self.files.get(path, self.base.files.get(path))
 
     def write(self, path: str, data: bytes) -> None:
+        # a refusal that needed the old content of `path` (a reference to a link) may be gone
+        self.reject = [r for r in self.reject if self.reject_needs.get(r) != path]
         self.files[path] = data
         self.deleted.discard(path)
         self.symlinks.pop(path, None)
@@ -406,8 +410,12 @@ def mutate_fs(case: Case, rng: random.Random) -> None:
     case.files.pop(path, None)
     label = f"symlink {path} -> {target}"
     case.mutations.append(label)
+    if choice in (5, 8) and not _is_service(case, folder):
+        escape = False  # a folder without serverless.yml is no service: nothing there is read
     if escape:
         case.reject.append(label)
+        if choice == 8:
+            case.reject_needs[label] = f"{folder}/serverless.yml"  # it reads conf.yml
 
 
 def mutate_build(case: Case, rng: random.Random) -> None:
