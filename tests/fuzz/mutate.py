@@ -70,7 +70,7 @@ def _forget(case: Case, path: str) -> None:
 def _forget_folder(case: Case, folder: str) -> None:
     """A service whose serverless.yml is gone is no service: nothing in its folder is read,
     so nothing there has to be refused."""
-    case.reject = [r for r in case.reject if not r.startswith(f"{folder}/")]
+    case.reject = [r for r in case.reject if not r.startswith((f"{folder}/", f"symlink {folder}/"))]
 
 
 def _is_service(case: Case, folder: str) -> bool:
