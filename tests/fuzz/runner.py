@@ -263,8 +263,21 @@ def snapshot(folder: Path) -> dict[str, tuple[int, int]]:
 
 
 def _limit_memory() -> None:
-    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
+    """MEMORY_LIMIT more than the forked child already maps: a parent that grew (a test
+    runner whose earlier tests left thread stacks and malloc arenas behind) must not leave
+    the child no room, which read as MemoryError, SystemError and SIGSEGV 'defects'."""
+    limit = _mapped_bytes() + MEMORY_LIMIT
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
+def _mapped_bytes() -> int:
+    """This process's address space (VmSize), from /proc; 0 where there is none."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[0]) * resource.getpagesize()
+    except (OSError, ValueError, IndexError):
+        return 0
 
 
 def _read(path: Path) -> tuple[bytes, bool]:
