@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from shipway.config import schema
+from shipway.config.files import read_config_text
 from shipway.config.globs import glob_match, glob_problem, is_glob
 from shipway.config.names import (
     branch_problem,
@@ -23,7 +24,7 @@ from shipway.config.names import (
 )
 from shipway.config.services import PROJECT_FILE, discover_services, entry_error
 from shipway.config.webhooks import MAX_NOTIFY_URLS, webhook_problem
-from shipway.config.yamlsrc import LineDict, key_path, line_of, load_yaml
+from shipway.config.yamlsrc import LineDict, key_path, line_of, parse_yaml
 from shipway.errors import ConfigErrors, ShipwayError, Where
 from shipway.model import (
     ApprovalPolicy,
@@ -71,6 +72,17 @@ def load_environments(root: Path) -> dict[str, Environment]:
     return environments
 
 
+def parse_environments(text: str) -> tuple[dict[str, Environment], str]:
+    """The environments and `control_branch` of a shipway.yml given as text (one read from a
+    commit rather than a checkout: config/governing.py); ConfigErrors as load_environments."""
+    spec, doc = _parse_project_text(text)
+    errors: list[ShipwayError] = []
+    environments = _environments(spec, doc, errors)
+    if errors:
+        raise ConfigErrors(errors)
+    return environments, spec.control_branch
+
+
 def _read_project_file(root: Path) -> tuple[schema.ShipwayFile, LineDict]:
     path = root / PROJECT_FILE
     if not path.is_file():
@@ -79,7 +91,11 @@ def _read_project_file(root: Path) -> tuple[schema.ShipwayFile, LineDict]:
             Where(PROJECT_FILE),
             hint="run `shipway init` to write one",
         )
-    doc = load_yaml(path, PROJECT_FILE, root)
+    return _parse_project_text(read_config_text(path, PROJECT_FILE, root))
+
+
+def _parse_project_text(text: str) -> tuple[schema.ShipwayFile, LineDict]:
+    doc = parse_yaml(text, PROJECT_FILE)
     if not isinstance(doc, LineDict):
         raise ShipwayError(
             "expected a mapping with `project` and `environments`", Where(PROJECT_FILE, 1)

@@ -8,6 +8,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 
 from shipway.config.durations import parse_duration
+from shipway.config.globs import is_glob
+from shipway.config.names import branch_problem
 from shipway.limits import (
     MAX_APPROVAL_TIMEOUT_S,
     MAX_BUILD_TIMEOUT_S,
@@ -104,4 +106,16 @@ class ShipwayFile(_Strict):
     services: list[str | ServiceEntry] = Field(default_factory=lambda: ["services/*"])  # type: ignore[arg-type]
     build: BuildBlock = Field(default_factory=BuildBlock)
     releases: ReleasesBlock = Field(default_factory=ReleasesBlock)
+    # the branch whose shipway.yml governs environments and approvals (config/governing.py)
+    control_branch: str = "main"
     environments: dict[str, EnvironmentBlock] = Field(min_length=1)
+
+    @field_validator("control_branch")
+    @classmethod
+    def _branch_name(cls, value: str) -> str:
+        problem = branch_problem(value)
+        if problem is None and is_glob(value):
+            problem = f"`{value[:60]}` is a pattern; `control_branch` names one branch"
+        if problem:
+            raise ValueError(problem)
+        return value
