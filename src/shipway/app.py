@@ -6,14 +6,14 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from shipway.auth import AuditEntry, TokenRecord
+from shipway.auth import Action, AuditEntry, TokenRecord
 from shipway.build.sandbox import INSTALL_HINT, unavailable
 from shipway.config.buildspec import parse_buildspec
 from shipway.config.dotenv import EnvValues
@@ -22,7 +22,7 @@ from shipway.config.project import load_environments, load_project
 from shipway.config.serverless import find_config, read_service_name
 from shipway.config.services import PROJECT_FILE, services_seen_despite_errors
 from shipway.config.yamlsrc import with_line
-from shipway.errors import ConfigErrors, NotFound, ShipwayError
+from shipway.errors import ConfigErrors, Forbidden, NotFound, ShipwayError
 from shipway.masking import Masker, masks_secrets, seen_secrets
 from shipway.model import (
     AwsTarget,
@@ -39,6 +39,8 @@ from shipway.pipeline.paths import STATE_FOLDER, StatePaths
 from shipway.pipeline.plan import environment, load_definition, own_stacks, service_env
 from shipway.pipeline.recovery import recover
 from shipway.source.git import branch_head, repository_root, resolve_commit
+from shipway.source.refs import changed_files, fetch_ref
+from shipway.source.triggers import RefUpdate, environments_for_push, remote_of
 from shipway.store.sqlite import Store
 from shipway.targets.local.target import check_schedules
 from shipway.usecases import audit as audit_log
@@ -67,6 +69,8 @@ class App:
         self.repo = repository_root((repo or Path.cwd()).resolve())
         self.paths = StatePaths.for_repo(self.repo)
         self._store: Store | None = None
+        # called when a run was queued for the server: the server wakes its worker with it
+        self.on_queued: Callable[[], None] = lambda: None
         private_state(self.paths)
 
     @property
@@ -194,9 +198,14 @@ class App:
 
     # ------------------------------------------------------------------ run
 
+    def governing(self, commit: str = "HEAD") -> dict[str, Environment]:
+        """The environments as the control branch's shipway.yml defines them (they decide
+        who may approve, which branch feeds which environment: config/governing.py)."""
+        return self.engine().governing(commit)
+
     def resolve_run_commit(self, env_name: str, commit: str | None) -> str:
         # the environments alone: the run reads and checks its commit's services itself
-        env = environment(load_environments(self.repo), env_name)
+        env = environment(self.governing(), env_name)
         if commit:
             return resolve_commit(self.repo, commit)
         if any(ch in env.branch for ch in "*?["):
@@ -265,7 +274,7 @@ class App:
         """Approve or reject a waiting run as the local user. An approved run is driven on
         in this process until it ends or waits again (no server: nobody else would)."""
         self.store.expire_approvals()
-        envs = load_environments(self.repo)
+        envs = self.governing()
         engine = self.engine(listener)
         owner = engine.owner if self.server() is None else None
         run = runs_usecase.decide(
@@ -276,17 +285,83 @@ class App:
         return run
 
     def cancel(self, run_id: str) -> Run:
-        return runs_usecase.cancel(self.store, load_environments(self.repo), run_id, local_actor())
+        return runs_usecase.cancel(self.store, self.governing(), run_id, local_actor())
 
     def retry(self, run_id: str, listener: Listener = ignore) -> Run:
         """Queue a failed or interrupted run again from its failed stage and drive it here
         (or leave it to the server when one serves)."""
         engine = self.engine(listener)
         owner = engine.owner if self.server() is None else None
-        envs = load_environments(self.repo)
+        envs = self.governing()
         run = runs_usecase.retry(self.store, envs, run_id, local_actor(), owner=owner)
         if owner is not None:
             run = engine.drive_until_settled(run_id)
+        return run
+
+    # ------------------------------------------------------------------ the server's runs
+
+    def submit(
+        self,
+        env_name: str,
+        commit: str | None = None,
+        trigger: str = "api",
+        actor: Actor | None = None,
+        token: TokenRecord | None = None,
+        force: bool = False,
+    ) -> Run:
+        """Queue a run for the server's worker to drive (it is woken by `on_queued`). With a
+        token, it must allow starting runs in the environment (audited when refused)."""
+        actor = actor or local_actor()
+        env = environment(self.governing(), env_name)
+        if token is not None:
+            decision = audit_log.gate(
+                self.store, token, Action.RUN_START, env, actor.origin, target=env.name
+            )
+            if not decision.allowed:
+                raise Forbidden(decision.reason)
+        sha = self.resolve_run_commit(env_name, commit)
+        entry = actor.entry(Action.RUN_START.value, env=env.name, detail=f"commit {sha[:12]}")
+        run = self.engine().submit(
+            env_name, sha, trigger, actor=actor.who, force=force, owner=None, entry=entry
+        )
+        self.on_queued()
+        return run
+
+    def on_push(self, updates: Sequence[RefUpdate], trigger: str = "hook") -> list[Run]:
+        """Start a run for every environment a push moved a watched branch of. The refs'
+        new values are not trusted: each branch's head is read from the repository (after a
+        fetch from the environment's remote for a webhook of one). A commit whose files do
+        not load still gets a run, `failed` with why, so the push is not silently lost."""
+        started: list[Run] = []
+        actor = Actor(f"push:{trigger}", trigger)
+        remote = trigger != "hook"
+        for update in updates:
+            envs = self.governing()
+            names = environments_for_push(
+                envs,
+                update.ref,
+                update.old,
+                update.new,
+                lambda u=update: changed_files(self.repo, u.old, u.new),  # type: ignore[misc]
+                remote=remote,
+            )
+            for name in names:
+                started.append(self._start_pushed(envs[name], update, trigger, actor))
+        return started
+
+    def _start_pushed(self, env: Environment, update: RefUpdate, trigger: str, actor: Actor) -> Run:
+        branch = update.branch or ""
+        url = remote_of(env)
+        sha = update.new
+        try:
+            sha = fetch_ref(self.repo, url, branch) if url else branch_head(self.repo, branch)
+            entry = actor.entry(Action.RUN_START.value, env=env.name, detail=f"push of {branch}")
+            run = self.engine().submit(
+                env.name, sha, f"push:{trigger}", actor=actor.who, owner=None, entry=entry
+            )
+        except ShipwayError as exc:
+            run = self.store.record_refused_run(env.name, sha, f"push:{trigger}", actor.who, exc)
+        self.on_queued()
         return run
 
     def run_detail(self, run_id: str) -> dict[str, Any]:

@@ -18,6 +18,7 @@ SAME = "same-as-real-process"  # a command also run as a real `shipway` process 
 
 _ERROR_LINE = re.compile(r"^error: (?P<file>[^:\s`][^:]*?)(?::(?P<line>\d+))?: ")
 _EXC_LINE = re.compile(r"^(?P<type>[A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Warning)\b)")
+_AT_BRANCH = re.compile(r" \(at [^\s()]+\)$")
 PASSWD = b"root:x:0:0:"
 _FILE_SUFFIXES = (".yml", ".yaml", ".env", ".json", ".txt", ".py")
 
@@ -34,7 +35,9 @@ class Verdict:
 
 
 def _names_file(path: str) -> bool:
-    """`shipway.yml`, `services/a/.env.dev`, `services/evil` (a folder): a path, not prose."""
+    """`shipway.yml`, `services/a/.env.dev`, `services/evil` (a folder): a path, not prose;
+    `shipway.yml (at main)` is the file as the control branch has it."""
+    path = _AT_BRANCH.sub("", path)
     name = path.rsplit("/", 1)[-1]
     if any(c.isspace() for c in path) or "`" in path:
         return False

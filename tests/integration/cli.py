@@ -34,6 +34,17 @@ def shipway_json(*args: str, repo: Path | None = None) -> Any:
     return json.loads(proc.stdout)
 
 
+# a build that only echoes and packages the handler: for runs whose build is not the point
+ECHO_BUILD = """version: 0.2
+phases:
+  build:
+    commands:
+      - echo building
+artifacts:
+  files: [handler.py]
+"""
+
+
 def one_service_files(buildspec: str, name: str = "slow") -> dict[str, str]:
     """A repository with one service built by `buildspec` (for runs to watch or stop)."""
     return {

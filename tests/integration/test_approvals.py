@@ -11,20 +11,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tests.conftest import commit_all, git
-from tests.integration.cli import SHIPWAY, one_service_files, shipway, shipway_json
-
-BUILD = """version: 0.2
-phases:
-  build:
-    commands:
-      - echo building
-artifacts:
-  files: [handler.py]
-"""
+from tests.integration.cli import ECHO_BUILD, SHIPWAY, one_service_files, shipway, shipway_json
 
 
 def _repo(make_repo: Callable[..., Path], approval: str, mode: str = "superseded") -> Path:
-    files = one_service_files(BUILD)
+    files = one_service_files(ECHO_BUILD)
     files["shipway.yml"] = (
         "project: slow\nenvironments:\n  dev:\n    branch: dev\n"
         f"    mode: {mode}\n    approval: {approval}\n"
@@ -173,7 +164,7 @@ def test_a_failed_run_is_retried_from_its_failed_stage(
     make_repo: Callable[..., Path], tmp_path: Path
 ) -> None:
     flag = tmp_path / "dependency-up"  # outside the commit: a flaky dependency, say
-    files = one_service_files(BUILD.replace("echo building", f"test -e {flag}"))
+    files = one_service_files(ECHO_BUILD.replace("echo building", f"test -e {flag}"))
     files["shipway.yml"] += "build:\n  sandbox: false\n"
     repo = make_repo({**files, ".gitignore": ".shipway/\n"})
     run = shipway("run", "dev", "--json", repo=repo)

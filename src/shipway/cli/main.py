@@ -20,6 +20,7 @@ from shipway.cli.common import handle_errors, json_option, repo_option
 from shipway.cli.common import print_json as _print_json
 from shipway.cli.decisions import approve, cancel, reject, report_run, retry, show
 from shipway.cli.envs import env_group
+from shipway.cli.hooks import hook_group
 from shipway.cli.progress import progress_for
 from shipway.cli.releases import plan, rollback
 from shipway.cli.tokens import audit, token_group
@@ -246,7 +247,8 @@ def serve(port: int, repo: Path | None) -> None:
     http://127.0.0.1:PORT/<env>/<service>/<path>."""
     from shipway.web.serve import GatewayServer  # the web stack loads only to serve
 
-    server = GatewayServer(App(repo).paths.home, port=port)
+    app = App(repo)
+    server = GatewayServer(app.paths.home, port=port, repo=app.repo)
     _err(f"serving local environments at {server.url}/<env>/<service>/<path> (Ctrl-C stops)")
     server.run()
 
@@ -268,6 +270,7 @@ for command in (approve, reject, cancel, retry, show):
 cli.add_command(plan)
 cli.add_command(rollback)
 cli.add_command(token_group)
+cli.add_command(hook_group)
 cli.add_command(audit)
 
 

@@ -19,11 +19,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from shipway.auth import AuditEntry
+from shipway.config.governing import governing_environments
 from shipway.errors import DeployFailed, ShipwayError
 from shipway.masking import Masker
 from shipway.model import (
     Artifact,
     BuildResult,
+    Environment,
     JobState,
     Run,
     RunState,
@@ -38,6 +41,9 @@ from shipway.pipeline.plan import RunPlan, plan_run
 from shipway.pipeline.recovery import remove_run_files
 from shipway.pipeline.stages import NOT_PACKAGED, RunCancelled, StageWork, Superseded
 from shipway.source.checkouts import Checkout
+from shipway.source.git import resolve_commit
+from shipway.source.refs import default_branch, read_at
+from shipway.source.triggers import is_sha
 from shipway.store.sqlite import Store, process_identity
 from shipway.targets import select_target
 from shipway.targets.protocol import Target
@@ -45,6 +51,7 @@ from shipway.targets.protocol import Target
 __all__ = ["NOT_PACKAGED", "Engine", "Outcome", "Superseded", "run_stages"]
 
 Describe = Callable[[Run], Mapping[str, Any]]
+STOPPED = "interrupted: the server stopped (`shipway retry` takes it on)"
 
 
 @dataclass(frozen=True)
@@ -104,6 +111,7 @@ class Engine(StageWork):
         self.owner = process_identity()
         self._artifacts: Path | None = None
         self._contexts: dict[str, _Context] = {}
+        self.stopping = False  # the server stops: runs end `interrupted` at their next step
 
     # ------------------------------------------------------------------ entry points
 
@@ -132,6 +140,7 @@ class Engine(StageWork):
         actor: str = "local",
         force: bool = False,
         owner: str | None = "self",
+        entry: AuditEntry | None = None,
     ) -> Run:
         """Check the commit's configuration and queue a run of it. Bad configuration
         raises ShipwayError before any run is recorded. `owner`: "self" when this process
@@ -139,7 +148,7 @@ class Engine(StageWork):
         checkout = self.paths.checkout_pool(self.repo).take()
         try:
             workspace = checkout.update(commit)
-            plan = plan_run(workspace, env_name, commit)
+            plan = plan_run(workspace, env_name, commit, governing=self.governing(commit))
             target, hooks = self._target(plan)
         except BaseException:
             checkout.release()
@@ -153,6 +162,7 @@ class Engine(StageWork):
             owner=self.owner if owner == "self" else None,
             options={"force": force},
             supersede=plan.environment.mode == "superseded",
+            entry=entry,
         )
         if owner == "self":
             self._contexts[run.id] = _Context(checkout, workspace, plan, target, hooks)
@@ -201,6 +211,8 @@ class Engine(StageWork):
         for stage in self.store.stages(run.id):
             if stage.state.done:
                 continue
+            if self.stopping:
+                return self._finish(run, RunState.INTERRUPTED, STOPPED)
             why = self.store.cancel_requested(run.id)
             if why:
                 return self._finish(run, RunState.CANCELLED, why)
@@ -229,7 +241,8 @@ class Engine(StageWork):
         try:
             builds = self._build(run, ctx.plan, ctx.workspace, force)
         except RunCancelled as cancelled:
-            return self._finish(run, RunState.CANCELLED, str(cancelled))
+            state = RunState.INTERRUPTED if self.stopping else RunState.CANCELLED
+            return self._finish(run, state, str(cancelled))
         ctx.builds = builds
         failed = [b for b in builds if b.state != JobState.SUCCEEDED]
         if not failed:
@@ -271,15 +284,23 @@ class Engine(StageWork):
 
     # ------------------------------------------------------------------ helpers
 
+    def governing(self, commit: str) -> dict[str, Environment]:
+        """The environments that govern a run of `commit`: shipway.yml on the control
+        branch, not the commit's own (config/governing.py). `commit`: a sha or a ref."""
+        sha = commit if is_sha(commit) else resolve_commit(self.repo, commit)
+        return governing_environments(
+            lambda ref, path: read_at(self.repo, ref, path), sha, default_branch(self.repo)
+        )
+
     def _cancelled(self, run_id: str) -> str | None:
-        return self.store.cancel_requested(run_id)
+        return STOPPED if self.stopping else self.store.cancel_requested(run_id)
 
     def _context(self, run: Run) -> _Context:
         """The checkout and plan of a run this process did not submit (or let go of)."""
         checkout = self.paths.checkout_pool(self.repo).take()
         try:
             workspace = checkout.update(run.commit)
-            plan = plan_run(workspace, run.env, run.commit)
+            plan = plan_run(workspace, run.env, run.commit, governing=self.governing(run.commit))
             target, hooks = self._target(plan)
         except BaseException:
             checkout.release()

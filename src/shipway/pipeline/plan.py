@@ -154,20 +154,36 @@ def _remember_one(value: str) -> None:
     remember((value,))
 
 
-def plan_run(root: Path, env_name: str, commit: str, project: Project | None = None) -> RunPlan:
-    """Read the commit's files in `root` and decide the run; ConfigErrors lists every problem."""
+def plan_run(
+    root: Path,
+    env_name: str,
+    commit: str,
+    project: Project | None = None,
+    governing: Mapping[str, Environment] | None = None,
+) -> RunPlan:
+    """Read the commit's files in `root` and decide the run; ConfigErrors lists every problem.
+    `governing`: the environments that govern it (config/governing.py), in place of the
+    commit's own."""
     with watching() as seen:
-        plan = _plan_run(root, env_name, commit, project)
+        plan = _plan_run(root, env_name, commit, project, governing)
     return replace(plan, resolved_secrets=frozenset(seen))
 
 
-def _plan_run(root: Path, env_name: str, commit: str, project: Project | None) -> RunPlan:
+def _plan_run(
+    root: Path,
+    env_name: str,
+    commit: str,
+    project: Project | None,
+    governing: Mapping[str, Environment] | None,
+) -> RunPlan:
     if project is None and not (root / PROJECT_FILE).is_file():
         raise ShipwayError(
             f"commit {commit[:12]} has no {PROJECT_FILE}",
             hint="commit shipway.yml to the environment's branch first",
         )
     project = project or load_project(root)
+    if governing is not None:
+        project = replace(project, environments=dict(governing))
     env = environment(project, env_name)
     errors: list[ShipwayError] = []
     services: list[ServicePlan] = []

@@ -85,10 +85,12 @@ class QueueRecords:
         options: dict[str, Any] | None = None,
         supersede: bool = True,
         entry: AuditEntry | None = None,
+        failed: str | None = None,
     ) -> tuple[Run, list[str]]:
         """A new run, `queued`, with its stages `pending`; in superseded mode every older run
         of `env` still waiting before its build is superseded by it, in the same
         transaction. `owner`: the process that drives it (None: whichever server serves).
+        `failed`: the run is recorded as failed with that error (it cannot run at all).
         Returns the run and the ids it superseded."""
         now = time.time()
         with self._tx() as db:
@@ -117,9 +119,28 @@ class QueueRecords:
                 [(run_id, s.value, i, StageState.PENDING.value) for i, s in enumerate(stages)],
             )
             superseded = self._supersede_waiting(db, env, seq, run_id, commit) if supersede else []
+            if failed is not None:  # recorded as it ended, in the same transaction
+                self._end(db, run_id, RunState.FAILED, failed)
             if entry is not None:
                 _write_audit(db, _with_target(entry, run_id))
         return self.run(run_id), superseded
+
+    def record_refused_run(
+        self, env: str, commit: str, trigger: str, actor: str, error: Exception
+    ) -> Run:
+        """A pushed commit that cannot run (its files do not load): a run that failed at
+        Source, saying why, so that the push is seen rather than lost."""
+        run, _ = self.queue_run(
+            env,
+            commit,
+            trigger,
+            (Stage.SOURCE,),
+            actor=actor,
+            owner=None,
+            supersede=False,
+            failed=f"the commit cannot run: {error}",
+        )
+        return run
 
     def _supersede_waiting(
         self, db: sqlite3.Connection, env: str, seq: int, by: str, commit: str

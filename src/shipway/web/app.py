@@ -31,6 +31,7 @@ Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
+Handler = Callable[[GatewayRequest], Awaitable[GatewayResponse]]
 
 
 class ServerGateway(Gateway):
@@ -41,11 +42,15 @@ class ServerGateway(Gateway):
     def __init__(self, state_dir: Path, workers: WorkerManager | None = None) -> None:
         super().__init__(state_dir, workers)
         self.metrics = Metrics(StatePaths(self.state_dir).database)
+        # `/hooks/...` when the server serves a repository's pipeline (web/hooks.py)
+        self.hooks: Handler | None = None
 
     async def ahandle(self, req: GatewayRequest) -> GatewayResponse:
         if req.path == "/metrics" and req.method in ("GET", "HEAD"):
             body = await asyncio.to_thread(self.metrics.exposition)
             return GatewayResponse(200, [("content-type", CONTENT_TYPE)], body)
+        if self.hooks is not None and req.path.startswith("/hooks/"):
+            return await self.hooks(req)
         return await super().ahandle(req)
 
 

@@ -25,11 +25,15 @@ from typing import Any, Literal
 
 import uvicorn
 
+from shipway.app import App
 from shipway.errors import ShipwayError
+from shipway.pipeline.worker import Worker
+from shipway.source.hooks import hook_secret
 from shipway.targets.local.gateway import Gateway
 from shipway.targets.local.pools import DEFAULT_MAX_WORKERS, WorkerManager
 from shipway.targets.local.scheduler import Scheduler
 from shipway.web.app import ServerGateway, create_app
+from shipway.web.hooks import GitHooks
 
 SERVER_FILE = "server.json"
 ENGINE_ENV = "SHIPWAY_HTTP_ENGINE"
@@ -86,6 +90,7 @@ class GatewayServer:
         port: int = 8787,
         engine: Engine = "auto",
         concurrency: int | None = None,
+        repo: Path | None = None,
     ) -> None:
         if host not in _LOOPBACK:
             raise ShipwayError(f"the local gateway listens on 127.0.0.1 only, not `{host}`")
@@ -95,8 +100,17 @@ class GatewayServer:
         self.engine: Engine = engine
         self.state_dir = Path(state_dir)
         workers = WorkerManager(concurrency if concurrency is not None else default_concurrency())
-        self.gateway: Gateway = ServerGateway(self.state_dir, workers)  # and `/metrics`
+        server_gateway = ServerGateway(self.state_dir, workers)  # and `/metrics`, `/hooks/`
+        self.gateway: Gateway = server_gateway
         self.scheduler = Scheduler(self.gateway)
+        # the pipeline: queued runs (pushes, the API) are claimed and driven here
+        self.app: App | None = App(repo) if repo is not None else None
+        self.worker: Worker | None = None
+        if self.app is not None:
+            self.worker = Worker(self.app.engine())
+            self.app.on_queued = self.worker.wake
+            hooks = GitHooks(self.app, hook_secret(self.app.paths.home))
+            server_gateway.hooks = hooks.handle
         self.sock = listening_socket(port)
         self.port: int = self.sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
@@ -104,10 +118,10 @@ class GatewayServer:
         self._stopping: asyncio.Event | None = None
         self._stop_asked = threading.Event()
         # the scheduler starts once the workers run on the server's loop (its fires use them)
-        self.app = create_app(self.state_dir, self.gateway, on_startup=self.scheduler.start)
+        self.asgi = create_app(self.state_dir, self.gateway, on_startup=self.scheduler.start)
         # uvloop and httptools when they import, else asyncio's loop and h11 ("auto")
         config = uvicorn.Config(
-            self.app,
+            self.asgi,
             log_level="warning",
             lifespan="on",
             access_log=False,
@@ -142,12 +156,16 @@ class GatewayServer:
             for signum in (signal.SIGINT, signal.SIGTERM):
                 previous[signum] = signal.signal(signum, self._on_signal)
         self._write_server_file()
+        if self.worker is not None:
+            self.worker.start()
         try:
             if self.engine == "fast":
                 self._run_fast()
             else:
                 self.server.run(sockets=[self.sock])
         finally:
+            if self.worker is not None:
+                self.worker.stop()  # its runs end `interrupted`, their builds stopped
             self.scheduler.stop()
             self._remove_server_file()
             self.gateway.close()

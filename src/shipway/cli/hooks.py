@@ -1,0 +1,66 @@
+"""`shipway hook install|post-receive`: the repository people push to tells the server."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from shipway.app import App
+from shipway.cli.common import err, handle_errors, repo_option
+from shipway.errors import ShipwayError
+from shipway.source.hooks import hook_secret, install_hook, parse_updates, post_updates
+
+__all__ = ["hook_group"]
+
+
+def _repository(repo: Path | None) -> Path | None:
+    """A checkout's `.git` folder (the hook's git folder) stands for the checkout."""
+    if repo is not None and repo.name == ".git" and (repo.parent / ".git").is_dir():
+        return repo.parent
+    return repo
+
+
+@click.group(name="hook")
+def hook_group() -> None:
+    """The git hook that turns a push into a run."""
+
+
+@hook_group.command(name="install")
+@click.option("--force", is_flag=True, help="Replace a post-receive hook of another tool.")
+@repo_option
+@handle_errors
+def install(force: bool, repo: Path | None) -> None:
+    """Install the post-receive hook in the repository (bare or not) people push to: each
+    push is reported to the `shipway serve` serving that repository."""
+    app = App(_repository(repo))
+    git_dir = app.repo if (app.repo / "HEAD").is_file() else app.repo / ".git"
+    shipway = str(Path(sys.executable).with_name("shipway"))
+    path = install_hook(git_dir, shipway, force=force)
+    hook_secret(app.paths.home)  # made now, so the hook and the server read the same one
+    click.echo(f"installed {path}: pushes start runs while `shipway serve --repo {app.repo}` runs")
+
+
+@hook_group.command(name="post-receive", hidden=True)
+@repo_option
+@handle_errors
+def post_receive(repo: Path | None) -> None:
+    """Read git's `<old> <new> <ref>` lines and report them to the server. Never fails the
+    push: every problem is a line on the pusher's terminal, and the exit status 0."""
+    try:
+        updates = parse_updates(sys.stdin.read())
+        app = App(_repository(repo))
+        server = app.server()
+        if server is None:
+            err("shipway: no server serves this repository: start `shipway serve` and use")
+            err("shipway: `shipway run ENV` for this push (nothing was started)")
+            return
+        runs = post_updates(str(server["url"]), hook_secret(app.paths.home), updates)
+    except ShipwayError as exc:
+        err(f"shipway: the push was not reported: {exc}")
+        return
+    for run in runs:
+        err(f"shipway: run {run.get('id')} {run.get('state')} for {run.get('env')}")
+    if not runs:
+        err("shipway: no environment follows the pushed branches")
