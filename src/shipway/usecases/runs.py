@@ -48,7 +48,7 @@ def check(
         store.audit(
             actor.entry(action.value, Outcome.REFUSED, target=run.id, env=env.name, detail=reason)
         )
-        raise Forbidden(reason, hint="decide with a listed approver's token (SHIPWAY_TOKEN)")
+        raise Forbidden(reason, hint="a listed approver decides (as that OS user on this machine)")
     return env
 
 
