@@ -175,3 +175,16 @@ def test_environment_names_and_count_are_checked_where_written(tmp_path: Path) -
     (tmp_path / "shipway.yml").write_text("project: x\nenvironments: {}\n")
     [error] = errors_of(root)
     assert "at least one environment" in error.message
+
+
+def test_an_environment_named_as_a_server_path_is_refused_where_written(tmp_path: Path) -> None:
+    # /hooks/git is the push trigger's route: an environment `hooks` would be shadowed
+    root = project(
+        tmp_path, "project: x\nenvironments:\n  dev: {branch: dev}\n  hooks:\n    branch: h\n"
+    )
+    [error] = errors_of(root)
+    assert error.where is not None and (error.where.line, error.where.key) == (
+        4,
+        "environments.hooks",
+    )
+    assert "server's own" in error.message

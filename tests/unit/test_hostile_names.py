@@ -54,6 +54,9 @@ def test_environment_names() -> None:
     assert environment_problem("prod-acme") is None
     assert "the limit is 40" in (environment_problem("e" * 41) or "")
     assert "lower-case" in (environment_problem("Prod") or "")
+    for reserved in ("api", "docs", "hooks", "metrics", "healthz"):
+        assert "server's own" in (environment_problem(reserved) or ""), reserved
+    assert environment_problem("api-gateway") is None
 
 
 def test_service_paths() -> None:

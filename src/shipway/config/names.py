@@ -29,6 +29,8 @@ __all__ = [
 ]
 
 _NAME = re.compile(NAME_PATTERN)
+# the server's own first path segments: an environment of that name would be shadowed
+RESERVED_ENVIRONMENTS = frozenset({"api", "docs", "hooks", "metrics", "healthz"})
 # git check-ref-format: no control characters, space, `~ ^ : \`; `* ? [` are kept for
 # branch patterns (`feature/*`)
 _BAD_BRANCH_CHARS = re.compile(r"[\x00-\x20\x7f~^:\\]")
@@ -48,6 +50,9 @@ def environment_problem(name: str) -> str | None:
         )
     if not _NAME.match(name):
         return f"environment name `{shown(name)}` must be lower-case letters, digits and dashes"
+    if name in RESERVED_ENVIRONMENTS:
+        names = ", ".join(f"`{n}`" for n in sorted(RESERVED_ENVIRONMENTS))
+        return f"`{name}` is a path of the server's own; no environment is named {names}"
     return None
 
 
