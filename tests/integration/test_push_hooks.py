@@ -130,3 +130,22 @@ def test_another_tools_hook_is_not_replaced_without_force(
 @pytest.fixture(autouse=True)
 def _no_inherited_git_dir(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("GIT_DIR", raising=False)
+
+
+def test_a_push_to_a_checkout_starts_a_run_too(
+    make_repo: Callable[..., Path], tmp_path: Path
+) -> None:
+    served = make_repo(one_service_files(ECHO_BUILD), name="served")
+    (served / ".gitignore").write_text(".shipway/\n")
+    commit_all(served, "ignore state")
+    installed = shipway("hook", "install", repo=served)
+    assert installed.returncode == 0, installed.stderr
+    assert (served / ".git/hooks/post-receive").is_file()
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(served), str(clone))
+    with serving(served):
+        sha, pushed = _push(clone, "dev", 1)  # main is checked out there; dev is not
+        assert pushed.returncode == 0, pushed.stderr
+        assert "run dev-1 queued for dev" in pushed.stderr
+        run = _settled(served, "dev-1")
+    assert run["state"] == "succeeded" and run["commit"] == sha

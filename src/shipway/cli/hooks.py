@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -13,6 +14,15 @@ from shipway.errors import ShipwayError
 from shipway.source.hooks import hook_secret, install_hook, parse_updates, post_updates
 
 __all__ = ["hook_group"]
+
+_HOOK_GIT_VARIABLES = (
+    "GIT_DIR",
+    "GIT_WORK_TREE",
+    "GIT_INDEX_FILE",
+    "GIT_OBJECT_DIRECTORY",
+    "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+    "GIT_QUARANTINE_PATH",
+)
 
 
 def _repository(repo: Path | None) -> Path | None:
@@ -35,9 +45,8 @@ def install(force: bool, repo: Path | None) -> None:
     """Install the post-receive hook in the repository (bare or not) people push to: each
     push is reported to the `shipway serve` serving that repository."""
     app = App(_repository(repo))
-    git_dir = app.repo if (app.repo / "HEAD").is_file() else app.repo / ".git"
     shipway = str(Path(sys.executable).with_name("shipway"))
-    path = install_hook(git_dir, shipway, force=force)
+    path = install_hook(app.repo, shipway, force=force)
     hook_secret(app.paths.home)  # made now, so the hook and the server read the same one
     click.echo(f"installed {path}: pushes start runs while `shipway serve --repo {app.repo}` runs")
 
@@ -48,6 +57,11 @@ def install(force: bool, repo: Path | None) -> None:
 def post_receive(repo: Path | None) -> None:
     """Read git's `<old> <new> <ref>` lines and report them to the server. Never fails the
     push: every problem is a line on the pusher's terminal, and the exit status 0."""
+    git_dir = os.environ.get("GIT_DIR")
+    for name in _HOOK_GIT_VARIABLES:  # git's, for the hook: relative to the hook's folder
+        os.environ.pop(name, None)
+    if repo is None and git_dir:
+        repo = Path(git_dir).resolve()
     try:
         updates = parse_updates(sys.stdin.read())
         app = App(_repository(repo))

@@ -15,6 +15,7 @@ import os
 import secrets
 import shlex
 import stat
+import subprocess
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -96,10 +97,19 @@ def secret_matches(given: str | None, expected: str) -> bool:
     return given is not None and hmac.compare_digest(given.encode(), expected.encode())
 
 
-def install_hook(git_dir: Path, shipway: str, force: bool = False) -> Path:
-    """Write `hooks/post-receive` in the repository whose git folder is `git_dir`, calling
-    the `shipway` program given. Another tool's hook is not replaced unless `force`."""
-    hooks = git_dir / "hooks"
+def install_hook(repo: Path, shipway: str, force: bool = False) -> Path:
+    """Write `hooks/post-receive` in the repository `repo` (bare, a checkout or a worktree
+    of one: the hooks folder is the common git folder's), calling the `shipway` program
+    given. Another tool's hook is not replaced unless `force`."""
+    common = subprocess.run(
+        ["git", "-C", str(repo), "rev-parse", "--git-common-dir"],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
+    if common.returncode != 0:
+        raise ShipwayError(f"`{repo}` is not a git repository")
+    hooks = (repo / common.stdout.strip()).resolve() / "hooks"
     if hooks.is_symlink():
         raise ShipwayError(f"`{hooks}` is a symlink", hint="Shipway writes only a real folder")
     hooks.mkdir(exist_ok=True)
