@@ -87,3 +87,27 @@ def test_superseded_mode_keeps_only_the_newest_waiting_run(
     finally:
         worker.stop()
     assert app.store.latest_release("dev").run_id == ids[-1]  # type: ignore[union-attr]
+
+
+def test_stopping_the_worker_interrupts_its_runs_and_stops_their_builds(
+    make_repo: Callable[..., Path],
+) -> None:
+    slow = ECHO_BUILD.replace("echo building", "echo started; sleep 60")
+    files = one_service_files(slow)
+    files[".gitignore"] = ".shipway/\n"
+    repo = make_repo(files)
+    app = App(repo)
+    run_id = app.submit("dev").id
+    worker = Worker(app.engine())
+    worker.start()
+    log = repo / ".shipway/runs" / run_id / "logs/slow.log"
+    deadline = time.monotonic() + 60
+    while "started" not in (log.read_text() if log.exists() else ""):
+        assert time.monotonic() < deadline, app.store.run(run_id)
+        time.sleep(0.05)
+    began = time.monotonic()
+    worker.stop()
+    assert time.monotonic() - began < 30  # the build's sleep 60 was stopped, not waited for
+    run = app.store.run(run_id)
+    assert run.state == RunState.INTERRUPTED and "server stopped" in (run.error or "")
+    assert app.store.latest_release("dev") is None  # nothing half-deployed
