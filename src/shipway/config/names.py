@@ -72,7 +72,9 @@ def stage_problem(stage: str) -> str | None:
 def branch_problem(branch: str) -> str | None:
     """Why `branch` is not a branch name (git check-ref-format --branch), `*?[` allowed."""
     why = None
-    if len(branch) > MAX_BRANCH_NAME:
+    if not branch:
+        why = "is empty"
+    elif len(branch) > MAX_BRANCH_NAME:
         why = f"is longer than {MAX_BRANCH_NAME} characters"
     elif branch.startswith("-"):
         why = "starts with `-`"

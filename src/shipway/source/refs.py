@@ -13,7 +13,7 @@ import subprocess
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from shipway.errors import ShipwayError
+from shipway.errors import ShipwayError, Where
 from shipway.limits import MAX_CONFIG_BYTES, megabytes
 from shipway.source.git import is_ref_name
 from shipway.source.triggers import is_deletion, is_sha
@@ -57,15 +57,17 @@ def read_at(repo: Path, ref: str, path: str, limit: int = MAX_CONFIG_BYTES) -> b
         return None
     meta, _, _name = listing.stdout.rstrip(b"\0").partition(b"\t")
     mode, kind, blob = meta.decode().split()
+    # errors name the file as governing config's do: `shipway.yml (at main)`
+    where = Where(f"{path} (at {ref.removeprefix('refs/heads/')[:60]})")
     if kind != "blob" or mode == "120000":
         what = "a symlink" if mode == "120000" else "not a file"
-        raise ShipwayError(f"`{path}` at `{ref}` is {what}", hint="it must be a plain file")
+        raise ShipwayError(f"it is {what}", where, hint="it must be a plain file")
     size = _git(repo, "cat-file", "-s", blob)
     if size.returncode != 0:
         return None
     if int(size.stdout) > limit:
         raise ShipwayError(
-            f"`{path}` at `{ref}` is {megabytes(int(size.stdout))}; the limit is {megabytes(limit)}"
+            f"the file is {megabytes(int(size.stdout))}; the limit is {megabytes(limit)}", where
         )
     out = _git(repo, "cat-file", "blob", blob)
     return out.stdout if out.returncode == 0 else None
