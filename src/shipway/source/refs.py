@@ -21,6 +21,7 @@ from shipway.source.triggers import is_deletion, is_sha
 __all__ = [
     "FETCH_TIMEOUT_S",
     "LS_REMOTE_TIMEOUT_S",
+    "branch_heads",
     "changed_files",
     "default_branch",
     "fetch_ref",
@@ -71,6 +72,20 @@ def read_at(repo: Path, ref: str, path: str, limit: int = MAX_CONFIG_BYTES) -> b
         )
     out = _git(repo, "cat-file", "blob", blob)
     return out.stdout if out.returncode == 0 else None
+
+
+def branch_heads(repo: Path) -> dict[str, str]:
+    """Every branch of the repository `repo`: branch name -> head sha."""
+    out = _git(repo, "for-each-ref", "--format=%(objectname) %(refname)", "refs/heads/")
+    if out.returncode != 0:
+        detail = out.stderr.decode(errors="replace").strip()
+        raise ShipwayError(f"cannot list the branches of `{repo}`: {detail[:300]}")
+    heads: dict[str, str] = {}
+    for line in out.stdout.decode(errors="replace").splitlines():
+        sha, _, ref = line.partition(" ")
+        if is_sha(sha) and ref.startswith("refs/heads/"):
+            heads[ref[len("refs/heads/") :]] = sha
+    return heads
 
 
 def default_branch(repo: Path) -> str:

@@ -17,6 +17,7 @@ __all__ = [
     "branch_matches",
     "environments_for_push",
     "is_deletion",
+    "moved_branches",
     "paths_match",
     "remote_of",
 ]
@@ -133,3 +134,14 @@ def environments_for_push(
                 continue
         out.append(env.name)
     return out
+
+
+def moved_branches(seen: Mapping[str, str], now: Mapping[str, str]) -> list[RefUpdate]:
+    """The updates that take a source from the branch heads `seen` to those it has `now`
+    (branch -> sha each): a moved branch from its old head, a new one from nothing. A
+    branch that is gone is no update: a deletion starts nothing."""
+    return [
+        RefUpdate(HEADS + branch, seen.get(branch, ZERO_SHA), sha)
+        for branch, sha in sorted(now.items())
+        if seen.get(branch) != sha
+    ]

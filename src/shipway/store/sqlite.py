@@ -32,6 +32,7 @@ from shipway.model import (
     StageState,
 )
 from shipway.store.access import ACCESS_SCHEMA, AccessRecords
+from shipway.store.heads import HEADS_SCHEMA, HeadRecords
 from shipway.store.queue import QUEUE_SCHEMA, QueueRecords
 
 MIGRATIONS: tuple[str, ...] = (
@@ -118,6 +119,8 @@ MIGRATIONS: tuple[str, ...] = (
     # runs as persisted state machines: stages, approvals, who started a run, cancel
     # requests (queue.py)
     QUEUE_SCHEMA,
+    # the branch heads last seen of the server's repository and of polled remotes (heads.py)
+    HEADS_SCHEMA,
 )
 
 
@@ -156,7 +159,7 @@ class BuildRecord:
     run_id: str
 
 
-class Store(AccessRecords, QueueRecords):
+class Store(AccessRecords, QueueRecords, HeadRecords):
     """The state store of one repository (one SQLite file)."""
 
     def __init__(self, path: Path):
