@@ -22,7 +22,7 @@ from shipway.config.project import load_environments, load_project
 from shipway.config.serverless import find_config, read_service_name
 from shipway.config.services import PROJECT_FILE, services_seen_despite_errors
 from shipway.config.yamlsrc import with_line
-from shipway.errors import ConfigErrors, Forbidden, NotFound, ShipwayError
+from shipway.errors import ConfigErrors, NotFound, ShipwayError
 from shipway.masking import Masker, masks_secrets, seen_secrets
 from shipway.model import (
     AwsTarget,
@@ -39,8 +39,16 @@ from shipway.pipeline.paths import STATE_FOLDER, StatePaths
 from shipway.pipeline.plan import environment, load_definition, own_stacks, service_env
 from shipway.pipeline.recovery import recover
 from shipway.source.git import branch_head, repository_root, resolve_commit
-from shipway.source.refs import changed_files, fetch_ref
-from shipway.source.triggers import RefUpdate, environments_for_push, remote_of
+from shipway.source.github import same_repository
+from shipway.source.refs import branch_heads, changed_files, fetch_ref, ls_remote
+from shipway.source.triggers import (
+    RefUpdate,
+    environments_for_push,
+    is_deletion,
+    moved_branches,
+    remote_of,
+)
+from shipway.store.heads import OWN_REPOSITORY, source_key
 from shipway.store.sqlite import Store
 from shipway.targets.local.target import check_schedules
 from shipway.usecases import audit as audit_log
@@ -48,10 +56,14 @@ from shipway.usecases import runs as runs_usecase
 from shipway.usecases import tokens as api_tokens
 from shipway.usecases.audit import Actor, local_actor
 from shipway.usecases.logs import follow, run_logs
+from shipway.usecases.overview import overview
 from shipway.usecases.plan import plan_environment
 from shipway.usecases.releases import prune_releases, releases_keep
+from shipway.usecases.rollback import RolledBack
+from shipway.usecases.rollback import rollback as rollback_environment
 
 DEFAULT_PORT = 8787
+CATCH_UP = "catch-up"  # the trigger of a push made while no server ran
 
 
 @dataclass(frozen=True)
@@ -270,32 +282,48 @@ class App:
         approved: bool,
         comment: str | None = None,
         listener: Listener = ignore,
+        actor: Actor | None = None,
+        token: TokenRecord | None = None,
     ) -> Run:
-        """Approve or reject a waiting run as the local user. An approved run is driven on
-        in this process until it ends or waits again (no server: nobody else would)."""
+        """Approve or reject a waiting run (as the local user, or a token's through the API).
+        An approved run is driven on in this process until it ends or waits again when no
+        server serves (nobody else would); else the server's worker is woken for it."""
         self.store.expire_approvals()
         envs = self.governing()
         engine = self.engine(listener)
         owner = engine.owner if self.server() is None else None
         run = runs_usecase.decide(
-            self.store, envs, run_id, approved, local_actor(), comment, owner=owner
+            self.store, envs, run_id, approved, actor or local_actor(), comment, token, owner
         )
         if approved and owner is not None:
             run = engine.drive_until_settled(run_id)
+        elif approved:
+            self.on_queued()
         return run
 
-    def cancel(self, run_id: str) -> Run:
-        return runs_usecase.cancel(self.store, self.governing(), run_id, local_actor())
+    def cancel(
+        self, run_id: str, actor: Actor | None = None, token: TokenRecord | None = None
+    ) -> Run:
+        envs = self.governing()
+        return runs_usecase.cancel(self.store, envs, run_id, actor or local_actor(), token)
 
-    def retry(self, run_id: str, listener: Listener = ignore) -> Run:
+    def retry(
+        self,
+        run_id: str,
+        listener: Listener = ignore,
+        actor: Actor | None = None,
+        token: TokenRecord | None = None,
+    ) -> Run:
         """Queue a failed or interrupted run again from its failed stage and drive it here
         (or leave it to the server when one serves)."""
         engine = self.engine(listener)
         owner = engine.owner if self.server() is None else None
         envs = self.governing()
-        run = runs_usecase.retry(self.store, envs, run_id, local_actor(), owner=owner)
+        run = runs_usecase.retry(self.store, envs, run_id, actor or local_actor(), token, owner)
         if owner is not None:
             run = engine.drive_until_settled(run_id)
+        else:
+            self.on_queued()
         return run
 
     # ------------------------------------------------------------------ the server's runs
@@ -314,11 +342,7 @@ class App:
         actor = actor or local_actor()
         env = environment(self.governing(), env_name)
         if token is not None:
-            decision = audit_log.gate(
-                self.store, token, Action.RUN_START, env, actor.origin, target=env.name
-            )
-            if not decision.allowed:
-                raise Forbidden(decision.reason)
+            audit_log.require(self.store, token, Action.RUN_START, env, actor.origin, env.name)
         sha = self.resolve_run_commit(env_name, commit)
         entry = actor.entry(Action.RUN_START.value, env=env.name, detail=f"commit {sha[:12]}")
         run = self.engine().submit(
@@ -328,13 +352,12 @@ class App:
         return run
 
     def on_push(self, updates: Sequence[RefUpdate], trigger: str = "hook") -> list[Run]:
-        """Start a run for every environment a push moved a watched branch of. The refs'
-        new values are not trusted: each branch's head is read from the repository (after a
-        fetch from the environment's remote for a webhook of one). A commit whose files do
-        not load still gets a run, `failed` with why, so the push is not silently lost."""
+        """Start a run for every environment a push to the server's own repository moved a
+        watched branch of. The refs' new values are not trusted: each branch's head is read
+        from the repository. A commit whose files do not load still gets a run, `failed`
+        with why, so the push is not silently lost."""
         started: list[Run] = []
         actor = Actor(f"push:{trigger}", trigger)
-        remote = trigger != "hook"
         for update in updates:
             envs = self.governing()
             names = environments_for_push(
@@ -343,18 +366,93 @@ class App:
                 update.old,
                 update.new,
                 lambda u=update: changed_files(self.repo, u.old, u.new),  # type: ignore[misc]
-                remote=remote,
             )
             for name in names:
+                if trigger == CATCH_UP and self._ran(name, update.new):
+                    continue  # run by hand while no server ran
                 started.append(self._start_pushed(envs[name], update, trigger, actor))
+            if update.branch is not None:  # seen: a restart does not start it again
+                gone = is_deletion(update.new)
+                self.store.saw_heads(OWN_REPOSITORY, {update.branch: None if gone else update.new})
         return started
+
+    def catch_up(self) -> list[Run]:
+        """The runs of pushes made while no server ran: every branch whose head moved since
+        the server last saw it (a first look only records the heads). A branch whose
+        environment already ran that commit (`shipway run` by hand) starts nothing."""
+        now = branch_heads(self.repo)
+        seen = self.store.seen_heads(OWN_REPOSITORY)
+        runs = self.on_push(moved_branches(seen, now), CATCH_UP) if seen is not None else []
+        self.store.saw_heads(OWN_REPOSITORY, now, complete=True)
+        return runs
+
+    def poll_remote(self, url: str) -> list[Run]:
+        """Look at the remote `url` (`git ls-remote`) and start the runs of the branches
+        that moved since the last look (the first look only records the heads). Each
+        branch is recorded once its runs are started, so a failure is retried next time."""
+        now = ls_remote(url)
+        key = source_key(url)
+        seen = self.store.seen_heads(key)
+        runs: list[Run] = []
+        if seen is not None:
+            for update in moved_branches(seen, now):
+                runs += self.on_remote_push(update, [url], "poll")
+                self.store.saw_heads(key, {str(update.branch): update.new})
+        self.store.saw_heads(key, now, complete=True)
+        return runs
+
+    def polled_remotes(self) -> dict[str, int]:
+        """URL -> poll interval (seconds) of every `source: {git: URL, poll: …}`; the
+        shortest where several environments poll one URL."""
+        out: dict[str, int] = {}
+        for env in self.governing().values():
+            url, every = remote_of(env), (env.source or {}).get("poll")
+            if url is not None and isinstance(every, int) and every > 0:
+                out[url] = min(every, out.get(url, every))
+        return out
+
+    def _ran(self, env_name: str, sha: str) -> bool:
+        latest = self.store.runs(env_name, limit=1)
+        return bool(latest) and latest[0].commit == sha
+
+    def on_remote_push(self, update: RefUpdate, urls: Sequence[str], trigger: str) -> list[Run]:
+        """Start a run for every environment watching one of `urls` (`source: {git: URL}`)
+        whose branch `update` moved: a GitHub webhook or the poller saw the remote change.
+        The branch is fetched from the environment's own URL and its fetched head runs."""
+        envs = self.governing()
+        watching = {
+            name: env
+            for name, env in envs.items()
+            if (url := remote_of(env)) is not None and same_repository(url, tuple(urls))
+        }
+        branch = update.branch
+        if not watching or branch is None:
+            return []
+        first = remote_of(next(iter(watching.values())))
+        assert first is not None
+
+        def changed() -> list[str]:  # the paths filter needs the pushed commits here
+            fetch_ref(self.repo, first, branch)
+            return changed_files(self.repo, update.old, update.new)
+
+        names = environments_for_push(
+            watching, update.ref, update.old, update.new, changed, remote=True
+        )
+        actor = Actor(f"push:{trigger}", trigger)
+        return [self._start_pushed(envs[n], update, trigger, actor) for n in names]
 
     def _start_pushed(self, env: Environment, update: RefUpdate, trigger: str, actor: Actor) -> Run:
         branch = update.branch or ""
         url = remote_of(env)
         sha = update.new
         try:
-            sha = fetch_ref(self.repo, url, branch) if url else branch_head(self.repo, branch)
+            if url:
+                sha = fetch_ref(self.repo, url, branch)
+                # a fetched branch is no push to this repository: a catch-up skips it
+                heads = branch_heads(self.repo)
+                self.store.saw_heads(OWN_REPOSITORY, {branch: heads.get(branch)})
+            else:
+                sha = branch_head(self.repo, branch)
             entry = actor.entry(Action.RUN_START.value, env=env.name, detail=f"push of {branch}")
             run = self.engine().submit(
                 env.name, sha, f"push:{trigger}", actor=actor.who, owner=None, entry=entry
@@ -363,6 +461,25 @@ class App:
             run = self.store.record_refused_run(env.name, sha, f"push:{trigger}", actor.who, exc)
         self.on_queued()
         return run
+
+    def rollback(
+        self,
+        env_name: str,
+        to: int | None = None,
+        actor: Actor | None = None,
+        token: TokenRecord | None = None,
+    ) -> RolledBack:
+        """Deploy release `to` (default: the one before the current) again, as a new release;
+        audited. With a token, it must allow rolling back in the environment."""
+        actor = actor or local_actor()
+        envs = self.governing()
+        env = environment(envs, env_name)
+        if token is not None:
+            audit_log.require(self.store, token, Action.ROLLBACK, env, actor.origin, env.name)
+        done = rollback_environment(self.paths, self.store, env, to, actor)
+        if done.run.state == RunState.SUCCEEDED:
+            prune_releases(self.paths, self.store, env_name, releases_keep(self.repo))
+        return done
 
     def run_detail(self, run_id: str) -> dict[str, Any]:
         self.store.expire_approvals()
@@ -393,6 +510,11 @@ class App:
         except (OSError, ValueError, KeyError):
             return None
         return info
+
+    def overview(self, envs: Mapping[str, Environment]) -> dict[str, Any]:
+        """`envs` (the governing ones a caller may see) as the API's status shows them."""
+        server = self.server()
+        return overview(self.store, envs, str(server["url"]) if server else None)
 
     def status(self, env_name: str | None = None) -> dict[str, Any]:
         project = self.project()

@@ -134,3 +134,22 @@ def test_a_cancelled_run_posts_its_end_before_the_command_exits(
         assert post["state"] == "cancelled" and post["id"] == "dev-1"
         assert post["services"]["api"]["build"] != "running"
         assert post["text"].startswith("⏹ hooks dev: run dev-1 cancelled")
+
+
+def test_a_run_waiting_for_approval_says_so_once_and_its_end_follows(
+    make_repo: Callable[..., Path],
+) -> None:
+    with Receiver() as hook:
+        files = _files([hook.url()])
+        files["shipway.yml"] = files["shipway.yml"].replace(
+            "    notify:", "    approval: {before: deploy}\n    notify:"
+        )
+        repo = make_repo(files)
+        code, run, _ = _run(repo)
+        assert code == 0 and run["state"] == "awaiting_approval"
+        [waiting] = hook.posts
+        assert waiting["id"] == "dev-1" and waiting["state"] == "awaiting_approval"
+        assert "shipway approve dev-1" in waiting["text"]
+        approved = shipway("approve", "dev-1", repo=repo, timeout=120)
+        assert approved.returncode == 0, approved.stderr
+        assert [p["state"] for p in hook.posts] == ["awaiting_approval", "succeeded"]

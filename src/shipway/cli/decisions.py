@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
 from shipway.app import App, run_exit_code
 from shipway.cli.common import err, handle_errors, json_option, print_json, repo_option
 from shipway.cli.progress import progress_for
+from shipway.cli.remote import Client, remote_client
 from shipway.model import BuildResult, Run, RunState
 
-__all__ = ["approve", "cancel", "reject", "report_run", "retry", "show"]
+__all__ = ["approve", "cancel", "print_run", "reject", "report_run", "retry", "show"]
 
 comment_option = click.option("--comment", default=None, help="Why, for the audit log.")
 
@@ -23,26 +25,41 @@ def _report(app: App, run_id: str, as_json: bool) -> None:
 
 def report_run(app: App, result: Run, as_json: bool, failed: list[BuildResult]) -> None:
     """The run's one-line result (or its JSON), then exit with its status."""
+    jobs = [j.as_dict() for j in app.store.jobs(result.id)] if as_json else []
+    lines = [f"  {build.service}: {build.error}" for build in failed]
+    print_run(result.as_dict(), jobs, as_json, lines)
+
+
+def print_run(doc: dict[str, Any], jobs: list[Any], as_json: bool, lines: list[str]) -> None:
+    """A run (as its JSON document) reported: one line, or the document with its jobs; then
+    the exit status of its state."""
+    state = RunState(doc["state"])
     if as_json:
-        jobs = [j.as_dict() for j in app.store.jobs(result.id)]
-        print_json({**result.as_dict(), "jobs": jobs})
+        print_json({**doc, "jobs": jobs})
     else:
-        line = f"run {result.id} {result.state.value}: {result.env} at {result.commit[:12]}"
-        if result.release is not None:
-            line += f", release {result.release}"
-        if result.error:
-            line += f" ({result.error})"
+        line = f"run {doc['id']} {state.value}: {doc['env']} at {doc['commit'][:12]}"
+        if doc.get("release") is not None:
+            line += f", release {doc['release']}"
+        if doc.get("error"):
+            line += f" ({doc['error']})"
         click.echo(line)
-        for build in failed:
-            err(f"  {build.service}: {build.error}")
-    if result.state == RunState.AWAITING_APPROVAL:
+        for text in lines:
+            err(text)
+    if state == RunState.AWAITING_APPROVAL:
         err(
-            f"waiting for approval: `shipway approve {result.id}` or "
-            f"`shipway reject {result.id}` (`shipway show {result.id}` says what it would do)"
+            f"waiting for approval: `shipway approve {doc['id']}` or "
+            f"`shipway reject {doc['id']}` (`shipway show {doc['id']}` says what it would do)"
         )
-    elif result.error and not as_json:
-        err(f"see `shipway logs {result.id}`")
-    sys.exit(run_exit_code(result.state))
+    elif doc.get("error") and not as_json:
+        err(f"see `shipway logs {doc['id']}`")
+    sys.exit(run_exit_code(state))
+
+
+def _remote_run(client: Client, path: str, body: dict[str, Any] | None, as_json: bool) -> None:
+    """POST to a run's route on the server, then report the run once it settles."""
+    doc = client.call("POST", path, body if body is not None else {})
+    shown = client.wait(doc["id"], for_end=False)
+    print_run(shown, shown["jobs"], as_json, [])
 
 
 @click.command()
@@ -53,6 +70,9 @@ def report_run(app: App, result: Run, as_json: bool, failed: list[BuildResult]) 
 @handle_errors
 def approve(run_id: str, comment: str | None, repo: Path | None, as_json: bool) -> None:
     """Approve RUN, waiting for approval; without a server the run goes on here."""
+    client = remote_client()
+    if client is not None:
+        return _remote_run(client, f"/api/runs/{run_id}/approve", {"comment": comment}, as_json)
     app = App(repo)
     with progress_for(sys.stderr) as progress:
         run = app.decide(run_id, True, comment, listener=progress)
@@ -67,6 +87,9 @@ def approve(run_id: str, comment: str | None, repo: Path | None, as_json: bool) 
 @handle_errors
 def reject(run_id: str, comment: str | None, repo: Path | None, as_json: bool) -> None:
     """Reject RUN, waiting for approval: it ends `rejected` (exit 1)."""
+    client = remote_client()
+    if client is not None:
+        return _remote_run(client, f"/api/runs/{run_id}/reject", {"comment": comment}, as_json)
     app = App(repo)
     run = app.decide(run_id, False, comment)
     _report(app, run.id, as_json)
@@ -80,15 +103,18 @@ def reject(run_id: str, comment: str | None, repo: Path | None, as_json: bool) -
 def cancel(run_id: str, repo: Path | None, as_json: bool) -> None:
     """Cancel RUN: a waiting one at once, a building one at its builds (a deploy in
     progress is never stopped halfway)."""
-    app = App(repo)
-    run = app.cancel(run_id)
-    if as_json:
-        print_json(run.as_dict())
-        return
-    if run.state.finished:
-        click.echo(f"run {run.id} {run.state.value} ({run.error})")
+    client = remote_client()
+    if client is not None:
+        doc = client.call("POST", f"/api/runs/{run_id}/cancel")
     else:
-        click.echo(f"run {run.id}: cancel asked; its builds stop now")
+        doc = App(repo).cancel(run_id).as_dict()
+    if as_json:
+        print_json(doc)
+        return
+    if RunState(doc["state"]).finished:
+        click.echo(f"run {doc['id']} {doc['state']} ({doc['error']})")
+    else:
+        click.echo(f"run {doc['id']}: cancel asked; its builds stop now")
 
 
 @click.command()
@@ -98,6 +124,9 @@ def cancel(run_id: str, repo: Path | None, as_json: bool) -> None:
 @handle_errors
 def retry(run_id: str, repo: Path | None, as_json: bool) -> None:
     """Run a failed or interrupted RUN again from its failed stage."""
+    client = remote_client()
+    if client is not None:
+        return _remote_run(client, f"/api/runs/{run_id}/retry", None, as_json)
     app = App(repo)
     with progress_for(sys.stderr) as progress:
         run = app.retry(run_id, listener=progress)
@@ -111,7 +140,8 @@ def retry(run_id: str, repo: Path | None, as_json: bool) -> None:
 @handle_errors
 def show(run_id: str, repo: Path | None, as_json: bool) -> None:
     """A run: its stages, its approval (and what the run would do), its jobs."""
-    doc = App(repo).run_detail(run_id)
+    client = remote_client()
+    doc = client.call("GET", f"/api/runs/{run_id}") if client else App(repo).run_detail(run_id)
     if as_json:
         print_json(doc)
         return

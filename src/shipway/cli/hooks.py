@@ -1,4 +1,4 @@
-"""`shipway hook install|post-receive`: the repository people push to tells the server."""
+"""`shipway hook install|github|post-receive`: how pushes reach the server."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import click
 from shipway.app import App
 from shipway.cli.common import err, handle_errors, repo_option
 from shipway.errors import ShipwayError
+from shipway.source.github import GITHUB_SECRET_FILE
 from shipway.source.hooks import hook_secret, install_hook, parse_updates, post_updates
 
 __all__ = ["hook_group"]
@@ -51,6 +52,25 @@ def install(force: bool, repo: Path | None) -> None:
     click.echo(f"installed {path}: pushes start runs while `shipway serve --repo {app.repo}` runs")
 
 
+@hook_group.command(name="github")
+@repo_option
+@handle_errors
+def github(repo: Path | None) -> None:
+    """What to enter in a GitHub repository's webhook settings (push events): the payload
+    path on the server and the secret GitHub signs each delivery with (made on first use,
+    kept in the state folder, 0600). Environments whose `source: {git: URL}` is that
+    repository then run on its pushes."""
+    app = App(_repository(repo))
+    secret = hook_secret(app.paths.home, GITHUB_SECRET_FILE)
+    server = app.server()
+    base = str(server["url"]) if server else "https://<this server>"
+    click.echo(f"Payload URL:  {base}/hooks/github")
+    click.echo("Content type: application/json")
+    click.echo(f"Secret:       {secret}")
+    click.echo("Events:       just the push event")
+    err("(the server must be reachable from GitHub: put an https:// proxy in front of it)")
+
+
 @hook_group.command(name="post-receive", hidden=True)
 @repo_option
 @handle_errors
@@ -67,8 +87,8 @@ def post_receive(repo: Path | None) -> None:
         app = App(_repository(repo))
         server = app.server()
         if server is None:
-            err("shipway: no server serves this repository: start `shipway serve` and use")
-            err("shipway: `shipway run ENV` for this push (nothing was started)")
+            err("shipway: no server serves this repository now: this push's runs start")
+            err("shipway: when `shipway serve` starts (or `shipway run ENV` now)")
             return
         runs = post_updates(str(server["url"]), hook_secret(app.paths.home), updates)
     except ShipwayError as exc:

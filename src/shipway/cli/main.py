@@ -18,11 +18,12 @@ from shipway.app import DEFAULT_PORT, App
 from shipway.cli.common import err as _err
 from shipway.cli.common import handle_errors, json_option, repo_option
 from shipway.cli.common import print_json as _print_json
-from shipway.cli.decisions import approve, cancel, reject, report_run, retry, show
+from shipway.cli.decisions import approve, cancel, print_run, reject, report_run, retry, show
 from shipway.cli.envs import env_group
 from shipway.cli.hooks import hook_group
 from shipway.cli.progress import progress_for
 from shipway.cli.releases import plan, rollback
+from shipway.cli.remote import SERVER_ENV, remote_client
 from shipway.cli.tokens import audit, token_group
 from shipway.errors import ShipwayError
 from shipway.limits import MAX_DEPTH
@@ -84,6 +85,12 @@ def run(
 ) -> None:
     """Run the pipeline for ENV: source, approval where asked, build every service, deploy
     them together. Without --wait it returns once the run waits for a person."""
+    client = remote_client()
+    if client is not None:  # the server drives it; this waits as a local run would
+        body = {"env": env, "commit": commit, "force": force}
+        queued = client.call("POST", "/api/runs", body)
+        done = client.wait(queued["id"], for_end=wait)
+        print_run(done, done["jobs"], as_json, [])
     app = App(repo)
     # SIGTERM (a CI job's timeout, `kill`) cancels like Ctrl-C: builds are stopped and the
     # run is recorded, instead of the process vanishing with its builds still running.
@@ -122,7 +129,15 @@ def synth(service: str, env: str, fmt: str, repo: Path | None) -> None:
 @handle_errors
 def status(env: str | None, repo: Path | None, as_json: bool) -> None:
     """Environments x services: release, commit, state, URL."""
-    data = App(repo).status(env)
+    client = remote_client()
+    if client is None:
+        data = App(repo).status(env)
+    else:
+        data = client.call("GET", "/api/status")
+        if env is not None:
+            if env not in data:
+                raise ShipwayError(f"the server has no environment `{env}` this token sees")
+            data = {env: data[env]}
     if as_json:
         _print_json(data)
         return
@@ -149,15 +164,19 @@ def status(env: str | None, repo: Path | None, as_json: bool) -> None:
 @handle_errors
 def runs(env: str | None, limit: int, repo: Path | None, as_json: bool) -> None:
     """Run history, newest first."""
-    found = App(repo).runs(env, limit)
+    client = remote_client()
+    if client is not None:
+        found = client.call("GET", "/api/runs", query={"env": env, "limit": limit})
+    else:
+        found = [r.as_dict() for r in App(repo).runs(env, limit)]
     if as_json:
-        _print_json([r.as_dict() for r in found])
+        _print_json(found)
         return
     for r in found:
-        release = f"release {r.release}" if r.release is not None else ""
-        why = f"({r.trigger})" if r.trigger.startswith("rollback") else ""
-        note = "  ".join(t for t in (why, r.error or "") if t)
-        click.echo(f"{r.id:<12} {r.state.value:<18} {r.commit[:12]}  {release}  {note}")
+        release = f"release {r['release']}" if r["release"] is not None else ""
+        why = f"({r['trigger']})" if r["trigger"].startswith("rollback") else ""
+        note = "  ".join(t for t in (why, r["error"] or "") if t)
+        click.echo(f"{r['id']:<12} {r['state']:<18} {r['commit'][:12]}  {release}  {note}")
 
 
 @cli.command()
@@ -168,6 +187,16 @@ def runs(env: str | None, limit: int, repo: Path | None, as_json: bool) -> None:
 @handle_errors
 def logs(run_id: str, service: str | None, follow: bool, repo: Path | None) -> None:
     """Print a run's log (every service, in order); --follow tails a running one."""
+    client = remote_client()
+    if client is not None:
+        if follow:
+            raise ShipwayError(
+                "--follow reads the logs as they are written, on the server's machine",
+                hint=f"without {SERVER_ENV}, there; or `shipway logs {run_id}` again",
+            )
+        query = {"service": service}
+        click.echo(client.call("GET", f"/api/runs/{run_id}/logs", query=query), nl=False)
+        return
     app = App(repo)
     if not follow:
         click.echo(app.logs(run_id, service), nl=False)

@@ -10,10 +10,9 @@ import click
 
 from shipway.app import App, run_exit_code
 from shipway.cli.common import err, handle_errors, json_option, print_json, repo_option
-from shipway.model import RunState
+from shipway.cli.decisions import print_run
+from shipway.cli.remote import remote_client
 from shipway.usecases.plan import plan_environment
-from shipway.usecases.releases import prune_releases, releases_keep
-from shipway.usecases.rollback import rollback as rollback_environment
 
 
 @click.command()
@@ -70,10 +69,12 @@ def _print_plan(data: dict[str, Any]) -> None:
 @handle_errors
 def rollback(env: str, to: int | None, repo: Path | None, as_json: bool) -> None:
     """Deploy an earlier release of ENV again, as a new release."""
+    client = remote_client()
+    if client is not None:
+        doc = client.call("POST", f"/api/envs/{env}/rollback", {"to": to})
+        print_run(doc, doc.get("jobs", []), as_json, [])
     app = App(repo)
-    done = rollback_environment(app.repo, app.paths, app.store, env, to)
-    if done.run.state == RunState.SUCCEEDED:
-        prune_releases(app.paths, app.store, env, releases_keep(app.repo))
+    done = app.rollback(env, to)
     run = done.run
     if as_json:
         jobs = [j.as_dict() for j in app.store.jobs(run.id)]

@@ -10,6 +10,7 @@ import click
 from shipway.app import App
 from shipway.auth import Role
 from shipway.cli.common import err, handle_errors, json_option, print_json, repo_option
+from shipway.cli.remote import remote_client
 from shipway.usecases.audit import MAX_LIMIT
 
 
@@ -101,13 +102,18 @@ def revoke(token_id: str, repo: Path | None) -> None:
 @handle_errors
 def audit(limit: int, env: str | None, repo: Path | None, as_json: bool) -> None:
     """Who did what, when, from where: every write and every refused attempt, newest first."""
-    found = App(repo).audit(limit, env)
+    client = remote_client()
+    if client is not None:
+        found = client.call("GET", "/api/audit", query={"limit": limit, "env": env})
+    else:
+        found = [e.as_dict() for e in App(repo).audit(limit, env)]
     if as_json:
-        print_json([e.as_dict() for e in found])
+        print_json(found)
         return
     for e in found:
-        where = " ".join(x for x in (e.target or "", f"in {e.env}" if e.env else "") if x)
+        target = e["target"] or ""
+        where = " ".join(x for x in (target, f"in {e['env']}" if e["env"] else "") if x)
         click.echo(
-            f"{_when(e.at)}  {e.who:<22} {e.action:<13} {e.outcome.value:<8} {where:<24} "
-            f"{e.detail}  ({e.origin})"
+            f"{_when(e['at'])}  {e['who']:<22} {e['action']:<13} {e['outcome']:<8} {where:<24} "
+            f"{e['detail']}  ({e['origin']})"
         )

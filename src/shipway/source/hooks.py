@@ -64,10 +64,11 @@ def parse_updates(text: str) -> list[RefUpdate]:
     return updates
 
 
-def hook_secret(state_dir: Path) -> str:
-    """The secret shared by the server and the hooks of its repository: created on first
-    use in the state folder (0600), read from it afterwards."""
-    path = state_dir / SECRET_FILE
+def hook_secret(state_dir: Path, name: str = SECRET_FILE) -> str:
+    """The secret shared by the server and the hooks of its repository (or, with `name`,
+    another sender's, such as a GitHub webhook's): created on first use in the state folder
+    (0600), read from it afterwards."""
+    path = state_dir / name
     try:
         return _read_secret(path)
     except FileNotFoundError:

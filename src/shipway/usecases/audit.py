@@ -8,7 +8,7 @@ import socket
 from dataclasses import dataclass
 
 from shipway.auth import Action, AuditEntry, Decision, Outcome, TokenRecord, authorize
-from shipway.errors import ShipwayError
+from shipway.errors import Forbidden, ShipwayError
 from shipway.model import Environment
 from shipway.store.sqlite import Store
 
@@ -82,6 +82,20 @@ def gate(
         )
         store.audit(entry)
     return decision
+
+
+def require(
+    store: Store,
+    token: TokenRecord,
+    action: Action,
+    env: Environment | None,
+    origin: str,
+    target: str | None = None,
+) -> None:
+    """`gate`, raising Forbidden (with the reason) when the token may not."""
+    decision = gate(store, token, action, env, origin, target)
+    if not decision.allowed:
+        raise Forbidden(decision.reason)
 
 
 def entries(store: Store, limit: int = 50, env: str | None = None) -> list[AuditEntry]:

@@ -13,10 +13,9 @@ from __future__ import annotations
 import time
 from collections.abc import Collection
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from shipway.config.project import load_environments
+from shipway.auth import Action
 from shipway.errors import NotFound, ShipwayError
 from shipway.masking import Masker, masks_secrets
 from shipway.model import (
@@ -39,11 +38,11 @@ from shipway.model import (
 )
 from shipway.pipeline.locks import environment_lock
 from shipway.pipeline.paths import StatePaths
-from shipway.pipeline.plan import environment
 from shipway.pipeline.records import RECORD_FILE, record_dir, release_request, write_record
 from shipway.store.sqlite import Store
 from shipway.targets import select_target
 from shipway.targets.local.releases import MANIFEST_FILE, DeployedService, ReleaseStore
+from shipway.usecases.audit import Actor
 
 __all__ = ["RolledBack", "choose_release", "rollback"]
 
@@ -85,10 +84,11 @@ def choose_release(store: Store, env: str, to: int | None) -> tuple[Release, Rel
 
 @masks_secrets
 def rollback(
-    repo: Path, paths: StatePaths, store: Store, env_name: str, to: int | None = None
+    paths: StatePaths, store: Store, env: Environment, to: int | None, actor: Actor
 ) -> RolledBack:
-    """Deploy release `to` (default: the one before the current) of `env_name` again."""
-    env = environment(load_environments(repo), env_name)
+    """Deploy release `to` (default: the one before the current) of `env` again; the
+    rollback is in the audit log as `actor`'s."""
+    env_name = env.name
     _, release = choose_release(store, env_name, to)
     request, secrets = _request(paths, env, release)
     target = select_target(env, paths.home, secrets=secrets)
@@ -96,6 +96,8 @@ def rollback(
         env_name, release.commit, f"rollback to {release.number}", RunState.RUNNING
     )
     run = store.update_run(run.id, started_at=time.time())
+    detail = f"to release {release.number} (commit {release.commit[:12]})"
+    store.audit(actor.entry(Action.ROLLBACK.value, target=run.id, env=env_name, detail=detail))
     store.set_job(
         run.id, Stage.SOURCE, "*", JobState.SKIPPED, detail={"message": f"release {release.number}"}
     )

@@ -16,7 +16,7 @@ from shipway.auth import Action, Outcome, TokenRecord
 from shipway.errors import Forbidden, NotFound
 from shipway.model import Environment, Run
 from shipway.store.sqlite import Store
-from shipway.usecases.audit import Actor, gate
+from shipway.usecases.audit import Actor, require
 
 __all__ = ["cancel", "check", "decide", "detail", "retry"]
 
@@ -34,9 +34,7 @@ def check(
     if env is None:
         raise NotFound(f"environment `{run.env}` of run `{run.id}` is no longer configured")
     if token is not None:
-        decision = gate(store, token, action, env, actor.origin, target=run.id)
-        if not decision.allowed:
-            raise Forbidden(decision.reason)
+        require(store, token, action, env, actor.origin, target=run.id)
         return env
     approvers = env.approval.approvers if env.approval else ()
     local_user = actor.who.removeprefix("local:")

@@ -34,16 +34,35 @@ Send = Callable[[Message], Awaitable[None]]
 Handler = Callable[[GatewayRequest], Awaitable[GatewayResponse]]
 
 
+def _openapi() -> tuple[str, bytes]:
+    from shipway.web.openapi import openapi_document
+
+    return "application/json", openapi_document()
+
+
+def _docs() -> tuple[str, bytes]:
+    from shipway.web.openapi import docs_page
+
+    return "text/html; charset=utf-8", docs_page()
+
+
+_DOCS: dict[str, Callable[[], tuple[str, bytes]]] = {"/openapi.json": _openapi, "/docs": _docs}
+
+
 class ServerGateway(Gateway):
     """The local gateway with the server's own routes: `GET /metrics` (Prometheus' text
-    format, read from the state database at each scrape, off the loop). A function URL
-    always has /<env>/<service>, so no route of a release is taken."""
+    format, read from the state database at each scrape, off the loop) and, when it serves
+    a repository, `/hooks/…`, `/api/…`, `/docs` and `/openapi.json`. A function URL always
+    has /<env>/<service>, and environments may not be named hooks, api, docs or metrics, so
+    no route of a release is taken."""
 
     def __init__(self, state_dir: Path, workers: WorkerManager | None = None) -> None:
         super().__init__(state_dir, workers)
         self.metrics = Metrics(StatePaths(self.state_dir).database)
-        # `/hooks/...` when the server serves a repository's pipeline (web/hooks.py)
+        # `/hooks/...` and `/api/...` when the server serves a repository's pipeline
+        # (web/hooks.py, web/api.py)
         self.hooks: Handler | None = None
+        self.api: Handler | None = None
 
     async def ahandle(self, req: GatewayRequest) -> GatewayResponse:
         if req.path == "/metrics" and req.method in ("GET", "HEAD"):
@@ -51,6 +70,12 @@ class ServerGateway(Gateway):
             return GatewayResponse(200, [("content-type", CONTENT_TYPE)], body)
         if self.hooks is not None and req.path.startswith("/hooks/"):
             return await self.hooks(req)
+        if self.api is not None:
+            if req.path.startswith("/api/"):
+                return await self.api(req)
+            if req.path in _DOCS and req.method in ("GET", "HEAD"):
+                content_type, body = _DOCS[req.path]()
+                return GatewayResponse(200, [("content-type", content_type)], body)
         return await super().ahandle(req)
 
 

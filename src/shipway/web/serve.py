@@ -28,12 +28,15 @@ import uvicorn
 from shipway.app import App
 from shipway.errors import ShipwayError
 from shipway.pipeline.worker import Worker
+from shipway.source.github import GITHUB_SECRET_FILE
 from shipway.source.hooks import hook_secret
 from shipway.targets.local.gateway import Gateway
 from shipway.targets.local.pools import DEFAULT_MAX_WORKERS, WorkerManager
 from shipway.targets.local.scheduler import Scheduler
+from shipway.web.api import Api
 from shipway.web.app import ServerGateway, create_app
-from shipway.web.hooks import GitHooks
+from shipway.web.hooks import Hooks
+from shipway.web.watch import Watcher
 
 SERVER_FILE = "server.json"
 ENGINE_ENV = "SHIPWAY_HTTP_ENGINE"
@@ -106,11 +109,15 @@ class GatewayServer:
         # the pipeline: queued runs (pushes, the API) are claimed and driven here
         self.app: App | None = App(repo) if repo is not None else None
         self.worker: Worker | None = None
+        self.watcher: Watcher | None = None
         if self.app is not None:
             self.worker = Worker(self.app.engine())
+            self.watcher = Watcher(self.app)
             self.app.on_queued = self.worker.wake
-            hooks = GitHooks(self.app, hook_secret(self.app.paths.home))
+            home = self.app.paths.home
+            hooks = Hooks(self.app, hook_secret(home), hook_secret(home, GITHUB_SECRET_FILE))
             server_gateway.hooks = hooks.handle
+            server_gateway.api = Api(self.app).handle
         self.sock = listening_socket(port)
         self.port: int = self.sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
@@ -158,12 +165,16 @@ class GatewayServer:
         self._write_server_file()
         if self.worker is not None:
             self.worker.start()
+        if self.watcher is not None:
+            self.watcher.start()  # after the worker: the runs it starts are driven at once
         try:
             if self.engine == "fast":
                 self._run_fast()
             else:
                 self.server.run(sockets=[self.sock])
         finally:
+            if self.watcher is not None:
+                self.watcher.stop()
             if self.worker is not None:
                 self.worker.stop()  # its runs end `interrupted`, their builds stopped
             self.scheduler.stop()
