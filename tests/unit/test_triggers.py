@@ -11,6 +11,7 @@ from shipway.source.triggers import (
     RefUpdate,
     branch_matches,
     environments_for_push,
+    moved_branches,
     paths_match,
 )
 
@@ -113,6 +114,7 @@ ENVS = {
     "preview": env("preview", "feature/*"),
     "svc": env("svc", "feature/*", paths_include=("services/**",), paths_exclude=("**/*.md",)),
     "mirror": env("mirror", "dev", source={"git": "https://git.example.com/x.git", "poll": 30}),
+    "bucket": env("bucket", "dev", source={"s3": "s3://my-bucket/app.zip"}),
 }
 
 
@@ -152,7 +154,19 @@ def test_tags_deletions_and_other_refs_start_nothing() -> None:
 
 
 def test_remote_environments_start_from_their_remote_only() -> None:
+    # an S3-fed environment starts from new object versions alone, never from a git push
     assert environments_for_push(ENVS, "refs/heads/dev", A, B, never, remote=True) == ["mirror"]
+    assert "bucket" not in environments_for_push(ENVS, "refs/heads/dev", A, B, never)
+
+
+def test_moved_branches_are_the_updates_between_two_looks() -> None:
+    seen = {"dev": A, "qa": A, "gone": A}
+    now = {"dev": B, "qa": A, "new": B}
+    assert moved_branches(seen, now) == [
+        RefUpdate("refs/heads/dev", A, B),
+        RefUpdate("refs/heads/new", ZERO_SHA, B),
+    ]
+    assert moved_branches(now, now) == []
 
 
 def test_ref_update_names_its_branch() -> None:

@@ -23,6 +23,7 @@ from shipway.config.names import (
     stage_problem,
 )
 from shipway.config.services import PROJECT_FILE, discover_services, entry_error
+from shipway.config.sources import source_problem
 from shipway.config.webhooks import MAX_NOTIFY_URLS, webhook_problem
 from shipway.config.yamlsrc import LineDict, key_path, line_of, parse_yaml
 from shipway.errors import ConfigErrors, ShipwayError, Where
@@ -219,6 +220,13 @@ def _environments(
         _check_path_globs(name, block.paths, doc, errors)
         target = _target(name, block, doc, errors)
         _check_notify(name, block.notify, doc, errors)
+        if block.source is not None:
+            src = block.source
+            wrong = source_problem(src.git, src.s3, src.poll)
+            if wrong:
+                key, why = wrong
+                path: list[str | int] = ["environments", name, "source", key]
+                errors.append(entry_error(doc, path, why, hint="source: {git: URL, poll: 30s}"))
         approval = (
             ApprovalPolicy(
                 before=block.approval.before,

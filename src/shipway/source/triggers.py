@@ -15,6 +15,7 @@ __all__ = [
     "ZERO_SHA",
     "RefUpdate",
     "branch_matches",
+    "env_source_kind",
     "environments_for_push",
     "is_deletion",
     "moved_branches",
@@ -95,6 +96,12 @@ def remote_of(env: Environment) -> str | None:
     return url if isinstance(url, str) and url else None
 
 
+def env_source_kind(env: Environment) -> str:
+    """`repository` (the server's own: its hook), `git` (a remote) or `s3` (an object)."""
+    source = env.source or {}
+    return "git" if source.get("git") else "s3" if source.get("s3") else "repository"
+
+
 def environments_for_push(
     environments: Mapping[str, Environment],
     ref: str,
@@ -123,7 +130,7 @@ def environments_for_push(
     files: Sequence[str] | None = None
     out: list[str] = []
     for env in environments.values():
-        if (remote_of(env) is not None) != remote:
+        if remote_of(env) is None if remote else env_source_kind(env) != "repository":
             continue
         if not branch_matches(env.branch, branch):
             continue
