@@ -21,6 +21,7 @@ from shipway.config.printing import render_config
 from shipway.config.project import load_environments, load_project
 from shipway.config.serverless import find_config, read_service_name
 from shipway.config.services import PROJECT_FILE, services_seen_despite_errors
+from shipway.config.sources import DEFAULT_S3_POLL_S
 from shipway.config.yamlsrc import with_line
 from shipway.errors import ConfigErrors, NotFound, ShipwayError
 from shipway.masking import Masker, masks_secrets, seen_secrets
@@ -390,6 +391,8 @@ class App:
         """Look at the remote `url` (`git ls-remote`) and start the runs of the branches
         that moved since the last look (the first look only records the heads). Each
         branch is recorded once its runs are started, so a failure is retried next time."""
+        if url.startswith("s3://"):
+            return self._poll_s3(url)
         now = ls_remote(url)
         key = source_key(url)
         seen = self.store.seen_heads(key)
@@ -401,12 +404,33 @@ class App:
         self.store.saw_heads(key, now, complete=True)
         return runs
 
+    def _poll_s3(self, url: str) -> list[Run]:
+        envs = [e for e in self.governing().values() if (e.source or {}).get("s3") == url]
+        if not envs:
+            return []
+        from shipway.targets.aws.client import AwsClient  # boto3 loads only to poll S3
+        from shipway.usecases.s3_source import poll_s3, s3_region
+
+        target = envs[0].target
+        profile, role = (
+            (target.profile, target.role_arn) if isinstance(target, AwsTarget) else (None, None)
+        )
+        client = AwsClient(s3_region(envs[0]), profile, role_arn=role)
+        runs = poll_s3(self.engine(), envs, url, client)
+        if runs:
+            self.on_queued()
+        return runs
+
     def polled_remotes(self) -> dict[str, int]:
-        """URL -> poll interval (seconds) of every `source: {git: URL, poll: …}`; the
-        shortest where several environments poll one URL."""
+        """URL -> poll interval (seconds) of every `source: {git: URL, poll: …}` and
+        `source: {s3: URL}` (every DEFAULT_S3_POLL_S unless `poll` says); the shortest
+        where several environments poll one URL."""
         out: dict[str, int] = {}
         for env in self.governing().values():
-            url, every = remote_of(env), (env.source or {}).get("poll")
+            source = env.source or {}
+            url, every = remote_of(env), source.get("poll")
+            if url is None and isinstance(source.get("s3"), str):
+                url, every = source["s3"], every or DEFAULT_S3_POLL_S
             if url is not None and isinstance(every, int) and every > 0:
                 out[url] = min(every, out.get(url, every))
         return out
