@@ -4,9 +4,8 @@ parts are wired together. The CLI and the server are thin layers over `App`."""
 from __future__ import annotations
 
 import json
-import os
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,6 @@ from shipway.config.printing import render_config
 from shipway.config.project import load_environments, load_project
 from shipway.config.serverless import find_config, read_service_name
 from shipway.config.services import PROJECT_FILE, services_seen_despite_errors
-from shipway.config.sources import DEFAULT_S3_POLL_S
 from shipway.config.yamlsrc import with_line
 from shipway.errors import ConfigErrors, NotFound, ShipwayError
 from shipway.masking import Masker, masks_secrets, seen_secrets
@@ -36,20 +34,10 @@ from shipway.model import (
 )
 from shipway.pipeline.engine import Engine, Outcome
 from shipway.pipeline.events import Listener, ignore
-from shipway.pipeline.paths import STATE_FOLDER, StatePaths
+from shipway.pipeline.paths import STATE_FOLDER, StatePaths, running_server
 from shipway.pipeline.plan import environment, load_definition, own_stacks, service_env
 from shipway.pipeline.recovery import recover
 from shipway.source.git import branch_head, repository_root, resolve_commit
-from shipway.source.github import same_repository
-from shipway.source.refs import branch_heads, changed_files, fetch_ref, ls_remote
-from shipway.source.triggers import (
-    RefUpdate,
-    environments_for_push,
-    is_deletion,
-    moved_branches,
-    remote_of,
-)
-from shipway.store.heads import OWN_REPOSITORY, source_key
 from shipway.store.sqlite import Store
 from shipway.targets.local.target import check_schedules
 from shipway.usecases import audit as audit_log
@@ -59,6 +47,7 @@ from shipway.usecases.audit import Actor, local_actor
 from shipway.usecases.logs import follow, run_logs
 from shipway.usecases.overview import overview
 from shipway.usecases.plan import plan_environment
+from shipway.usecases.pushes import Triggers
 from shipway.usecases.releases import prune_releases, releases_keep
 from shipway.usecases.rollback import RolledBack
 from shipway.usecases.rollback import rollback as rollback_environment
@@ -352,139 +341,14 @@ class App:
         self.on_queued()
         return run
 
-    def on_push(self, updates: Sequence[RefUpdate], trigger: str = "hook") -> list[Run]:
-        """Start a run for every environment a push to the server's own repository moved a
-        watched branch of. The refs' new values are not trusted: each branch's head is read
-        from the repository. A commit whose files do not load still gets a run, `failed`
-        with why, so the push is not silently lost."""
-        started: list[Run] = []
-        actor = Actor(f"push:{trigger}", trigger)
-        for update in updates:
-            envs = self.governing()
-            names = environments_for_push(
-                envs,
-                update.ref,
-                update.old,
-                update.new,
-                lambda u=update: changed_files(self.repo, u.old, u.new),  # type: ignore[misc]
-            )
-            for name in names:
-                if trigger == CATCH_UP and self._ran(name, update.new):
-                    continue  # run by hand while no server ran
-                started.append(self._start_pushed(envs[name], update, trigger, actor))
-            if update.branch is not None:  # seen: a restart does not start it again
-                gone = is_deletion(update.new)
-                self.store.saw_heads(OWN_REPOSITORY, {update.branch: None if gone else update.new})
-        return started
+    @property
+    def triggers(self) -> Triggers:
+        """What starts runs without a person: pushes (the hook, GitHub), polled remotes and
+        S3 objects, and the catch-up of pushes made while no server ran."""
+        return Triggers(self.repo, self.store, self.governing, self.engine, self._queued)
 
-    def catch_up(self) -> list[Run]:
-        """The runs of pushes made while no server ran: every branch whose head moved since
-        the server last saw it (a first look only records the heads). A branch whose
-        environment already ran that commit (`shipway run` by hand) starts nothing."""
-        now = branch_heads(self.repo)
-        seen = self.store.seen_heads(OWN_REPOSITORY)
-        runs = self.on_push(moved_branches(seen, now), CATCH_UP) if seen is not None else []
-        self.store.saw_heads(OWN_REPOSITORY, now, complete=True)
-        return runs
-
-    def poll_remote(self, url: str) -> list[Run]:
-        """Look at the remote `url` (`git ls-remote`) and start the runs of the branches
-        that moved since the last look (the first look only records the heads). Each
-        branch is recorded once its runs are started, so a failure is retried next time."""
-        if url.startswith("s3://"):
-            return self._poll_s3(url)
-        now = ls_remote(url)
-        key = source_key(url)
-        seen = self.store.seen_heads(key)
-        runs: list[Run] = []
-        if seen is not None:
-            for update in moved_branches(seen, now):
-                runs += self.on_remote_push(update, [url], "poll")
-                self.store.saw_heads(key, {str(update.branch): update.new})
-        self.store.saw_heads(key, now, complete=True)
-        return runs
-
-    def _poll_s3(self, url: str) -> list[Run]:
-        envs = [e for e in self.governing().values() if (e.source or {}).get("s3") == url]
-        if not envs:
-            return []
-        from shipway.targets.aws.client import AwsClient  # boto3 loads only to poll S3
-        from shipway.usecases.s3_source import poll_s3, s3_region
-
-        target = envs[0].target
-        profile, role = (
-            (target.profile, target.role_arn) if isinstance(target, AwsTarget) else (None, None)
-        )
-        client = AwsClient(s3_region(envs[0]), profile, role_arn=role)
-        runs = poll_s3(self.engine(), envs, url, client)
-        if runs:
-            self.on_queued()
-        return runs
-
-    def polled_remotes(self) -> dict[str, int]:
-        """URL -> poll interval (seconds) of every `source: {git: URL, poll: …}` and
-        `source: {s3: URL}` (every DEFAULT_S3_POLL_S unless `poll` says); the shortest
-        where several environments poll one URL."""
-        out: dict[str, int] = {}
-        for env in self.governing().values():
-            source = env.source or {}
-            url, every = remote_of(env), source.get("poll")
-            if url is None and isinstance(source.get("s3"), str):
-                url, every = source["s3"], every or DEFAULT_S3_POLL_S
-            if url is not None and isinstance(every, int) and every > 0:
-                out[url] = min(every, out.get(url, every))
-        return out
-
-    def _ran(self, env_name: str, sha: str) -> bool:
-        latest = self.store.runs(env_name, limit=1)
-        return bool(latest) and latest[0].commit == sha
-
-    def on_remote_push(self, update: RefUpdate, urls: Sequence[str], trigger: str) -> list[Run]:
-        """Start a run for every environment watching one of `urls` (`source: {git: URL}`)
-        whose branch `update` moved: a GitHub webhook or the poller saw the remote change.
-        The branch is fetched from the environment's own URL and its fetched head runs."""
-        envs = self.governing()
-        watching = {
-            name: env
-            for name, env in envs.items()
-            if (url := remote_of(env)) is not None and same_repository(url, tuple(urls))
-        }
-        branch = update.branch
-        if not watching or branch is None:
-            return []
-        first = remote_of(next(iter(watching.values())))
-        assert first is not None
-
-        def changed() -> list[str]:  # the paths filter needs the pushed commits here
-            fetch_ref(self.repo, first, branch)
-            return changed_files(self.repo, update.old, update.new)
-
-        names = environments_for_push(
-            watching, update.ref, update.old, update.new, changed, remote=True
-        )
-        actor = Actor(f"push:{trigger}", trigger)
-        return [self._start_pushed(envs[n], update, trigger, actor) for n in names]
-
-    def _start_pushed(self, env: Environment, update: RefUpdate, trigger: str, actor: Actor) -> Run:
-        branch = update.branch or ""
-        url = remote_of(env)
-        sha = update.new
-        try:
-            if url:
-                sha = fetch_ref(self.repo, url, branch)
-                # a fetched branch is no push to this repository: a catch-up skips it
-                heads = branch_heads(self.repo)
-                self.store.saw_heads(OWN_REPOSITORY, {branch: heads.get(branch)})
-            else:
-                sha = branch_head(self.repo, branch)
-            entry = actor.entry(Action.RUN_START.value, env=env.name, detail=f"push of {branch}")
-            run = self.engine().submit(
-                env.name, sha, f"push:{trigger}", actor=actor.who, owner=None, entry=entry
-            )
-        except ShipwayError as exc:
-            run = self.store.record_refused_run(env.name, sha, f"push:{trigger}", actor.who, exc)
-        self.on_queued()
-        return run
+    def _queued(self) -> None:
+        self.on_queued()  # read when called: the server sets it after App is made
 
     def rollback(
         self,
@@ -527,13 +391,7 @@ class App:
 
     def server(self) -> dict[str, Any] | None:
         """The running server's {pid, port, url}, if one is up for this state directory."""
-        path = self.paths.home / "server.json"
-        try:
-            info: dict[str, Any] = json.loads(path.read_text())
-            os.kill(int(info["pid"]), 0)
-        except (OSError, ValueError, KeyError):
-            return None
-        return info
+        return running_server(self.paths.home)
 
     def overview(self, envs: Mapping[str, Environment]) -> dict[str, Any]:
         """`envs` (the governing ones a caller may see) as the API's status shows them."""

@@ -149,3 +149,39 @@ def test_a_push_to_a_checkout_starts_a_run_too(
         assert "run dev-1 queued for dev" in pushed.stderr
         run = _settled(served, "dev-1")
     assert run["state"] == "succeeded" and run["commit"] == sha
+
+
+def test_each_push_runs_its_own_commit_even_when_the_next_push_lands_before_its_report(
+    make_repo: Callable[..., Path], tmp_path: Path
+) -> None:
+    # found by bench/server.py: push B landed while push A's hook was still starting, and
+    # both runs were of B (the branch's head) — A never ran, B deployed twice
+    files = one_service_files(ECHO_BUILD)
+    files["shipway.yml"] = (
+        "project: slow\nenvironments:\n  dev:\n    branch: dev\n    mode: queued\n"
+    )
+    source = make_repo(files)
+    bare = tmp_path / "server.git"
+    git(tmp_path, "clone", "-q", "--bare", str(source), str(bare))
+    assert shipway("hook", "install", repo=bare).returncode == 0
+    secret = (bare / ".shipway" / "hook-secret").read_text().strip()
+    start = git(bare, "rev-parse", "refs/heads/dev")
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", "-b", "dev", str(bare), str(clone))
+    shas = []
+    for n in (1, 2):
+        (clone / "services/slow/handler.py").write_text(f"def f(e, c):\n    return {n}\n")
+        shas.append(commit_all(clone, f"v{n}"))
+    git(clone, "push", "-q", "--no-verify", str(bare), "HEAD:refs/heads/dev")  # both land
+    a, b = shas
+    with serving(bare) as (_, url):
+        for old, new in ((start, a), (a, b)):  # the two hooks' reports, arriving late
+            status, _ = _post(url, f"{old} {new} refs/heads/dev\n".encode(), {HOOK_HEADER: secret})
+            assert status == 202
+        # a report naming a commit the branch does not hold runs the branch's head instead
+        stray = commit_all(source, "never pushed")
+        git(bare, "fetch", "-q", str(source), f"{stray}:refs/stray")
+        status, _ = _post(url, f"{b} {stray} refs/heads/dev\n".encode(), {HOOK_HEADER: secret})
+        runs = [_settled(bare, f"dev-{i}") for i in (1, 2, 3)]
+    assert [r["commit"] for r in runs] == [a, b, b]
+    assert all(r["state"] == "succeeded" for r in runs)

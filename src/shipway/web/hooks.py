@@ -76,7 +76,7 @@ class Hooks:
             return _answer(400, {"error": "the report is not UTF-8 text"})
         except ShipwayError as exc:
             return _answer(400, {"error": str(exc)})
-        return await self._start(self.app.on_push, updates, "hook")
+        return await self._start(self.app.triggers.on_push, updates, "hook")
 
     async def _github(self, req: GatewayRequest) -> GatewayResponse:
         if not signature_matches(req.body, _header(req, SIGNATURE_HEADER), self.github_secret):
@@ -98,7 +98,7 @@ class Hooks:
             while len(self._deliveries) > _DELIVERIES_KEPT:
                 self._deliveries.popitem(last=False)
         return await self._start(
-            self.app.on_remote_push, push.update, push.repository_urls, "github"
+            self.app.triggers.on_remote_push, push.update, push.repository_urls, "github"
         )
 
     async def _start(self, start: Callable[..., list[Run]], *args: object) -> GatewayResponse:

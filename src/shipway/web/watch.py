@@ -44,7 +44,7 @@ class Watcher:
             self._thread.join(timeout=5)
 
     def _loop(self) -> None:
-        self._guarded("the runs of pushes made while no server ran", self.app.catch_up)
+        self._guarded("the runs of pushes made while no server ran", self.app.triggers.catch_up)
         while not self._stop.wait(_TICK_S):
             self.poll_due()
 
@@ -59,10 +59,12 @@ class Watcher:
                 return
             if self._due.get(url, 0.0) <= now:
                 self._due[url] = now + every
-                self._guarded(f"the runs of {mask_url(url)}", partial(self.app.poll_remote, url))
+                self._guarded(
+                    f"the runs of {mask_url(url)}", partial(self.app.triggers.poll_remote, url)
+                )
 
     def _read_remotes(self) -> None:
-        self._remotes = self.app.polled_remotes()
+        self._remotes = self.app.triggers.polled_remotes()
 
     def _guarded(self, what: str, look: Callable[[], object]) -> None:
         try:
