@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import os
+import shlex
 import sys
 from pathlib import Path
 
@@ -10,27 +10,11 @@ import click
 
 from shipway.app import App
 from shipway.cli.common import err, handle_errors, repo_option
-from shipway.errors import ShipwayError
+from shipway.cli.post_receive import checkout_of, report
 from shipway.source.github import GITHUB_SECRET_FILE
-from shipway.source.hooks import hook_secret, install_hook, parse_updates, post_updates
+from shipway.source.hooks import hook_secret, install_hook
 
 __all__ = ["hook_group"]
-
-_HOOK_GIT_VARIABLES = (
-    "GIT_DIR",
-    "GIT_WORK_TREE",
-    "GIT_INDEX_FILE",
-    "GIT_OBJECT_DIRECTORY",
-    "GIT_ALTERNATE_OBJECT_DIRECTORIES",
-    "GIT_QUARANTINE_PATH",
-)
-
-
-def _repository(repo: Path | None) -> Path | None:
-    """A checkout's `.git` folder (the hook's git folder) stands for the checkout."""
-    if repo is not None and repo.name == ".git" and (repo.parent / ".git").is_dir():
-        return repo.parent
-    return repo
 
 
 @click.group(name="hook")
@@ -45,9 +29,9 @@ def hook_group() -> None:
 def install(force: bool, repo: Path | None) -> None:
     """Install the post-receive hook in the repository (bare or not) people push to: each
     push is reported to the `shipway serve` serving that repository."""
-    app = App(_repository(repo))
-    shipway = str(Path(sys.executable).with_name("shipway"))
-    path = install_hook(app.repo, shipway, force=force)
+    app = App(checkout_of(repo))
+    command = f"{shlex.quote(sys.executable)} -m shipway.cli.post_receive"
+    path = install_hook(app.repo, command, force=force)
     hook_secret(app.paths.home)  # made now, so the hook and the server read the same one
     click.echo(f"installed {path}: pushes start runs while `shipway serve --repo {app.repo}` runs")
 
@@ -60,7 +44,7 @@ def github(repo: Path | None) -> None:
     path on the server and the secret GitHub signs each delivery with (made on first use,
     kept in the state folder, 0600). Environments whose `source: {git: URL}` is that
     repository then run on its pushes."""
-    app = App(_repository(repo))
+    app = App(checkout_of(repo))
     secret = hook_secret(app.paths.home, GITHUB_SECRET_FILE)
     server = app.server()
     base = str(server["url"]) if server else "https://<this server>"
@@ -73,28 +57,7 @@ def github(repo: Path | None) -> None:
 
 @hook_group.command(name="post-receive", hidden=True)
 @repo_option
-@handle_errors
 def post_receive(repo: Path | None) -> None:
-    """Read git's `<old> <new> <ref>` lines and report them to the server. Never fails the
-    push: every problem is a line on the pusher's terminal, and the exit status 0."""
-    git_dir = os.environ.get("GIT_DIR")
-    for name in _HOOK_GIT_VARIABLES:  # git's, for the hook: relative to the hook's folder
-        os.environ.pop(name, None)
-    if repo is None and git_dir:
-        repo = Path(git_dir).resolve()
-    try:
-        updates = parse_updates(sys.stdin.read())
-        app = App(_repository(repo))
-        server = app.server()
-        if server is None:
-            err("shipway: no server serves this repository now: this push's runs start")
-            err("shipway: when `shipway serve` starts (or `shipway run ENV` now)")
-            return
-        runs = post_updates(str(server["url"]), hook_secret(app.paths.home), updates)
-    except ShipwayError as exc:
-        err(f"shipway: the push was not reported: {exc}")
-        return
-    for run in runs:
-        err(f"shipway: run {run.get('id')} {run.get('state')} for {run.get('env')}")
-    if not runs:
-        err("shipway: no environment follows the pushed branches")
+    """Report git's `<old> <new> <ref>` lines to the server (hooks installed by earlier
+    versions call this; new ones run shipway.cli.post_receive directly). Never fails."""
+    report(repo, sys.stdin.read())

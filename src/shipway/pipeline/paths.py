@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from shipway.config.dotenv import ENV_FILE_PATHSPECS
 from shipway.errors import ShipwayError
@@ -94,3 +96,17 @@ class StatePaths:
         """`path` resolved, when it stays inside the state directory (links followed)."""
         resolved = Path(path).resolve()
         return resolved if resolved.is_relative_to(self.home.resolve()) else None
+
+
+SERVER_FILE = "server.json"
+
+
+def running_server(home: Path) -> dict[str, Any] | None:
+    """The {pid, port, url} of the server serving the state directory `home`, when one
+    runs (its `server.json` names a live process)."""
+    try:
+        info: dict[str, Any] = json.loads((home / SERVER_FILE).read_text())
+        os.kill(int(info["pid"]), 0)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return info

@@ -13,7 +13,6 @@ import hmac
 import json
 import os
 import secrets
-import shlex
 import stat
 import subprocess
 import urllib.error
@@ -98,10 +97,11 @@ def secret_matches(given: str | None, expected: str) -> bool:
     return given is not None and hmac.compare_digest(given.encode(), expected.encode())
 
 
-def install_hook(repo: Path, shipway: str, force: bool = False) -> Path:
+def install_hook(repo: Path, command: str, force: bool = False) -> Path:
     """Write `hooks/post-receive` in the repository `repo` (bare, a checkout or a worktree
-    of one: the hooks folder is the common git folder's), calling the `shipway` program
-    given. Another tool's hook is not replaced unless `force`."""
+    of one: the hooks folder is the common git folder's), running `command` (a shell
+    command, quoted) with `--repo <git folder>`. Another tool's hook is not replaced
+    unless `force`."""
     common = subprocess.run(
         ["git", "-C", str(repo), "rev-parse", "--git-common-dir"],
         capture_output=True,
@@ -127,7 +127,7 @@ def install_hook(repo: Path, shipway: str, force: bool = False) -> Path:
         f"{HOOK_MARKER}\n"
         "# git gives `<old> <new> <ref>` lines on stdin; a push never fails because of this\n"
         'GIT_FOLDER="$(git rev-parse --absolute-git-dir)"\n'
-        f'exec {shlex.quote(shipway)} hook post-receive --repo "$GIT_FOLDER"\n'
+        f'exec {command} --repo "$GIT_FOLDER"\n'
     )
     tmp = path.with_name(f".post-receive.{os.getpid()}")
     tmp.write_text(script, encoding="utf-8")
