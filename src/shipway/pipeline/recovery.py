@@ -122,14 +122,18 @@ def _note_recorded_release(store: Store, run_id: str) -> None:
 
 
 def _discard_staging(paths: StatePaths) -> None:
-    """Half-written releases of the local target, where no deploy is running now."""
+    """Half-written releases of the local target and half-made `current` links, where no
+    deploy is running now."""
     envs = paths.home / "envs"
     try:
         names = os.listdir(envs)
     except OSError:
         return
     for env in names:
-        if not any(n.startswith(".staging-") for n in _listing(envs / env / "releases")):
+        # a deploy killed while switching leaves its new `.current-*` link beside `current`
+        # (the staging folder already renamed): that is stale too
+        staged = any(n.startswith(".staging-") for n in _listing(envs / env / "releases"))
+        if not staged and not any(n.startswith(".current-") for n in _listing(envs / env)):
             continue
         try:
             with environment_lock(paths.env_lock(env), env, wait=False):

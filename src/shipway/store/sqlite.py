@@ -300,6 +300,12 @@ class Store(AccessRecords, QueueRecords, HeadRecords):
                         StageState.RUNNING.value,
                     ),
                 )
+                # the stages it never reached are skipped, as for any run that ended
+                # (queue.py `_end`): left `pending`, an ended run showed them still to come
+                db.execute(
+                    "UPDATE stages SET state = ?, finished_at = ? WHERE run_id = ? AND state = ?",
+                    (StageState.SKIPPED.value, time.time(), run_id, StageState.PENDING.value),
+                )
         return orphans
 
     # ------------------------------------------------------------------ build processes
