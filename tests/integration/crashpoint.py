@@ -96,6 +96,10 @@ def _slow_recorded(args: tuple[Any, ...], _result: Any) -> bool:
     return bool(args[2].service == "slow")  # (store, key, artifact, …)
 
 
+def _slow_group(args: tuple[Any, ...], _result: Any) -> bool:
+    return bool(args[2] == "slow")  # (store, run_id, service, pgid)
+
+
 def _succeeded(args: tuple[Any, ...], _result: Any) -> bool:
     return bool(args[2] == RunState.SUCCEEDED)  # (store, run_id, state, …)
 
@@ -109,6 +113,9 @@ def install(point: str, armed: str) -> None:
         # between two stages: none is running
         "source-done": (Store, "set_stage", None, _stage_is(Stage.SOURCE, StageState.SUCCEEDED)),
         # `slow`'s artifact is in the artifact store and recorded; its job not yet done
+        # `slow`'s first command forked, its process group not yet recorded (it waits at
+        # the gate of build/shell.py, and must never start once the server is gone)
+        "group-unrecorded": (Store, "add_build_group", _slow_group, None),
         "artifact-stored": (Store, "record_build", None, _slow_recorded),
         # every build job recorded as done, the build stage not yet
         "builds-done": (Store, "set_stage", _stage_is(Stage.BUILD, StageState.SUCCEEDED), None),

@@ -56,6 +56,13 @@ def cancel_running_builds() -> None:
         procs.kill_all()
 
 
+# A command waits at this gate until its process group is recorded (on_spawn: the store),
+# so a kill -9 of Shipway between the fork and the record cannot leave a build that
+# recovery does not know to kill: with Shipway gone, the gate reads end-of-file and the
+# command never starts. The gate is the shell's stdin; the command's is /dev/null.
+_GATE = 'read -r _ || exit 125; exec "$@" </dev/null'
+
+
 def wait_exit(proc: subprocess.Popen[bytes], timeout: float) -> int:
     """`proc.wait(timeout)`, woken by the exit itself (a pidfd) rather than by Popen's
     polling, which sleeps up to 50 ms between looks: a command of a few ms would wait
@@ -153,20 +160,29 @@ class Processes:
         remaining = self._remaining()
         if self.sandbox is not None:
             return self._spawn_boxed(argv, cwd, env)
+        gate_read, gate_write = os.pipe()
         try:
             proc = subprocess.Popen(
-                argv,
+                ["/bin/sh", "-c", _GATE, "shipway-gate", *argv],
                 cwd=cwd,
                 env=dict(env),
-                stdin=subprocess.DEVNULL,
+                stdin=gate_read,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
         except OSError as exc:
+            os.close(gate_write)
             self.log.output(f"cannot start {argv[0]} in {cwd}: {exc.strerror or exc}")
             return 127
-        self._spawned(proc.pid)
+        finally:
+            os.close(gate_read)
+        try:
+            self._spawned(proc.pid)  # recorded before the command runs: see _GATE
+        finally:
+            with contextlib.suppress(OSError):
+                os.write(gate_write, b"go\n")
+            os.close(gate_write)
         assert proc.stdout is not None
         activity = [time.monotonic()]
         reader = threading.Thread(target=self._pump, args=(proc.stdout, activity), daemon=True)
