@@ -247,6 +247,13 @@ class App:
             prune_releases(self.paths, self.store, env_name, releases_keep(self.repo))
         return outcome
 
+    def after_run(self, run_id: str) -> None:
+        """A run driven by the server ended or waits: a new release prunes the old ones
+        beyond `releases.keep`, as `shipway run` does."""
+        run = self.store.run(run_id)
+        if run.state == RunState.SUCCEEDED and run.release is not None:
+            prune_releases(self.paths, self.store, run.env, releases_keep(self.repo))
+
     def wait_for(self, run_id: str, engine: Engine | None = None, poll_s: float = 0.5) -> Run:
         """Wait until `run_id` ends, driving it whenever it is queued for no live process
         (approved by a decision made elsewhere, with no server to take it)."""

@@ -260,3 +260,25 @@ def test_a_deployer_rolls_back_through_the_api_and_it_is_audited(server: Server)
     audit = call(url, "GET", "/api/audit", t["admin"]).doc
     assert any(e["action"] == "rollback" and e["who"] == "dan" for e in audit)
     assert any(e["action"] == "rollback" and e["outcome"] == "refused" for e in audit)
+
+
+def test_runs_the_server_drives_prune_releases_beyond_releases_keep(
+    make_repo: Callable[..., Path],
+) -> None:
+    # found by the crash test's review: only `shipway run` pruned, so a server's
+    # environments kept every release on disk
+    files = one_service_files(ECHO_BUILD)
+    files["shipway.yml"] = "project: slow\nreleases: {keep: 2}\nenvironments:\n  qa: {branch: qa}\n"
+    files[".gitignore"] = ".shipway/\n"
+    repo = make_repo(files)
+    git(repo, "branch", "qa", "dev")
+    token = _token(repo, "dan", "deployer")
+    with serving(repo) as (_, url):
+        for n in range(1, 4):
+            git(repo, "checkout", "-q", "qa")
+            (repo / "services/slow/handler.py").write_text(f"def f(e, c):\n    return {n}\n")
+            commit_all(repo, f"v{n}")
+            run = call(url, "POST", "/api/runs", token, {"env": "qa"}).doc
+            assert _settled(url, token, run["id"], ("succeeded", "failed"))["release"] == n
+    kept = sorted(p.name for p in (repo / ".shipway/envs/qa/releases").iterdir())
+    assert kept == ["2", "3"]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import sys
 import threading
 import traceback
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from shipway.pipeline.engine import Engine
@@ -24,8 +25,14 @@ _TICK_S = 0.5  # how often the scheduler looks when nothing woke it (approvals e
 
 
 class Worker:
-    def __init__(self, engine: Engine, max_runs: int = DEFAULT_MAX_RUNS) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        max_runs: int = DEFAULT_MAX_RUNS,
+        on_end: Callable[[str], None] | None = None,
+    ) -> None:
         self.engine = engine
+        self.on_end = on_end  # after each drive (the server prunes old releases there)
         self.max_runs = max_runs
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -87,7 +94,10 @@ class Worker:
 
     def _drive(self, run_id: str) -> object:
         try:
-            return self.engine.drive(run_id)
+            run = self.engine.drive(run_id)
+            if self.on_end is not None:
+                self.on_end(run_id)
+            return run
         except Exception:  # recorded on the run by the engine; the server goes on
             print(f"shipway: run {run_id}: {traceback.format_exc()}", file=sys.stderr)
             return None

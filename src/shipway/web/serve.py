@@ -111,7 +111,7 @@ class GatewayServer:
         self.worker: Worker | None = None
         self.watcher: Watcher | None = None
         if self.app is not None:
-            self.worker = Worker(self.app.engine())
+            self.worker = Worker(self.app.engine(), on_end=self.app.after_run)
             self.watcher = Watcher(self.app)
             self.app.on_queued = self.worker.wake
             home = self.app.paths.home
