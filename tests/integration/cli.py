@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -101,3 +102,18 @@ def serving(
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=20)
+
+
+def looked_at(repo: Path, since: float, sources: int = 1) -> None:
+    """Wait until the server of `repo` has looked at `sources` of its sources (its own
+    repository, each polled remote or object) after `since`: a look records their heads,
+    and a first look starts nothing."""
+    db = repo / ".shipway" / "shipway.db"
+    deadline = time.monotonic() + 60
+    while True:
+        with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
+            marks = [row[0] for row in conn.execute("SELECT seen_at FROM sources")]
+        if len(marks) >= sources and all(m > since for m in marks):
+            return
+        assert time.monotonic() < deadline, "the server never looked at its sources"
+        time.sleep(0.05)

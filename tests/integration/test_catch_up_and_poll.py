@@ -4,15 +4,20 @@ its moved branches — also of those that moved while the server was down."""
 
 from __future__ import annotations
 
-import contextlib
-import sqlite3
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from tests.conftest import commit_all, git
-from tests.integration.cli import ECHO_BUILD, one_service_files, serving, shipway, shipway_json
+from tests.integration.cli import (
+    ECHO_BUILD,
+    looked_at,
+    one_service_files,
+    serving,
+    shipway,
+    shipway_json,
+)
 
 
 def _runs(repo: Path) -> dict[str, dict[str, Any]]:
@@ -27,20 +32,6 @@ def _until(repo: Path, wanted: Callable[[dict[str, dict[str, Any]]], bool]) -> d
             return runs
         assert time.monotonic() < deadline, runs
         time.sleep(0.2)
-
-
-def _looked_at(repo: Path, since: float, sources: int = 1) -> None:
-    """Wait until the server has looked at `sources` sources (its repository, each polled
-    remote) after `since`: a look records their heads, and a first look starts nothing."""
-    db = repo / ".shipway" / "shipway.db"
-    deadline = time.monotonic() + 60
-    while True:
-        with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
-            marks = [row[0] for row in conn.execute("SELECT seen_at FROM sources")]
-        if len(marks) >= sources and all(m > since for m in marks):
-            return
-        assert time.monotonic() < deadline, "the server never looked at its sources"
-        time.sleep(0.05)
 
 
 def _settled(runs: dict[str, dict[str, Any]]) -> bool:
@@ -72,7 +63,7 @@ def test_pushes_made_while_no_server_ran_start_their_runs_when_it_starts(
 
     since = time.time()
     with serving(bare):
-        _looked_at(bare, since)  # its first look: the heads there are recorded, nothing starts
+        looked_at(bare, since)  # its first look: the heads there are recorded, nothing starts
     assert _runs(bare) == {}
 
     pushed = _commit(clone, "dev", 2)  # no server: the hook says when it will run
@@ -87,7 +78,7 @@ def test_pushes_made_while_no_server_ran_start_their_runs_when_it_starts(
 
     since = time.time()
     with serving(bare):  # seen now: a restart starts nothing again
-        _looked_at(bare, since)
+        looked_at(bare, since)
     assert len(_runs(bare)) == 2
 
 
@@ -109,7 +100,7 @@ def test_a_polled_remote_starts_runs_of_moved_branches_even_while_the_server_was
 
     since = time.time()
     with serving(server):
-        _looked_at(server, since, sources=2)  # the first look records the remote's heads
+        looked_at(server, since, sources=2)  # the first look records the remote's heads
         assert _runs(server) == {}
         first = _commit(clone, "dev", 2)
         runs = _until(server, lambda r: len(r) == 1 and _settled(r))

@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-import sqlite3
 import subprocess
 import time
 import zipfile
@@ -18,7 +17,7 @@ from typing import Any
 import boto3
 
 from tests.conftest import git
-from tests.integration.cli import ECHO_BUILD, one_service_files, serving, shipway_json
+from tests.integration.cli import ECHO_BUILD, looked_at, one_service_files, serving, shipway_json
 
 BUCKET, KEY = "shipway-sources", "ledger/app.zip"
 
@@ -29,18 +28,6 @@ def _zip(files: dict[str, str]) -> bytes:
         for name, text in files.items():
             zf.writestr(name, text)
     return buf.getvalue()
-
-
-def _looked_at_since(repo: Path, since: float, sources: int) -> None:
-    db = repo / ".shipway" / "shipway.db"
-    deadline = time.monotonic() + 60
-    while True:
-        with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
-            marks = [row[0] for row in conn.execute("SELECT seen_at FROM sources")]
-        if len(marks) >= sources and all(m > since for m in marks):
-            return
-        assert time.monotonic() < deadline, "the server never looked at its sources"
-        time.sleep(0.05)
 
 
 def _stderr_line(proc: subprocess.Popen[str], wanted: str) -> str:
@@ -87,7 +74,7 @@ def test_each_new_version_of_the_object_runs_and_a_hostile_zip_starts_nothing(
 
     since = time.time()
     with serving(server) as (proc, _):
-        _looked_at_since(server, since, sources=2)  # the first look records the version
+        looked_at(server, since, sources=2)  # the first look records the version
         assert shipway_json("runs", repo=server) == []
 
         v2 = {**files, "services/slow/handler.py": "def f(e, c):\n    return 'v2'\n"}

@@ -76,13 +76,18 @@ def read_at(repo: Path, ref: str, path: str, limit: int = MAX_CONFIG_BYTES) -> b
 
 def branch_heads(repo: Path) -> dict[str, str]:
     """Every branch of the repository `repo`: branch name -> head sha."""
-    out = _git(repo, "for-each-ref", "--format=%(objectname) %(refname)", "refs/heads/")
+    out = _git(repo, "for-each-ref", "--format=%(objectname)%09%(refname)", "refs/heads/")
     if out.returncode != 0:
         detail = out.stderr.decode(errors="replace").strip()
         raise ShipwayError(f"cannot list the branches of `{repo}`: {detail[:300]}")
+    return _branch_lines(out.stdout)
+
+
+def _branch_lines(listing: bytes) -> dict[str, str]:
+    """branch -> sha of `<sha>\t<ref>` lines (ls-remote's and for-each-ref's), heads alone."""
     heads: dict[str, str] = {}
-    for line in out.stdout.decode(errors="replace").splitlines():
-        sha, _, ref = line.partition(" ")
+    for line in listing.decode(errors="replace").splitlines():
+        sha, _, ref = line.partition("\t")
         if is_sha(sha) and ref.startswith("refs/heads/"):
             heads[ref[len("refs/heads/") :]] = sha
     return heads
@@ -185,12 +190,7 @@ def ls_remote(url: str, timeout: float = LS_REMOTE_TIMEOUT_S) -> dict[str, str]:
     """Every branch of the remote `url`: branch name -> head sha (`git ls-remote --heads`)."""
     _check_url(url)
     out = _remote(None, ["ls-remote", "--heads", "--", url], url, timeout, "git ls-remote")
-    heads: dict[str, str] = {}
-    for line in out.stdout.decode(errors="replace").splitlines():
-        sha, _, ref = line.partition("\t")
-        if is_sha(sha) and ref.startswith("refs/heads/"):
-            heads[ref[len("refs/heads/") :]] = sha
-    return heads
+    return _branch_lines(out.stdout)
 
 
 def fetch_ref(repo: Path, url: str, branch: str, timeout: float = FETCH_TIMEOUT_S) -> str:
