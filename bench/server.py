@@ -476,12 +476,13 @@ def bench_latency(root: Path, pushes: int) -> Latency:
             out.states[row["state"]] = row["n"]
         store.close()
     out.problems = server.stderr_problems()
-    # the hook's own fixed cost: `shipway hook post-receive` starting, importing and finding
-    # no server to report to (what every push pays before the server is asked)
+    # the hook's own fixed cost: the installed post-receive hook starting, importing and
+    # finding no server to report to (what every push pays before the server is asked)
     for _ in range(5):
         began = time.perf_counter()
         subprocess.run(
-            [SHIPWAY, "hook", "post-receive", "--repo", str(setup.bare)],
+            [str(setup.bare / "hooks" / "post-receive")],
+            cwd=setup.bare,
             input="",
             capture_output=True,
             text=True,
