@@ -185,3 +185,21 @@ def test_each_push_runs_its_own_commit_even_when_the_next_push_lands_before_its_
         runs = [_settled(bare, f"dev-{i}") for i in (1, 2, 3)]
     assert [r["commit"] for r in runs] == [a, b, b]
     assert all(r["state"] == "succeeded" for r in runs)
+
+
+def test_a_hook_installed_with_a_server_url_reports_there(
+    make_repo: Callable[..., Path], tmp_path: Path
+) -> None:
+    bare, clone = _server_repo(make_repo, tmp_path)
+    refused = shipway("hook", "install", "--force", "--server", "http://example.com", repo=bare)
+    assert refused.returncode == 2 and "https://" in refused.stderr
+    with serving(bare) as (_, url):
+        assert shipway("hook", "install", "--force", "--server", url, repo=bare).returncode == 0
+        sha, pushed = _push(clone, "dev", 1)
+        assert "run dev-1 queued for dev" in pushed.stderr, pushed.stderr
+        assert _settled(bare, "dev-1")["commit"] == sha
+        # the URL written is the one used, whatever server this machine runs
+        nowhere = "http://127.0.0.1:9"
+        assert shipway("hook", "install", "--force", "--server", nowhere, repo=bare).returncode == 0
+        _, pushed = _push(clone, "dev", 2)
+        assert pushed.returncode == 0 and f"the server at {nowhere} did not answer" in pushed.stderr

@@ -11,6 +11,7 @@ import click
 from shipway.app import App
 from shipway.cli.common import err, handle_errors, repo_option
 from shipway.cli.post_receive import checkout_of, report
+from shipway.cli.remote import checked_server_url
 from shipway.source.github import GITHUB_SECRET_FILE
 from shipway.source.hooks import hook_secret, install_hook
 
@@ -24,16 +25,30 @@ def hook_group() -> None:
 
 @hook_group.command(name="install")
 @click.option("--force", is_flag=True, help="Replace a post-receive hook of another tool.")
+@click.option(
+    "--server",
+    "server_url",
+    default=None,
+    help="Report pushes to this server's URL (default: the `shipway serve` this machine runs"
+    " for the repository).",
+)
 @repo_option
 @handle_errors
-def install(force: bool, repo: Path | None) -> None:
+def install(force: bool, server_url: str | None, repo: Path | None) -> None:
     """Install the post-receive hook in the repository (bare or not) people push to: each
     push is reported to the `shipway serve` serving that repository."""
     app = App(checkout_of(repo))
     command = f"{shlex.quote(sys.executable)} -m shipway.cli.post_receive"
+    if server_url is not None:
+        command += f" --server {shlex.quote(checked_server_url(server_url, '--server'))}"
     path = install_hook(app.repo, command, force=force)
     hook_secret(app.paths.home)  # made now, so the hook and the server read the same one
-    click.echo(f"installed {path}: pushes start runs while `shipway serve --repo {app.repo}` runs")
+    if server_url is not None:
+        click.echo(f"installed {path}: pushes are reported to {server_url.rstrip('/')}")
+    else:
+        click.echo(
+            f"installed {path}: pushes start runs while `shipway serve --repo {app.repo}` runs"
+        )
 
 
 @hook_group.command(name="github")

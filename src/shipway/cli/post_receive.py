@@ -41,7 +41,9 @@ def checkout_of(repo: Path | None) -> Path | None:
     return repo
 
 
-def report(repo: Path | None, lines: str) -> None:
+def report(repo: Path | None, lines: str, server_url: str | None = None) -> None:
+    """Report `lines` to `server_url` (as `hook install --server` wrote it), else to the
+    server this machine runs for the repository's state directory."""
     git_dir = os.environ.get("GIT_DIR")
     for name in _HOOK_GIT_VARIABLES:  # git's, for the hook: relative to the hook's folder
         os.environ.pop(name, None)
@@ -51,7 +53,7 @@ def report(repo: Path | None, lines: str) -> None:
         updates = parse_updates(lines)
         root = repository_root(checkout_of(repo or Path.cwd()) or Path.cwd())
         home = StatePaths.for_repo(root).home
-        server = running_server(home)
+        server = {"url": server_url} if server_url else running_server(home)
         if server is None:
             _say("no server serves this repository now: this push's runs start")
             _say("when `shipway serve` starts (or `shipway run ENV` now)")
@@ -67,9 +69,12 @@ def report(repo: Path | None, lines: str) -> None:
 
 
 def main(argv: list[str]) -> int:
-    repo = Path(argv[argv.index("--repo") + 1]) if "--repo" in argv[:-1] else None
+    def option(name: str) -> str | None:
+        return argv[argv.index(name) + 1] if name in argv[:-1] else None
+
+    repo = option("--repo")
     try:
-        report(repo, sys.stdin.read())
+        report(Path(repo) if repo else None, sys.stdin.read(), option("--server"))
     except Exception as exc:  # a push never fails because of Shipway
         _say(f"the push was not reported: {type(exc).__name__}: {exc}")
     return 0

@@ -23,7 +23,7 @@ from typing import Any
 from shipway.errors import Conflict, Forbidden, NotFound, ShipwayError
 from shipway.model import RunState
 
-__all__ = ["SERVER_ENV", "TOKEN_ENV", "Client", "remote_client"]
+__all__ = ["SERVER_ENV", "TOKEN_ENV", "Client", "checked_server_url", "remote_client"]
 
 SERVER_ENV = "SHIPWAY_SERVER"
 TOKEN_ENV = "SHIPWAY_TOKEN"
@@ -42,29 +42,30 @@ def remote_client() -> Client | None:
             f"{SERVER_ENV} is set but {TOKEN_ENV} is not",
             hint="`shipway token create --user NAME --role ROLE` on the server's machine",
         )
-    return Client(_checked_url(url), token)
+    return Client(checked_server_url(url), token)
 
 
-def _checked_url(url: str) -> str:
+def checked_server_url(url: str, what: str = SERVER_ENV) -> str:
+    """`url` as a server's address; http:// only for this machine (a secret travels)."""
     try:
         parts = urllib.parse.urlsplit(url)
         host = parts.hostname
         _ = parts.port  # a port that is not a number raises here
     except ValueError:
-        raise ShipwayError(f"{SERVER_ENV} is not a URL: `{url[:100]}`") from None
+        raise ShipwayError(f"{what} is not a URL: `{url[:100]}`") from None
     if parts.scheme not in ("http", "https") or not host:
         raise ShipwayError(
-            f"{SERVER_ENV} must be an http:// or https:// URL, not `{url[:100]}`",
+            f"{what} must be an http:// or https:// URL, not `{url[:100]}`",
             hint="e.g. http://127.0.0.1:8787",
         )
     if parts.scheme == "http" and host not in _LOOPBACK:
         raise ShipwayError(
-            f"{SERVER_ENV} names `{host}` over plain http://: the token would cross the "
+            f"{what} names `{host}` over plain http://: its credential would cross the "
             "network readable by anyone on the way",
             hint="use https:// (a TLS proxy in front of `shipway serve`)",
         )
     if parts.username or parts.password or parts.query or parts.fragment:
-        raise ShipwayError(f"{SERVER_ENV} must be the server's address alone (scheme, host, port)")
+        raise ShipwayError(f"{what} must be the server's address alone (scheme, host, port)")
     return url.rstrip("/")
 
 
