@@ -26,7 +26,7 @@ def _server_repo(make_repo: Callable[..., Path], tmp_path: Path) -> tuple[Path, 
     source = make_repo(one_service_files(ECHO_BUILD))
     bare = tmp_path / "server.git"
     git(tmp_path, "clone", "-q", "--bare", str(source), str(bare))
-    installed = shipway("hook", "install", repo=bare)
+    installed = shipway("hook", "install", "--bare", str(bare))  # as --repo
     assert installed.returncode == 0, installed.stderr
     clone = tmp_path / "clone"
     git(tmp_path, "clone", "-q", str(bare), str(clone))

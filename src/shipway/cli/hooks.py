@@ -12,6 +12,7 @@ from shipway.app import App
 from shipway.cli.common import err, handle_errors, repo_option
 from shipway.cli.post_receive import checkout_of, report
 from shipway.cli.remote import checked_server_url
+from shipway.errors import ShipwayError
 from shipway.source.github import GITHUB_SECRET_FILE
 from shipway.source.hooks import hook_secret, install_hook
 
@@ -32,12 +33,20 @@ def hook_group() -> None:
     help="Report pushes to this server's URL (default: the `shipway serve` this machine runs"
     " for the repository).",
 )
+@click.option(
+    "--bare",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="The bare repository people push to (the same as --repo).",
+)
 @repo_option
 @handle_errors
-def install(force: bool, server_url: str | None, repo: Path | None) -> None:
+def install(force: bool, server_url: str | None, bare: Path | None, repo: Path | None) -> None:
     """Install the post-receive hook in the repository (bare or not) people push to: each
     push is reported to the `shipway serve` serving that repository."""
-    app = App(checkout_of(repo))
+    if bare is not None and repo is not None and bare != repo:
+        raise ShipwayError("--bare and --repo name different repositories: give one")
+    app = App(checkout_of(repo or bare))
     command = f"{shlex.quote(sys.executable)} -m shipway.cli.post_receive"
     if server_url is not None:
         command += f" --server {shlex.quote(checked_server_url(server_url, '--server'))}"
