@@ -77,9 +77,17 @@ def _temp_link(args: tuple[Any, ...], _result: Any) -> bool:
 
 
 def _deploy_lock(args: tuple[Any, ...], _result: Any) -> bool:
+    """The deploy stage's lock (not the one pruning old releases takes after a run)."""
     fd, operation = args[:2]
     path = os.readlink(f"/proc/self/fd/{fd}")
-    return path.endswith("/deploy.lock") and bool(operation & fcntl.LOCK_EX)
+    if not (path.endswith("/deploy.lock") and operation & fcntl.LOCK_EX):
+        return False
+    frame = sys._getframe()
+    while frame is not None:
+        if frame.f_code.co_filename.endswith(os.path.join("pipeline", "stages.py")):
+            return True
+        frame = frame.f_back  # type: ignore[assignment]
+    return False
 
 
 def _unpacked_once() -> Check:
