@@ -276,3 +276,27 @@ def test_corpus(tmp_path: Path) -> None:
     nested = failed["aws-samples__codepipeline-nested-cfn__cfn-nested-repo_buildspec.yml"].errors
     assert len(nested) == 1 and nested[0].where is not None
     assert (nested[0].where.line, nested[0].where.key) == (21, "phases.install.commands")
+
+
+def test_artifact_paths_longer_than_a_file_name_can_be_are_refused_where_written(
+    tmp_path: Path,
+) -> None:
+    # found by bench/fuzz.py (seed 8, case 98730): a 300-byte base-directory passed
+    # validate and ended `shipway run` in OSError "File name too long"
+    long = "l" * 300
+    errors = _errors(
+        tmp_path,
+        f"""
+        version: 0.2
+        phases: {{build: {{commands: [echo hi]}}}}
+        artifacts:
+          base-directory: {long}
+          files: ["dist/{long}"]
+        """,
+    )
+    assert [e.where.key for e in errors if e.where] == [
+        "artifacts.base-directory",
+        "artifacts.files",
+    ]
+    assert all("longer than 255 bytes" in e.message for e in errors)
+    assert all(e.where and e.where.line == 4 + i for i, e in enumerate(errors))

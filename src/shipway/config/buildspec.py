@@ -18,6 +18,7 @@ from shipway.config.buildspec_secrets import SecretRef as SecretRef
 from shipway.config.buildspec_secrets import parse_secret_reference as parse_secret_reference
 from shipway.config.buildspec_secrets import secret_references as secret_references
 from shipway.config.files import climbs_out
+from shipway.config.names import path_parts_problem
 from shipway.config.yamlsrc import LineDict, key_path, kind_of, line_of, load_yaml
 from shipway.errors import ConfigErrors, ShipwayError, Where
 from shipway.model import ArtifactSpec, BuildSpec, Phase
@@ -262,6 +263,8 @@ class _Checker:
                         f"`{value[:80]}` leaves the service folder: artifact paths are "
                         "relative to it and stay inside",
                     )
+                elif (problem := path_parts_problem(value)) is not None:
+                    self.error((*path, key), problem)
         name = self.string((*path, "name"), scalars=True) if "name" in m else None
         if "enable-symlinks" in m:
             self.boolean((*path, "enable-symlinks"))

@@ -98,19 +98,25 @@ def branch_problem(branch: str) -> str | None:
     return f"`{shown(branch)}` is not a branch name: it {why}"
 
 
+def path_parts_problem(path: str) -> str | None:
+    """Why a relative path cannot be one on a file system (a name part over
+    MAX_PATH_PART_BYTES, a NUL byte), or None."""
+    for part in path.replace("\\", "/").split("/"):
+        if len(part.encode("utf-8", "surrogateescape")) > MAX_PATH_PART_BYTES:
+            return (
+                f"the name `{shown(part)}` is longer than {MAX_PATH_PART_BYTES} bytes, "
+                "more than a file system holds"
+            )
+    if "\0" in path:
+        return "a path cannot hold a NUL byte"
+    return None
+
+
 def service_path_problem(path: str) -> str | None:
     size = len(path.encode("utf-8"))
     if size > MAX_SERVICE_PATH_BYTES:
         return f"the service path is {size} bytes long; the limit is {MAX_SERVICE_PATH_BYTES}"
-    for part in path.split("/"):
-        if len(part.encode("utf-8")) > MAX_PATH_PART_BYTES:
-            return (
-                f"the folder name `{shown(part)}` is longer than {MAX_PATH_PART_BYTES} bytes, "
-                "more than a file system holds"
-            )
-    if "\0" in path:
-        return "a service path cannot hold a NUL byte"
-    return None
+    return path_parts_problem(path)
 
 
 def stack_name_problem(stack: str) -> str | None:
