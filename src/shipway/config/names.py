@@ -98,13 +98,13 @@ def branch_problem(branch: str) -> str | None:
     return f"`{shown(branch)}` is not a branch name: it {why}"
 
 
-def path_parts_problem(path: str) -> str | None:
+def path_parts_problem(path: str, noun: str = "name") -> str | None:
     """Why a relative path cannot be one on a file system (a name part over
     MAX_PATH_PART_BYTES, a NUL byte), or None."""
     for part in path.replace("\\", "/").split("/"):
         if len(part.encode("utf-8", "surrogateescape")) > MAX_PATH_PART_BYTES:
             return (
-                f"the name `{shown(part)}` is longer than {MAX_PATH_PART_BYTES} bytes, "
+                f"the {noun} `{shown(part)}` is longer than {MAX_PATH_PART_BYTES} bytes, "
                 "more than a file system holds"
             )
     if "\0" in path:
@@ -116,7 +116,7 @@ def service_path_problem(path: str) -> str | None:
     size = len(path.encode("utf-8"))
     if size > MAX_SERVICE_PATH_BYTES:
         return f"the service path is {size} bytes long; the limit is {MAX_SERVICE_PATH_BYTES}"
-    return path_parts_problem(path)
+    return path_parts_problem(path, "folder name")
 
 
 def stack_name_problem(stack: str) -> str | None:
