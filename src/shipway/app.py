@@ -53,7 +53,6 @@ from shipway.usecases.rollback import RolledBack
 from shipway.usecases.rollback import rollback as rollback_environment
 
 DEFAULT_PORT = 8787
-CATCH_UP = "catch-up"  # the trigger of a push made while no server ran
 
 
 @dataclass(frozen=True)
@@ -243,14 +242,16 @@ class App:
         outcome = engine.run(env_name, sha, force=force, actor=who)
         if wait and not outcome.run.state.finished:
             outcome = Outcome(self.wait_for(outcome.run.id, engine), outcome.builds)
-        if outcome.run.state == RunState.SUCCEEDED and outcome.run.release is not None:
-            prune_releases(self.paths, self.store, env_name, releases_keep(self.repo))
+        self._prune_after(outcome.run)
         return outcome
 
     def after_run(self, run_id: str) -> None:
-        """A run driven by the server ended or waits: a new release prunes the old ones
-        beyond `releases.keep`, as `shipway run` does."""
-        run = self.store.run(run_id)
+        """A run driven by the server ended or waits (the worker's `on_end`)."""
+        self._prune_after(self.store.run(run_id))
+
+    def _prune_after(self, run: Run) -> None:
+        """A run that made a release prunes the old ones beyond `releases.keep` (every
+        way a release is made: `shipway run`, the server's runs, rollbacks)."""
         if run.state == RunState.SUCCEEDED and run.release is not None:
             prune_releases(self.paths, self.store, run.env, releases_keep(self.repo))
 
@@ -372,8 +373,7 @@ class App:
         if token is not None:
             audit_log.require(self.store, token, Action.ROLLBACK, env, actor.origin, env.name)
         done = rollback_environment(self.paths, self.store, env, to, actor)
-        if done.run.state == RunState.SUCCEEDED:
-            prune_releases(self.paths, self.store, env_name, releases_keep(self.repo))
+        self._prune_after(done.run)
         return done
 
     def run_detail(self, run_id: str) -> dict[str, Any]:

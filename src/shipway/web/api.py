@@ -31,6 +31,7 @@ from shipway.masking import Masker, seen_secrets
 from shipway.targets.local.gateway import GatewayRequest, GatewayResponse
 from shipway.usecases import tokens as api_tokens
 from shipway.usecases.audit import Actor, gate
+from shipway.usecases.envs import describe
 
 __all__ = ["ROUTES", "Api", "Route"]
 
@@ -142,8 +143,6 @@ def _status(call: Call) -> Answer:
 
 
 def _envs(call: Call) -> Answer:
-    from shipway.usecases.envs import describe
-
     envs = call.app.governing().values()
     return 200, [describe(e) for e in envs if call.token.sees(e.name)]
 

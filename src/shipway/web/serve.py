@@ -27,6 +27,7 @@ import uvicorn
 
 from shipway.app import App
 from shipway.errors import ShipwayError
+from shipway.pipeline.paths import SERVER_FILE
 from shipway.pipeline.worker import Worker
 from shipway.source.github import GITHUB_SECRET_FILE
 from shipway.source.hooks import hook_secret
@@ -38,7 +39,6 @@ from shipway.web.app import ServerGateway, create_app
 from shipway.web.hooks import Hooks
 from shipway.web.watch import Watcher
 
-SERVER_FILE = "server.json"
 ENGINE_ENV = "SHIPWAY_HTTP_ENGINE"
 CONCURRENCY_ENV = "SHIPWAY_LOCAL_CONCURRENCY"
 Engine = Literal["auto", "fast", "asgi"]
