@@ -16,8 +16,9 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from shipway.config.compose import Compose, ComposeService, as_stack_reads
-from shipway.config.serverless import find_config, read_service_name
+from shipway.config.compose import Compose, ComposeService, as_stack_reads, read_compose
+from shipway.config.edit import scalar
+from shipway.config.serverless import CONFIG_NAMES, find_config, read_service_name
 from shipway.config.services import (
     PROJECT_FILE,
     buildspec_of,
@@ -25,7 +26,7 @@ from shipway.config.services import (
     with_implied_dependencies,
 )
 from shipway.config.yamlsrc import line_of, load_yaml
-from shipway.errors import ShipwayError, Where
+from shipway.errors import ConfigErrors, ShipwayError, Where
 from shipway.model import Service
 
 
@@ -159,3 +160,25 @@ def _compose_error(
         doc = None
     dotted = ".".join(str(p) for p in path)
     return ShipwayError(message, Where(compose.file, line_of(doc, path), dotted), hint)
+
+
+def compose_entries(root: Path) -> list[str] | None:
+    """`shipway init`'s `services:` lines for a repository with a Compose file (None
+    without one): each Compose service's folder, its `config:` when it is not
+    serverless.yml, and its `depends_on` (Compose's `dependsOn` and `${service.Output}`
+    params, by Shipway's names). ConfigErrors when the file or a service is wrong."""
+    compose = read_compose(root)
+    if compose is None:
+        return None
+    errors: list[ShipwayError] = []
+    services = services_from_compose(root, compose, errors)
+    if errors:
+        raise ConfigErrors(errors)
+    lines = [f"# from {compose.file}: its params are read at each run", "services:"]
+    for s in services:
+        lines.append(f"  - path: {scalar(s.path)}")
+        if s.config_file not in CONFIG_NAMES:
+            lines.append(f"    config: {scalar(s.config_file)}")
+        if s.depends_on:
+            lines.append(f"    depends_on: [{', '.join(scalar(d) for d in s.depends_on)}]")
+    return lines

@@ -3,6 +3,8 @@ the workspace's files; it changes nothing."""
 
 from __future__ import annotations
 
+import os
+from collections import ChainMap
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from functools import cached_property
@@ -11,6 +13,7 @@ from typing import Any
 
 from shipway.config.buildspec import parse_buildspec
 from shipway.config.compose import compose_param, sibling_outputs
+from shipway.config.compose_params import resolve_compose_params
 from shipway.config.dotenv import EnvValues, load_env
 from shipway.config.project import load_project
 from shipway.config.serverless import load_service
@@ -112,13 +115,21 @@ def load_definition(
         sources["cf"] = _own_stack_outputs(sources["cf"], own_stacks, cf_reads)
     elif service.params:
         _need_no_stack_outputs(root, env, service)
+    compose_params = resolve_compose_params(
+        root,
+        replace(service, params=tuple(p for p in service.params if p[0] not in env.params)),
+        stage=env.stage,
+        env=ChainMap(dict(values.values), os.environ),
+        options=options,
+        sources=sources,
+    )
     return load_service(
         root / service.path,
         service.config_path,
         stage=env.stage,
         env=values.values,
         # Compose's `--param`s, under the environment's own (which may stand in for them)
-        params={**dict(service.params), **env.params},
+        params={**compose_params, **env.params},
         options=options,
         sources=sources,
         config_file=service.config_file,
