@@ -314,3 +314,24 @@ def test_the_corpus_compose_files(tmp_path: Path) -> None:
     (repo / "shipway.yml").write_text(SHIPWAY)
     names = [s.name for s in load_project(repo).services]
     assert names[0] == "components-example-resources" and len(names) == 3
+
+
+def test_env_variables_in_params_see_the_dotenv_layers(tmp_path: Path) -> None:
+    compose = COMPOSE.replace("${database.TableName}", "${env:SHOP_TABLE}-${sls:stage}")
+    write_files(tmp_path, shop(compose, **{".env": "SHOP_TABLE=from-dotenv\n"}))
+    project = load_project(tmp_path)
+    env = project.environments["dev"]
+    api = next(s for s in project.services if s.name == "shop-api")
+    definition = load_definition(tmp_path, env, api, service_env(tmp_path, env, api))
+    assert definition.functions[0].environment["TABLE"] == "from-dotenv-dev"
+    # a variable Compose names but nothing sets: the error names Compose's key
+    write_files(tmp_path, {".env": "OTHER=1\n"})
+    with pytest.raises(ConfigErrors) as caught:
+        load_definition(tmp_path, env, api, service_env(tmp_path, env, api))
+    (error,) = caught.value.errors
+    assert error.where is not None
+    assert (error.where.file, error.where.key) == (
+        "serverless-compose.yml",
+        "services.api.params.tableName",
+    )
+    assert error.where.line == 9 and "SHOP_TABLE" in error.message

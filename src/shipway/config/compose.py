@@ -27,6 +27,7 @@ from typing import Any
 
 from shipway.config.files import climbs_out, is_inside
 from shipway.config.names import service_path_problem, shown
+from shipway.config.services import config_name_problem
 from shipway.config.yamlsrc import LineDict, key_path, kind_of, line_of, load_yaml
 from shipway.errors import ConfigErrors, ShipwayError, Where
 
@@ -123,22 +124,6 @@ def as_stack_reads(text: str, stacks: dict[str, str]) -> str:
         return "${cf:" + stacks[key] + "." + output + "}"
 
     return _VARIABLE.sub(one, text)
-
-
-def compose_param(root: Path, folder: str, param: str) -> tuple[str, Where] | None:
-    """The text of the param Compose gives the service in `folder`, as written, and where
-    (for errors raised after reading); None when there is none."""
-    try:
-        compose = read_compose(root)
-    except ShipwayError:
-        return None
-    cs = next((s for s in compose.services if s.path == folder), None) if compose else None
-    text = dict(cs.params).get(param) if cs else None
-    if compose is None or cs is None or text is None:
-        return None
-    path: list[str | int] = ["services", cs.key, "params", param]
-    doc = load_yaml(root / compose.file, compose.file, root)
-    return text, Where(compose.file, line_of(doc, path), key_path(path))
 
 
 # --------------------------------------------------------------------------- checking
@@ -301,11 +286,12 @@ def _config(
             )
             return False
         return None
-    if not isinstance(raw, str) or "/" in raw or "\\" in raw or raw in ("", ".", ".."):
-        error(at, f"`config` must be a file name in the service's folder, got {raw!r}")
+    if not isinstance(raw, str):
+        error(at, f"`config` must be a file name, got {kind_of(raw)}")
         return False
-    if not raw.endswith((".yml", ".yaml")):
-        error(at, f"`{shown(raw)}` is not YAML; Shipway reads service files in YAML only")
+    problem = config_name_problem(raw)
+    if problem:
+        error(at, problem)
         return False
     if folder is not None and not (root / folder / raw).is_file():
         error(at, f"`{folder}/{shown(raw)}` is not a file")

@@ -13,9 +13,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from shipway.config.compose import compose_file
+from shipway.config.compose import compose_file, read_compose
 from shipway.config.variables import Resolver, SourceFn
-from shipway.config.yamlsrc import LineDict, load_yaml
+from shipway.config.yamlsrc import LineDict, key_path, line_of, load_yaml
 from shipway.errors import ShipwayError, Where
 from shipway.model import Service
 
@@ -69,3 +69,19 @@ def _folder(raw: object) -> str | None:
     if not isinstance(raw, str):
         return None
     return "/".join(p for p in raw.replace("\\", "/").split("/") if p not in ("", "."))
+
+
+def compose_param(root: Path, folder: str, param: str) -> tuple[str, Where] | None:
+    """The text of the param Compose gives the service in `folder`, as written, and where
+    (for errors raised after reading); None when there is none."""
+    try:
+        compose = read_compose(root)
+    except ShipwayError:
+        return None
+    cs = next((s for s in compose.services if s.path == folder), None) if compose else None
+    text = dict(cs.params).get(param) if cs else None
+    if compose is None or cs is None or text is None:
+        return None
+    path: list[str | int] = ["services", cs.key, "params", param]
+    doc = load_yaml(root / compose.file, compose.file, root)
+    return text, Where(compose.file, line_of(doc, path), key_path(path))

@@ -90,6 +90,20 @@ def services_seen_despite_errors(root: Path) -> tuple[list[Service], list[Enviro
     envs = doc.get("environments")
     names = [n for n in envs if isinstance(n, str)] if isinstance(envs, dict) else []
     environments = [Environment(n, n, LocalTarget()) for n in names or ["dev"]]
+    if entries is None:  # Compose's services, when the repository keeps them there
+        from shipway.config.compose import read_compose  # it reads this module's helpers
+
+        try:
+            compose = read_compose(root)
+        except ShipwayError:
+            compose = None
+        if compose is not None:
+            found = []
+            for c in compose.services:
+                config = root / c.path / c.config if c.config else find_config(root / c.path)
+                if config is not None:
+                    found.append(Service(c.path, c.path, config.name, buildspec_of(root / c.path)))
+            return found, environments
     folders = sorted(
         {f for p in patterns if not p.startswith("..") for f in service_folders(root, p)}
     )

@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from shipway.config.buildspec import parse_buildspec
-from shipway.config.compose import compose_param, sibling_outputs
-from shipway.config.compose_params import resolve_compose_params
+from shipway.config.compose import sibling_outputs
+from shipway.config.compose_params import compose_param, resolve_compose_params
 from shipway.config.dotenv import EnvValues, load_env
 from shipway.config.project import load_project
 from shipway.config.serverless import load_service
