@@ -335,3 +335,22 @@ def test_env_variables_in_params_see_the_dotenv_layers(tmp_path: Path) -> None:
         "services.api.params.tableName",
     )
     assert error.where.line == 9 and "SHOP_TABLE" in error.message
+
+
+def test_a_sibling_that_does_not_load_leaves_one_error_not_a_crash(tmp_path: Path) -> None:
+    compose = (
+        "services:\n  a:\n    path: x/../one\n    params:\n      u: ${b.Url}\n  b:\n    path: two\n"
+    )
+    write_files(
+        tmp_path,
+        {
+            "shipway.yml": SHIPWAY,
+            "serverless-compose.yml": compose,
+            "one/serverless.yml": sls("one"),
+            "two/serverless.yml": sls("two").replace("service: two", "service: 2bad"),
+        },
+    )
+    (error,) = errors_of(tmp_path)
+    assert error.where is not None
+    assert (error.where.file, error.where.key) == ("two/serverless.yml", "service")
+    assert "is not valid" in error.message

@@ -20,6 +20,7 @@ Every problem is collected, each naming the file, line and key.
 
 from __future__ import annotations
 
+import posixpath
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -100,6 +101,13 @@ def read_compose(root: Path) -> Compose | None:
     return compose
 
 
+def compose_folder(path: str) -> str:
+    """A `path:` as a folder of the repository, posix, relative (`./api/` -> `api`)."""
+    text = path.replace("\\", "/")
+    folder = posixpath.normpath(text).strip("/") if text.strip("/") else ""
+    return "" if folder == "." else folder
+
+
 def sibling_outputs(text: str) -> list[tuple[str, str]]:
     """The `(key, Output)` of each `${key.Output}` in a param's text."""
     out = []
@@ -121,6 +129,8 @@ def as_stack_reads(text: str, stacks: dict[str, str]) -> str:
         if ":" in inner:
             return match.group(0)
         key, _, output = inner.partition(".")
+        if key not in stacks:  # a service that did not load: reported already
+            return match.group(0)
         return "${cf:" + stacks[key] + "." + output + "}"
 
     return _VARIABLE.sub(one, text)
@@ -249,10 +259,9 @@ def _path(root: Path, key: str, block: LineDict, error: Any) -> str | None:
         error(at, "a variable in `path` is not supported", hint="write the folder itself")
         return None
     text = raw.replace("\\", "/")
-    parts = [p for p in text.split("/") if p not in ("", ".")]
-    folder = "/".join(parts)
+    folder = compose_folder(text)
     problem = service_path_problem(folder)
-    if text.startswith("/") or climbs_out(text) or ".." in parts:
+    if text.startswith("/") or climbs_out(text):
         problem = f"`{shown(raw)}` leads outside the repository"
     elif not folder:
         problem = "`path` is the repository's root; Compose needs each service in its own folder"

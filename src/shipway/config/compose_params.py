@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from shipway.config.compose import compose_file, read_compose
+from shipway.config.compose import compose_file, compose_folder, read_compose
 from shipway.config.variables import Resolver, SourceFn
 from shipway.config.yamlsrc import LineDict, key_path, line_of, load_yaml
 from shipway.errors import ShipwayError, Where
@@ -66,9 +66,7 @@ def resolve_compose_params(
 
 
 def _folder(raw: object) -> str | None:
-    if not isinstance(raw, str):
-        return None
-    return "/".join(p for p in raw.replace("\\", "/").split("/") if p not in ("", "."))
+    return compose_folder(raw) if isinstance(raw, str) else None
 
 
 def compose_param(root: Path, folder: str, param: str) -> tuple[str, Where] | None:
