@@ -244,7 +244,11 @@ def test_code_compose_files_are_refused_and_json_is_read(tmp_path: Path) -> None
 def test_params_reach_param_variables_under_the_environments_own(tmp_path: Path) -> None:
     compose = COMPOSE.replace("${database.TableName}", "orders-${sls:stage}")
     env_params = SHIPWAY + "    params:\n      other: 1\n"
-    write_files(tmp_path, shop(compose, env_params))
+    # Compose's `--param` comes before the service file's own `params:`, as in the Framework
+    api_file = sls("shop-api", "    TABLE: ${param:tableName}\n") + (
+        "params:\n  dev:\n    tableName: from-file\n  default:\n    tableName: default\n"
+    )
+    write_files(tmp_path, shop(compose, env_params, **{"api/serverless-api.yml": api_file}))
     project = load_project(tmp_path)
     env = project.environments["dev"]
     api = next(s for s in project.services if s.name == "shop-api")
