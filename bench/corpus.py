@@ -69,7 +69,12 @@ def owner(folders: list[str], file: str) -> str | None:
     return best
 
 
-def synth_clean(repo: Path, folders: list[str], result: RepoResult) -> None:
+def synth_clean(
+    repo: Path,
+    folders: list[str],
+    result: RepoResult,
+    config_files: dict[str, str] | None = None,
+) -> None:
     sys.path.insert(0, str(ROOT / "src"))
     from shipway.config.serverless import load_service
     from shipway.errors import ShipwayError
@@ -82,10 +87,20 @@ def synth_clean(repo: Path, folders: list[str], result: RepoResult) -> None:
     stubs = {name: stub for name in ("ssm", "cf", "s3", "aws")}
     for folder in folders:
         path = repo / folder
-        config = "serverless.yml" if (path / "serverless.yml").is_file() else "serverless.yaml"
+        config = (config_files or {}).get(folder) or (
+            "serverless.yml" if (path / "serverless.yml").is_file() else "serverless.yaml"
+        )
         display = f"{folder}/{config}"
         try:
-            definition = load_service(path, display, stage="dev", env={}, params={}, sources=stubs)
+            definition = load_service(
+                path,
+                display,
+                stage="dev",
+                env={},
+                params={},
+                sources=stubs,
+                config_file=config,
+            )
             template = synthesize(definition, source=display)
         except ShipwayError as exc:
             result.problems.setdefault(folder, f"synth: {exc}")
@@ -117,7 +132,7 @@ def measure(source: Path, verbose: bool) -> RepoResult:
         shutil.copytree(source, repo, ignore=lambda d, names: INDEX_FILES & set(names))
         folders = service_folders(repo)
         result = RepoResult(source.name, folders)
-        if not folders:
+        if not folders and not any(repo.glob("serverless-compose.*")):
             return result
         synth_clean(repo, folders, result)
         git = {**os.environ, **GIT_ENV}
@@ -125,6 +140,13 @@ def measure(source: Path, verbose: bool) -> RepoResult:
         subprocess.run(["git", "-C", str(repo), "add", "-A"], check=True, env=git)
         subprocess.run(["git", "-C", str(repo), "commit", "-qm", "corpus"], check=True, env=git)
         init = shipway(repo, "init")
+        project_services = _project_services(repo)
+        if project_services:
+            folders = sorted(project_services)
+            result.services = folders
+            result.synth_clean.clear()
+            result.problems.clear()
+            synth_clean(repo, folders, result, project_services)
         if init.returncode != 0:
             for folder in folders:
                 result.problems.setdefault(folder, f"init: {init.stderr.strip()[:300]}")
@@ -154,7 +176,7 @@ def measure(source: Path, verbose: bool) -> RepoResult:
             for folder in folders:
                 result.problems.setdefault(folder, f"validate: {unowned[0][:300]}")
         names = _service_names(repo)
-        _stand_in_handlers(repo, folders)
+        _stand_in_handlers(repo, folders, project_services)
         subprocess.run(["git", "-C", str(repo), "add", "-A"], check=True, env=git)
         subprocess.run(
             ["git", "-C", str(repo), "commit", "-qm", "stand-in handlers", "--allow-empty"],
@@ -189,6 +211,18 @@ def _deployed(stdout: str) -> set[str]:
     }
 
 
+def _project_services(repo: Path) -> dict[str, str]:
+    """Service folder -> its config file, as the project (shipway.yml, Compose) lists them."""
+    from shipway.config.project import load_project
+    from shipway.errors import ShipwayError
+
+    try:
+        project = load_project(repo)
+    except ShipwayError:
+        return {}
+    return {s.path or ".": s.config_file for s in project.services}
+
+
 def _service_names(repo: Path) -> dict[str, str]:
     """Service folder -> the service's name in the project (as `shipway init` set it up)."""
     from shipway.config.project import load_project
@@ -205,13 +239,13 @@ _PYTHON = "def {fn}(event, context):\n    return {{'statusCode': 200, 'body': 'o
 _NODE = "exports.{fn} = async () => ({{ statusCode: 200, body: 'ok' }});\n"
 
 
-def _stand_in_handlers(repo: Path, folders: list[str]) -> None:
+def _stand_in_handlers(repo: Path, folders: list[str], config_files: dict[str, str]) -> None:
     """A trivial handler for every function whose handler file the corpus does not hold."""
     import yaml
 
     for folder in folders:
         base = repo / folder
-        config = base / "serverless.yml"
+        config = base / config_files.get(folder, "serverless.yml")
         if not config.is_file():
             config = base / "serverless.yaml"
         try:
