@@ -300,7 +300,7 @@ def local_notes(definition: ServiceDefinition) -> list[str]:
                 names = " or ".join(f"`{n}`" for n in (spec["name"], spec["issuer"]) if n)
                 notes.append(
                     f"{at}: {_where(spec)} has no JWKS for the local runtime, which answers "
-                    f"401 to every request: set `custom.shipway.jwks.<{names}>` to the "
+                    f"401 to every request: under `custom.shipway.jwks`, give {names} the "
                     "issuer's keys, e.g. `${file(./jwks.json)}` (nothing is fetched)"
                 )
             elif spec["kind"] == "jwt" and not spec["issuer"]:
