@@ -63,6 +63,12 @@ def simple(event, context):
     return {"isAuthorized": event["identitySource"] == ["letmein"],
             "context": {"who": "simple", "n": 1, "type": event["type"]}}
 
+def v1(event, context):
+    _count("v1:" + event["identitySource"])
+    ok = event["version"] == "1.0" and event["type"] == "REQUEST" and "methodArn" in event
+    return {"principalId": "v1", "context": {"payload": event["version"]},
+            "policyDocument": _policy(event, "Allow" if ok else "Deny")}
+
 def echo(event, context):
     rc = event["requestContext"]
     return {"statusCode": 200, "headers": {"content-type": "application/json"},
@@ -115,6 +121,8 @@ def definition(name: str, functions: tuple[Function, ...], **resolved: Any) -> S
 
 
 KID = "test-key"
+POOL_ARN = "arn:aws:cognito-idp:us-east-1:123456789012:userpool/us-east-1_Pool1"
+POOL_ISSUER = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Pool1"
 ISSUER = "https://issuer.example.com/"
 
 
@@ -203,13 +211,23 @@ def release(state: Path, tmp: Path, count: Path, jwks_file: Path) -> None:
                     },
                 ),
                 ("http", {"method": "get", "path": "open"}),
+                (
+                    "http",
+                    {
+                        "method": "get",
+                        "path": "pool",
+                        "authorizer": {"name": "pool", "arn": POOL_ARN, "scopes": ["admin"]},
+                    },
+                ),
             ),
         ),
+        custom={"shipway": {"jwks": {"pool": jwks}}},
     )
     api = definition(
         "api",
         (
             F("simple", "simple", count),
+            F("v1", "v1", count),
             F(
                 "echo",
                 "echo",
@@ -226,6 +244,7 @@ def release(state: Path, tmp: Path, count: Path, jwks_file: Path) -> None:
                 ),
                 ("httpApi", {"method": "GET", "path": "/nokeys", "authorizer": {"name": "nokeys"}}),
                 ("httpApi", {"method": "GET", "path": "/iam", "authorizer": {"type": "aws_iam"}}),
+                ("httpApi", {"method": "GET", "path": "/v1", "authorizer": {"name": "v1"}}),
             ),
         ),
         provider={
@@ -244,6 +263,12 @@ def release(state: Path, tmp: Path, count: Path, jwks_file: Path) -> None:
                         "audience": ["my-api"],
                     },
                     "nokeys": {"issuerUrl": "https://nowhere.example.com/", "audience": "x"},
+                    "v1": {
+                        "type": "request",
+                        "functionName": "v1",
+                        "payloadVersion": "1.0",
+                        "identitySource": ["$request.header.X-Pass"],
+                    },
                 }
             }
         },
@@ -445,3 +470,28 @@ def test_jwt_authorizer(served: tuple[Client, Path], keys: tuple[Any, Any]) -> N
     )
     # an authorizer with no JWKS configured refuses every token
     assert get("/dev/api/nokeys", token_for(good))[0] == 401
+
+
+def test_http_api_payload_1_0_authorizer(served: tuple[Client, Path]) -> None:
+    client, count = served
+    status, _, body = client("GET", "/dev/api/v1", X_Pass="abc")
+    assert status == 200 and body["authorizer"] == {"lambda": {"payload": "1.0"}}
+    assert calls(count) == ["v1:abc"]
+    assert client("GET", "/dev/api/v1")[0] == 401
+
+
+def test_cognito_user_pool_authorizer(served: tuple[Client, Path], keys: tuple[Any, Any]) -> None:
+    client, _ = served
+    good, other = keys
+    access = token_for(good, iss=POOL_ISSUER, aud=None, client_id="app", scope="admin")
+    status, _, body = client("GET", "/dev/rest/pool", Authorization=access)
+    assert status == 200 and body["authorizer"]["claims"]["client_id"] == "app"
+    for bad in (
+        token_for(good, iss=POOL_ISSUER, scope="read"),  # not the route's scope
+        token_for(good, scope="admin"),  # another issuer
+        token_for(other, iss=POOL_ISSUER, scope="admin"),  # not the pool's key
+    ):
+        assert client("GET", "/dev/rest/pool", Authorization=bad)[::2] == (
+            401,
+            {"message": "Unauthorized"},
+        )
