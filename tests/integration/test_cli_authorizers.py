@@ -28,6 +28,7 @@ provider:
         issuerUrl: https://issuer.example.com/
         audience: [my-api]
       noKeys:
+        identitySource: $request.header.Authorization
         issuerUrl: https://nokeys.example.com/
         audience: [x]
 custom:
