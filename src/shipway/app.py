@@ -15,6 +15,7 @@ import yaml
 from shipway.auth import Action, AuditEntry, TokenRecord
 from shipway.build.sandbox import INSTALL_HINT, unavailable
 from shipway.config.buildspec import parse_buildspec
+from shipway.config.compose_services import compose_entries
 from shipway.config.dotenv import EnvValues
 from shipway.config.printing import render_config
 from shipway.config.project import load_environments, load_project
@@ -519,6 +520,9 @@ class App:
         )
         lines = [f"project: {project_name(self.repo.name)}", "services:"]
         lines += [f"  - {g}" for g in (globs or ["services/*"])]
+        from_compose = compose_entries(self.repo)  # serverless-compose.yml names them
+        if from_compose is not None:
+            lines = [lines[0], *from_compose]
         lines += [
             "environments:",
             "  dev:",
