@@ -40,6 +40,7 @@ from shipway.pipeline.plan import environment, load_definition, own_stacks, serv
 from shipway.pipeline.recovery import recover
 from shipway.source.git import branch_head, repository_root, resolve_commit
 from shipway.store.sqlite import Store
+from shipway.targets.local.authorizer_config import check_authorizers
 from shipway.targets.local.target import check_schedules
 from shipway.usecases import audit as audit_log
 from shipway.usecases import runs as runs_usecase
@@ -152,14 +153,17 @@ class App:
             values = service_env(self.repo, env, service)
             definition = load_definition(self.repo, env, service, values, own_stacks=own)
             synthesize(definition, source=service.config_path)
+            notes: list[str] = []
             if not isinstance(env.target, AwsTarget):
                 check_schedules(definition, service.config_path)
+                notes = check_authorizers(definition, service.config_path)
         except ShipwayError as exc:
             # synthesis and schedules read resolved data: find the line of the key they name
             problems.add(with_line(exc, self.repo))
             return None
         if warnings is not None:
             warnings.setdefault(service.name, []).extend(plugin_warnings(definition))
+            warnings[service.name].extend(f"`{env.name}`: {note}" for note in notes)
         return len(definition.functions)
 
     def _definition(

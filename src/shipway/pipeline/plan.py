@@ -23,6 +23,7 @@ from shipway.errors import ConfigErrors, NotFound, ShipwayError
 from shipway.masking import remember, watching
 from shipway.model import AwsTarget, BuildSpec, Environment, Project, Service, ServiceDefinition
 from shipway.targets.aws import lazy_aws_sources
+from shipway.targets.local.authorizer_config import check_authorizers
 from shipway.targets.local.target import check_schedules
 
 #: what `${cf:<stack>.<output>}` read while planning, by (stack, output): the value, or
@@ -246,6 +247,7 @@ def _plan_run(
         if not isinstance(env.target, AwsTarget):
             try:
                 check_schedules(definition, service.config_path)
+                check_authorizers(definition, service.config_path)
             except ShipwayError as exc:
                 errors.append(exc)
                 continue
