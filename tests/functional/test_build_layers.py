@@ -10,14 +10,14 @@ from shipway.build.runner import BuildRequest, run_build
 from shipway.model import BuildResult, JobState
 from tests.functional.buildkit import parse_spec
 
-LAYER = ("deps", "layer", ("!python/skip_*.py",))
+LAYER = ("deps", "layer", ("!python/skip_*.py",), None)
 
 
 def _build(
     tmp_path: Path,
     files: dict[str, str],
     spec: str | None = None,
-    layers: tuple[tuple[str, str, tuple[str, ...]], ...] = (LAYER,),
+    layers: tuple[tuple[str, str, tuple[str, ...], str | None], ...] = (LAYER,),
     has_functions: bool = True,
 ) -> tuple[BuildResult, str]:
     service_dir = tmp_path / "ws" / "services" / "svc"
@@ -115,3 +115,21 @@ def test_a_service_with_no_functions_builds_an_empty_package(tmp_path: Path) -> 
     )
     assert result.state is JobState.SUCCEEDED, log
     assert result.artifact is not None and _names(result.artifact.path) == []
+
+
+def test_a_prebuilt_layer_zip_is_the_one_the_build_left(tmp_path: Path) -> None:
+    spec = """\
+        version: 0.2
+        phases:
+          build:
+            commands:
+              - mkdir -p out/python && echo 'V = 1' > out/python/v.py
+              - cd out && python3 -c "import shutil; shutil.make_archive('../vendor', 'zip')"
+        """
+    result, log = _build(tmp_path, {"app.py": "x = 1\n"}, spec, (("vendor", "", (), "vendor.zip"),))
+    assert result.state is JobState.SUCCEEDED, log
+    assert result.artifact is not None
+    (layer,) = result.artifact.layers
+    assert _names(layer.path) == ["python/", "python/v.py"]
+    missing, _ = _build(tmp_path / "b", {"app.py": "x = 1\n"}, None, (("v", "", (), "v.zip"),))
+    assert missing.error is not None and "`v.zip` is not a zip after the build" in missing.error

@@ -141,3 +141,48 @@ def test_layers_match_the_framework(tmp_path: Path) -> None:
         report[service_dir.name] = oracle.compare(ours, theirs)
         assert lint(ours, errors_only=True, ignore=("E2533",)) == []
     assert report == {"layered": [], "deps": []}
+
+
+PREBUILT = """\
+service: prebuilt
+frameworkVersion: "3"
+provider:
+  name: aws
+  runtime: python3.11
+layers:
+  vendor:
+    package:
+      artifact: vendor.zip
+  built:
+    path: layer
+functions:
+  f:
+    handler: app.handler
+    layers:
+      - Ref: VendorLambdaLayer
+      - Ref: BuiltLambdaLayer
+"""
+
+
+def test_a_prebuilt_layer_zip_matches_the_framework(tmp_path: Path) -> None:
+    """`package.artifact`: the zip as the build left it, its name in the S3 key, its
+    bytes in the hash and the version ID."""
+    import zipfile
+
+    from shipway.archive import sha256_of
+    from shipway.model import LayerArtifact
+
+    oracle = _bench()
+    service_dir = _service(tmp_path / "prebuilt", PREBUILT, ("layer",))
+    vendor = service_dir / "vendor.zip"
+    with zipfile.ZipFile(vendor, "w") as zf:
+        zf.writestr("python/vendor_mod.py", "V = 1\n")
+    theirs, _ = oracle.run_oracle(Path(ORACLE), service_dir, tmp_path)
+    inputs = oracle.oracle_inputs(theirs)
+    inputs["layer_artifacts"]["vendor"] = LayerArtifact(
+        "vendor", vendor, sha256_of(vendor), vendor.stat().st_size
+    )
+    inputs["layer_keys"]["vendor"] = theirs["Outputs"]["VendorLambdaLayerS3Key"]["Value"]
+    assert inputs["layer_keys"]["vendor"].endswith("/vendor.zip")
+    ours = oracle.synthesize_dir(service_dir, **inputs)
+    assert oracle.compare(ours, theirs) == []

@@ -129,7 +129,7 @@ def test_custom_key_and_deployment_bucket() -> None:
         ({"path": "../other"}, "layers.common-deps.path"),
         ({"path": "layer", "runtime": "python3.11"}, "layers.common-deps.runtime"),
         (
-            {"path": "layer", "package": {"artifact": "x.zip"}},
+            {"package": {"artifact": "../x.zip"}},
             "layers.common-deps.package.artifact",
         ),
         ({"path": "layer", "package": {"patterns": "x"}}, "layers.common-deps.package.patterns"),
@@ -147,5 +147,5 @@ def test_layer_patterns_for_the_build() -> None:
     service = doc(package={"patterns": ["!**/tests/**"], "exclude": ["*.md"]})
     service["package"] = {"patterns": ["!*.txt"]}
     assert layer_sources("serverless.yml", service) == (
-        ("common-deps", "layer", ("!*.md", "!*.txt", "!**/tests/**")),
+        ("common-deps", "layer", ("!*.md", "!*.txt", "!**/tests/**"), None),
     )

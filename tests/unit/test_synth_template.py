@@ -300,7 +300,7 @@ def test_cors_preflight() -> None:
         ),
         ({"provider": {"name": "aws", "websocketsApiName": "x"}}, "provider.websocketsApiName"),
         (
-            {"layers": {"deps": {"path": "layer", "package": {"artifact": "deps.zip"}}}},
+            {"layers": {"deps": {"path": "layer", "package": {"artifact": "s3://b/deps.zip"}}}},
             "layers.deps.package.artifact",
         ),
         (

@@ -42,7 +42,8 @@ class BuildRequest:
     on_spawn: Callable[[int], None] | None = None
     # the service's `layers:`: (name, folder relative to the service, patterns), zipped
     # after the build; the service's own package leaves their folders out
-    layers: tuple[tuple[str, str, tuple[str, ...]], ...] = ()
+    # (or, 4th, the zip the build left, for `package.artifact`)
+    layers: tuple[tuple[str, str, tuple[str, ...], str | None], ...] = ()
     # False for a service with no functions (resources only): like the Framework, it has
     # no code package (an empty one, which nothing deploys), and that is no failure
     has_functions: bool = True

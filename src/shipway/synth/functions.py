@@ -266,7 +266,7 @@ def _version(
     ]
     # the layers' zips by artifact path (`.serverless/<name>.zip`), sorted
     layer_hashes = "".join(
-        layer.sha256_b64 for _, layer in sorted(configurations, key=lambda c: f"{c[1].name}.zip")
+        layer.sha256_b64 for _, layer in sorted(configurations, key=lambda c: c[1].artifact_path)
     )
     text = file_hash + layer_hashes + js_stringify(deep_sort(hashed))
     digest = hashlib.sha256(text.encode()).digest()

@@ -23,7 +23,7 @@ from shipway.config.files import climbs_out
 from shipway.errors import ShipwayError, Where
 from shipway.model import LayerArtifact
 from shipway.synth import naming
-from shipway.synth.context import Context, check_keys, unsupported
+from shipway.synth.context import Context, check_keys
 from shipway.synth.jsutil import js_stringify
 
 __all__ = [
@@ -58,6 +58,8 @@ class CompiledLayer:
     name: str  # the key under `layers:`
     properties: Mapping[str, Any]  # the resource's Properties, without Content.S3Key
     sha256_b64: str  # the zip's sha256 as the Framework writes it (base64)
+    # the zip's path as the Framework names it, which orders the layers in a version hash
+    artifact_path: str = ""
 
 
 def service_layers(source: str, resolved: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
@@ -81,13 +83,20 @@ def service_layers(source: str, resolved: Mapping[str, Any]) -> dict[str, dict[s
         check_keys(source, base, spec, LAYER_KEYS)
         package = spec.get("package") or {}
         check_keys(source, f"{base}.package", package, _PACKAGE_KEYS)
-        if package.get("artifact"):
-            raise unsupported(
-                source,
-                f"{base}.package.artifact",
-                "a prebuilt layer zip (`package.artifact`)",
-                hint="give the layer a `path`: Shipway zips that folder after the build",
-            )
+        artifact = package.get("artifact")
+        if artifact is not None:
+            if (
+                not isinstance(artifact, str)
+                or "://" in artifact
+                or climbs_out(artifact.replace("\\", "/"))
+            ):
+                raise ShipwayError(
+                    f"layer `{name}`: `package.artifact` must be a zip's path inside the "
+                    "service folder (S3 locations are not supported)",
+                    Where(source, key=f"{base}.package.artifact"),
+                )
+            out[str(name)] = spec
+            continue
         path = spec.get("path")
         if not isinstance(path, str) or not path.strip():
             raise ShipwayError(
@@ -112,25 +121,48 @@ def service_layers(source: str, resolved: Mapping[str, Any]) -> dict[str, dict[s
     return out
 
 
+def layer_artifact(spec: Mapping[str, Any]) -> str | None:
+    """A layer's prebuilt zip (`package.artifact`), relative to the service, if it has one."""
+    package = spec.get("package")
+    artifact = package.get("artifact") if isinstance(package, dict) else None
+    return str(artifact) if artifact else None
+
+
 def layer_sources(
     source: str, resolved: Mapping[str, Any]
-) -> tuple[tuple[str, str, tuple[str, ...]], ...]:
-    """(name, path, include patterns) of every layer, for the build that zips them: the
+) -> tuple[tuple[str, str, tuple[str, ...], str | None], ...]:
+    """(name, path, include patterns, prebuilt zip) of every layer, for the build: the
     service's `package.patterns` / `include`, then the layer's, then its `exclude` negated
-    (package-service.js resolveFilePathsLayer; its default excludes are the build's)."""
+    (package-service.js resolveFilePathsLayer; its default excludes are the build's). A
+    layer with `package.artifact` is that zip, as the build left it."""
     package = resolved.get("package") if isinstance(resolved.get("package"), dict) else {}
     assert isinstance(package, dict)
     service = [*(package.get("exclude") or [])]
     service_includes = [*(package.get("include") or []), *(package.get("patterns") or [])]
-    out = []
+    out: list[tuple[str, str, tuple[str, ...], str | None]] = []
     for name, spec in service_layers(source, resolved).items():
+        artifact = layer_artifact(spec)
+        if artifact is not None:
+            out.append((name, "", (), artifact.replace("\\", "/").removeprefix("./")))
+            continue
         own = spec.get("package") or {}
         excludes = [*service, *(own.get("exclude") or [])]
         patterns = [p[1:] if p.startswith("!") else "!" + p for p in excludes]
         patterns += [*service_includes, *(own.get("include") or []), *(own.get("patterns") or [])]
         path = str(spec["path"]).replace("\\", "/").strip("/") or "."
-        out.append((name, path, tuple(str(p) for p in patterns)))
+        out.append((name, path, tuple(str(p) for p in patterns), None))
     return tuple(out)
+
+
+def _zip_name(name: str, spec: Mapping[str, Any]) -> str:
+    artifact = layer_artifact(spec)
+    return artifact.replace("\\", "/").rsplit("/", 1)[-1] if artifact else f"{name}.zip"
+
+
+def _sort_key(name: str, spec: Mapping[str, Any]) -> str:
+    """The Framework sorts `<service>/.serverless/<name>.zip` (absolute) and prebuilt zips
+    as written: built ones start with `/` and share their folder."""
+    return layer_artifact(spec) or f"/.serverless/{name}.zip"
 
 
 def _sha1_after(prefix: bytes, path: Path | None) -> str:
@@ -158,7 +190,7 @@ def compile_layers(
     for name, spec in layers.items():
         content: dict[str, Any] = {
             "S3Bucket": bucket_name if bucket_name else {"Ref": naming.DEPLOYMENT_BUCKET},
-            "S3Key": keys.get(name, f"{directory}/{name}.zip"),
+            "S3Key": keys.get(name, f"{directory}/{_zip_name(name, spec)}"),
         }
         props: dict[str, Any] = {"Content": content, "LayerName": spec.get("name") or name}
         for key, prop in (
@@ -207,5 +239,7 @@ def compile_layers(
         }
         empty = base64.b64encode(hashlib.sha256(b"").digest()).decode()
         zip_sha = base64.b64encode(bytes.fromhex(artifact.sha256)).decode() if artifact else empty
-        compiled[logical_id] = CompiledLayer(name, hashed["Properties"], zip_sha)
+        compiled[logical_id] = CompiledLayer(
+            name, hashed["Properties"], zip_sha, _sort_key(name, spec)
+        )
     return compiled
