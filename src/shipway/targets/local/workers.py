@@ -170,7 +170,7 @@ def worker_environment(spec: FunctionSpec) -> dict[str, str]:
     )
     if spec.layer_dirs and fn.runtime.startswith("python"):
         env["SHIPWAY_LAYER_PATHS"] = os.pathsep.join(python_paths(spec.layer_dirs, fn.runtime))
-    if fn.runtime.startswith("nodejs"):
+    if spec.layer_dirs and fn.runtime.startswith("nodejs"):
         # Lambda's NODE_PATH: the layers' folders, then the runtime's
         env["NODE_PATH"] = os.pathsep.join(node_paths(spec.layer_dirs, fn.runtime))
     return env
