@@ -41,6 +41,7 @@ from shipway.pipeline.recovery import recover
 from shipway.source.git import branch_head, repository_root, resolve_commit
 from shipway.store.sqlite import Store
 from shipway.targets.local.authorizer_config import check_authorizers
+from shipway.targets.local.layers import release_warnings
 from shipway.targets.local.target import check_schedules
 from shipway.usecases import audit as audit_log
 from shipway.usecases import runs as runs_usecase
@@ -108,13 +109,18 @@ class App:
             raise problems.as_error() from None
         functions: dict[str, int] = {}
         warnings: dict[str, list[str]] = {}
+        local: dict[str, list[ServiceDefinition]] = {}  # for the layers each can provide
         for service in project.services:
             self._check_buildspec(service, problems)
             for env in project.environments.values():
                 # `${cf:}` of a stack of the repository not deployed yet: resolved in the run
                 own = own_stacks(project, env)
-                count = self._check_service(service, env, problems, warnings, own)
+                seen = None if isinstance(env.target, AwsTarget) else local.setdefault(env.name, [])
+                count = self._check_service(service, env, problems, warnings, own, seen)
                 functions[service.name] = count if count is not None else 0
+        for definitions in local.values():
+            for name, notes in release_warnings(definitions).items():
+                warnings.setdefault(name, []).extend(notes)
         if problems:
             raise problems.as_error()
         why = unavailable(project.build.network) if project.build.sandbox else None
@@ -145,6 +151,7 @@ class App:
         problems: Problems,
         warnings: dict[str, list[str]] | None = None,
         own: Mapping[str, Mapping[str, str] | None] | None = None,
+        seen: list[ServiceDefinition] | None = None,
     ) -> int | None:
         """Problems of one service in one environment; its function count when it loads."""
         from shipway.synth.template import plugin_warnings, synthesize
@@ -164,6 +171,8 @@ class App:
         if warnings is not None:
             warnings.setdefault(service.name, []).extend(plugin_warnings(definition))
             warnings[service.name].extend(f"`{env.name}`: {note}" for note in notes)
+        if seen is not None:
+            seen.append(definition)
         return len(definition.functions)
 
     def _definition(

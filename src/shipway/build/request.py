@@ -40,3 +40,10 @@ class BuildRequest:
     # called with the id of every process group the build starts, so that a run whose
     # process was killed can have its builds killed by the next command
     on_spawn: Callable[[int], None] | None = None
+    # the service's `layers:`: (name, folder relative to the service, patterns), zipped
+    # after the build; the service's own package leaves their folders out
+    # (or, 4th, the zip the build left, for `package.artifact`)
+    layers: tuple[tuple[str, str, tuple[str, ...], str | None], ...] = ()
+    # False for a service with no functions (resources only): like the Framework, it has
+    # no code package (an empty one, which nothing deploys), and that is no failure
+    has_functions: bool = True

@@ -24,6 +24,7 @@ from shipway.masking import remember, watching
 from shipway.model import AwsTarget, BuildSpec, Environment, Project, Service, ServiceDefinition
 from shipway.targets.aws import lazy_aws_sources
 from shipway.targets.local.authorizer_config import check_authorizers
+from shipway.targets.local.layers import is_layer_output, local_layer_arn
 from shipway.targets.local.target import check_schedules
 
 #: what `${cf:<stack>.<output>}` read while planning, by (stack, output): the value, or
@@ -112,6 +113,8 @@ def load_definition(
         options["region"] = region = env.target.region
         profile = env.target.profile
     sources = lazy_aws_sources(region, profile, on_secret=_remember_one)
+    if not isinstance(env.target, AwsTarget):
+        sources["cf"] = _local_layer_outputs(sources["cf"])
     if own_stacks is not None:
         sources["cf"] = _own_stack_outputs(sources["cf"], own_stacks, cf_reads)
     elif service.params:
@@ -186,6 +189,20 @@ def _own_stack_outputs(
         if reads is not None:
             reads[(stack, output)] = None if value is None else str(value)
         return pending_value(stack, output) if value is None else value
+
+    return cf
+
+
+def _local_layer_outputs(real: SourceFn) -> SourceFn:
+    """On a local environment, `${cf:<stack>.<Name>LambdaLayerQualifiedArn}` asks no AWS:
+    it names the layer to the local runtime, which provides it when `<stack>` is a service
+    of the repository (targets/local/layers.py), and warns when it is not."""
+
+    def cf(call: SourceCall) -> Any:
+        stack, dot, output = (call.address or "").partition(".")
+        if dot and is_layer_output(output):
+            return local_layer_arn(stack, output)
+        return real(call)
 
     return cf
 

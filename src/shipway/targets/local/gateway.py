@@ -18,6 +18,7 @@ from typing import Any
 
 from shipway.errors import NotFound, ShipwayError
 from shipway.targets.local import apigw, authorizers
+from shipway.targets.local.layers import layer_dirs
 from shipway.targets.local.pools import WorkerManager
 from shipway.targets.local.releases import (
     DeployedService,
@@ -79,6 +80,14 @@ def function_spec(
         stage=svc.stage or env,
         log_path=Path(state_dir) / "envs" / env / "logs" / f"{service}.log",
         state_dir=Path(state_dir),
+        layer_dirs=layer_dirs(
+            release_dir,
+            fn.layers,
+            {
+                name: {k: v["dir"] for k, v in s.layers.items()}
+                for name, s in manifest.services.items()
+            },
+        ),
     )
 
 

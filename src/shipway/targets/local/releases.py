@@ -24,7 +24,7 @@ import os
 import re
 import secrets
 import shutil
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -84,6 +84,7 @@ class DeployedFunction:
     schedules: list[Any] = field(default_factory=list)  # the `schedule` events' config
     secret_keys: tuple[str, ...] = ()  # environment keys whose values are secret
     reserved_concurrency: int | None = None  # `reservedConcurrency`: caps its warm workers
+    layers: tuple[str, ...] = ()  # its layers the release holds, as `service/layer` (layers.py)
 
     @property
     def masker(self) -> Masker:
@@ -113,6 +114,7 @@ class DeployedFunction:
         secrets: Collection[str] = (),
         reserved: int | None = None,
         authorizers: Sequence[Spec | None] = (),
+        layers: tuple[str, ...] = (),
     ) -> DeployedFunction:
         """`secrets`: the secret values of the environment (a variable holding one is
         secret, whatever its name)."""
@@ -136,6 +138,7 @@ class DeployedFunction:
                 sorted(k for k, v in environment.items() if is_secret_key(k) or mask(v) != v)
             ),
             reserved_concurrency=reserved,
+            layers=layers,
         )
 
     def to_dict(self, reveal: bool = False) -> dict[str, Any]:
@@ -143,17 +146,21 @@ class DeployedFunction:
         environment = dict(self.environment)
         if not reveal:
             environment.update({k: MASK for k in self.secret_keys if k in environment})
-        return {
-            "name": self.name,
-            "handler": self.handler,
-            "runtime": self.runtime,
-            "timeout": self.timeout,
-            "memory_size": self.memory_size,
-            "environment": environment,
-            "routes": [dict(r) for r in self.routes],
-            "schedules": list(self.schedules),
-            "secret_keys": list(self.secret_keys),
-        } | ({} if self.reserved_concurrency is None else {"reserved": self.reserved_concurrency})
+        return (
+            {
+                "name": self.name,
+                "handler": self.handler,
+                "runtime": self.runtime,
+                "timeout": self.timeout,
+                "memory_size": self.memory_size,
+                "environment": environment,
+                "routes": [dict(r) for r in self.routes],
+                "schedules": list(self.schedules),
+                "secret_keys": list(self.secret_keys),
+            }
+            | ({} if self.reserved_concurrency is None else {"reserved": self.reserved_concurrency})
+            | ({"layers": list(self.layers)} if self.layers else {})
+        )
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> DeployedFunction:
@@ -172,6 +179,7 @@ class DeployedFunction:
             schedules=list(d.get("schedules", [])),
             secret_keys=tuple(str(k) for k in d.get("secret_keys", [])),
             reserved_concurrency=_reserved(d.get("reserved")),
+            layers=tuple(str(x) for x in d.get("layers", [])),
         )
 
 
@@ -184,6 +192,8 @@ class DeployedService:
     region: str = "us-east-1"
     stage: str = ""
     commit: str = ""  # the commit of the run that deployed this content
+    # its own layers: {layer: {"sha256": of the zip, "dir": unpacked, relative to the release}}
+    layers: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @classmethod
     def from_definition(
@@ -193,7 +203,12 @@ class DeployedService:
         artifact_sha256: str,
         commit: str = "",
         secrets: Collection[str] = (),
+        function_layers: Mapping[str, tuple[str, ...]] | None = None,
+        layers: Mapping[str, dict[str, str]] | None = None,
     ) -> DeployedService:
+        """`function_layers`: each function's layers (`service/layer`); `layers`: the
+        service's own built layers (see `layers` above)."""
+        refs = function_layers or {}
         return cls(
             name=definition.service,
             dir=dir,
@@ -203,22 +218,34 @@ class DeployedService:
                     f,
                     secrets,
                     _reserved_of(definition, f.name),
-                    route_authorizers(definition, f),
+                    authorizers=route_authorizers(definition, f),
+                    layers=refs.get(f.name, ()),
                 )
                 for f in definition.functions
             },
             region=definition.region,
             stage=definition.stage,
             commit=commit,
+            layers={k: dict(v) for k, v in (layers or {}).items()},
         )
+
+    def layer_shas(self) -> dict[str, str]:
+        return {k: v.get("sha256", "") for k, v in self.layers.items()}
 
     def same_deployment(self, other: DeployedService) -> bool:
         """The same code and configuration (where it lives and who deployed it aside)."""
-        return (self.artifact_sha256, self.functions, self.region, self.stage) == (
+        return (
+            self.artifact_sha256,
+            self.functions,
+            self.region,
+            self.stage,
+            self.layer_shas(),
+        ) == (
             other.artifact_sha256,
             other.functions,
             other.region,
             other.stage,
+            other.layer_shas(),
         )
 
     def to_dict(self, reveal: bool = False) -> dict[str, Any]:
@@ -230,7 +257,7 @@ class DeployedService:
             "stage": self.stage,
             "commit": self.commit,
             "functions": {k: f.to_dict(reveal) for k, f in self.functions.items()},
-        }
+        } | ({"layers": {k: dict(v) for k, v in self.layers.items()}} if self.layers else {})
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> DeployedService:
@@ -244,6 +271,10 @@ class DeployedService:
             region=str(d.get("region", "us-east-1")),
             stage=str(d.get("stage", "")),
             commit=str(d.get("commit", "")),
+            layers={
+                str(k): {"sha256": str(v.get("sha256", "")), "dir": str(v.get("dir", ""))}
+                for k, v in (d.get("layers") or {}).items()
+            },
         )
 
 

@@ -12,6 +12,7 @@ from shipway.archive import sha256_of, unpack_zip
 from shipway.errors import DeployFailed, ShipwayError, Where
 from shipway.model import Artifact, DeployAction, DeployPlan, ServiceChange, ServiceDefinition
 from shipway.targets.local.authorizer_config import local_notes
+from shipway.targets.local.layers import LAYERS_DIR, LayerCatalog, function_layers
 from shipway.targets.local.releases import (
     MANIFEST_FILE,
     DeployedFunction,
@@ -47,11 +48,18 @@ class LocalTarget:
         depends_on = depends_on or {}
         changes: list[ServiceChange] = []
         deployed: set[str] = set()
+        catalog = LayerCatalog([d for d, _ in services])
         for definition, artifact in services:
             name = definition.service
             live = current.services.get(name) if current else None
+            refs, warnings = function_layers(definition, catalog)
             wanted = DeployedService.from_definition(
-                definition, name, artifact.sha256, secrets=self.secrets
+                definition,
+                name,
+                artifact.sha256,
+                secrets=self.secrets,
+                function_layers=refs,
+                layers={a.name: {"sha256": a.sha256, "dir": ""} for a in artifact.layers},
             )
             moved = sorted(d for d in depends_on.get(name, ()) if d in deployed)
             if force:
@@ -62,6 +70,8 @@ class LocalTarget:
                 reason = "new service"
             elif live.artifact_sha256 != artifact.sha256:
                 reason = "code changed"
+            elif live.layer_shas() != wanted.layer_shas():
+                reason = "layer code changed"
             elif not live.same_deployment(wanted):
                 reason = "configuration changed"
             elif moved:
@@ -74,6 +84,8 @@ class LocalTarget:
                 )
                 continue
             deployed.add(name)
+            if warnings:
+                reason += "; warning: " + "; ".join(warnings)
             changes.append(ServiceChange(name, DeployAction.DEPLOY, reason))
         return DeployPlan(env=env, commit=commit, changes=tuple(changes))
 
@@ -95,6 +107,7 @@ class LocalTarget:
         current = self.current_manifest(env)
         live_dir = store.current()
         staging = store.prepare(number)
+        catalog = LayerCatalog([d for d, _ in services])
         try:
             deployed: dict[str, DeployedService] = {}
             changes = {c.service: c for c in plan.changes}  # plan.change() scans: quadratic
@@ -111,12 +124,20 @@ class LocalTarget:
                     live = current.services[name]
                     folder = (live_dir[1] / live.dir).resolve()
                     relative = os.path.relpath(folder, store.path(number))
-                    deployed[name] = replace(live, dir=relative)
+                    layers = _moved_layers(live.layers, live_dir[1], store.path(number))
+                    deployed[name] = replace(live, dir=relative, layers=layers)
                     continue
-                fresh = DeployedService.from_definition(
-                    definition, name, artifact.sha256, plan.commit, self.secrets
-                )
                 same = current.services.get(name) if current and live_dir else None
+                refs, _ = function_layers(definition, catalog)
+                fresh = DeployedService.from_definition(
+                    definition,
+                    name,
+                    artifact.sha256,
+                    plan.commit,
+                    self.secrets,
+                    function_layers=refs,
+                    layers=self._layers(artifact, same, live_dir, staging, store.path(number)),
+                )
                 if same is not None and live_dir and same.artifact_sha256 == artifact.sha256:
                     # the same bytes are unpacked already (release folders are immutable): a
                     # redeploy of them (forced, or configuration alone changed) shares that
@@ -147,6 +168,31 @@ class LocalTarget:
                 log_authorizer_notes(store, definition)
         return final
 
+    def _layers(
+        self,
+        artifact: Artifact,
+        live: DeployedService | None,
+        live_dir: tuple[int, Path] | None,
+        staging: Path,
+        final: Path,
+    ) -> dict[str, dict[str, str]]:
+        """The service's layers in the new release: a zip the live release holds already
+        keeps its folder (releases are immutable); others are unpacked into
+        `.layers/<service>/<layer>/`."""
+        out: dict[str, dict[str, str]] = {}
+        for layer in artifact.layers:
+            kept = live.layers.get(layer.name) if live is not None and live_dir else None
+            if kept is not None and live_dir and kept.get("sha256") == layer.sha256:
+                folder = (live_dir[1] / kept["dir"]).resolve()
+                out[layer.name] = {"sha256": layer.sha256, "dir": os.path.relpath(folder, final)}
+                continue
+            check_name("layer", layer.name)
+            verify_sha256(Artifact(artifact.service, layer.path, layer.sha256, layer.size))
+            relative = f"{LAYERS_DIR}/{artifact.service}/{layer.name}"
+            unpack_zip(layer.path, staging / relative)
+            out[layer.name] = {"sha256": layer.sha256, "dir": relative}
+        return out
+
     def release(
         self,
         env: str,
@@ -168,6 +214,16 @@ class LocalTarget:
         if current is None:
             return None
         return ReleaseManifest.load(current[1])
+
+
+def _moved_layers(
+    layers: dict[str, dict[str, str]], old_release: Path, new_release: Path
+) -> dict[str, dict[str, str]]:
+    """An unchanged service's layer folders, named relative to the new release."""
+    return {
+        k: {**v, "dir": os.path.relpath((old_release / v["dir"]).resolve(), new_release)}
+        for k, v in layers.items()
+    }
 
 
 def check_schedules(definition: ServiceDefinition, source: str) -> None:
