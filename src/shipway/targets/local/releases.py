@@ -33,6 +33,7 @@ from shipway.config.dotenv import is_secret_key
 from shipway.errors import NotFound, ShipwayError
 from shipway.masking import MASK, Masker
 from shipway.model import Function, HttpRoute, ServiceDefinition
+from shipway.targets.local.eventbus import bus_schedules
 
 MANIFEST_FILE = "release.json"
 SECRETS_FILE = "secrets.json"
@@ -78,6 +79,7 @@ class DeployedFunction:
     schedules: list[Any] = field(default_factory=list)  # the `schedule` events' config
     secret_keys: tuple[str, ...] = ()  # environment keys whose values are secret
     reserved_concurrency: int | None = None  # `reservedConcurrency`: caps its warm workers
+    event_rules: list[Any] = field(default_factory=list)  # the `eventBridge` events' config
 
     @property
     def masker(self) -> Masker:
@@ -102,6 +104,8 @@ class DeployedFunction:
         """`secrets`: the secret values of the environment (a variable holding one is
         secret, whatever its name)."""
         schedules = [_jsonable(e.config) for e in fn.events if e.type == "schedule"]
+        event_rules = [_jsonable(e.config) for e in fn.events if e.type == "eventBridge"]
+        schedules += bus_schedules(event_rules)  # an eventBridge `schedule` fires as one
         environment = {str(k): str(v) for k, v in fn.environment.items()}
         mask = Masker(secrets)
         return cls(
@@ -117,6 +121,7 @@ class DeployedFunction:
                 sorted(k for k, v in environment.items() if is_secret_key(k) or mask(v) != v)
             ),
             reserved_concurrency=reserved,
+            event_rules=event_rules,
         )
 
     def to_dict(self, reveal: bool = False) -> dict[str, Any]:
@@ -124,7 +129,7 @@ class DeployedFunction:
         environment = dict(self.environment)
         if not reveal:
             environment.update({k: MASK for k in self.secret_keys if k in environment})
-        return {
+        out = {
             "name": self.name,
             "handler": self.handler,
             "runtime": self.runtime,
@@ -135,6 +140,7 @@ class DeployedFunction:
             "schedules": list(self.schedules),
             "secret_keys": list(self.secret_keys),
         } | ({} if self.reserved_concurrency is None else {"reserved": self.reserved_concurrency})
+        return out | ({"eventBridge": list(self.event_rules)} if self.event_rules else {})
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> DeployedFunction:
@@ -152,6 +158,7 @@ class DeployedFunction:
             schedules=list(d.get("schedules", [])),
             secret_keys=tuple(str(k) for k in d.get("secret_keys", [])),
             reserved_concurrency=_reserved(d.get("reserved")),
+            event_rules=list(d.get("eventBridge", [])),
         )
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from shipway.archive import sha256_of, unpack_zip
 from shipway.errors import DeployFailed, ShipwayError, Where
 from shipway.model import Artifact, DeployAction, DeployPlan, ServiceChange, ServiceDefinition
+from shipway.targets.local.eventbus import parse_bus_rules
 from shipway.targets.local.releases import (
     MANIFEST_FILE,
     DeployedFunction,
@@ -171,6 +172,7 @@ def check_schedules(definition: ServiceDefinition, source: str) -> None:
         deployed = DeployedFunction.from_function(fn)
         try:
             parse_schedules(fn.name, deployed.schedules)
+            parse_bus_rules(fn.name, deployed.event_rules)  # patterns the local bus can match
         except ShipwayError as exc:
             raise ShipwayError(
                 exc.message, Where(source, key=f"functions.{fn.name}"), exc.hint
