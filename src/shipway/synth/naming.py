@@ -56,6 +56,7 @@ ROLE = "IamRoleLambdaExecution"
 REST_API = "ApiGatewayRestApi"
 HTTP_API = "HttpApi"
 HTTP_API_STAGE = "HttpApiStage"
+HTTP_API_LOG_GROUP = "HttpApiLogGroup"
 API_GATEWAY_DEPLOYMENT_PREFIX = "ApiGatewayDeployment"
 
 _NON_ALNUM = re.compile(r"[^0-9A-Za-z]")

@@ -190,13 +190,24 @@ def _check(source: str, resolved: Mapping[str, Any], functions: Mapping[str, Any
     logs = provider.get("logs")
     if isinstance(logs, dict):
         for key, value in logs.items():
-            if key != "frameworkLambda" and value:
-                raise unsupported(source, f"provider.logs.{key}")
+            if key not in ("frameworkLambda", "httpApi") and value:
+                raise unsupported(
+                    source,
+                    f"provider.logs.{key}",
+                    hint="the Framework applies it with API calls after the deploy (its "
+                    "updateStage step) and a custom-resource Lambda for the account's "
+                    "CloudWatch role, which Shipway's deploy does not make",
+                )
     tracing = provider.get("tracing")
     if isinstance(tracing, dict):
         check_keys(source, "provider.tracing", tracing, ("lambda", "apiGateway"))
         if tracing.get("apiGateway"):
-            raise unsupported(source, "provider.tracing.apiGateway")
+            raise unsupported(
+                source,
+                "provider.tracing.apiGateway",
+                hint="serverless package writes nothing for it: the Framework turns tracing "
+                "on with an API call after the deploy, which Shipway's deploy does not make",
+            )
     management = provider.get("runtimeManagement")
     if management not in (None, "auto"):
         raise unsupported(source, "provider.runtimeManagement")
