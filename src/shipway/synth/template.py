@@ -18,11 +18,14 @@ from shipway.synth import naming
 from shipway.synth.context import Context, check_keys, unsupported
 from shipway.synth.core import compile_core
 from shipway.synth.events import COMPILERS
+from shipway.synth.function_roles import PLUGIN as FUNCTION_ROLES_PLUGIN
+from shipway.synth.function_roles import compile_function_roles
 from shipway.synth.functions import compile_functions, make_function_infos
 from shipway.synth.iam import compile_iam
 from shipway.synth.jsutil import lodash_merge
 
 __all__ = [
+    "IMPLEMENTED_PLUGINS",
     "PACKAGING_PLUGINS",
     "PROVIDER_KEYS",
     "TOP_LEVEL_KEYS",
@@ -102,6 +105,9 @@ PACKAGING_PLUGINS = frozenset(
         "serverless-dotenv-plugin",
     }
 )
+
+#: plugins whose settings Shipway compiles itself (the plugin is not run)
+IMPLEMENTED_PLUGINS = frozenset({FUNCTION_ROLES_PLUGIN})
 
 _RESOURCES_KEYS = (
     "Resources",
@@ -212,13 +218,14 @@ def _check(source: str, resolved: Mapping[str, Any], functions: Mapping[str, Any
     if management not in (None, "auto"):
         raise unsupported(source, "provider.runtimeManagement")
     for name in _plugins(resolved):
-        if name not in PACKAGING_PLUGINS:
+        if name not in PACKAGING_PLUGINS and name not in IMPLEMENTED_PLUGINS:
             raise unsupported(
                 source,
                 "plugins",
                 f"plugin `{name}`",
                 hint="Shipway does not run Serverless Framework plugins; only packaging "
-                "plugins (" + ", ".join(sorted(PACKAGING_PLUGINS)) + ") are accepted",
+                "plugins (" + ", ".join(sorted(PACKAGING_PLUGINS)) + ") and the ones it "
+                "implements (" + ", ".join(sorted(IMPLEMENTED_PLUGINS)) + ") are accepted",
             )
     custom = resolved.get("custom") or {}
     python_requirements = custom.get("pythonRequirements") if isinstance(custom, dict) else None
@@ -300,6 +307,7 @@ def synthesize(
     )
     for compiler in COMPILERS.values():
         compiler(ctx)
+    compile_function_roles(ctx, _plugins(resolved), resolved.get("custom"))
 
     # add-export-name-for-outputs.js (before the user's resources are merged)
     for key, output in ctx.outputs.items():
