@@ -161,6 +161,41 @@ functions:
         Action: sns:Publish
         Resource: '*'
 """,
+    "lambda-integration": """\
+functions:
+  plain:
+    handler: app.handler
+    events:
+      - http:
+          path: items/{id}
+          method: get
+          integration: lambda
+  custom:
+    handler: app.handler
+    events:
+      - http:
+          path: items
+          method: post
+          integration: lambda
+          cors: true
+          request:
+            passThrough: WHEN_NO_TEMPLATES
+            template:
+              application/json: '{"id": "$input.params(''id'')"}'
+              application/x-www-form-urlencoded: null
+          response:
+            headers:
+              Cache-Control: "'max-age=60'"
+            template: $input.path('$.body')
+            statusCodes:
+              201:
+                pattern: ''
+              409:
+                pattern: '.*"conflict".*'
+                template: $input.path('$.errorMessage')
+                headers:
+                  X-Why: "'conflict'"
+""",
 }
 
 PLUGINS = {"roles-per-function": "serverless-iam-roles-per-function"}
