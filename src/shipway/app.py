@@ -39,6 +39,7 @@ from shipway.pipeline.plan import environment, load_definition, own_stacks, serv
 from shipway.pipeline.recovery import recover
 from shipway.source.git import branch_head, repository_root, resolve_commit
 from shipway.store.sqlite import Store
+from shipway.targets.local.notes import local_notes
 from shipway.targets.local.target import check_schedules
 from shipway.usecases import audit as audit_log
 from shipway.usecases import runs as runs_usecase
@@ -159,6 +160,8 @@ class App:
             return None
         if warnings is not None:
             warnings.setdefault(service.name, []).extend(plugin_warnings(definition))
+            if not isinstance(env.target, AwsTarget):
+                warnings[service.name].extend(local_notes(definition))
         return len(definition.functions)
 
     def _definition(
