@@ -42,6 +42,7 @@ from shipway.source.git import branch_head, repository_root, resolve_commit
 from shipway.store.sqlite import Store
 from shipway.targets.local.authorizer_config import check_authorizers
 from shipway.targets.local.layers import release_warnings
+from shipway.targets.local.notes import local_notes
 from shipway.targets.local.target import check_schedules
 from shipway.usecases import audit as audit_log
 from shipway.usecases import runs as runs_usecase
@@ -171,6 +172,8 @@ class App:
         if warnings is not None:
             warnings.setdefault(service.name, []).extend(plugin_warnings(definition))
             warnings[service.name].extend(f"`{env.name}`: {note}" for note in notes)
+            if not isinstance(env.target, AwsTarget):
+                warnings[service.name].extend(local_notes(definition))
         if seen is not None:
             seen.append(definition)
         return len(definition.functions)

@@ -18,6 +18,7 @@ from shipway.config.service_check import DEFAULT_MEMORY_SIZE, DEFAULT_RUNTIME, D
 from shipway.synth import naming
 from shipway.synth.context import Context, FunctionInfo, check_keys
 from shipway.synth.core import deployment_bucket_name
+from shipway.synth.function_roles import FUNCTION_ROLE_KEYS
 from shipway.synth.iam import custom_execution_role, role_resource_name
 from shipway.synth.jsutil import deep_sort, js_stringify
 from shipway.synth.layers import CompiledLayer
@@ -58,6 +59,7 @@ FUNCTION_KEYS = frozenset(
         "ephemeralStorageSize",
         "runtimeManagement",
         "httpApi",
+        *FUNCTION_ROLE_KEYS,  # the serverless-iam-roles-per-function plugin's (function_roles.py)
     }
 )
 _PACKAGE_KEYS = ("artifact", "individually", "patterns", "include", "exclude")

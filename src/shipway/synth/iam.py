@@ -15,7 +15,13 @@ from shipway.synth import naming
 from shipway.synth.cfn import join
 from shipway.synth.context import Context, check_keys
 
-__all__ = ["compile_iam", "custom_execution_role", "is_existing_role", "role_resource_name"]
+__all__ = [
+    "coerce_actions",
+    "compile_iam",
+    "custom_execution_role",
+    "is_existing_role",
+    "role_resource_name",
+]
 
 
 def is_existing_role(role: Any) -> bool:
@@ -186,10 +192,12 @@ def compile_iam(ctx: Context) -> None:
                 }
             )
     if role.get("statements"):
-        statements.extend(_listed(ctx, "provider.iam.role.statements", role["statements"], dict))
+        statements.extend(
+            coerce_actions(_listed(ctx, "provider.iam.role.statements", role["statements"], dict))
+        )
     elif ctx.provider.get("iamRoleStatements"):
         given = ctx.provider["iamRoleStatements"]
-        statements.extend(_listed(ctx, "provider.iamRoleStatements", given, dict))
+        statements.extend(coerce_actions(_listed(ctx, "provider.iamRoleStatements", given, dict)))
     if role.get("managedPolicies"):
         managed = _listed(ctx, "provider.iam.role.managedPolicies", role["managedPolicies"])
     else:
@@ -219,3 +227,14 @@ def _listed(ctx: Context, key: str, value: Any, item: type | None = None) -> lis
                     f"{key}[{i}]", f"`{key}[{i}]` must be a mapping (an IAM statement)"
                 )
     return copy.deepcopy(value)
+
+
+def coerce_actions(statements: list[Any]) -> list[Any]:
+    """Copies, with a string `Action` / `NotAction` made a list: the Framework's schema
+    validation coerces them so (ajv `coerceTypes: "array"`)."""
+    out = copy.deepcopy(statements)
+    for statement in out:
+        for key in ("Action", "NotAction"):
+            if isinstance(statement, dict) and isinstance(statement.get(key), str):
+                statement[key] = [statement[key]]
+    return out

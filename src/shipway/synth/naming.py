@@ -61,6 +61,7 @@ ROLE = "IamRoleLambdaExecution"
 REST_API = "ApiGatewayRestApi"
 HTTP_API = "HttpApi"
 HTTP_API_STAGE = "HttpApiStage"
+HTTP_API_LOG_GROUP = "HttpApiLogGroup"
 API_GATEWAY_DEPLOYMENT_PREFIX = "ApiGatewayDeployment"
 
 _NON_ALNUM = re.compile(r"[^0-9A-Za-z]")
@@ -253,3 +254,18 @@ def bucket_logical_id(bucket: str) -> str:
 
 def s3_permission(fn: str, bucket: str) -> str:
     return f"{normalized_function_name(fn)}LambdaPermission{normalize_alnum(bucket)}S3"
+
+
+# ------------------------------------------------------------------ eventBridge
+
+
+def eventbridge_bus(bus: str) -> str:
+    return f"{normalized_function_name(bus)}EventBridgeEventBus"
+
+
+def eventbridge_rule(rule_stub: str) -> str:
+    return f"{normalize_alnum(rule_stub)}EventBridgeRule"
+
+
+def eventbridge_permission(fn: str, index: int) -> str:
+    return f"{normalized_function_name(fn)}EventBridgeLambdaPermission{index}"

@@ -19,12 +19,15 @@ from shipway.synth import naming
 from shipway.synth.context import Context, check_keys, unsupported
 from shipway.synth.core import compile_core, deployment_bucket_name
 from shipway.synth.events import COMPILERS
+from shipway.synth.function_roles import PLUGIN as FUNCTION_ROLES_PLUGIN
+from shipway.synth.function_roles import compile_function_roles
 from shipway.synth.functions import artifact_directory, compile_functions, make_function_infos
 from shipway.synth.iam import compile_iam
 from shipway.synth.jsutil import lodash_merge
 from shipway.synth.layers import compile_layers, service_layers
 
 __all__ = [
+    "IMPLEMENTED_PLUGINS",
     "PACKAGING_PLUGINS",
     "PROVIDER_KEYS",
     "TOP_LEVEL_KEYS",
@@ -104,6 +107,9 @@ PACKAGING_PLUGINS = frozenset(
         "serverless-dotenv-plugin",
     }
 )
+
+#: plugins whose settings Shipway compiles itself (the plugin is not run)
+IMPLEMENTED_PLUGINS = frozenset({FUNCTION_ROLES_PLUGIN})
 
 _RESOURCES_KEYS = (
     "Resources",
@@ -185,24 +191,36 @@ def _check(source: str, resolved: Mapping[str, Any], functions: Mapping[str, Any
     logs = provider.get("logs")
     if isinstance(logs, dict):
         for key, value in logs.items():
-            if key != "frameworkLambda" and value:
-                raise unsupported(source, f"provider.logs.{key}")
+            if key not in ("frameworkLambda", "httpApi") and value:
+                raise unsupported(
+                    source,
+                    f"provider.logs.{key}",
+                    hint="the Framework applies it with API calls after the deploy (its "
+                    "updateStage step) and a custom-resource Lambda for the account's "
+                    "CloudWatch role, which Shipway's deploy does not make",
+                )
     tracing = provider.get("tracing")
     if isinstance(tracing, dict):
         check_keys(source, "provider.tracing", tracing, ("lambda", "apiGateway"))
         if tracing.get("apiGateway"):
-            raise unsupported(source, "provider.tracing.apiGateway")
+            raise unsupported(
+                source,
+                "provider.tracing.apiGateway",
+                hint="serverless package writes nothing for it: the Framework turns tracing "
+                "on with an API call after the deploy, which Shipway's deploy does not make",
+            )
     management = provider.get("runtimeManagement")
     if management not in (None, "auto"):
         raise unsupported(source, "provider.runtimeManagement")
     for name in _plugins(resolved):
-        if name not in PACKAGING_PLUGINS:
+        if name not in PACKAGING_PLUGINS and name not in IMPLEMENTED_PLUGINS:
             raise unsupported(
                 source,
                 "plugins",
                 f"plugin `{name}`",
                 hint="Shipway does not run Serverless Framework plugins; only packaging "
-                "plugins (" + ", ".join(sorted(PACKAGING_PLUGINS)) + ") are accepted",
+                "plugins (" + ", ".join(sorted(PACKAGING_PLUGINS)) + ") and the ones it "
+                "implements (" + ", ".join(sorted(IMPLEMENTED_PLUGINS)) + ") are accepted",
             )
     custom = resolved.get("custom") or {}
     python_requirements = custom.get("pythonRequirements") if isinstance(custom, dict) else None
@@ -297,6 +315,7 @@ def synthesize(
     )
     for compiler in COMPILERS.values():
         compiler(ctx)
+    compile_function_roles(ctx, _plugins(resolved), resolved.get("custom"))
 
     # add-export-name-for-outputs.js (before the user's resources are merged)
     for key, output in ctx.outputs.items():

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from shipway.synth.context import Context
+from shipway.synth.events.eventbridge import compile_eventbridge
 from shipway.synth.events.http import compile_http
 from shipway.synth.events.http_api import compile_http_api
 from shipway.synth.events.s3 import compile_s3
@@ -27,6 +28,7 @@ COMPILERS: dict[str, Compiler] = {
     "http": compile_http,
     "sns": compile_sns,
     "stream": compile_stream,
+    "eventBridge": compile_eventbridge,
     "sqs": compile_sqs,
     "httpApi": compile_http_api,
 }

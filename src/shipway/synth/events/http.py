@@ -8,10 +8,25 @@ from typing import Any
 from shipway.synth import naming
 from shipway.synth.cfn import DEFAULT_CORS_HEADERS, execute_api_url, invoke_permission
 from shipway.synth.context import Context, FunctionInfo, check_keys
+from shipway.synth.events.http_lambda import (
+    AWS,
+    integration_kind,
+    lambda_integration,
+    method_responses,
+)
 
 __all__ = ["compile_http"]
 
-_EVENT_KEYS = ("path", "method", "cors", "private", "integration", "request", "operationId")
+_EVENT_KEYS = (
+    "path",
+    "method",
+    "cors",
+    "private",
+    "integration",
+    "request",
+    "operationId",
+    "response",  # `integration: lambda` only (http_lambda.py)
+)
 _APIGW_KEYS = (
     "shouldStartNameWithService",
     "binaryMediaTypes",
@@ -60,12 +75,7 @@ def _parse(ctx: Context, fn: FunctionInfo, index: int, raw: Any) -> _Event:
         check_keys(ctx.source, key, config, _EVENT_KEYS)
     else:
         raise ctx.invalid(key, "an `http` event must be a string or a mapping")
-    integration = str(config.get("integration") or "AWS_PROXY").upper().replace("-", "_")
-    if integration not in ("AWS_PROXY", "LAMBDA_PROXY"):
-        raise ctx.error(f"{key}.integration", f"`integration: {config.get('integration')}`")
-    request = config.get("request")
-    if isinstance(request, dict):
-        check_keys(ctx.source, f"{key}.request", request, ("parameters",))
+    integration_kind(ctx, key, config)  # AWS_PROXY, or AWS for `integration: lambda`
     path = str(config.get("path", "")).strip()
     if path.startswith("/"):
         path = path[1:]
@@ -325,6 +335,11 @@ def compile_http(ctx: Context) -> None:
             },
         }
         method_props["MethodResponses"] = []
+        if integration_kind(ctx, "", http) == AWS:  # non-proxy: http_lambda.py
+            lambda_cors = _cors(event) if http.get("cors") else None
+            uri = method_props["Integration"]["Uri"]
+            method_props["Integration"] = lambda_integration(http, uri, lambda_cors)
+            method_props["MethodResponses"] = method_responses(http, lambda_cors)
         method_ids.append(method_id)
         permissions.append(event.fn)
         res[method_id] = {

@@ -8,6 +8,7 @@ from typing import Any
 from shipway.synth import naming
 from shipway.synth.cfn import DEFAULT_CORS_HEADERS, execute_api_url, invoke_permission
 from shipway.synth.context import Context, FunctionInfo, check_keys
+from shipway.synth.events.http_api_logs import access_log_format, http_api_log_group
 
 __all__ = ["compile_http_api"]
 
@@ -20,6 +21,7 @@ _PROVIDER_KEYS = (
     "metrics",
     "disableDefaultEndpoint",
     "shouldStartNameWithService",
+    "id",
 )
 
 
@@ -38,6 +40,10 @@ def compile_http_api(ctx: Context) -> None:
     cors: dict[str, Any] | None = None
     fill_methods = False
     user_cors = config.get("cors")
+    external_id = config.get("id")  # a shared HTTP API made elsewhere: routes attach to it
+    access_log = access_log_format(ctx, external_id)
+    if user_cors and external_id:
+        raise ctx.invalid("provider.httpApi.cors", "cannot set CORS of an external HTTP API")
     if user_cors:
         cors = {}
         if user_cors is True:
@@ -139,7 +145,22 @@ def compile_http_api(ctx: Context) -> None:
         return
 
     res = ctx.resources
-    api_ref = {"Ref": naming.HTTP_API}
+    api_ref: Any = external_id or {"Ref": naming.HTTP_API}
+    if access_log:
+        res[naming.HTTP_API_LOG_GROUP] = http_api_log_group(ctx)
+    if not external_id:
+        _compile_api(ctx, config, cors, api_ref, access_log)
+    _compile_routes(ctx, config, routes, api_ref)
+
+
+def _compile_api(
+    ctx: Context,
+    config: dict[str, Any],
+    cors: dict[str, Any] | None,
+    api_ref: Any,
+    access_log: str | None,
+) -> None:
+    res = ctx.resources
     props: dict[str, Any] = {
         "Name": str(config["name"])
         if config.get("name")
@@ -174,12 +195,23 @@ def compile_http_api(ctx: Context) -> None:
     if tags:
         stage["Tags"] = dict(tags)
     res[naming.HTTP_API_STAGE] = {"Type": "AWS::ApiGatewayV2::Stage", "Properties": stage}
+    if access_log:
+        stage["AccessLogSettings"] = {
+            "DestinationArn": {"Fn::GetAtt": [naming.HTTP_API_LOG_GROUP, "Arn"]},
+            "Format": access_log,
+        }
+        res[naming.HTTP_API_STAGE]["DependsOn"] = naming.HTTP_API_LOG_GROUP
     ctx.outputs["HttpApiId"] = {"Description": "Id of the HTTP API", "Value": api_ref}
     ctx.outputs["HttpApiUrl"] = {
         "Description": "URL of the HTTP API",
         "Value": execute_api_url(api_ref),
     }
 
+
+def _compile_routes(
+    ctx: Context, config: dict[str, Any], routes: dict[str, FunctionInfo], api_ref: Any
+) -> None:
+    res = ctx.resources
     for route_key, fn in routes.items():
         permission_id = naming.http_api_permission(fn.key)
         if permission_id not in res:

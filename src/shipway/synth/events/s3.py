@@ -1,6 +1,6 @@
 """`s3` events on buckets the stack creates (lib/plugins/aws/package/compile/events/s3/).
 
-`existing: true` needs the Framework's custom-resource Lambda and is not supported.
+`existing: true` needs the Framework's custom-resource Lambda package and is refused.
 """
 
 from __future__ import annotations
@@ -36,8 +36,12 @@ def compile_s3(ctx: Context) -> None:
                     raise ctx.error(
                         f"{key}.existing",
                         "`existing: true` (an S3 bucket outside the stack)",
-                        hint="it needs the Framework's custom resource; create the bucket in "
-                        "this stack or trigger the function another way",
+                        hint="serverless package makes it a `Custom::S3` resource served by "
+                        "its own Lambda (CustomDashresourceDashexistingDashs3LambdaFunction, "
+                        "code: the Framework's custom-resources.zip uploaded next to the "
+                        "service's artifact); Shipway neither ships nor uploads that package. "
+                        "Create the bucket in this stack, or subscribe the function another "
+                        "way (e.g. the bucket's notifications to an SNS topic or SQS queue)",
                     )
                 if isinstance(raw.get("bucket"), dict):
                     raise ctx.invalid(

@@ -20,6 +20,7 @@ from shipway.errors import NotFound, ShipwayError
 from shipway.targets.local import apigw, authorizers
 from shipway.targets.local.layers import layer_dirs
 from shipway.targets.local.pools import WorkerManager
+from shipway.targets.local.putevents import ENDPOINT, put_events
 from shipway.targets.local.releases import (
     DeployedService,
     ReleaseManifest,
@@ -234,6 +235,8 @@ class Gateway:
         if len(parts) < 3 or not parts[1] or not parts[2]:
             return self._miss("httpApi", "use /<env>/<service>/<path>")
         env, service_name = parts[1], parts[2]
+        if service_name == ENDPOINT:  # the local EventBridge endpoint (putevents.py)
+            return await put_events(self, env, req)
         rest = "/" + (parts[3] if len(parts) > 3 else "")
         try:
             found = self.current_release(env)

@@ -34,6 +34,7 @@ from shipway.errors import NotFound, ShipwayError
 from shipway.masking import MASK, Masker
 from shipway.model import Function, HttpRoute, ServiceDefinition
 from shipway.targets.local.authorizer_config import Spec, route_authorizers
+from shipway.targets.local.eventbus import bus_schedules
 
 MANIFEST_FILE = "release.json"
 SECRETS_FILE = "secrets.json"
@@ -85,6 +86,7 @@ class DeployedFunction:
     secret_keys: tuple[str, ...] = ()  # environment keys whose values are secret
     reserved_concurrency: int | None = None  # `reservedConcurrency`: caps its warm workers
     layers: tuple[str, ...] = ()  # its layers the release holds, as `service/layer` (layers.py)
+    event_rules: list[Any] = field(default_factory=list)  # the `eventBridge` events' config
 
     @property
     def masker(self) -> Masker:
@@ -119,6 +121,8 @@ class DeployedFunction:
         """`secrets`: the secret values of the environment (a variable holding one is
         secret, whatever its name)."""
         schedules = [_jsonable(e.config) for e in fn.events if e.type == "schedule"]
+        event_rules = [_jsonable(e.config) for e in fn.events if e.type == "eventBridge"]
+        schedules += bus_schedules(event_rules)  # an eventBridge `schedule` fires as one
         environment = {str(k): str(v) for k, v in fn.environment.items()}
         mask = Masker(secrets)
         return cls(
@@ -139,6 +143,7 @@ class DeployedFunction:
             ),
             reserved_concurrency=reserved,
             layers=layers,
+            event_rules=event_rules,
         )
 
     def to_dict(self, reveal: bool = False) -> dict[str, Any]:
@@ -146,21 +151,19 @@ class DeployedFunction:
         environment = dict(self.environment)
         if not reveal:
             environment.update({k: MASK for k in self.secret_keys if k in environment})
-        return (
-            {
-                "name": self.name,
-                "handler": self.handler,
-                "runtime": self.runtime,
-                "timeout": self.timeout,
-                "memory_size": self.memory_size,
-                "environment": environment,
-                "routes": [dict(r) for r in self.routes],
-                "schedules": list(self.schedules),
-                "secret_keys": list(self.secret_keys),
-            }
-            | ({} if self.reserved_concurrency is None else {"reserved": self.reserved_concurrency})
-            | ({"layers": list(self.layers)} if self.layers else {})
-        )
+        out = {
+            "name": self.name,
+            "handler": self.handler,
+            "runtime": self.runtime,
+            "timeout": self.timeout,
+            "memory_size": self.memory_size,
+            "environment": environment,
+            "routes": [dict(r) for r in self.routes],
+            "schedules": list(self.schedules),
+            "secret_keys": list(self.secret_keys),
+        } | ({} if self.reserved_concurrency is None else {"reserved": self.reserved_concurrency})
+        out |= {"layers": list(self.layers)} if self.layers else {}
+        return out | ({"eventBridge": list(self.event_rules)} if self.event_rules else {})
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> DeployedFunction:
@@ -180,6 +183,7 @@ class DeployedFunction:
             secret_keys=tuple(str(k) for k in d.get("secret_keys", [])),
             reserved_concurrency=_reserved(d.get("reserved")),
             layers=tuple(str(x) for x in d.get("layers", [])),
+            event_rules=list(d.get("eventBridge", [])),
         )
 
 

@@ -30,6 +30,7 @@ from typing import Any
 from shipway.errors import ShipwayError
 from shipway.masking import Masker
 from shipway.targets.local.apigw import new_request_id
+from shipway.targets.local.endpoints import local_endpoints
 from shipway.targets.local.layers import node_paths, python_paths
 from shipway.targets.local.output import WorkerOutput
 from shipway.targets.local.releases import DeployedFunction
@@ -150,6 +151,7 @@ def runtime_libraries(state_dir: Path) -> Path:
 
 def worker_environment(spec: FunctionSpec) -> dict[str, str]:
     env = {k: os.environ[k] for k in _PASS_THROUGH_ENV if k in os.environ}
+    env.update(local_endpoints(spec.state_dir, spec.env))  # the function's own setting wins
     env.update(spec.function.environment)
     fn = spec.function
     env.update(

@@ -1,0 +1,52 @@
+"""What the local runtime says about settings that mean nothing on 127.0.0.1.
+
+They are compiled for AWS (synth) and deployed there; locally each gets a one-line warning
+from `validate` rather than being dropped without a word.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shipway.model import ServiceDefinition
+
+__all__ = ["local_notes"]
+
+
+def _note(key: str, why: str) -> str:
+    return f"`{key}`: {why} (no local meaning: the local runtime ignores it)"
+
+
+def local_notes(definition: ServiceDefinition) -> list[str]:
+    resolved = definition.resolved
+    provider = resolved.get("provider") or {}
+    notes: list[str] = []
+    logs = provider.get("logs") if isinstance(provider, dict) else None
+    if isinstance(logs, dict):
+        for key, value in logs.items():
+            if value:
+                notes.append(_note(f"provider.logs.{key}", "CloudWatch logging on AWS"))
+    tracing = provider.get("tracing") if isinstance(provider, dict) else None
+    if isinstance(tracing, dict):
+        for key, value in tracing.items():
+            if value:
+                notes.append(_note(f"provider.tracing.{key}", "AWS X-Ray tracing"))
+    functions: Any = resolved.get("functions") or {}
+    for name, spec in functions.items() if isinstance(functions, dict) else ():
+        if not isinstance(spec, dict):
+            continue
+        if spec.get("tracing"):
+            notes.append(_note(f"functions.{name}.tracing", "AWS X-Ray tracing"))
+        if spec.get("iamRoleStatements"):
+            notes.append(
+                _note(f"functions.{name}.iamRoleStatements", "an IAM role, enforced on AWS")
+            )
+        for index, event in enumerate(spec.get("events") or []):
+            bus = event.get("eventBridge") if isinstance(event, dict) else None
+            if isinstance(bus, dict) and isinstance(bus.get("eventBus"), dict):
+                notes.append(
+                    f"`functions.{name}.events[{index}].eventBridge.eventBus`: a bus given by "
+                    "an intrinsic function has no name locally: the local EventBridge "
+                    "endpoint delivers it no events"
+                )
+    return notes

@@ -1,0 +1,266 @@
+"""eventBridge, per-function IAM roles, a shared HTTP API, HTTP API access logs and Lambda
+tracing, `integration: lambda` and `s3: {existing: true}` compared with `serverless package`
+v3.40.0 (SHIPWAY_SLS_ORACLE) and linted with cfn-lint.
+
+The per-function roles case runs the real serverless-iam-roles-per-function plugin: it is
+looked for next to the oracle (`.ci/run` installs it there) or in $SHIPWAY_IAM_PLUGIN_DIR.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from shipway.config.serverless import load_service
+from shipway.synth import synthesize
+from shipway.synth.lint import lint
+from tests.functional.test_synth_oracle import ORACLE, _bench
+
+pytestmark = pytest.mark.skipif(
+    not (ORACLE and Path(ORACLE).is_file() and shutil.which("node")),
+    reason="SHIPWAY_SLS_ORACLE (serverless@3.40.0) not available",
+)
+
+HEAD = """\
+service: {name}
+frameworkVersion: '3'
+provider:
+  name: aws
+  runtime: python3.12
+"""
+
+CASES: dict[str, str] = {
+    "eventbridge": """\
+functions:
+  onOrder:
+    handler: app.handler
+    events:
+      - eventBridge:
+          pattern:
+            source: [shop.orders]
+            detail-type: [OrderPlaced]
+      - eventBridge:
+          eventBus: orders-bus
+          pattern:
+            source: [shop.orders]
+          retryPolicy:
+            maximumEventAge: 3600
+            maximumRetryAttempts: 2
+          deadLetterQueueArn: arn:aws:sqs:us-east-1:123456789012:dlq
+          inputPath: '$.detail'
+      - eventBridge:
+          eventBus: arn:aws:events:us-east-1:123456789012:event-bus/shared
+          schedule: rate(10 minutes)
+          name: my-rule
+          description: hello
+          enabled: false
+          input:
+            key: value
+      - eventBridge:
+          eventBus: default
+          pattern:
+            detail:
+              amount: [{numeric: ['>', 10]}]
+          inputTransformer:
+            inputPathsMap:
+              src: '$.source'
+            inputTemplate: '{"s": <src>}'
+  long-fn_name:
+    handler: app.handler
+    name: eventbridge-dev-a-function-name-long-enough-to-hash-its-rule
+    events:
+      - http: GET /x
+      - eventBridge:
+          eventBus: {Ref: SomeBus}
+          pattern:
+            $or:
+              - source: [a]
+              - detail-type: [b]
+resources:
+  Resources:
+    SomeBus:
+      Type: AWS::Events::EventBus
+      Properties:
+        Name: some-bus
+""",
+    "logs-tracing": """\
+  logRetentionInDays: 7
+  tracing:
+    lambda: true
+  logs:
+    httpApi: true
+    frameworkLambda: true
+functions:
+  api:
+    handler: app.handler
+    events:
+      - httpApi: GET /y
+  other:
+    handler: app.handler
+    tracing: PassThrough
+""",
+    "logs-format": """\
+  logs:
+    httpApi:
+      format: '$context.requestId $context.status'
+functions:
+  api:
+    handler: app.handler
+    events:
+      - httpApi: GET /y
+""",
+    "shared-http-api": """\
+  httpApi:
+    id: abc123xyz
+    payload: '1.0'
+functions:
+  api:
+    handler: app.handler
+    events:
+      - httpApi: GET /y
+      - httpApi:
+          method: POST
+          path: /z
+""",
+    "roles-per-function": """\
+  iam:
+    role:
+      statements:
+        - Effect: Allow
+          Action: s3:GetObject
+          Resource: '*'
+plugins:
+  - serverless-iam-roles-per-function
+functions:
+  reader:
+    handler: app.handler
+    iamRoleStatementsInherit: true
+    iamRoleStatements:
+      - Effect: Allow
+        Action: [dynamodb:GetItem]
+        Resource: arn:aws:dynamodb:us-east-1:123456789012:table/t
+    events:
+      - sqs: arn:aws:sqs:us-east-1:123456789012:q
+      - stream: arn:aws:dynamodb:us-east-1:123456789012:table/t/stream/2020
+  plain:
+    handler: app.handler
+  named:
+    handler: app.handler
+    iamRoleStatementsName: my-named-role
+    vpc:
+      securityGroupIds: [sg-0123456789abcdef0]
+      subnetIds: [subnet-0123456789abcdef0]
+    iamRoleStatements:
+      - Effect: Allow
+        Action: sns:Publish
+        Resource: '*'
+""",
+    "lambda-integration": """\
+functions:
+  plain:
+    handler: app.handler
+    events:
+      - http:
+          path: items/{id}
+          method: get
+          integration: lambda
+  custom:
+    handler: app.handler
+    events:
+      - http:
+          path: items
+          method: post
+          integration: lambda
+          cors: true
+          request:
+            passThrough: WHEN_NO_TEMPLATES
+            template:
+              application/json: '{"id": "$input.params(''id'')"}'
+              application/x-www-form-urlencoded: null
+          response:
+            headers:
+              Cache-Control: "'max-age=60'"
+            template: $input.path('$.body')
+            statusCodes:
+              201:
+                pattern: ''
+              409:
+                pattern: '.*"conflict".*'
+                template: $input.path('$.errorMessage')
+                headers:
+                  X-Why: "'conflict'"
+""",
+}
+
+PLUGINS = {"roles-per-function": "serverless-iam-roles-per-function"}
+
+
+def _plugin_dir(name: str) -> Path | None:
+    candidates = [os.environ.get("SHIPWAY_IAM_PLUGIN_DIR", ""), str(Path(ORACLE).parents[1] / name)]
+    return next((Path(c) for c in candidates if c and (Path(c) / "package.json").is_file()), None)
+
+
+def _service(tmp_path: Path, case: str) -> Path:
+    folder = tmp_path / case
+    folder.mkdir()
+    body = CASES[case]
+    head = HEAD.format(name=case.replace("-", "")[:12])
+    (folder / "serverless.yml").write_text(head + body, encoding="utf-8")
+    (folder / "app.py").write_text("def handler(event, context):\n    return {}\n")
+    return folder
+
+
+def _package(folder: Path, scratch: Path) -> dict[str, Any]:
+    home = scratch / "home"
+    home.mkdir(exist_ok=True)
+    env = {
+        **os.environ,
+        "HOME": str(home),
+        "AWS_ACCESS_KEY_ID": "x",
+        "AWS_SECRET_ACCESS_KEY": "x",
+        "SLS_TELEMETRY_DISABLED": "1",
+        "SLS_NOTIFICATIONS_MODE": "off",
+        "SLS_DEPRECATION_DISABLE": "*",
+    }
+    proc = subprocess.run(
+        [ORACLE, "package", "--stage", "dev", "--region", "us-east-1"],
+        cwd=folder,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    out = folder / ".serverless" / "cloudformation-template-update-stack.json"
+    assert proc.returncode == 0 and out.is_file(), proc.stdout + proc.stderr
+    template: dict[str, Any] = json.loads(out.read_text(encoding="utf-8"))
+    return template
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_matches_serverless_package(tmp_path: Path, case: str) -> None:
+    folder = _service(tmp_path, case)
+    if case in PLUGINS:
+        plugin = _plugin_dir(PLUGINS[case])
+        if plugin is None:
+            pytest.skip(f"{PLUGINS[case]} is not installed next to the oracle")
+        (folder / "node_modules").mkdir()
+        (folder / "node_modules" / PLUGINS[case]).symlink_to(plugin)
+    theirs = _package(folder, tmp_path)
+    oracle = _bench()
+    definition = load_service(
+        folder,
+        f"{case}/serverless.yml",
+        stage="dev",
+        env={},
+        params={},
+        options={"region": "us-east-1"},
+    )
+    ours = synthesize(definition, source=f"{case}/serverless.yml", **oracle.oracle_inputs(theirs))
+    assert oracle.compare(ours, theirs) == []
+    assert lint(ours, errors_only=True, ignore=("E2533",)) == []

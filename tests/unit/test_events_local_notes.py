@@ -1,0 +1,87 @@
+"""Settings with no local meaning are warned about; `integration: lambda` and
+`s3: {existing: true}` are refused by name, never served wrongly or dropped."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from shipway.errors import ShipwayError
+from shipway.model import Event, Function, ServiceDefinition
+from shipway.synth import synthesize
+from shipway.targets.local.notes import local_notes
+from shipway.targets.local.target import check_schedules
+
+
+def _definition(doc: dict[str, Any], events: tuple[Event, ...] = ()) -> ServiceDefinition:
+    fn = Function("api", "app.handler", "python3.12", 6, 1024, {}, events)
+    return ServiceDefinition("svc", "dev", "us-east-1", "python3.12", (fn,), resolved=doc)
+
+
+BASE: dict[str, Any] = {
+    "service": "svc",
+    "provider": {
+        "name": "aws",
+        "runtime": "python3.12",
+        "logs": {"httpApi": True},
+        "tracing": {"lambda": True},
+    },
+    "functions": {"api": {"handler": "app.handler", "events": [{"httpApi": "GET /x"}]}},
+}
+
+
+def test_logs_and_tracing_get_one_line_each() -> None:
+    notes = local_notes(_definition(BASE))
+    assert len(notes) == 2
+    assert notes[0].startswith("`provider.logs.httpApi`") and "no local meaning" in notes[0]
+    assert notes[1].startswith("`provider.tracing.lambda`")
+
+
+def test_integration_lambda_is_refused_locally() -> None:
+    event = Event("http", {"method": "get", "path": "x", "integration": "lambda"})
+    with pytest.raises(ShipwayError, match="`integration: lambda` is not served"):
+        check_schedules(_definition(BASE, (event,)), "serverless.yml")
+
+
+def test_existing_bucket_is_refused_with_the_reason() -> None:
+    doc = {
+        **BASE,
+        "functions": {
+            "api": {"handler": "app.handler", "events": [{"s3": {"bucket": "b", "existing": True}}]}
+        },
+    }
+    with pytest.raises(ShipwayError) as caught:
+        synthesize(_definition(doc))
+    assert caught.value.where is not None and "existing" in str(caught.value.where.key)
+    assert "custom-resources.zip" in (caught.value.hint or "")
+
+
+def test_rest_api_logs_stay_refused_naming_the_key() -> None:
+    doc = {**BASE, "provider": {**BASE["provider"], "logs": {"restApi": True}}}
+    with pytest.raises(ShipwayError) as caught:
+        synthesize(_definition(doc))
+    assert caught.value.where is not None and caught.value.where.key == "provider.logs.restApi"
+
+
+def test_plugin_keys_without_the_plugin_are_an_error() -> None:
+    doc = {
+        **BASE,
+        "functions": {
+            "api": {
+                "handler": "app.handler",
+                "iamRoleStatements": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}],
+            }
+        },
+    }
+    with pytest.raises(ShipwayError, match="serverless-iam-roles-per-function"):
+        synthesize(_definition(doc))
+    with_plugin = {**doc, "plugins": ["serverless-iam-roles-per-function"]}
+    resources = synthesize(_definition(with_plugin))["Resources"]
+    assert resources["ApiLambdaFunction"]["Properties"]["Role"] == {
+        "Fn::GetAtt": ["ApiIamRoleLambdaExecution", "Arn"]
+    }
+    statements = resources["ApiIamRoleLambdaExecution"]["Properties"]["Policies"][0][
+        "PolicyDocument"
+    ]["Statement"]
+    assert statements[-1]["Action"] == ["s3:*"]
