@@ -5,9 +5,15 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from shipway.config.authorizers import (
+    HttpApiRouteAuthorizer,
+    http_api_authorizers,
+    http_api_route_authorizer,
+)
 from shipway.synth import naming
 from shipway.synth.cfn import DEFAULT_CORS_HEADERS, execute_api_url, invoke_permission
 from shipway.synth.context import Context, FunctionInfo, check_keys
+from shipway.synth.events.http_api_authorizers import compile_http_api_authorizers, route_auth
 
 __all__ = ["compile_http_api"]
 
@@ -20,6 +26,7 @@ _PROVIDER_KEYS = (
     "metrics",
     "disableDefaultEndpoint",
     "shouldStartNameWithService",
+    "authorizers",
 )
 
 
@@ -81,7 +88,10 @@ def compile_http_api(ctx: Context) -> None:
         if fill_methods:
             cors["allowedMethods"] = ["OPTIONS"]
 
+    function_specs = {info.key: info.spec for info in ctx.functions}
+    authorizers = http_api_authorizers(ctx.source, config, function_specs)
     routes: dict[str, FunctionInfo] = {}
+    route_authorizers: dict[str, HttpApiRouteAuthorizer | None] = {}
     for fn in ctx.functions:
         for index, item in enumerate(fn.spec.get("events") or []):
             if not (isinstance(item, dict) and "httpApi" in item):
@@ -89,15 +99,17 @@ def compile_http_api(ctx: Context) -> None:
             key = f"functions.{fn.key}.events[{index}].httpApi"
             raw = item["httpApi"]
             method: Any = None
+            route_auth_config: HttpApiRouteAuthorizer | None = None
             if isinstance(raw, dict):
-                check_keys(
-                    ctx.source,
-                    key,
-                    raw,
-                    ("method", "path"),
-                    hint="HTTP API authorizers are not supported yet",
-                )
+                check_keys(ctx.source, key, raw, ("method", "path", "authorizer"))
                 method, path = raw.get("method"), raw.get("path")
+                route_auth_config = http_api_route_authorizer(
+                    ctx.source,
+                    f"{key}.authorizer",
+                    raw.get("authorizer"),
+                    authorizers,
+                    bool(config.get("id")),
+                )
             else:
                 text = str(raw)
                 if text == "*":
@@ -126,6 +138,7 @@ def compile_http_api(ctx: Context) -> None:
                 if route_key in routes:
                     raise ctx.invalid(key, f"duplicate route `{route_key}`")
             routes[route_key] = fn
+            route_authorizers[route_key] = route_auth_config
             if fill_methods and cors is not None:
                 wanted = (
                     [m for m in _METHODS if m != "ANY"]
@@ -180,6 +193,7 @@ def compile_http_api(ctx: Context) -> None:
         "Value": execute_api_url(api_ref),
     }
 
+    compile_http_api_authorizers(res, authorizers.values(), api_ref)
     for route_key, fn in routes.items():
         permission_id = naming.http_api_permission(fn.key)
         if permission_id not in res:
@@ -209,3 +223,6 @@ def compile_http_api(ctx: Context) -> None:
             },
             "DependsOn": integration_id,
         }
+        route_authorizer = route_authorizers[route_key]
+        if route_authorizer is not None:
+            res[naming.http_api_route(route_key)]["Properties"].update(route_auth(route_authorizer))
