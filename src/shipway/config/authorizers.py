@@ -426,7 +426,7 @@ def route_authorizer(
     Raises ShipwayError (naming the key) for an authorizer the Framework would refuse.
     """
     resolved = definition.resolved
-    functions = resolved.get("functions") or {}
+    functions = _functions(resolved)
     events = (functions.get(function) or {}).get("events") or []
     event = events[index] if 0 <= index < len(events) else None
     if not isinstance(event, dict):
@@ -449,6 +449,18 @@ def route_authorizer(
         )
         return _http_api_view(route) if route else None
     return None
+
+
+def _functions(resolved: Mapping[str, Any]) -> dict[str, Any]:
+    """`functions:` as a mapping (the Framework also takes a list of mappings, merged)."""
+    value = resolved.get("functions") or {}
+    if isinstance(value, list):
+        merged: dict[str, Any] = {}
+        for part in value:
+            if isinstance(part, dict):
+                merged.update(part)
+        return merged
+    return dict(value) if isinstance(value, dict) else {}
 
 
 def _rest_view(auth: RestAuthorizer) -> AuthorizerView:
