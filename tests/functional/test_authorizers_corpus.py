@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from shipway.config.authorizers import route_authorizer
+from shipway.config.authorizer_view import route_authorizer
 from shipway.config.serverless import load_service
 from shipway.errors import ShipwayError
 from shipway.synth import synthesize

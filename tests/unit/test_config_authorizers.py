@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from shipway.config.authorizers import AuthorizerView, route_authorizer
+from shipway.config.authorizer_view import AuthorizerView, route_authorizer
 from shipway.errors import ShipwayError
 from tests.unit.test_synth_template import definition
 

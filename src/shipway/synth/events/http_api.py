@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from shipway.config.authorizers import (
+from shipway.config.http_api_authorizers import (
     HttpApiRouteAuthorizer,
     http_api_authorizers,
     http_api_route_authorizer,

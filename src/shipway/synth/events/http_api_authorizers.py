@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from shipway.config.authorizers import HttpApiAuthorizer, HttpApiRouteAuthorizer
+from shipway.config.http_api_authorizers import HttpApiAuthorizer, HttpApiRouteAuthorizer
 from shipway.synth import naming
 from shipway.synth.cfn import invoke_permission, join
 
