@@ -31,7 +31,10 @@ class AuthorizerView:
     kind: `lambda-token` / `lambda-request` (a Lambda authorizer), `jwt`, `cognito`, `iam`,
     or `external` (an `authorizerId` / `id` of an authorizer made elsewhere).
     identity_sources are as written: `method.request.header.X` (REST) or
-    `$request.header.X` (HTTP API). ttl_seconds 0 means no caching.
+    `$request.header.X` (HTTP API). ttl_seconds 0 means no caching; when none is written it
+    is 300 on a REST API (API Gateway's documented default) and 0 on an HTTP API (its API
+    reference states no default, and the Framework asks for an identity source only when a
+    TTL is set: caching without one cannot key the cache).
     """
 
     kind: Kind
@@ -39,7 +42,7 @@ class AuthorizerView:
     name: str | None
     function: str | None  # the authorizer function in this service
     function_arn: Any  # a Lambda authorizer outside this service
-    identity_sources: tuple[str, ...]
+    identity_sources: tuple[Any, ...]  # strings, or a CloudFormation function as written
     identity_validation_expression: str | None
     ttl_seconds: int
     issuer: Any
@@ -148,7 +151,7 @@ def _http_api_view(route: HttpApiRouteAuthorizer) -> AuthorizerView:
         name=auth.name if auth else None,
         function=auth.function if auth else None,
         function_arn=auth.function_arn if auth else None,
-        identity_sources=tuple(str(s) for s in auth.identity_source) if auth else (),
+        identity_sources=auth.identity_source if auth else (),
         identity_validation_expression=None,
         ttl_seconds=(auth.result_ttl or 0) if auth else 0,
         issuer=auth.issuer_url if auth and kind == "jwt" else None,
