@@ -178,6 +178,8 @@ def default_services(scratch: Path) -> list[Path]:
     (kitchen / "app.py").write_text("def api(e, c):\n    return {}\n", encoding="utf-8")
     dirs = [kitchen]
     dirs += sorted(p for p in (ROOT / "examples/ledger/services").iterdir() if p.is_dir())
+    # one service per feature family too big for the kitchen (e.g. every authorizer form)
+    dirs += sorted(p for p in (ROOT / "bench/oracle_services").iterdir() if p.is_dir())
     examples = CORPUS / "serverless-examples"
     if examples.is_dir():
         dirs += sorted(p for p in examples.glob("aws-*") if (p / "serverless.yml").is_file())

@@ -45,6 +45,8 @@ def test_examples_match_the_framework(tmp_path: Path) -> None:
             "payments",
             "aws-python-rest-api",
             "aws-python-http-api-with-dynamodb",
+            "gatekeeper",
+            "gatekeeper-v2",
         )
     ]
     assert services

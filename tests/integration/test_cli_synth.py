@@ -57,15 +57,16 @@ def test_unsupported_settings_are_reported_with_their_line(ledger_repo: Path) ->
     sls.write_text(
         sls.read_text().replace(
             "          path: accounts/{id}\n          method: get\n",
-            "          path: accounts/{id}\n          method: get\n          authorizer: aws_iam\n",
+            "          path: accounts/{id}\n          method: get\n"
+            "          authorizer: {name: getAccount, claims: [email]}\n",
         )
     )
     proc = shipway("validate", repo=ledger_repo)
     assert proc.returncode == 2
     line = next(n for n, text in enumerate(sls.read_text().splitlines(), 1) if "authorizer" in text)
     assert (
-        f"services/accounts/serverless.yml:{line}: `functions.getAccount.events[0].http.authorizer`"
-        in proc.stderr
+        f"services/accounts/serverless.yml:{line}: "
+        "`functions.getAccount.events[0].http.authorizer.claims`" in proc.stderr
     )
     assert "not supported by Shipway's CloudFormation synthesis" in proc.stderr
 

@@ -311,12 +311,18 @@ def test_cors_preflight() -> None:
                     "f": {
                         "handler": "h.f",
                         "events": [
-                            {"http": {"path": "a", "method": "get", "authorizer": "aws_iam"}}
+                            {
+                                "http": {
+                                    "path": "a",
+                                    "method": "get",
+                                    "authorizer": {"name": "f", "claims": ["email"]},
+                                }
+                            }
                         ],
                     }
                 }
             },
-            "functions.f.events[0].http.authorizer",
+            "functions.f.events[0].http.authorizer.claims",
         ),
     ],
 )

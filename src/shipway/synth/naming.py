@@ -15,10 +15,13 @@ __all__ = [
     "HTTP_API_STAGE",
     "REST_API",
     "ROLE",
+    "api_gateway_authorizer",
     "api_gateway_deployment",
     "api_gateway_name",
     "bucket_logical_id",
     "function_name",
+    "http_api_authorizer",
+    "http_api_authorizer_permission",
     "http_api_integration",
     "http_api_name",
     "http_api_permission",
@@ -188,6 +191,10 @@ def lambda_api_gateway_permission(fn: str) -> str:
     return f"{normalized_function_name(fn)}LambdaPermissionApiGateway"
 
 
+def api_gateway_authorizer(name: str) -> str:
+    return f"{normalized_function_name(name)}ApiGatewayAuthorizer"
+
+
 # ------------------------------------------------------------------ HTTP API (httpApi)
 
 
@@ -208,6 +215,14 @@ def http_api_route(route_key: str) -> str:
 
 def http_api_permission(fn: str) -> str:
     return f"{normalized_function_name(fn)}LambdaPermissionHttpApi"
+
+
+def http_api_authorizer(name: str) -> str:
+    return f"HttpApiAuthorizer{normalized_function_name(name)}"
+
+
+def http_api_authorizer_permission(name: str) -> str:
+    return f"{normalized_function_name(name)}LambdaAuthorizerPermissionHttpApi"
 
 
 # ------------------------------------------------------------------ other events

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from shipway.config.authorizers import RestAuthorizer, rest_authorizer
 from shipway.synth import naming
 from shipway.synth.cfn import DEFAULT_CORS_HEADERS, execute_api_url, invoke_permission
 from shipway.synth.context import Context, FunctionInfo, check_keys
@@ -14,6 +15,8 @@ from shipway.synth.events.http_lambda import (
     lambda_integration,
     method_responses,
 )
+from shipway.synth.events.rest_authorizers import compile_rest_authorizer, method_authorization
+from shipway.synth.jsutil import lodash_merge
 
 __all__ = ["compile_http"]
 
@@ -26,6 +29,7 @@ _EVENT_KEYS = (
     "request",
     "operationId",
     "response",  # `integration: lambda` only (http_lambda.py)
+    "authorizer",
 )
 _APIGW_KEYS = (
     "shouldStartNameWithService",
@@ -54,6 +58,7 @@ class _Event:
     path: str  # without leading/trailing "/"
     method: str  # lower case
     config: dict[str, Any]
+    authorizer: RestAuthorizer | None = None
 
 
 @dataclass
@@ -81,7 +86,13 @@ def _parse(ctx: Context, fn: FunctionInfo, index: int, raw: Any) -> _Event:
         path = path[1:]
     if path.endswith("/"):
         path = path[:-1]
-    return _Event(fn, path, str(config.get("method", "")).lower(), config)
+    authorizer = rest_authorizer(
+        ctx.source,
+        f"{key}.authorizer",
+        config.get("authorizer"),
+        {info.key: info.spec for info in ctx.functions},
+    )
+    return _Event(fn, path, str(config.get("method", "")).lower(), config, authorizer)
 
 
 def _cors(event: _Event) -> dict[str, Any]:
@@ -342,11 +353,16 @@ def compile_http(ctx: Context) -> None:
             method_props["MethodResponses"] = method_responses(http, lambda_cors)
         method_ids.append(method_id)
         permissions.append(event.fn)
-        res[method_id] = {
+        method: dict[str, Any] = {
             "Type": "AWS::ApiGateway::Method",
             "Properties": method_props,
             "DependsOn": [naming.lambda_api_gateway_permission(event.fn.key)],
         }
+        # method/index.js `_.merge`s the authorization in: its DependsOn list replaces the
+        # permission's by index, as lodash merges arrays
+        lodash_merge(method, method_authorization(event.authorizer))
+        res[method_id] = method
+        compile_rest_authorizer(res, event.authorizer, rest_ref)
 
     # ---- deployment.js
     deployment: dict[str, Any] = {"RestApiId": rest_ref, "StageName": ctx.stage}

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
+from shipway.config.http_api_authorizers import (
+    HttpApiRouteAuthorizer,
+    http_api_authorizers,
+    http_api_route_authorizer,
+)
 from shipway.synth import naming
 from shipway.synth.cfn import DEFAULT_CORS_HEADERS, execute_api_url, invoke_permission
 from shipway.synth.context import Context, FunctionInfo, check_keys
+from shipway.synth.events.http_api_authorizers import compile_http_api_authorizers, route_auth
 from shipway.synth.events.http_api_logs import access_log_format, http_api_log_group
 
 __all__ = ["compile_http_api"]
@@ -22,6 +29,7 @@ _PROVIDER_KEYS = (
     "disableDefaultEndpoint",
     "shouldStartNameWithService",
     "id",
+    "authorizers",
 )
 
 
@@ -87,7 +95,10 @@ def compile_http_api(ctx: Context) -> None:
         if fill_methods:
             cors["allowedMethods"] = ["OPTIONS"]
 
+    function_specs = {info.key: info.spec for info in ctx.functions}
+    authorizers = http_api_authorizers(ctx.source, config, function_specs)
     routes: dict[str, FunctionInfo] = {}
+    route_authorizers: dict[str, HttpApiRouteAuthorizer | None] = {}
     for fn in ctx.functions:
         for index, item in enumerate(fn.spec.get("events") or []):
             if not (isinstance(item, dict) and "httpApi" in item):
@@ -95,15 +106,17 @@ def compile_http_api(ctx: Context) -> None:
             key = f"functions.{fn.key}.events[{index}].httpApi"
             raw = item["httpApi"]
             method: Any = None
+            route_auth_config: HttpApiRouteAuthorizer | None = None
             if isinstance(raw, dict):
-                check_keys(
-                    ctx.source,
-                    key,
-                    raw,
-                    ("method", "path"),
-                    hint="HTTP API authorizers are not supported yet",
-                )
+                check_keys(ctx.source, key, raw, ("method", "path", "authorizer"))
                 method, path = raw.get("method"), raw.get("path")
+                route_auth_config = http_api_route_authorizer(
+                    ctx.source,
+                    f"{key}.authorizer",
+                    raw.get("authorizer"),
+                    authorizers,
+                    bool(config.get("id")),
+                )
             else:
                 text = str(raw)
                 if text == "*":
@@ -132,6 +145,7 @@ def compile_http_api(ctx: Context) -> None:
                 if route_key in routes:
                     raise ctx.invalid(key, f"duplicate route `{route_key}`")
             routes[route_key] = fn
+            route_authorizers[route_key] = route_auth_config
             if fill_methods and cors is not None:
                 wanted = (
                     [m for m in _METHODS if m != "ANY"]
@@ -150,7 +164,7 @@ def compile_http_api(ctx: Context) -> None:
         res[naming.HTTP_API_LOG_GROUP] = http_api_log_group(ctx)
     if not external_id:
         _compile_api(ctx, config, cors, api_ref, access_log)
-    _compile_routes(ctx, config, routes, api_ref)
+    _compile_routes(ctx, config, routes, api_ref, authorizers, route_authorizers)
 
 
 def _compile_api(
@@ -209,9 +223,15 @@ def _compile_api(
 
 
 def _compile_routes(
-    ctx: Context, config: dict[str, Any], routes: dict[str, FunctionInfo], api_ref: Any
+    ctx: Context,
+    config: dict[str, Any],
+    routes: dict[str, FunctionInfo],
+    api_ref: Any,
+    authorizers: Mapping[str, Any],
+    route_authorizers: Mapping[str, HttpApiRouteAuthorizer | None],
 ) -> None:
     res = ctx.resources
+    compile_http_api_authorizers(res, authorizers.values(), api_ref)
     for route_key, fn in routes.items():
         permission_id = naming.http_api_permission(fn.key)
         if permission_id not in res:
@@ -241,3 +261,6 @@ def _compile_routes(
             },
             "DependsOn": integration_id,
         }
+        route_authorizer = route_authorizers[route_key]
+        if route_authorizer is not None:
+            res[naming.http_api_route(route_key)]["Properties"].update(route_auth(route_authorizer))
