@@ -6,20 +6,17 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from shipway.auth import Action, AuditEntry, TokenRecord
-from shipway.build.sandbox import INSTALL_HINT, unavailable
-from shipway.config.buildspec import parse_buildspec
 from shipway.config.dotenv import EnvValues
 from shipway.config.printing import render_config
 from shipway.config.project import load_environments, load_project
 from shipway.config.serverless import find_config, read_service_name
-from shipway.config.services import PROJECT_FILE, services_seen_despite_errors
+from shipway.config.services import PROJECT_FILE
 from shipway.config.yamlsrc import with_line
 from shipway.errors import ConfigErrors, NotFound, ShipwayError
 from shipway.masking import Masker, masks_secrets, seen_secrets
@@ -35,11 +32,10 @@ from shipway.model import (
 from shipway.pipeline.engine import Engine, Outcome
 from shipway.pipeline.events import Listener, ignore
 from shipway.pipeline.paths import STATE_FOLDER, StatePaths, running_server
-from shipway.pipeline.plan import environment, load_definition, own_stacks, service_env
+from shipway.pipeline.plan import environment, load_definition, service_env
 from shipway.pipeline.recovery import recover
 from shipway.source.git import branch_head, repository_root, resolve_commit
 from shipway.store.sqlite import Store
-from shipway.targets.local.target import check_schedules
 from shipway.usecases import audit as audit_log
 from shipway.usecases import runs as runs_usecase
 from shipway.usecases import tokens as api_tokens
@@ -51,18 +47,10 @@ from shipway.usecases.pushes import Triggers
 from shipway.usecases.releases import prune_releases, releases_keep
 from shipway.usecases.rollback import RolledBack
 from shipway.usecases.rollback import rollback as rollback_environment
+from shipway.usecases.validate import ServiceSummary, Validation
+from shipway.usecases.validate import validate as validate_repo
 
 DEFAULT_PORT = 8787
-
-
-@dataclass(frozen=True)
-class ServiceSummary:
-    name: str
-    path: str
-    build: str  # "buildspec.yml" or "default"
-    functions: int
-    depends_on: tuple[str, ...]
-    warnings: tuple[str, ...] = ()
 
 
 class App:
@@ -90,76 +78,13 @@ class App:
     @masks_secrets
     def validate(self) -> list[ServiceSummary]:
         """Check shipway.yml and, for every environment, every service's serverless.yml,
-        buildspec.yml and .env layers; raise ConfigErrors listing every problem."""
-        problems = Problems()
-        try:
-            project = self.project()
-        except ShipwayError as exc:
-            # shipway.yml is wrong: still check every service it can be seen to name, so one
-            # pass of `validate` shows everything that needs fixing.
-            problems.add(exc)
-            services, environments = services_seen_despite_errors(self.repo)
-            for service in services:
-                self._check_buildspec(service, problems)
-                for env in environments:
-                    self._check_service(service, env, problems)
-            raise problems.as_error() from None
-        functions: dict[str, int] = {}
-        warnings: dict[str, list[str]] = {}
-        for service in project.services:
-            self._check_buildspec(service, problems)
-            for env in project.environments.values():
-                # `${cf:}` of a stack of the repository not deployed yet: resolved in the run
-                own = own_stacks(project, env)
-                count = self._check_service(service, env, problems, warnings, own)
-                functions[service.name] = count if count is not None else 0
-        if problems:
-            raise problems.as_error()
-        why = unavailable(project.build.network) if project.build.sandbox else None
-        isolation = [f"builds are not isolated: {why} ({INSTALL_HINT})"] if why else []
-        return [
-            ServiceSummary(
-                s.name,
-                s.path,
-                s.buildspec or "default",
-                functions.get(s.name, 0),
-                s.depends_on,
-                tuple(dict.fromkeys([*warnings.get(s.name, []), *isolation])),
-            )
-            for s in project.services
-        ]
+        buildspec.yml and .env layers; raise ValidationFailed listing every problem."""
+        return validate_repo(self.repo).services
 
-    def _check_buildspec(self, service: Service, problems: Problems) -> None:
-        if service.buildspec_path:
-            try:
-                parse_buildspec(self.repo / service.buildspec_path, service.buildspec_path)
-            except ShipwayError as exc:
-                problems.add(exc)
-
-    def _check_service(
-        self,
-        service: Service,
-        env: Environment,
-        problems: Problems,
-        warnings: dict[str, list[str]] | None = None,
-        own: Mapping[str, Mapping[str, str] | None] | None = None,
-    ) -> int | None:
-        """Problems of one service in one environment; its function count when it loads."""
-        from shipway.synth.template import plugin_warnings, synthesize
-
-        try:
-            values = service_env(self.repo, env, service)
-            definition = load_definition(self.repo, env, service, values, own_stacks=own)
-            synthesize(definition, source=service.config_path)
-            if not isinstance(env.target, AwsTarget):
-                check_schedules(definition, service.config_path)
-        except ShipwayError as exc:
-            # synthesis and schedules read resolved data: find the line of the key they name
-            problems.add(with_line(exc, self.repo))
-            return None
-        if warnings is not None:
-            warnings.setdefault(service.name, []).extend(plugin_warnings(definition))
-        return len(definition.functions)
+    @masks_secrets
+    def validation(self) -> Validation:
+        """`validate`, with every warning (file, line, key) besides the summaries."""
+        return validate_repo(self.repo)
 
     def _definition(
         self, service_name: str, env_name: str
@@ -177,13 +102,13 @@ class App:
     @masks_secrets
     def synth(self, service_name: str, env_name: str, fmt: str = "json") -> str:
         """The CloudFormation template `serverless package` would make for the service."""
-        from shipway.synth.template import synthesize
+        from shipway.synth.template import support_problems, synthesize
 
         service, definition, values = self._definition(service_name, env_name)
-        try:
-            template = synthesize(definition, source=service.config_path)
-        except ShipwayError as exc:
-            raise with_line(exc, self.repo) from None
+        refused = support_problems(definition, service.config_path)  # all, not the first
+        if refused:
+            raise ConfigErrors([with_line(e, self.repo) for e in refused])
+        template = synthesize(definition, source=service.config_path)
         # masked as data, before encoding: escaping or folding cannot hide a secret then
         template = Masker(values.secret_values | seen_secrets()).data(template)
         if fmt == "json":
@@ -538,26 +463,6 @@ class App:
             if not existing:
                 ignore_file.chmod(0o644)
         return path
-
-
-class Problems:
-    """Every problem found, each once, in the order found."""
-
-    def __init__(self) -> None:
-        self.errors: list[ShipwayError] = []
-        self._seen: set[str] = set()
-
-    def add(self, exc: ShipwayError) -> None:
-        for e in exc.errors if isinstance(exc, ConfigErrors) else [exc]:
-            if str(e) not in self._seen:
-                self._seen.add(str(e))
-                self.errors.append(e)
-
-    def __bool__(self) -> bool:
-        return bool(self.errors)
-
-    def as_error(self) -> ConfigErrors:
-        return ConfigErrors(self.errors)
 
 
 def private_state(paths: StatePaths) -> None:

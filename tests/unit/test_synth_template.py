@@ -285,7 +285,7 @@ def test_cors_preflight() -> None:
             "functions.f.events[0].alexaSkill",
         ),
         ({"functions": {"f": {"handler": "h.f", "image": "x"}}}, "functions.f.image"),
-        ({"plugins": ["serverless-domain-manager"]}, "plugins"),
+        ({"plugins": ["serverless-domain-manager"]}, "plugins[0]"),
         (
             {
                 "functions": {
