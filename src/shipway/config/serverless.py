@@ -64,11 +64,16 @@ class ServiceErrors(ConfigErrors):
     can still be found in it, so that one variable does not hide the other problems."""
 
     def __init__(
-        self, errors: Iterable[ShipwayError], partial: dict[str, Any], failed: tuple[str, ...]
+        self,
+        errors: Iterable[ShipwayError],
+        partial: dict[str, Any],
+        failed: tuple[str, ...],
+        unknown: tuple[str, ...] = (),
     ) -> None:
         super().__init__(errors)
         self.partial = partial
         self.failed = failed
+        self.unknown = unknown  # the key paths the Framework's schema does not know
 
 
 # --------------------------------------------------------------------------- finding
@@ -194,6 +199,6 @@ def load_service(
     definition = checker.build(split.known, stage, opts)
     errors.extend(checker.errors)
     if errors:
-        raise ServiceErrors(errors, split.known, failed)
+        raise ServiceErrors(errors, split.known, failed, unknown)
     assert definition is not None
     return replace(definition, unknown_keys=unknown)

@@ -67,14 +67,21 @@ def service_verdict(
     except ServiceErrors as exc:
         # what did resolve is still checked: one variable hides nothing else
         partial = ServiceDefinition(
-            service.name, env.stage, "us-east-1", "", (), resolved=exc.partial
+            service.name,
+            env.stage,
+            "us-east-1",
+            "",
+            (),
+            resolved=exc.partial,
+            unknown_keys=exc.unknown,
         )
         refused = [
             e
             for e in support_problems(partial, source)
             if isinstance(e, Unsupported) and not _below(e, exc.failed)
         ]
-        return Verdict(None, _lined(root, _merged(exc.errors, refused)))
+        warnings = unknown_key_warnings(partial, source)
+        return Verdict(None, _lined(root, _merged(exc.errors, refused)), _lined(root, warnings))
     except ConfigErrors as exc:
         return Verdict(None, _lined(root, exc.errors))
     except ShipwayError as exc:
