@@ -4,6 +4,7 @@ parts are wired together. The CLI and the server are thin layers over `App`."""
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -15,10 +16,10 @@ from shipway.auth import Action, AuditEntry, TokenRecord
 from shipway.config.dotenv import EnvValues
 from shipway.config.printing import render_config
 from shipway.config.project import load_environments, load_project
-from shipway.config.serverless import find_config, read_service_name
+from shipway.config.serverless import CONFIG_NAMES, find_config, read_service_name
 from shipway.config.services import PROJECT_FILE
 from shipway.config.yamlsrc import with_line
-from shipway.errors import ConfigErrors, NotFound, ShipwayError
+from shipway.errors import ConfigErrors, NotFound, ShipwayError, Where
 from shipway.masking import Masker, masks_secrets, seen_secrets
 from shipway.model import (
     AwsTarget,
@@ -416,28 +417,37 @@ class App:
 
     # ------------------------------------------------------------------ init
 
-    def init(self) -> Path:
-        """Write a shipway.yml for the services found, with dev/qa/prod; git-ignore the state."""
+    def init(self) -> tuple[Path, list[str]]:
+        """Write a shipway.yml for the services found (at every depth), with dev/qa/prod;
+        git-ignore the state. Returns the file and the service folders found."""
         path = self.repo / PROJECT_FILE
         if path.exists():
             raise ShipwayError(f"{PROJECT_FILE} already exists", hint="edit it, or remove it first")
-        services = sorted(
-            p.parent.relative_to(self.repo).as_posix()
-            for pattern in ("*/serverless.y*ml", "*/*/serverless.y*ml")
-            for p in self.repo.glob(pattern)
-            if ".shipway" not in p.parts and "node_modules" not in p.parts
-        )
+        services = find_service_folders(self.repo)
         for folder in services:
             config = find_config(self.repo / folder)
             assert config is not None
             read_service_name(config, f"{folder}/{config.name}")  # fails early on a bad file
         root_config = find_config(self.repo)
         if root_config is not None:  # a one-service repository
+            if services:
+                raise ShipwayError(
+                    f"the repository's root has a {root_config.name}, and so do "
+                    + ", ".join(f"`{s}`" for s in services)
+                    + ": a service's folder would hold the others",
+                    Where(root_config.name),
+                    hint="move the root service into a folder of its own",
+                )
             read_service_name(root_config, root_config.name)
-            services = [".", *services]
-        globs = sorted(
-            {str(Path(s).parent / "*") if Path(s).parent != Path(".") else s for s in services}
-        )
+            services = ["."]
+        parents: dict[str, list[str]] = {}
+        for s in services:
+            parents.setdefault(Path(s).parent.as_posix(), []).append(s)
+        globs: list[str] = []
+        for parent, found in sorted(parents.items()):
+            # several services in one folder: a glob (a new one there is found); else a path
+            many = len(found) > 1 and parent != "."
+            globs += [f"{parent}/*"] if many else found
         lines = [f"project: {project_name(self.repo.name)}", "services:"]
         lines += [f"  - {g}" for g in (globs or ["services/*"])]
         lines += [
@@ -462,7 +472,7 @@ class App:
             ignore_file.write_text(existing + prefix + ".shipway/\n", encoding="utf-8")
             if not existing:
                 ignore_file.chmod(0o644)
-        return path
+        return path, services
 
 
 def private_state(paths: StatePaths) -> None:
@@ -479,6 +489,28 @@ def private_state(paths: StatePaths) -> None:
                 db.chmod(0o600)
     except OSError:
         pass  # not ours to change (another owner): the umask still covers new files
+
+
+#: folders no service is looked for in: dependencies, the Framework's output, Shipway's state
+_NOT_SEARCHED = frozenset({"node_modules", ".serverless", STATE_FOLDER, ".git"})
+
+
+def find_service_folders(root: Path) -> list[str]:
+    """Every folder below `root` (not `root` itself) with a serverless.yml, at any depth;
+    dependencies, build output, hidden folders and virtual environments are skipped."""
+    found: list[str] = []
+    for folder, dirs, files in os.walk(root):
+        here = Path(folder)
+        dirs[:] = sorted(
+            d
+            for d in dirs
+            if d not in _NOT_SEARCHED
+            and not d.startswith(".")
+            and not (here / d / "pyvenv.cfg").exists()
+        )
+        if here != root and any(name in files for name in CONFIG_NAMES):
+            found.append(here.relative_to(root).as_posix())
+    return sorted(found)
 
 
 def project_name(folder: str) -> str:

@@ -96,4 +96,5 @@ class BuildFailed(WorkFailed):
 
 
 class DeployFailed(WorkFailed):
-    pass
+    #: the service whose deploy failed, when one did (the others are not to blame)
+    service: str | None = None

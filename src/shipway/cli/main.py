@@ -46,7 +46,14 @@ def cli() -> None:
 @handle_errors
 def init(repo: Path | None) -> None:
     """Write a shipway.yml for the services found, with dev/qa/prod environments."""
-    path = App(repo).init()
+    path, found = App(repo).init()
+    if found:
+        _err(f"found {len(found)} service(s): " + ", ".join(found))
+    else:
+        _err(
+            "found no serverless.yml in the repository (node_modules, .serverless and "
+            "virtual environments are not searched): shipway.yml lists `services/*`"
+        )
     click.echo(f"wrote {path}")
 
 
