@@ -77,7 +77,7 @@ def service_verdict(
         )
         refused = [
             e
-            for e in support_problems(partial, source)
+            for e in support_problems(partial, source, partial=True)
             if isinstance(e, Unsupported) and not _below(e, exc.failed)
         ]
         warnings = unknown_key_warnings(partial, source)

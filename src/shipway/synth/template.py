@@ -188,14 +188,21 @@ def _check(source: str, resolved: Mapping[str, Any], functions: Mapping[str, Any
                 refuse(unsupported(source, f"{at}.{kind}", f"`{kind}` events"))
 
 
-def support_problems(definition: ServiceDefinition, source: str) -> list[ShipwayError]:
+def support_problems(
+    definition: ServiceDefinition, source: str, *, partial: bool = False
+) -> list[ShipwayError]:
     """Every setting of `definition` that Shipway refuses, each named by its key: what
-    `synthesize` would refuse, all of it (it stops at the first)."""
+    `synthesize` would refuse, all of it (it stops at the first). `partial`: a document
+    that did not pass its checks (their errors are reported): what was found until
+    synthesis could not go on."""
     with collecting() as found:
         try:
             synthesize(definition, source=source)
         except ShipwayError as exc:
             found.append(exc)
+        except Exception:
+            if not partial:
+                raise
     return found
 
 
