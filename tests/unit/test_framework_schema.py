@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
+from shipway.config import framework_schema
 from shipway.config.framework_schema import split_unknown, validation_mode
 from shipway.model import ServiceDefinition
 from shipway.synth.support import REFUSED, values_at
@@ -110,3 +113,14 @@ def test_table_patterns_name_real_places() -> None:
     ]
     assert [p for p, _ in values_at(doc, "plugins[]")] == ["plugins[0]", "plugins[1]"]
     assert all(pattern and not pattern.startswith(".") for pattern in REFUSED)
+
+
+def test_a_key_shipway_implements_beyond_the_schema_is_kept(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    statements = [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]
+    doc = {"functions": {"f": {"handler": "h.f", "iamRoleStatements": statements}}}
+    assert _unknown(doc) == [("functions", "f", "iamRoleStatements")]
+    monkeypatch.setattr(framework_schema, "KNOWN_BEYOND_SCHEMA", ("functions.*.iamRoleStatements",))
+    split = split_unknown(doc)
+    assert split.unknown == () and split.known == doc

@@ -23,9 +23,21 @@ from typing import Any
 
 from shipway.config.service_events import KeyPath
 
-__all__ = ["VALIDATION_MODES", "SchemaSplit", "split_unknown", "validation_mode"]
+__all__ = [
+    "KNOWN_BEYOND_SCHEMA",
+    "VALIDATION_MODES",
+    "SchemaSplit",
+    "split_unknown",
+    "validation_mode",
+]
 
 VALIDATION_MODES = ("warn", "error", "off")
+
+#: keys the Framework's schema does not know that Shipway implements (a plugin's key that
+#: Shipway does itself, e.g. serverless-iam-roles-per-function's `functions.*.iamRoleStatements`):
+#: key path patterns (`*` one mapping key, `[]` one list item); they and all below them are
+#: kept, not warned of. A feature that implements such a key adds its pattern here.
+KNOWN_BEYOND_SCHEMA: tuple[str, ...] = ()
 
 Node = dict[str, Any]
 
@@ -100,6 +112,9 @@ def _walk(value: Any, nodes: list[Node], path: KeyPath, unknown: list[KeyPath]) 
             return value
         out: dict[str, Any] = {}
         for key, item in value.items():
+            if _beyond_schema((*path, key)):
+                out[key] = item
+                continue
             children, known = _children(objects, str(key))
             if not known:
                 unknown.append((*path, key))
@@ -124,6 +139,23 @@ def _walk(value: Any, nodes: list[Node], path: KeyPath, unknown: list[KeyPath]) 
             out_items.append(item if walked == {} and item != {} else walked)
         return out_items
     return value
+
+
+def _beyond_schema(path: KeyPath) -> bool:
+    return any(_matches(pattern, path) for pattern in KNOWN_BEYOND_SCHEMA)
+
+
+def _matches(pattern: str, path: KeyPath) -> bool:
+    parts = pattern.replace("[]", ".[]").split(".")
+    if len(parts) != len(path):
+        return False
+    for part, step in zip(parts, path, strict=True):
+        if part == "[]":
+            if not isinstance(step, int):
+                return False
+        elif isinstance(step, int) or part not in ("*", step):
+            return False
+    return True
 
 
 def _children(objects: list[Node], key: str) -> tuple[list[Node], bool]:

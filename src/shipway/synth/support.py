@@ -11,6 +11,16 @@ takes them out: they are warnings). Of the rest, Shipway implements:
   A feature that makes one of these work removes its line.
 
 `synthesize` lists every refusal (context.collecting), not only the first.
+
+How a feature registers a key it now implements:
+- a key of a mapping a compiler checks: add it to that compiler's allowed-key set (the
+  set its `check_keys` call is given); nothing else;
+- a new event type: add its compiler to `events.COMPILERS`;
+- a setting refused here by its value: delete its line from `REFUSED`;
+- a key the Framework's schema does not know (a plugin's, such as
+  `functions.*.iamRoleStatements`): add its pattern to
+  `config.framework_schema.KNOWN_BEYOND_SCHEMA`, else it is a warning and left out of the
+  document before synthesis.
 """
 
 from __future__ import annotations
