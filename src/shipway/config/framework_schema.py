@@ -18,7 +18,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from shipway.config.service_events import KeyPath
@@ -44,7 +44,7 @@ Node = dict[str, Any]
 
 @cache
 def _schema() -> Node:
-    text = resources.files("shipway.config").joinpath("framework_schema.json").read_text("utf-8")
+    text = Path(__file__).with_name("framework_schema.json").read_text("utf-8")
     schema: Node = json.loads(text)
     return schema
 
