@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 
 from shipway.auth import Action, AuditEntry, TokenRecord
+from shipway.config.compose_services import compose_entries
 from shipway.config.dotenv import EnvValues
 from shipway.config.printing import render_config
 from shipway.config.project import load_environments, load_project
@@ -424,11 +425,14 @@ class App:
         if path.exists():
             raise ShipwayError(f"{PROJECT_FILE} already exists", hint="edit it, or remove it first")
         services = find_service_folders(self.repo)
+        from_compose = compose_entries(self.repo)  # serverless-compose.yml names them
+        if from_compose is not None:
+            services = []  # Compose's list is the one written
         for folder in services:
             config = find_config(self.repo / folder)
             assert config is not None
             read_service_name(config, f"{folder}/{config.name}")  # fails early on a bad file
-        root_config = find_config(self.repo)
+        root_config = find_config(self.repo) if from_compose is None else None
         if root_config is not None:  # a one-service repository
             if services:
                 raise ShipwayError(
@@ -450,6 +454,11 @@ class App:
             globs += [f"{parent}/*"] if many else found
         lines = [f"project: {project_name(self.repo.name)}", "services:"]
         lines += [f"  - {g}" for g in (globs or ["services/*"])]
+        if from_compose is not None:
+            lines = [lines[0], *from_compose]
+            services = [
+                e.split(":", 1)[1].strip().strip("'\"") for e in from_compose if "- path:" in e
+            ]
         lines += [
             "environments:",
             "  dev:",

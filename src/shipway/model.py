@@ -71,6 +71,8 @@ class Service:
     buildspec: str | None  # "buildspec.yml" relative to `path`, or None for the default build
     depends_on: tuple[str, ...] = ()
     shared: tuple[str, ...] = ()
+    # `${param:}` values serverless-compose.yml gives it (name, text with variables)
+    params: tuple[tuple[str, str], ...] = ()
 
     @property
     def config_path(self) -> str:

@@ -5,9 +5,9 @@ resolved), lists every setting Shipway does not implement (synth/support.py: all
 them, not the first, and also when a variable did not resolve: the settings that did
 resolve are still checked), synthesizes the template whatever the target (a setting the
 local target would otherwise drop unseen is refused there as on AWS), and, for local
-targets, checks that the local runtime can fire its schedules. `validate` and the run's
-plan (pipeline/plan.py) both call it, so a service gets the same messages from each and
-a refused service stops a run before any build.
+targets, checks that the local runtime can fire its schedules and enforce its
+authorizers. `validate` and the run's plan (pipeline/plan.py) both call it, so a service
+gets the same messages from each and a refused service stops a run before any build.
 
 Warnings: properties the Framework's schema does not know (its `configValidationMode:
 warn`; `error` makes them errors, `off` silences them), plugins that only package.
@@ -28,6 +28,7 @@ from shipway.model import AwsTarget, Environment, Service, ServiceDefinition
 from shipway.pipeline.plan import CfReads, load_definition
 from shipway.synth.context import Unsupported
 from shipway.synth.template import plugin_warnings, support_problems
+from shipway.targets.local.authorizer_config import check_authorizers
 from shipway.targets.local.target import check_schedules
 
 __all__ = ["Verdict", "service_verdict", "unknown_key_warnings"]
@@ -87,14 +88,21 @@ def service_verdict(
     except ShipwayError as exc:
         return Verdict(None, _lined(root, [exc]))
     errors = support_problems(definition, source)
+    notes: list[str] = []
     if not errors and not isinstance(env.target, AwsTarget):
+        # what the local runtime must do itself: fire the schedules, enforce the authorizers
         try:
             check_schedules(definition, source)
+        except ShipwayError as exc:
+            errors.append(exc)
+        try:
+            notes = check_authorizers(definition, source)
         except ShipwayError as exc:
             errors.append(exc)
     warnings = [
         *unknown_key_warnings(definition, source),
         *(ShipwayError(w, Where(source, key="plugins")) for w in plugin_warnings(definition)),
+        *(ShipwayError(note, Where(source)) for note in notes),
     ]
     return Verdict(definition, _lined(root, errors), _lined(root, warnings))
 

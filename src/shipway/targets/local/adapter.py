@@ -16,6 +16,7 @@ from shipway.model import (
     ServiceOutcome,
     ServiceResult,
 )
+from shipway.targets.local.authorizer_config import local_notes
 from shipway.targets.local.target import LocalTarget
 
 __all__ = ["LocalReleases"]
@@ -57,6 +58,13 @@ class LocalReleases:
                 for c in plan.changes
             )
             return ApplyResult(request.env, False, failed, str(exc))
+        # what the local runtime does differently from AWS, said where the deploy is reported
+        deployed = set(plan.deployed)
+        notes = {
+            s.definition.service: local_notes(s.definition)
+            for s in request.services
+            if s.definition.service in deployed
+        }
         return ApplyResult(
             request.env,
             True,
@@ -66,7 +74,9 @@ class LocalReleases:
                     ServiceOutcome.DEPLOYED
                     if c.action == DeployAction.DEPLOY
                     else ServiceOutcome.UNCHANGED,
-                    message=c.reason,
+                    # deploy_jobs puts a message that is not the reason after the reason
+                    message="; ".join(f"warning: {n}" for n in notes.get(c.service, ()))
+                    or c.reason,
                 )
                 for c in plan.changes
             ),

@@ -24,7 +24,7 @@ import os
 import re
 import secrets
 import shutil
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,7 @@ from shipway.config.dotenv import is_secret_key
 from shipway.errors import NotFound, ShipwayError
 from shipway.masking import MASK, Masker
 from shipway.model import Function, HttpRoute, ServiceDefinition
+from shipway.targets.local.authorizer_config import Spec, route_authorizers
 
 MANIFEST_FILE = "release.json"
 SECRETS_FILE = "secrets.json"
@@ -60,6 +61,11 @@ def _reserved(value: Any) -> int | None:
     return value
 
 
+def _padded(authorizers: Sequence[Spec | None], count: int) -> list[Spec | None]:
+    """One authorizer (or None) per route: none given means open routes."""
+    return [*authorizers, *[None] * (count - len(authorizers))]
+
+
 def _reserved_of(definition: ServiceDefinition, name: str) -> int | None:
     functions = definition.resolved.get("functions")
     doc = functions.get(name) if isinstance(functions, dict) else None
@@ -74,7 +80,7 @@ class DeployedFunction:
     timeout: int
     memory_size: int
     environment: dict[str, str] = field(default_factory=dict)
-    routes: list[dict[str, str]] = field(default_factory=list)  # {kind, method, path}
+    routes: list[dict[str, Any]] = field(default_factory=list)  # {kind, method, path}
     schedules: list[Any] = field(default_factory=list)  # the `schedule` events' config
     secret_keys: tuple[str, ...] = ()  # environment keys whose values are secret
     reserved_concurrency: int | None = None  # `reservedConcurrency`: caps its warm workers
@@ -95,9 +101,18 @@ class DeployedFunction:
             for r in self.routes
         ]
 
+    @property
+    def route_authorizers(self) -> list[Spec | None]:
+        """Each route's authorizer (authorizer_config.py), in the order of `http_routes`."""
+        return [r.get("authorizer") for r in self.routes]
+
     @classmethod
     def from_function(
-        cls, fn: Function, secrets: Collection[str] = (), reserved: int | None = None
+        cls,
+        fn: Function,
+        secrets: Collection[str] = (),
+        reserved: int | None = None,
+        authorizers: Sequence[Spec | None] = (),
     ) -> DeployedFunction:
         """`secrets`: the secret values of the environment (a variable holding one is
         secret, whatever its name)."""
@@ -111,7 +126,11 @@ class DeployedFunction:
             timeout=int(fn.timeout),
             memory_size=int(fn.memory_size),
             environment=environment,
-            routes=[{"kind": r.kind, "method": r.method, "path": r.path} for r in fn.routes],
+            routes=[
+                {"kind": r.kind, "method": r.method, "path": r.path}
+                | ({"authorizer": a} if a is not None else {})
+                for r, a in zip(fn.routes, _padded(authorizers, len(fn.routes)), strict=True)
+            ],
             schedules=schedules,
             secret_keys=tuple(
                 sorted(k for k, v in environment.items() if is_secret_key(k) or mask(v) != v)
@@ -147,6 +166,7 @@ class DeployedFunction:
             environment={str(k): str(v) for k, v in d.get("environment", {}).items()},
             routes=[
                 {"kind": str(r["kind"]), "method": str(r["method"]), "path": str(r["path"])}
+                | ({"authorizer": dict(r["authorizer"])} if r.get("authorizer") else {})
                 for r in d.get("routes", [])
             ],
             schedules=list(d.get("schedules", [])),
@@ -179,7 +199,12 @@ class DeployedService:
             dir=dir,
             artifact_sha256=artifact_sha256,
             functions={
-                f.name: DeployedFunction.from_function(f, secrets, _reserved_of(definition, f.name))
+                f.name: DeployedFunction.from_function(
+                    f,
+                    secrets,
+                    _reserved_of(definition, f.name),
+                    route_authorizers(definition, f),
+                )
                 for f in definition.functions
             },
             region=definition.region,

@@ -11,6 +11,7 @@ from pathlib import Path
 from shipway.archive import sha256_of, unpack_zip
 from shipway.errors import DeployFailed, ShipwayError, Where
 from shipway.model import Artifact, DeployAction, DeployPlan, ServiceChange, ServiceDefinition
+from shipway.targets.local.authorizer_config import local_notes
 from shipway.targets.local.releases import (
     MANIFEST_FILE,
     DeployedFunction,
@@ -137,10 +138,14 @@ class LocalTarget:
                 services=deployed,
             )
             manifest.write(staging)
-            return store.commit(staging, number)
+            final = store.commit(staging, number)
         except BaseException:
             store.discard(staging)
             raise
+        for definition, _ in services:
+            if changes[definition.service].action != DeployAction.UNCHANGED:
+                log_authorizer_notes(store, definition)
+        return final
 
     def release(
         self,
@@ -200,6 +205,21 @@ def check_handlers(definition: ServiceDefinition, package: Path) -> None:
         )
         error.service = definition.service
         raise error
+
+
+def log_authorizer_notes(store: ReleaseStore, definition: ServiceDefinition) -> None:
+    """What the local runtime does differently with the service's authorizers, as warnings
+    in the service's log (validate prints the same notes)."""
+    notes = local_notes(definition)
+    if not notes:
+        return
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    try:
+        store.logs_dir.mkdir(parents=True, exist_ok=True)
+        with open(store.logs_dir / f"{definition.service}.log", "a", encoding="utf-8") as f:
+            f.writelines(f"{stamp} [WARNING] {note}\n" for note in notes)
+    except OSError:
+        pass  # a log that cannot be written never fails a deploy
 
 
 def verify_sha256(artifact: Artifact) -> None:
