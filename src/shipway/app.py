@@ -4,25 +4,23 @@ parts are wired together. The CLI and the server are thin layers over `App`."""
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from shipway.auth import Action, AuditEntry, TokenRecord
-from shipway.build.sandbox import INSTALL_HINT, unavailable
-from shipway.config.buildspec import parse_buildspec
 from shipway.config.compose_services import compose_entries
 from shipway.config.dotenv import EnvValues
 from shipway.config.printing import render_config
 from shipway.config.project import load_environments, load_project
-from shipway.config.serverless import find_config, read_service_name
-from shipway.config.services import PROJECT_FILE, services_seen_despite_errors
+from shipway.config.serverless import CONFIG_NAMES, find_config, read_service_name
+from shipway.config.services import PROJECT_FILE
 from shipway.config.yamlsrc import with_line
-from shipway.errors import ConfigErrors, NotFound, ShipwayError
+from shipway.errors import ConfigErrors, NotFound, ShipwayError, Where
 from shipway.masking import Masker, masks_secrets, seen_secrets
 from shipway.model import (
     AwsTarget,
@@ -36,14 +34,10 @@ from shipway.model import (
 from shipway.pipeline.engine import Engine, Outcome
 from shipway.pipeline.events import Listener, ignore
 from shipway.pipeline.paths import STATE_FOLDER, StatePaths, running_server
-from shipway.pipeline.plan import environment, load_definition, own_stacks, service_env
+from shipway.pipeline.plan import environment, load_definition, service_env
 from shipway.pipeline.recovery import recover
 from shipway.source.git import branch_head, repository_root, resolve_commit
 from shipway.store.sqlite import Store
-from shipway.targets.local.authorizer_config import check_authorizers
-from shipway.targets.local.layers import release_warnings
-from shipway.targets.local.notes import local_notes
-from shipway.targets.local.target import check_schedules
 from shipway.usecases import audit as audit_log
 from shipway.usecases import runs as runs_usecase
 from shipway.usecases import tokens as api_tokens
@@ -55,18 +49,10 @@ from shipway.usecases.pushes import Triggers
 from shipway.usecases.releases import prune_releases, releases_keep
 from shipway.usecases.rollback import RolledBack
 from shipway.usecases.rollback import rollback as rollback_environment
+from shipway.usecases.validate import ServiceSummary, Validation
+from shipway.usecases.validate import validate as validate_repo
 
 DEFAULT_PORT = 8787
-
-
-@dataclass(frozen=True)
-class ServiceSummary:
-    name: str
-    path: str
-    build: str  # "buildspec.yml" or "default"
-    functions: int
-    depends_on: tuple[str, ...]
-    warnings: tuple[str, ...] = ()
 
 
 class App:
@@ -94,89 +80,13 @@ class App:
     @masks_secrets
     def validate(self) -> list[ServiceSummary]:
         """Check shipway.yml and, for every environment, every service's serverless.yml,
-        buildspec.yml and .env layers; raise ConfigErrors listing every problem."""
-        problems = Problems()
-        try:
-            project = self.project()
-        except ShipwayError as exc:
-            # shipway.yml is wrong: still check every service it can be seen to name, so one
-            # pass of `validate` shows everything that needs fixing.
-            problems.add(exc)
-            services, environments = services_seen_despite_errors(self.repo)
-            for service in services:
-                self._check_buildspec(service, problems)
-                for env in environments:
-                    self._check_service(service, env, problems)
-            raise problems.as_error() from None
-        functions: dict[str, int] = {}
-        warnings: dict[str, list[str]] = {}
-        local: dict[str, list[ServiceDefinition]] = {}  # for the layers each can provide
-        for service in project.services:
-            self._check_buildspec(service, problems)
-            for env in project.environments.values():
-                # `${cf:}` of a stack of the repository not deployed yet: resolved in the run
-                own = own_stacks(project, env)
-                seen = None if isinstance(env.target, AwsTarget) else local.setdefault(env.name, [])
-                count = self._check_service(service, env, problems, warnings, own, seen)
-                functions[service.name] = count if count is not None else 0
-        for definitions in local.values():
-            for name, notes in release_warnings(definitions).items():
-                warnings.setdefault(name, []).extend(notes)
-        if problems:
-            raise problems.as_error()
-        why = unavailable(project.build.network) if project.build.sandbox else None
-        isolation = [f"builds are not isolated: {why} ({INSTALL_HINT})"] if why else []
-        return [
-            ServiceSummary(
-                s.name,
-                s.path,
-                s.buildspec or "default",
-                functions.get(s.name, 0),
-                s.depends_on,
-                tuple(dict.fromkeys([*warnings.get(s.name, []), *isolation])),
-            )
-            for s in project.services
-        ]
+        buildspec.yml and .env layers; raise ValidationFailed listing every problem."""
+        return validate_repo(self.repo).services
 
-    def _check_buildspec(self, service: Service, problems: Problems) -> None:
-        if service.buildspec_path:
-            try:
-                parse_buildspec(self.repo / service.buildspec_path, service.buildspec_path)
-            except ShipwayError as exc:
-                problems.add(exc)
-
-    def _check_service(
-        self,
-        service: Service,
-        env: Environment,
-        problems: Problems,
-        warnings: dict[str, list[str]] | None = None,
-        own: Mapping[str, Mapping[str, str] | None] | None = None,
-        seen: list[ServiceDefinition] | None = None,
-    ) -> int | None:
-        """Problems of one service in one environment; its function count when it loads."""
-        from shipway.synth.template import plugin_warnings, synthesize
-
-        try:
-            values = service_env(self.repo, env, service)
-            definition = load_definition(self.repo, env, service, values, own_stacks=own)
-            synthesize(definition, source=service.config_path)
-            notes: list[str] = []
-            if not isinstance(env.target, AwsTarget):
-                check_schedules(definition, service.config_path)
-                notes = check_authorizers(definition, service.config_path)
-        except ShipwayError as exc:
-            # synthesis and schedules read resolved data: find the line of the key they name
-            problems.add(with_line(exc, self.repo))
-            return None
-        if warnings is not None:
-            warnings.setdefault(service.name, []).extend(plugin_warnings(definition))
-            warnings[service.name].extend(f"`{env.name}`: {note}" for note in notes)
-            if not isinstance(env.target, AwsTarget):
-                warnings[service.name].extend(local_notes(definition))
-        if seen is not None:
-            seen.append(definition)
-        return len(definition.functions)
+    @masks_secrets
+    def validation(self) -> Validation:
+        """`validate`, with every warning (file, line, key) besides the summaries."""
+        return validate_repo(self.repo)
 
     def _definition(
         self, service_name: str, env_name: str
@@ -194,13 +104,13 @@ class App:
     @masks_secrets
     def synth(self, service_name: str, env_name: str, fmt: str = "json") -> str:
         """The CloudFormation template `serverless package` would make for the service."""
-        from shipway.synth.template import synthesize
+        from shipway.synth.template import support_problems, synthesize
 
         service, definition, values = self._definition(service_name, env_name)
-        try:
-            template = synthesize(definition, source=service.config_path)
-        except ShipwayError as exc:
-            raise with_line(exc, self.repo) from None
+        refused = support_problems(definition, service.config_path)  # all, not the first
+        if refused:
+            raise ConfigErrors([with_line(e, self.repo) for e in refused])
+        template = synthesize(definition, source=service.config_path)
         # masked as data, before encoding: escaping or folding cannot hide a secret then
         template = Masker(values.secret_values | seen_secrets()).data(template)
         if fmt == "json":
@@ -508,33 +418,47 @@ class App:
 
     # ------------------------------------------------------------------ init
 
-    def init(self) -> Path:
-        """Write a shipway.yml for the services found, with dev/qa/prod; git-ignore the state."""
+    def init(self) -> tuple[Path, list[str]]:
+        """Write a shipway.yml for the services found (at every depth), with dev/qa/prod;
+        git-ignore the state. Returns the file and the service folders found."""
         path = self.repo / PROJECT_FILE
         if path.exists():
             raise ShipwayError(f"{PROJECT_FILE} already exists", hint="edit it, or remove it first")
-        services = sorted(
-            p.parent.relative_to(self.repo).as_posix()
-            for pattern in ("*/serverless.y*ml", "*/*/serverless.y*ml")
-            for p in self.repo.glob(pattern)
-            if ".shipway" not in p.parts and "node_modules" not in p.parts
-        )
+        services = find_service_folders(self.repo)
+        from_compose = compose_entries(self.repo)  # serverless-compose.yml names them
+        if from_compose is not None:
+            services = []  # Compose's list is the one written
         for folder in services:
             config = find_config(self.repo / folder)
             assert config is not None
             read_service_name(config, f"{folder}/{config.name}")  # fails early on a bad file
-        root_config = find_config(self.repo)
+        root_config = find_config(self.repo) if from_compose is None else None
         if root_config is not None:  # a one-service repository
+            if services:
+                raise ShipwayError(
+                    f"the repository's root has a {root_config.name}, and so do "
+                    + ", ".join(f"`{s}`" for s in services)
+                    + ": a service's folder would hold the others",
+                    Where(root_config.name),
+                    hint="move the root service into a folder of its own",
+                )
             read_service_name(root_config, root_config.name)
-            services = [".", *services]
-        globs = sorted(
-            {str(Path(s).parent / "*") if Path(s).parent != Path(".") else s for s in services}
-        )
+            services = ["."]
+        parents: dict[str, list[str]] = {}
+        for s in services:
+            parents.setdefault(Path(s).parent.as_posix(), []).append(s)
+        globs: list[str] = []
+        for parent, found in sorted(parents.items()):
+            # several services in one folder: a glob (a new one there is found); else a path
+            many = len(found) > 1 and parent != "."
+            globs += [f"{parent}/*"] if many else found
         lines = [f"project: {project_name(self.repo.name)}", "services:"]
         lines += [f"  - {g}" for g in (globs or ["services/*"])]
-        from_compose = compose_entries(self.repo)  # serverless-compose.yml names them
         if from_compose is not None:
             lines = [lines[0], *from_compose]
+            services = [
+                e.split(":", 1)[1].strip().strip("'\"") for e in from_compose if "- path:" in e
+            ]
         lines += [
             "environments:",
             "  dev:",
@@ -557,27 +481,7 @@ class App:
             ignore_file.write_text(existing + prefix + ".shipway/\n", encoding="utf-8")
             if not existing:
                 ignore_file.chmod(0o644)
-        return path
-
-
-class Problems:
-    """Every problem found, each once, in the order found."""
-
-    def __init__(self) -> None:
-        self.errors: list[ShipwayError] = []
-        self._seen: set[str] = set()
-
-    def add(self, exc: ShipwayError) -> None:
-        for e in exc.errors if isinstance(exc, ConfigErrors) else [exc]:
-            if str(e) not in self._seen:
-                self._seen.add(str(e))
-                self.errors.append(e)
-
-    def __bool__(self) -> bool:
-        return bool(self.errors)
-
-    def as_error(self) -> ConfigErrors:
-        return ConfigErrors(self.errors)
+        return path, services
 
 
 def private_state(paths: StatePaths) -> None:
@@ -594,6 +498,28 @@ def private_state(paths: StatePaths) -> None:
                 db.chmod(0o600)
     except OSError:
         pass  # not ours to change (another owner): the umask still covers new files
+
+
+#: folders no service is looked for in: dependencies, the Framework's output, Shipway's state
+_NOT_SEARCHED = frozenset({"node_modules", ".serverless", STATE_FOLDER, ".git"})
+
+
+def find_service_folders(root: Path) -> list[str]:
+    """Every folder below `root` (not `root` itself) with a serverless.yml, at any depth;
+    dependencies, build output, hidden folders and virtual environments are skipped."""
+    found: list[str] = []
+    for folder, dirs, files in os.walk(root):
+        here = Path(folder)
+        dirs[:] = sorted(
+            d
+            for d in dirs
+            if d not in _NOT_SEARCHED
+            and not d.startswith(".")
+            and not (here / d / "pyvenv.cfg").exists()
+        )
+        if here != root and any(name in files for name in CONFIG_NAMES):
+            found.append(here.relative_to(root).as_posix())
+    return sorted(found)
 
 
 def project_name(folder: str) -> str:

@@ -32,6 +32,8 @@ class ShipwayError(Exception):
     """Bad input: exit status 2. `where` points into the user's files."""
 
     exit_code = 2
+    #: the environment the problem is in, when it is not in all of them (`validate`)
+    environment: str | None = None
 
     def __init__(self, message: str, where: Where | None = None, hint: str | None = None):
         super().__init__(message)
@@ -40,7 +42,10 @@ class ShipwayError(Exception):
         self.hint = hint
 
     def __str__(self) -> str:
-        text = f"{self.where}: {self.message}" if self.where else self.message
+        message = self.message
+        if self.environment:
+            message = f"in environment `{self.environment}`: {message}"
+        text = f"{self.where}: {message}" if self.where else message
         if self.hint:
             text += f" ({self.hint})"
         return text
@@ -49,6 +54,8 @@ class ShipwayError(Exception):
         out: dict[str, object] = {"message": self.message}
         if self.where:
             out.update(file=self.where.file, line=self.where.line, key=self.where.key)
+        if self.environment:
+            out["environment"] = self.environment
         if self.hint:
             out["hint"] = self.hint
         return out
@@ -89,4 +96,5 @@ class BuildFailed(WorkFailed):
 
 
 class DeployFailed(WorkFailed):
-    pass
+    #: the service whose deploy failed, when one did (the others are not to blame)
+    service: str | None = None

@@ -153,6 +153,8 @@ class ServiceDefinition:
     package_artifact: str | None = None
     use_dotenv: bool = True
     resolved: Mapping[str, Any] = field(default_factory=dict)  # the whole resolved document
+    # the key paths the Framework's schema does not know, left out of `resolved` (warnings)
+    unknown_keys: tuple[str, ...] = ()
 
 
 # --------------------------------------------------------------------------- runs

@@ -276,7 +276,7 @@ def test_crashed_worker_is_replaced(gateway: Gateway) -> None:
     assert ok.ok and ok.result["pid"] != r.worker_pid
 
 
-def test_import_errors_are_failed_invocations(gateway: Gateway) -> None:
+def test_import_errors_are_failed_invocations(gateway: Gateway, state: Path) -> None:
     r = gateway.invoke("dev", "accounts", "broken", {})
     assert not r.ok and r.error_type == "Runtime.ImportModuleError"
     assert "does_not_exist_anywhere" in (r.error_message or "")
@@ -284,6 +284,9 @@ def test_import_errors_are_failed_invocations(gateway: Gateway) -> None:
     assert r2.worker_pid == r.worker_pid  # no crash loop
     r = gateway.invoke("dev", "accounts", "nohandler", {})
     assert not r.ok and r.error_type == "Runtime.HandlerNotFound"
+    log = (state / "envs/dev/logs/accounts.log").read_text()  # both said in the service's log
+    assert "[ERROR] Runtime.ImportModuleError: Unable to import module" in log
+    assert "[ERROR] Runtime.HandlerNotFound: Handler" in log
     r = gateway.invoke("dev", "accounts", "unserialisable", {})
     assert not r.ok and r.error_type == "Runtime.MarshalError"
 

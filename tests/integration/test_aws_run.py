@@ -154,17 +154,17 @@ def test_run_deploys_the_monorepo_to_aws_and_a_second_run_changes_nothing(
     updated = {n: stack(f"{n}-Prod").get("LastUpdatedTime") for n in SERVICES}
     change_sets = {n: change_set_ids(f"{n}-Prod") for n in SERVICES}
     again = shipway_json("run", "prod", repo=repo)
-    assert again["state"] == "succeeded" and again["release"] == 2
+    assert again["state"] == "succeeded" and again["release"] is None  # no change: no release
     deploys = {j["service"]: j for j in again["jobs"] if j["stage"] == "deploy"}
     assert {n: j["state"] for n, j in deploys.items()} == dict.fromkeys(SERVICES, "skipped")
-    assert all(j["message"] == "stack already up to date" for j in deploys.values())
+    assert all(j["message"] == "no change (stack already up to date)" for j in deploys.values())
     for name in SERVICES:
         events = cfn.describe_stack_events(StackName=f"{name}-Prod")["StackEvents"]
         assert len(events) == len(before[name])
         assert stack(f"{name}-Prod").get("LastUpdatedTime") == updated[name]
         assert change_set_ids(f"{name}-Prod") == change_sets[name]  # none made, none run
     status = shipway_json("status", "prod", repo=repo)["prod"]
-    assert status["target"] == "aws" and status["release"] == 2
+    assert status["target"] == "aws" and status["release"] == 1
 
 
 def test_a_changed_service_redeploys_its_stack_alone(ledger_repo: Path) -> None:

@@ -116,7 +116,10 @@ def test_packaging_plugins_warn_and_other_plugins_are_refused(ledger_repo: Path)
     sls.write_text(original + "plugins:\n  - serverless-python-requirements\n")
     proc = shipway("validate", repo=ledger_repo)
     assert proc.returncode == 0, proc.stderr
-    assert "warning: services/notifications: plugin `serverless-python-requirements`" in proc.stderr
+    assert (
+        "warning: services/notifications/serverless.yml:26: `plugins`: plugin "
+        "`serverless-python-requirements` changes only packaging"
+    ) in proc.stderr
     sls.write_text(original + "plugins:\n  - serverless-wsgi\n")
     proc = shipway("validate", repo=ledger_repo)
     assert proc.returncode == 2

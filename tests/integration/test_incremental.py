@@ -40,10 +40,11 @@ def test_an_unchanged_commit_rebuilds_and_redeploys_nothing(ledger_repo: Path) -
     assert all(j.get("reused_from") == "dev-1" for j in builds.values()), builds
     deploys = jobs(second, "deploy")
     assert {s: j["state"] for s, j in deploys.items()} == dict.fromkeys(deploys, "skipped")
-    assert deploys["payments"]["message"] == "unchanged since release 1"
-    # the new release still names every service, with the same artifacts
+    assert deploys["payments"]["message"] == "no change (unchanged since release 1)"
+    # no change: no new release; the live one still names every service
+    assert second["release"] is None
     status = shipway_json("status", "dev", repo=ledger_repo)["dev"]
-    assert status["release"] == 2 and set(status["services"]) == set(deploys)
+    assert status["release"] == 1 and set(status["services"]) == set(deploys)
 
 
 def test_one_changed_service_is_the_only_one_built_and_deployed(ledger_repo: Path) -> None:

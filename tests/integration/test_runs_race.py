@@ -85,9 +85,10 @@ def test_runs_of_one_environment_take_turns_and_a_newer_one_replaces_a_waiting_o
     out, err = third.communicate(timeout=120)
     assert third.returncode == 0, err
     last = json.loads(out)
-    assert last["state"] == "succeeded" and last["release"] == 2 and last["commit"] == newer
+    # the newer commit builds the same artifact: no change, so no new release
+    assert last["state"] == "succeeded" and last["release"] is None and last["commit"] == newer
     status = shipway_json("status", "dev", repo=repo)["dev"]
-    assert status["release"] == 2 and status["commit"] == newer
+    assert status["release"] == 1 and status["commit"] == older
     assert [r["state"] for r in shipway_json("runs", "dev", repo=repo)] == [
         "succeeded",
         "superseded",

@@ -156,7 +156,7 @@ def test_every_problem_is_reported(tmp_path: Path) -> None:
         service: 9lives
         provider:
           name: google
-        extra: 1
+        projectDir: ..
         functions:
           noHandler: {runtime: python3.11}
           image:
@@ -165,18 +165,21 @@ def test_every_problem_is_reported(tmp_path: Path) -> None:
             handler: h.f
             timeout: soon
             events:
-              - carrierPigeon: {}
+              - alexaSkill
               - http: GET
         """,
     )
     text = "\n".join(errs)
-    assert "services/accounts/serverless.yml:5: `extra`: unknown top-level key `extra`" in text
+    assert "serverless.yml:5: `projectDir`: top-level key `projectDir` is not supported" in text
     assert "serverless.yml:2: `service`: service name `9lives` is not valid" in text
     assert "serverless.yml:4: `provider.name`: provider `google` is not supported" in text
     assert "serverless.yml:7: `functions.noHandler`: function `noHandler` needs a `handler`" in text
     assert "`functions.image.image`: container image functions are not supported" in text
     assert "`functions.badEvent.timeout`: `timeout` must be a positive whole number" in text
-    assert "serverless.yml:14: `functions.badEvent.events[0]`: unknown event type" in text
+    assert (
+        "serverless.yml:14: `functions.badEvent.events[0]`: the `alexaSkill` event is written "
+        "as a bare name"
+    ) in text
     assert "`functions.badEvent.events[1].http`" in text
     assert len(errs) == 8
 
@@ -202,7 +205,7 @@ def test_resolution_errors_are_listed_with_checks(tmp_path: Path) -> None:
           environment:
             DB_URL: ${ssm:/db/url}
             OTHER: ${env:NOT_SET_ANYWHERE_123}
-        bogus: true
+        projectDir: ..
         """,
     )
     assert errs[0] == (
@@ -210,7 +213,7 @@ def test_resolution_errors_are_listed_with_checks(tmp_path: Path) -> None:
         "needs AWS access (source `ssm`), which this target does not have"
     )
     assert "NOT_SET_ANYWHERE_123" in errs[1]
-    assert "unknown top-level key `bogus`" in errs[2]
+    assert "top-level key `projectDir` is not supported" in errs[2]
     assert len(errs) == 3
 
 
@@ -327,3 +330,46 @@ def test_corpus_services_load() -> None:
         print("  FAIL", line)
     assert loaded >= 65
     assert loaded_offline >= 30
+
+
+def test_properties_the_framework_schema_does_not_know_are_left_out(tmp_path: Path) -> None:
+    d = load(
+        tmp_path,
+        """
+        service: s
+        provider: {name: aws, aliasStage: {name: x}}
+        extra: 1
+        functions:
+          f:
+            handler: h.f
+            cors: true
+            events:
+              - carrierPigeon: {}
+              - http: {path: /, method: get, bogus: 1}
+        """,
+    )
+    assert d.unknown_keys == (
+        "provider.aliasStage",
+        "extra",
+        "functions.f.cors",
+        "functions.f.events[0].carrierPigeon",
+        "functions.f.events[1].http.bogus",
+    )
+    assert "aliasStage" not in d.resolved["provider"] and "extra" not in d.resolved
+    assert [e.type for e in d.functions[0].events] == ["http"]
+
+
+def test_configvalidationmode_error_refuses_unknown_properties(tmp_path: Path) -> None:
+    errs = problems(
+        tmp_path,
+        """
+        service: s
+        configValidationMode: error
+        provider: {name: aws, aliasStage: {name: x}}
+        """,
+    )
+    assert errs == [
+        "services/accounts/serverless.yml:4: `provider.aliasStage`: unrecognized property "
+        "`aliasStage` (the Serverless Framework's schema does not know it, and "
+        "`configValidationMode` is `error`)"
+    ]

@@ -287,7 +287,7 @@ def test_cors_preflight() -> None:
             "functions.f.events[0].alexaSkill",
         ),
         ({"functions": {"f": {"handler": "h.f", "image": "x"}}}, "functions.f.image"),
-        ({"plugins": ["serverless-domain-manager"]}, "plugins"),
+        ({"plugins": ["serverless-domain-manager"]}, "plugins[0]"),
         (
             {
                 "functions": {

@@ -27,6 +27,7 @@ from shipway.cli.remote import SERVER_ENV, remote_client
 from shipway.cli.tokens import audit, token_group
 from shipway.errors import ShipwayError
 from shipway.limits import MAX_DEPTH
+from shipway.usecases.validate import ValidationFailed
 
 
 def _terminate(signum: int, frame: FrameType | None) -> None:
@@ -45,7 +46,14 @@ def cli() -> None:
 @handle_errors
 def init(repo: Path | None) -> None:
     """Write a shipway.yml for the services found, with dev/qa/prod environments."""
-    path = App(repo).init()
+    path, found = App(repo).init()
+    if found:
+        _err(f"found {len(found)} service(s): " + ", ".join(found))
+    else:
+        _err(
+            "found no serverless.yml in the repository (node_modules, .serverless and "
+            "virtual environments are not searched): shipway.yml lists `services/*`"
+        )
     click.echo(f"wrote {path}")
 
 
@@ -55,19 +63,49 @@ def init(repo: Path | None) -> None:
 @handle_errors
 def validate(repo: Path | None, as_json: bool) -> None:
     """Check shipway.yml, every serverless.yml, buildspec.yml and .env; list every problem."""
-    services = App(repo).validate()
+    try:
+        done = App(repo).validation()
+    except ValidationFailed as failed:
+        if not as_json:
+            for warning in failed.warnings:
+                _err(f"warning: {warning}")
+            raise
+        _print_json(
+            {
+                "ok": False,
+                "problems": [problem_dict(e) for e in failed.errors],
+                "warnings": [problem_dict(w) for w in failed.warnings],
+            }
+        )
+        sys.exit(2)
     if as_json:
-        _print_json([s.__dict__ for s in services])
+        _print_json([s.__dict__ for s in done.services])
         return
-    for s in services:
+    for s in done.services:
         deps = ", ".join(s.depends_on) or "-"
         click.echo(
             f"{s.name:<20} {s.path:<32} build: {s.build:<14} "
             f"functions: {s.functions:<3} depends on: {deps}"
         )
-        for warning in s.warnings:
-            _err(f"warning: {s.path}: {warning}")
-    click.echo(f"ok: {len(services)} service(s)", err=True)
+        for text in s.warnings:
+            _err(f"warning: {text}" if text.startswith(s.path) else f"warning: {s.path}: {text}")
+    for warning in done.warnings:  # not a service's: shipway.yml, the root .env
+        if not any(str(warning) in s.warnings for s in done.services):
+            _err(f"warning: {warning}")
+    click.echo(f"ok: {len(done.services)} service(s)", err=True)
+
+
+def problem_dict(error: ShipwayError) -> dict[str, Any]:
+    """A problem as `validate --json` prints it: always the same keys."""
+    where = error.where
+    return {
+        "file": where.file if where else None,
+        "line": where.line if where else None,
+        "key": where.key if where else None,
+        "environment": error.environment,
+        "message": error.message,
+        "hint": error.hint,
+    }
 
 
 @cli.command()

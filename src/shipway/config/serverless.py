@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import os
 from collections import ChainMap
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from shipway.config.framework_schema import split_unknown, validation_mode
 from shipway.config.printing import print_config, render_config
 from shipway.config.service_check import (
     DEFAULT_MEMORY_SIZE,
@@ -38,6 +40,7 @@ __all__ = [
     "DEFAULT_TIMEOUT",
     "KNOWN_EVENTS",
     "TOP_LEVEL_KEYS",
+    "ServiceErrors",
     "find_config",
     "load_service",
     "print_config",
@@ -53,6 +56,24 @@ _UNSUPPORTED_NAMES = (
     "serverless.cjs",
     "serverless.mjs",
 )
+
+
+class ServiceErrors(ConfigErrors):
+    """A service's problems, with its document as far as it resolved (`partial`) and the
+    keys whose variables did not resolve (`failed`): what synthesis would refuse besides
+    can still be found in it, so that one variable does not hide the other problems."""
+
+    def __init__(
+        self,
+        errors: Iterable[ShipwayError],
+        partial: dict[str, Any],
+        failed: tuple[str, ...],
+        unknown: tuple[str, ...] = (),
+    ) -> None:
+        super().__init__(errors)
+        self.partial = partial
+        self.failed = failed
+        self.unknown = unknown  # the key paths the Framework's schema does not know
 
 
 # --------------------------------------------------------------------------- finding
@@ -163,10 +184,23 @@ def load_service(
         errors.extend(exc.errors)
         resolved = resolver.partial()
         failed = resolver.failed_keys
+    # a property the Framework's schema does not know: it goes on without it (a warning,
+    # which the service's verdict gives), stops with `configValidationMode: error`
+    split = split_unknown(resolved)
+    unknown = tuple(key_path(path) for path in split.unknown)
+    if validation_mode(resolved) == "error":
+        errors.extend(
+            ShipwayError(
+                f"unrecognized property `{path[-1]}` (the Serverless Framework's schema does "
+                "not know it, and `configValidationMode` is `error`)",
+                Where(display, line_of(doc, path), key_path(path)),
+            )
+            for path in split.unknown
+        )
     checker = ServiceChecker(doc, display, failed)
-    definition = checker.build(resolved, stage, opts)
+    definition = checker.build(split.known, stage, opts)
     errors.extend(checker.errors)
     if errors:
-        raise ConfigErrors(errors)
+        raise ServiceErrors(errors, split.known, failed, unknown)
     assert definition is not None
-    return definition
+    return replace(definition, unknown_keys=unknown)

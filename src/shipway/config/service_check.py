@@ -122,7 +122,7 @@ class ServiceChecker:
     ) -> ServiceDefinition | None:
         for key in resolved:
             if key not in TOP_LEVEL_KEYS:
-                self.error((key,), f"unknown top-level key `{key}`")
+                self.error((key,), f"top-level key `{key}` is not supported by Shipway")
 
         service_keys: KeyPath = ("service",)
         service = resolved.get("service")

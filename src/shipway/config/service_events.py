@@ -2,7 +2,8 @@
 
 Every event is kept as written (`Event(kind, config)`) for the synthesizer; the two HTTP
 kinds are also normalised into `HttpRoute`s (method upper-cased, `*` -> `ANY`, path with
-one leading slash). An unknown event type is an error that names the key.
+one leading slash). An event type the Framework's schema does not know is passed over (the
+service's verdict warns of it); one written as a bare name (`- alexaSkill`) is an error.
 """
 
 from __future__ import annotations
@@ -63,13 +64,19 @@ def read_events(
     routes: list[HttpRoute] = []
     for i, item in enumerate(value):
         at: KeyPath = (*path, i)
+        if isinstance(item, str) and item in KNOWN_EVENTS:  # `- alexaSkill`
+            error(
+                at,
+                f"the `{item}` event is written as a bare name: an event is a mapping with "
+                f"its type as the key and its settings as the value (`- {item}: …`)",
+            )
+            continue
         if not isinstance(item, dict) or len(item) != 1:
             error(at, "an event must be a mapping with one key, its type (e.g. `http:`)")
             continue
         ((kind, config),) = item.items()
         if kind not in KNOWN_EVENTS:
-            error(at, f"unknown event type `{kind}`")
-            continue
+            continue  # unknown to the Framework's schema: a warning, and the event is ignored
         events.append(Event(kind, config))
         if kind == "http":
             route = _http_route(at, config, error)

@@ -236,7 +236,7 @@ def outcome_message(result: ServiceResult) -> str:
     if result.outcome == ServiceOutcome.ROLLBACK_FAILED:
         return f"COULD NOT roll back: {text}"
     if result.outcome == ServiceOutcome.NOT_STARTED:
-        return "not started: another service failed"
+        return f"not started: {text or 'another service failed'}"
     if result.outcome == ServiceOutcome.FAILED and result.failed_event is not None:
         line = result.failed_event.line()
         return text if line in text else f"{text} ({line})"

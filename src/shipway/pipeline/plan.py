@@ -23,9 +23,7 @@ from shipway.errors import ConfigErrors, NotFound, ShipwayError
 from shipway.masking import remember, watching
 from shipway.model import AwsTarget, BuildSpec, Environment, Project, Service, ServiceDefinition
 from shipway.targets.aws import lazy_aws_sources
-from shipway.targets.local.authorizer_config import check_authorizers
 from shipway.targets.local.layers import is_layer_output, local_layer_arn
-from shipway.targets.local.target import check_schedules
 
 #: what `${cf:<stack>.<output>}` read while planning, by (stack, output): the value, or
 #: None when the stack or output did not exist yet (a service of this repository that the
@@ -245,30 +243,31 @@ def _plan_run(
     errors: list[ShipwayError] = []
     services: list[ServicePlan] = []
     own = own_stacks(project, env)
+    from shipway.pipeline.verdict import service_verdict  # it loads through this module
+
     for service in project.services:
         reads: CfReads = {}
+        buildspec = None
         try:
             values = service_env(root, env, service)
-            definition = load_definition(root, env, service, values, own_stacks=own, cf_reads=reads)
-            buildspec = (
-                parse_buildspec(root / service.buildspec_path, service.buildspec_path)
-                if service.buildspec_path
-                else None
-            )
+            # the verdict `validate` gives, for every target: refused is refused here too
+            verdict = service_verdict(root, env, service, values, own_stacks=own, cf_reads=reads)
+        except ShipwayError as exc:
+            errors.append(exc)
+            continue
+        errors += verdict.errors
+        try:
+            if service.buildspec_path:
+                buildspec = parse_buildspec(root / service.buildspec_path, service.buildspec_path)
         except ConfigErrors as exc:
             errors += exc.errors
             continue
         except ShipwayError as exc:
             errors.append(exc)
             continue
-        if not isinstance(env.target, AwsTarget):
-            try:
-                check_schedules(definition, service.config_path)
-                check_authorizers(definition, service.config_path)
-            except ShipwayError as exc:
-                errors.append(exc)
-                continue
-        services.append(ServicePlan(service, definition, buildspec, values, reads))
+        if verdict.definition is None or not verdict.ok:
+            continue
+        services.append(ServicePlan(service, verdict.definition, buildspec, values, reads))
     if errors:
         raise ConfigErrors(errors)
     waves = tuple(tuple(s.name for s in wave) for wave in deploy_waves(project.services))

@@ -243,9 +243,10 @@ class StageWork:
         chosen: tuple[Target, DeployHooks],
         force: bool,
         allow_older: bool = False,
-    ) -> int:
+    ) -> int | None:
         """Plan against the live release, then deploy every service through the
-        environment's target, all or none (see pipeline/deploy.py, targets/protocol.py)."""
+        environment's target, all or none (see pipeline/deploy.py, targets/protocol.py).
+        The release's number; None when nothing changed (no release is made then)."""
         env = plan.environment.name
         artifacts: dict[str, Artifact] = {b.service: b.artifact for b in builds if b.artifact}
         request = deploy_request(plan, artifacts, force)
@@ -264,6 +265,12 @@ class StageWork:
             if not allow_older and live is not None and self._newer(live, plan.commit):
                 raise Superseded(live)
             deploy_plan = target.plan(request)
+            if live is not None and not deploy_plan.deployed:
+                # nothing to deploy: the live release stays, and no number is used up
+                for change in deploy_plan.changes:
+                    why = f"no change ({change.reason})"
+                    self._job(run, Stage.DEPLOY, change.service, JobState.SKIPPED, 0.0, why)
+                return None
             for change in deploy_plan.changes:
                 if change.action == DeployAction.DEPLOY:
                     self._job(
@@ -274,8 +281,14 @@ class StageWork:
             try:
                 result = target.apply(deploy_plan, request, number)
             except Exception as exc:
+                # on the service that failed when the error names one, not on every one
+                culprit = getattr(exc, "service", None)
                 for service in deploy_plan.deployed:
-                    self._job(run, Stage.DEPLOY, service, JobState.FAILED, 0.0, str(exc))
+                    if culprit in (None, service):
+                        self._job(run, Stage.DEPLOY, service, JobState.FAILED, 0.0, str(exc))
+                    else:
+                        why = f"not started: `{culprit}` failed"
+                        self._job(run, Stage.DEPLOY, service, JobState.SKIPPED, 0.0, why)
                 raise
             elapsed = time.monotonic() - started
             if not result.ok:

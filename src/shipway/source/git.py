@@ -104,6 +104,38 @@ def tracks(repo: Path, path: str) -> bool:
     return out.returncode == 0 and bool(out.stdout)
 
 
+def uncommitted(repo: Path, paths: list[str]) -> dict[str, str]:
+    """Of `paths` (files of the working tree, relative to it), those a run of a commit
+    will not see as they are here: path -> `ignored`, `untracked` or `modified`. Files
+    that do not exist are left out; nothing when `repo` is not a work tree."""
+    if not paths:
+        return {}
+    out = _run(
+        repo, "status", "--porcelain", "--ignored", "--untracked-files=all", "-z", "--", *paths
+    )
+    if out.returncode != 0:
+        return {}
+    found: dict[str, str] = {}
+    entries = out.stdout.split("\0")
+    i = 0
+    while i < len(entries):
+        entry = entries[i]
+        i += 1
+        if len(entry) < 4:
+            continue
+        code, path = entry[:2], entry[3:]
+        if "R" in code or "C" in code:
+            i += 1  # a rename's second path (its origin) follows
+        if code == "!!":
+            found[path] = "ignored"
+        elif code == "??":
+            found[path] = "untracked"
+        else:
+            found[path] = "modified"
+    wanted = set(paths)
+    return {p: why for p, why in found.items() if p in wanted}
+
+
 def is_ancestor(repo: Path, older: str, newer: str) -> bool:
     """Whether commit `older` is an ancestor of `newer` (False when either is unknown)."""
     if not (_SHA.match(older) and _SHA.match(newer)):

@@ -2,14 +2,53 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
 from shipway.errors import ShipwayError, Where
 from shipway.synth import naming
 
-__all__ = ["Context", "FunctionInfo", "check_keys", "unsupported"]
+__all__ = [
+    "Context",
+    "FunctionInfo",
+    "Unsupported",
+    "check_keys",
+    "collecting",
+    "refuse",
+    "unsupported",
+]
+
+
+class Unsupported(ShipwayError):
+    """A setting the Framework knows and Shipway does not implement."""
+
+
+#: while `collecting()`: where refusals go instead of being raised, so that one synthesis
+#: lists every key Shipway does not implement (compilers read only the keys they know, so
+#: going on past an unknown one is safe)
+_refusals: ContextVar[list[ShipwayError] | None] = ContextVar("shipway_refusals", default=None)
+
+
+@contextmanager
+def collecting() -> Iterator[list[ShipwayError]]:
+    """Refusals (`refuse`, `check_keys`) made inside are listed, not raised."""
+    found: list[ShipwayError] = []
+    token = _refusals.set(found)
+    try:
+        yield found
+    finally:
+        _refusals.reset(token)
+
+
+def refuse(error: ShipwayError) -> None:
+    """Raise `error`, or list it while `collecting()`."""
+    found = _refusals.get()
+    if found is None:
+        raise error
+    found.append(error)
 
 
 def unsupported(
@@ -17,7 +56,7 @@ def unsupported(
 ) -> ShipwayError:
     """The error for a key Shipway cannot synthesize (never silently dropped)."""
     message = f"{what or 'this setting'} is not supported by Shipway's CloudFormation synthesis"
-    return ShipwayError(message, Where(source, key=key), hint=hint)
+    return Unsupported(message, Where(source, key=key), hint=hint)
 
 
 def check_keys(
@@ -34,7 +73,7 @@ def check_keys(
     allowed_set = set(allowed)
     for key in value:
         if key not in allowed_set:
-            raise unsupported(source, f"{base}.{key}" if base else key, hint=hint)
+            refuse(unsupported(source, f"{base}.{key}" if base else key, hint=hint))
 
 
 @dataclass

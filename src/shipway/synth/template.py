@@ -12,19 +12,20 @@ from collections.abc import Mapping
 from typing import Any
 
 from shipway.config.service_check import TOP_LEVEL_KEYS as config_top_level_keys
+from shipway.config.service_events import KNOWN_EVENTS
 from shipway.config.variables.values import json_ready
 from shipway.errors import ShipwayError, Where
 from shipway.model import LayerArtifact, ServiceDefinition
 from shipway.synth import naming
-from shipway.synth.context import Context, check_keys, unsupported
+from shipway.synth.context import Context, check_keys, collecting, refuse, unsupported
 from shipway.synth.core import compile_core, deployment_bucket_name
 from shipway.synth.events import COMPILERS
-from shipway.synth.function_roles import PLUGIN as FUNCTION_ROLES_PLUGIN
 from shipway.synth.function_roles import compile_function_roles
 from shipway.synth.functions import artifact_directory, compile_functions, make_function_infos
 from shipway.synth.iam import compile_iam
 from shipway.synth.jsutil import lodash_merge
 from shipway.synth.layers import compile_layers, service_layers
+from shipway.synth.support import IMPLEMENTED_PLUGINS, PACKAGING_PLUGINS, check_refused
 
 __all__ = [
     "IMPLEMENTED_PLUGINS",
@@ -33,6 +34,7 @@ __all__ = [
     "TOP_LEVEL_KEYS",
     "plugin_warnings",
     "stack_name",
+    "support_problems",
     "synthesize",
 ]
 
@@ -91,25 +93,6 @@ PROVIDER_KEYS = frozenset(
         "variableSyntax",
     }
 )
-
-#: plugins that change only how code is packaged: accepted, with a warning
-PACKAGING_PLUGINS = frozenset(
-    {
-        "serverless-python-requirements",
-        "serverless-webpack",
-        "serverless-esbuild",
-        "serverless-plugin-typescript",
-        "serverless-bundle",
-        "serverless-plugin-include-dependencies",
-        "serverless-plugin-common-excludes",
-        "serverless-prune-plugin",
-        "serverless-offline",
-        "serverless-dotenv-plugin",
-    }
-)
-
-#: plugins whose settings Shipway compiles itself (the plugin is not run)
-IMPLEMENTED_PLUGINS = frozenset({FUNCTION_ROLES_PLUGIN})
 
 _RESOURCES_KEYS = (
     "Resources",
@@ -183,59 +166,20 @@ def _resources(source: str, value: Any) -> dict[str, Any]:
 
 
 def _check(source: str, resolved: Mapping[str, Any], functions: Mapping[str, Any]) -> None:
+    """What Shipway does not implement (synth/support.py): refused, or listed."""
     for key in resolved:
         if key not in TOP_LEVEL_KEYS:
-            raise unsupported(source, key)
+            refuse(unsupported(source, key))
     provider = resolved.get("provider") or {}
     check_keys(source, "provider", provider, PROVIDER_KEYS)
-    logs = provider.get("logs")
-    if isinstance(logs, dict):
-        for key, value in logs.items():
-            if key not in ("frameworkLambda", "httpApi") and value:
-                raise unsupported(
-                    source,
-                    f"provider.logs.{key}",
-                    hint="the Framework applies it with API calls after the deploy (its "
-                    "updateStage step) and a custom-resource Lambda for the account's "
-                    "CloudWatch role, which Shipway's deploy does not make",
-                )
     tracing = provider.get("tracing")
     if isinstance(tracing, dict):
         check_keys(source, "provider.tracing", tracing, ("lambda", "apiGateway"))
-        if tracing.get("apiGateway"):
-            raise unsupported(
-                source,
-                "provider.tracing.apiGateway",
-                hint="serverless package writes nothing for it: the Framework turns tracing "
-                "on with an API call after the deploy, which Shipway's deploy does not make",
-            )
-    management = provider.get("runtimeManagement")
-    if management not in (None, "auto"):
-        raise unsupported(source, "provider.runtimeManagement")
-    for name in _plugins(resolved):
-        if name not in PACKAGING_PLUGINS and name not in IMPLEMENTED_PLUGINS:
-            raise unsupported(
-                source,
-                "plugins",
-                f"plugin `{name}`",
-                hint="Shipway does not run Serverless Framework plugins; only packaging "
-                "plugins (" + ", ".join(sorted(PACKAGING_PLUGINS)) + ") and the ones it "
-                "implements (" + ", ".join(sorted(IMPLEMENTED_PLUGINS)) + ") are accepted",
-            )
-    custom = resolved.get("custom") or {}
-    python_requirements = custom.get("pythonRequirements") if isinstance(custom, dict) else None
-    if isinstance(python_requirements, dict) and python_requirements.get("layer"):
-        raise unsupported(
-            source,
-            "custom.pythonRequirements.layer",
-            "`custom.pythonRequirements.layer` (a layer built by the plugin)",
-        )
+    check_refused(source, resolved)
     for name, spec in functions.items():
         base = f"functions.{name}"
         if not isinstance(spec, dict):
             raise ShipwayError(f"function `{name}` must be a mapping", Where(source, key=base))
-        if "image" in spec:
-            raise unsupported(source, f"{base}.image", "container image functions (`image`)")
         if not spec.get("handler"):
             raise ShipwayError(f"function `{name}` needs a `handler`", Where(source, key=base))
         for index, event in enumerate(spec.get("events") or []):
@@ -243,8 +187,27 @@ def _check(source: str, resolved: Mapping[str, Any], functions: Mapping[str, Any
             if not isinstance(event, dict) or len(event) != 1:
                 raise ShipwayError("an event must be a mapping with one key", Where(source, key=at))
             ((kind, _),) = event.items()
-            if kind not in COMPILERS:
-                raise unsupported(source, f"{at}.{kind}", f"`{kind}` events")
+            # a type the Framework's schema does not know is passed over (a warning)
+            if kind in KNOWN_EVENTS and kind not in COMPILERS:
+                refuse(unsupported(source, f"{at}.{kind}", f"`{kind}` events"))
+
+
+def support_problems(
+    definition: ServiceDefinition, source: str, *, partial: bool = False
+) -> list[ShipwayError]:
+    """Every setting of `definition` that Shipway refuses, each named by its key: what
+    `synthesize` would refuse, all of it (it stops at the first). `partial`: a document
+    that did not pass its checks (their errors are reported): what was found until
+    synthesis could not go on."""
+    with collecting() as found:
+        try:
+            synthesize(definition, source=source)
+        except ShipwayError as exc:
+            found.append(exc)
+        except Exception:
+            if not partial:
+                raise
+    return found
 
 
 def synthesize(
@@ -366,7 +329,7 @@ def _extend(source: str, resources: dict[str, Any], extensions: Mapping[str, Any
                 target["DependsOn"] = [current] if isinstance(current, str) else list(current)
                 target["DependsOn"].extend(value)
             else:
-                raise unsupported(source, f"resources.extensions.{name}.{attribute}")
+                refuse(unsupported(source, f"resources.extensions.{name}.{attribute}"))
 
 
 def _strip_nulls(value: dict[str, Any]) -> None:

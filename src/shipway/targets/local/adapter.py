@@ -45,10 +45,16 @@ class LocalReleases:
         try:
             self.local.apply(plan, number, _pairs(request))
         except DeployFailed as exc:
+            # the failure is the failed service's; the others were not switched in
+            culprit = exc.service
             failed = tuple(
-                ServiceResult(c.service, ServiceOutcome.FAILED, message=str(exc))
-                if c.action == DeployAction.DEPLOY
-                else ServiceResult(c.service, ServiceOutcome.UNCHANGED, message=c.reason)
+                ServiceResult(c.service, ServiceOutcome.UNCHANGED, message=c.reason)
+                if c.action != DeployAction.DEPLOY
+                else ServiceResult(c.service, ServiceOutcome.FAILED, message=str(exc))
+                if culprit in (None, c.service)
+                else ServiceResult(
+                    c.service, ServiceOutcome.NOT_STARTED, message=f"`{culprit}` failed"
+                )
                 for c in plan.changes
             )
             return ApplyResult(request.env, False, failed, str(exc))

@@ -281,11 +281,13 @@ def check_handlers(definition: ServiceDefinition, package: Path) -> None:
         if not any((package / c).is_file() for c in candidates):
             missing.append(f"`{fn.name}` ({fn.handler}: no {' or '.join(candidates)})")
     if missing:
-        raise DeployFailed(
+        error = DeployFailed(
             f"service `{definition.service}`: the package has no handler for "
             + ", ".join(missing)
             + "; check the handler paths against the build's artifacts"
         )
+        error.service = definition.service
+        raise error
 
 
 def log_authorizer_notes(store: ReleaseStore, definition: ServiceDefinition) -> None:

@@ -54,6 +54,13 @@ def _error(error_type: str, message: str, tb: TracebackType | None = None) -> Re
     return {"ok": False, "errorType": error_type, "errorMessage": message, "stackTrace": stack}
 
 
+def _logged(error_type: str, message: str) -> Response:
+    """An error of loading the handler, written to the service's log too (as Lambda does)."""
+    sys.stderr.write(f"[ERROR] {error_type}: {message}\n")
+    sys.stderr.flush()
+    return _error(error_type, message)
+
+
 class Handler:
     def __init__(self, service_dir: str, handler: str) -> None:
         self.service_dir = service_dir
@@ -66,7 +73,7 @@ class Handler:
             return self.func, None
         module_path, _, func_name = self.spec.rpartition(".")
         if not module_path or not func_name:
-            return None, _error(
+            return None, _logged(
                 "Runtime.MalformedHandlerName",
                 f"Bad handler '{self.spec}': not enough values to unpack (expected 2, got 1)",
             )
@@ -86,7 +93,7 @@ class Handler:
             )
         func = getattr(module, func_name, None)
         if not callable(func):
-            return None, _error(
+            return None, _logged(
                 "Runtime.HandlerNotFound",
                 f"Handler '{func_name}' missing on module '{module_path}'",
             )
