@@ -84,6 +84,10 @@ PROVIDER_KEYS = frozenset(
         "eventBridge",
         "kinesis",
         "variableSyntax",
+        "websocket",
+        "websocketsApiName",
+        "websocketsApiRouteSelectionExpression",
+        "websocketsDescription",
     }
 )
 
