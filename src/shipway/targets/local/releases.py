@@ -33,6 +33,7 @@ from shipway.config.dotenv import is_secret_key
 from shipway.errors import NotFound, ShipwayError
 from shipway.masking import MASK, Masker
 from shipway.model import Function, HttpRoute, ServiceDefinition
+from shipway.targets.local.wsevents import route_selection, websocket_route
 
 MANIFEST_FILE = "release.json"
 SECRETS_FILE = "secrets.json"
@@ -78,6 +79,8 @@ class DeployedFunction:
     schedules: list[Any] = field(default_factory=list)  # the `schedule` events' config
     secret_keys: tuple[str, ...] = ()  # environment keys whose values are secret
     reserved_concurrency: int | None = None  # `reservedConcurrency`: caps its warm workers
+    # the `websocket` events: {route, authorizer?, identity_source?, response?} (wsevents.py)
+    websockets: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def masker(self) -> Masker:
@@ -117,6 +120,7 @@ class DeployedFunction:
                 sorted(k for k, v in environment.items() if is_secret_key(k) or mask(v) != v)
             ),
             reserved_concurrency=reserved,
+            websockets=[websocket_route(e.config) for e in fn.events if e.type == "websocket"],
         )
 
     def to_dict(self, reveal: bool = False) -> dict[str, Any]:
@@ -124,17 +128,21 @@ class DeployedFunction:
         environment = dict(self.environment)
         if not reveal:
             environment.update({k: MASK for k in self.secret_keys if k in environment})
-        return {
-            "name": self.name,
-            "handler": self.handler,
-            "runtime": self.runtime,
-            "timeout": self.timeout,
-            "memory_size": self.memory_size,
-            "environment": environment,
-            "routes": [dict(r) for r in self.routes],
-            "schedules": list(self.schedules),
-            "secret_keys": list(self.secret_keys),
-        } | ({} if self.reserved_concurrency is None else {"reserved": self.reserved_concurrency})
+        return (
+            {
+                "name": self.name,
+                "handler": self.handler,
+                "runtime": self.runtime,
+                "timeout": self.timeout,
+                "memory_size": self.memory_size,
+                "environment": environment,
+                "routes": [dict(r) for r in self.routes],
+                "schedules": list(self.schedules),
+                "secret_keys": list(self.secret_keys),
+            }
+            | ({} if self.reserved_concurrency is None else {"reserved": self.reserved_concurrency})
+            | ({"websockets": [dict(w) for w in self.websockets]} if self.websockets else {})
+        )
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> DeployedFunction:
@@ -152,6 +160,7 @@ class DeployedFunction:
             schedules=list(d.get("schedules", [])),
             secret_keys=tuple(str(k) for k in d.get("secret_keys", [])),
             reserved_concurrency=_reserved(d.get("reserved")),
+            websockets=[dict(w) for w in d.get("websockets", [])],
         )
 
 
@@ -164,6 +173,8 @@ class DeployedService:
     region: str = "us-east-1"
     stage: str = ""
     commit: str = ""  # the commit of the run that deployed this content
+    # provider.websocketsApiRouteSelectionExpression, for a service with `websocket` events
+    websocket_selection: str = ""
 
     @classmethod
     def from_definition(
@@ -185,15 +196,23 @@ class DeployedService:
             region=definition.region,
             stage=definition.stage,
             commit=commit,
+            websocket_selection=route_selection(definition),
         )
 
     def same_deployment(self, other: DeployedService) -> bool:
         """The same code and configuration (where it lives and who deployed it aside)."""
-        return (self.artifact_sha256, self.functions, self.region, self.stage) == (
+        return (
+            self.artifact_sha256,
+            self.functions,
+            self.region,
+            self.stage,
+            self.websocket_selection,
+        ) == (
             other.artifact_sha256,
             other.functions,
             other.region,
             other.stage,
+            other.websocket_selection,
         )
 
     def to_dict(self, reveal: bool = False) -> dict[str, Any]:
@@ -205,7 +224,7 @@ class DeployedService:
             "stage": self.stage,
             "commit": self.commit,
             "functions": {k: f.to_dict(reveal) for k, f in self.functions.items()},
-        }
+        } | ({"websocket_selection": self.websocket_selection} if self.websocket_selection else {})
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> DeployedService:
@@ -219,6 +238,7 @@ class DeployedService:
             region=str(d.get("region", "us-east-1")),
             stage=str(d.get("stage", "")),
             commit=str(d.get("commit", "")),
+            websocket_selection=str(d.get("websocket_selection", "")),
         )
 
 
