@@ -78,20 +78,36 @@ def gone(event, context):
         return {"statusCode": 200, "body": type(e).__name__}
     return {"statusCode": 200, "body": "sent?"}
 
+def auth(event, context):
+    token = event["headers"].get("auth")
+    if token == "raise":
+        raise Exception("Unauthorized")
+    effect = "Allow" if token == "let-me-in" else "Deny"
+    return {
+        "principalId": "user-7",
+        "policyDocument": {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Action": "execute-api:Invoke", "Effect": effect, "Resource": event["methodArn"]}
+            ],
+        },
+        "context": {"team": "ledger"},
+    }
+
 def default(event, context):
     return {"statusCode": 200, "body": "default got " + event["body"]}
 """
 
 
-def _artifact(tmp: Path) -> Artifact:
+def _artifact(tmp: Path, service: str = "chat") -> Artifact:
     tmp.mkdir(parents=True, exist_ok=True)
-    path = tmp / "chat.zip"
+    path = tmp / f"{service}.zip"
     with zipfile.ZipFile(path, "w") as zf:
         info = zipfile.ZipInfo("app.py")
         info.external_attr = (stat.S_IFREG | 0o644) << 16
         zf.writestr(info, HANDLERS)
     data = path.read_bytes()
-    return Artifact("chat", path, hashlib.sha256(data).hexdigest(), len(data))
+    return Artifact(service, path, hashlib.sha256(data).hexdigest(), len(data))
 
 
 def _function(name: str, seen: Path, *events: Any) -> Function:
@@ -119,6 +135,7 @@ def _release(state: Path, tmp: Path, seen: Path, number: int = 1) -> None:
         runtime="python3.11",
         functions=(
             _function("connect", seen, "$connect"),
+            _function("auth", seen),
             _function("disconnect", seen, "$disconnect"),
             _function("echo", seen, "echo"),
             _function("bye", seen, "bye"),
@@ -133,8 +150,23 @@ def _release(state: Path, tmp: Path, seen: Path, number: int = 1) -> None:
         ),
         resolved={"service": "chat", "provider": {"name": "aws"}},
     )
+    secure = ServiceDefinition(
+        service="secure",
+        stage="dev",
+        region="us-east-1",
+        runtime="python3.11",
+        functions=(
+            _function("auth", seen),
+            _function("connect", seen, {"route": "$connect", "authorizer": "auth"}),
+        ),
+        resolved={"service": "secure", "provider": {"name": "aws"}},
+    )
+    zips = tmp / str(number)
     LocalTarget(state).release(
-        "dev", number, f"commit{number}", [(chat, _artifact(tmp / str(number)))]
+        "dev",
+        number,
+        f"commit{number}",
+        [(chat, _artifact(zips)), (secure, _artifact(zips, "secure"))],
     )
 
 
@@ -158,7 +190,7 @@ def served(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Gat
 
 
 def _wait_for(folder: Path, prefix: str) -> list[dict[str, Any]]:
-    for _ in range(500):  # bounded: 10 s at most
+    for _ in range(1500):  # bounded: 30 s at most (worker start-up on a busy machine)
         found = sorted(folder.glob(prefix + "-*.json"))
         if found:
             return [json.loads(p.read_text()) for p in found]
@@ -291,3 +323,22 @@ def test_a_new_release_closes_the_connections_of_the_old(
 
     assert asyncio.run(switched()) == 1001
     assert _wait_for(seen, "disconnect")
+
+
+def test_the_connect_authorizer_decides_the_upgrade(served: tuple[GatewayServer, Path]) -> None:
+    srv, seen = served
+
+    async def status(headers: dict[str, str]) -> int:
+        try:
+            async with connect(f"ws://127.0.0.1:{srv.port}/dev/secure", additional_headers=headers):
+                return 101
+        except InvalidStatus as e:
+            return e.response.status_code
+
+    assert asyncio.run(status({})) == 401  # no `Auth` header: the authorizer does not run
+    assert asyncio.run(status({"Auth": "raise"})) == 401
+    assert asyncio.run(status({"Auth": "nope"})) == 403
+    assert not list(seen.glob("connect-*"))
+    assert asyncio.run(status({"Auth": "let-me-in"})) == 101
+    (connected,) = _wait_for(seen, "connect")
+    assert connected["requestContext"]["authorizer"] == {"principalId": "user-7", "team": "ledger"}
