@@ -332,12 +332,29 @@ class App:
         server = self.server()
         return overview(self.store, envs, str(server["url"]) if server else None)
 
+    def _websocket_services(self, env_name: str) -> set[str]:
+        """The services of the current local release of `env_name` with `websocket` events."""
+        from shipway.targets.local.target import LocalTarget
+
+        try:
+            manifest = LocalTarget(self.paths.home).current_manifest(env_name)
+        except ShipwayError:
+            return set()
+        if manifest is None:
+            return set()
+        return {
+            n
+            for n, svc in manifest.services.items()
+            if any(f.websockets for f in svc.functions.values())
+        }
+
     def status(self, env_name: str | None = None) -> dict[str, Any]:
         project = self.project()
         names = [environment(project, env_name).name] if env_name else list(project.environments)
         server = self.server()
         port = int(server["port"]) if server else DEFAULT_PORT
         out: dict[str, Any] = {}
+        sockets: dict[str, set[str]] = {}  # env -> its services with a WebSocket API
         for name in names:
             env = project.environments[name]
             release = self.store.latest_release(name)
@@ -353,6 +370,8 @@ class App:
                 }
                 if deployed and not isinstance(env.target, AwsTarget):
                     entry["url"] = f"http://127.0.0.1:{port}/{name}/{s.name}"
+                    if s.name in sockets.setdefault(name, self._websocket_services(name)):
+                        entry["websocket"] = f"ws://127.0.0.1:{port}/{name}/{s.name}"
                 services[s.name] = entry
             out[name] = {
                 "branch": env.branch,

@@ -75,7 +75,7 @@ def test_every_refusal_is_listed_not_the_first() -> None:
             "f": {
                 "handler": "h.f",
                 "events": [
-                    {"websocket": {"route": "$connect"}},
+                    {"cloudFront": {"eventType": "viewer-request"}},
                     {"alexaSkill": "amzn1.ask.skill.x"},
                     {"http": {"path": "/", "method": "get", "async": True}},
                 ],
@@ -89,7 +89,7 @@ def test_every_refusal_is_listed_not_the_first() -> None:
             "provider.tracing.apiGateway",
             "provider.runtimeManagement",
             "plugins[1]",
-            "functions.f.events[0].websocket",
+            "functions.f.events[0].cloudFront",
             "functions.f.events[1].alexaSkill",
             "functions.f.events[2].http.async",
         ]

@@ -300,7 +300,10 @@ def test_cors_preflight() -> None:
             {"functions": {"f": {"handler": "h.f", "provisionedConcurrency": 2}}},
             "functions.f.provisionedConcurrency",
         ),
-        ({"provider": {"name": "aws", "websocketsApiName": "x"}}, "provider.websocketsApiName"),
+        (
+            {"provider": {"name": "aws", "websocket": {"useProviderTag": True}}},
+            "provider.websocket.useProviderTag",
+        ),
         (
             {"layers": {"deps": {"path": "layer", "package": {"artifact": "s3://b/deps.zip"}}}},
             "layers.deps.package.artifact",

@@ -188,6 +188,8 @@ def status(env: str | None, repo: Path | None, as_json: bool) -> None:
         for sname, s in e["services"].items():
             url = s.get("url") or ""
             click.echo(f"  {sname:<20} {s['state']:<13} {(s['commit'] or '')[:12]:<12} {url}")
+            if s.get("websocket"):
+                click.echo(f"  {'':<20} {'':<13} {'':<12} {s['websocket']}")
     served = any(e["serving"] for e in data.values())
     has_urls = any(s.get("url") for e in data.values() for s in e["services"].values())
     if has_urls and not served:

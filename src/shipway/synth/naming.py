@@ -225,6 +225,66 @@ def http_api_authorizer_permission(name: str) -> str:
     return f"{normalized_function_name(name)}LambdaAuthorizerPermissionHttpApi"
 
 
+# ------------------------------------------------------------------ WebSocket API (websocket)
+
+WEBSOCKETS_API = "WebsocketsApi"
+WEBSOCKETS_STAGE = "WebsocketsDeploymentStage"
+
+
+def websockets_api_name(service: str, stage: str) -> str:
+    return f"{stage}-{service}-websockets"
+
+
+def websockets_route_key(route: str) -> str:
+    """getNormalizedWebsocketsRouteKey: `$connect` -> `Sconnect`, `a/b-c_d.e` ->
+    `aSlashbDashcUnderscoredPeriode`."""
+    return (
+        route.replace("$", "S")
+        .replace("/", "Slash")
+        .replace("-", "Dash")
+        .replace("_", "Underscore")
+        .replace(".", "Period")
+    )
+
+
+def websockets_route(route: str) -> str:
+    return f"{websockets_route_key(route)}WebsocketsRoute"
+
+
+def websockets_route_response(route: str) -> str:
+    return f"{websockets_route(route)}Response"
+
+
+def websockets_integration(fn: str) -> str:
+    return f"{normalized_function_name(fn)}WebsocketsIntegration"
+
+
+def websockets_permission(fn: str) -> str:
+    return f"{normalized_function_name(fn)}LambdaPermissionWebsockets"
+
+
+def websockets_authorizer(name: str) -> str:
+    return f"{normalized_function_name(name)}WebsocketsAuthorizer"
+
+
+def websockets_deployment(sha: str) -> str:
+    return f"WebsocketsDeployment{_NON_ALNUM.sub('', sha)}"
+
+
+__all__ += [
+    "WEBSOCKETS_API",
+    "WEBSOCKETS_STAGE",
+    "websockets_api_name",
+    "websockets_authorizer",
+    "websockets_deployment",
+    "websockets_integration",
+    "websockets_permission",
+    "websockets_route",
+    "websockets_route_key",
+    "websockets_route_response",
+]
+
+
 # ------------------------------------------------------------------ other events
 
 

@@ -91,6 +91,10 @@ PROVIDER_KEYS = frozenset(
         "eventBridge",
         "kinesis",
         "variableSyntax",
+        "websocket",
+        "websocketsApiName",
+        "websocketsApiRouteSelectionExpression",
+        "websocketsDescription",
     }
 )
 

@@ -23,6 +23,7 @@ from shipway.pipeline.paths import StatePaths
 from shipway.targets.local.gateway import Gateway, GatewayRequest, GatewayResponse
 from shipway.targets.local.pools import WorkerManager
 from shipway.web.metrics import CONTENT_TYPE, Metrics
+from shipway.web.wsserver import asgi_websocket
 
 METHODS = frozenset(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
 _HOP_BY_HOP = {"content-length", "transfer-encoding", "connection"}
@@ -88,6 +89,9 @@ class GatewayApp:
         self.state = framework.state
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":  # a service's WebSocket API (wsserver.py)
+            await asgi_websocket(self.gateway.websockets, scope, receive, send)
+            return
         if scope["type"] != "http" or scope["path"] == "/healthz":
             await self.framework(scope, receive, send)
             return
@@ -146,6 +150,7 @@ def create_app(
         try:
             yield
         finally:
+            await gw.websockets.shutdown()  # `$disconnect` runs while the workers are up
             gw.close()  # on the loop: every worker's pipes let go of cleanly
 
     framework = Starlette(

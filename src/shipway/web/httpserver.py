@@ -20,6 +20,7 @@ from typing import Any, cast
 import httptools
 
 from shipway.targets.local.gateway import Gateway, GatewayRequest, GatewayResponse
+from shipway.web.wsserver import WebSocketProtocol, websocket_target
 
 KEEP_ALIVE_S = 5.0
 MAX_BODY = 10 * 1024 * 1024  # API Gateway's payload limit
@@ -50,6 +51,7 @@ class ServerState:
     def __init__(self, gateway: Gateway) -> None:
         self.gateway = gateway
         self.connections: set[HttpProtocol] = set()
+        self.websockets: set[WebSocketProtocol] = set()  # connections upgraded (wsserver.py)
         self.clock = _Clock()
         self.closing = False
 
@@ -104,10 +106,46 @@ class HttpProtocol(asyncio.Protocol):
         self.last_active = time.monotonic()
         try:
             self.parser.feed_data(data)
-        except httptools.HttpParserUpgrade:
-            self._fail(400, b"upgrades are not supported")
+        except httptools.HttpParserUpgrade as upgrade:
+            offset = upgrade.args[0] if upgrade.args and isinstance(upgrade.args[0], int) else None
+            self._upgrade(data[offset:] if offset is not None else b"")
         except httptools.HttpParserError:
             self._fail(400, b"malformed HTTP request")
+
+    def _upgrade(self, tail: bytes) -> None:
+        """A WebSocket upgrade of `/<env>/<service>` whose service has WebSocket routes:
+        the connection becomes a WebSocketProtocol. Any other upgrade is refused."""
+        headers = {k: v for k, v in self._headers}
+        url = self._url
+        path, _, query = url.partition(b"?")
+        target = websocket_target(path.decode("latin-1"))
+        websocket = headers.get("upgrade", "").lower() == "websocket"
+        hub = self.state.gateway.websockets
+        if not websocket or not self.idle() or self.transport is None:
+            self._fail(400, b"upgrades are not supported")
+            return
+        if target is None or hub.service_of(*target) is None:
+            self._fail(
+                404,
+                b"no WebSocket API here: use /<env>/<service> of a service with websocket events",
+            )
+            return
+        lines = [b"GET " + url + b" HTTP/1.1\r\n"]
+        lines += [_bytes(k) + b": " + _bytes(v) + b"\r\n" for k, v in self._headers]
+        protocol = WebSocketProtocol(
+            hub,
+            target,
+            query.decode("latin-1"),
+            list(self._headers),
+            self.client,
+            on_end=self.state.websockets.discard,
+        )
+        self.state.connections.discard(self)
+        self.state.websockets.add(protocol)
+        transport, self.transport = self.transport, None
+        protocol.connection_made(transport)
+        transport.set_protocol(protocol)
+        protocol.data_received(b"".join(lines) + b"\r\n" + tail)
 
     def pause_writing(self) -> None:
         self._can_write.clear()
@@ -151,6 +189,8 @@ class HttpProtocol(asyncio.Protocol):
             self._body.append(body)
 
     def on_message_complete(self) -> None:
+        if self.parser.should_upgrade():
+            return  # answered by `_upgrade` once the parser stops at the upgrade
         url = self._url
         if not url.startswith(b"/"):  # absolute form (or "*")
             url = httptools.parse_url(url).path or b"/" if url != b"*" else b"/"
@@ -266,6 +306,9 @@ async def serve_forever(
     finally:
         state.closing = True
         server.close()
+        await gateway.websockets.shutdown(grace_s)
+        for protocol in list(state.websockets):
+            protocol.abort()
         for conn in list(state.connections):
             if conn.idle():
                 conn.close()

@@ -121,6 +121,7 @@ class GatewayServer:
         self.sock = listening_socket(port)
         self.port: int = self.sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
+        self.gateway.public_url = self.url  # WebSocket functions' management API endpoint
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping: asyncio.Event | None = None
         self._stop_asked = threading.Event()
@@ -134,6 +135,7 @@ class GatewayServer:
             access_log=False,
             loop="auto",
             http="auto",
+            ws="wsproto",  # the WebSocket library Shipway pins (wsserver.py)
         )
         self.server = uvicorn.Server(config)
 

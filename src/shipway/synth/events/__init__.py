@@ -16,6 +16,7 @@ from shipway.synth.events.schedule import compile_schedule
 from shipway.synth.events.sns import compile_sns
 from shipway.synth.events.sqs import compile_sqs
 from shipway.synth.events.stream import compile_stream
+from shipway.synth.events.websocket import compile_websocket
 
 __all__ = ["COMPILERS", "SUPPORTED_EVENTS"]
 
@@ -26,6 +27,7 @@ COMPILERS: dict[str, Compiler] = {
     "schedule": compile_schedule,
     "s3": compile_s3,
     "http": compile_http,
+    "websocket": compile_websocket,
     "sns": compile_sns,
     "stream": compile_stream,
     "eventBridge": compile_eventbridge,

@@ -9,6 +9,7 @@ never changes).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
 import traceback
@@ -28,6 +29,7 @@ from shipway.targets.local.releases import (
     check_name,
 )
 from shipway.targets.local.workers import FunctionSpec, InvokeResult, append_log
+from shipway.targets.local.wshub import WebsocketHub, endpoint_env
 
 _MATCHES_KEPT = 4096
 
@@ -62,13 +64,19 @@ def function_spec(
     manifest: ReleaseManifest,
     service: str,
     function: str,
+    public_url: str | None = None,
 ) -> FunctionSpec:
+    """`public_url`: where the gateway serves (a WebSocket service's functions are told
+    their management API's endpoint)."""
     svc = manifest.services.get(service)
     if svc is None:
         raise NotFound(f"service `{service}` is not in release {manifest.number} of `{env}`")
     fn = svc.functions.get(function)
     if fn is None:
         raise NotFound(f"function `{function}` is not in service `{service}`")
+    if public_url and any(f.websockets for f in svc.functions.values()):
+        extra = endpoint_env(public_url, env, service)
+        fn = dataclasses.replace(fn, environment={**fn.environment, **extra})
     return FunctionSpec(
         env=env,
         release_dir=release_dir,
@@ -107,6 +115,9 @@ class Gateway:
         # request whose readlink says the same needs no other file system call
         self._seen: dict[str, tuple[str, str, Path, ReleaseManifest]] = {}
         self._authorizers = authorizers.Authorizers(self._invoke_authorizer)
+        # `http://127.0.0.1:PORT` once a server serves this gateway
+        self.public_url: str | None = None
+        self.websockets = WebsocketHub(self)
 
     # ------------------------------------------------------------------ releases
 
@@ -177,7 +188,9 @@ class Gateway:
         key = (release_dir, service, function)
         spec = self._specs.get(key)
         if spec is None:
-            spec = function_spec(self.state_dir, env, release_dir, manifest, service, function)
+            spec = function_spec(
+                self.state_dir, env, release_dir, manifest, service, function, self.public_url
+            )
             spec.key  # noqa: B018 - computed once (it resolves the service folder)
             with self._lock:
                 self._specs[key] = spec
@@ -190,7 +203,9 @@ class Gateway:
         if release_dir is None or manifest is None:
             return set()
         return {
-            function_spec(self.state_dir, env, release_dir, manifest, sname, fname).key
+            function_spec(
+                self.state_dir, env, release_dir, manifest, sname, fname, self.public_url
+            ).key
             for sname, svc in manifest.services.items()
             for fname in svc.functions
         }
@@ -248,6 +263,12 @@ class Gateway:
         service = manifest.services.get(service_name)
         if service is None:
             return self._miss("httpApi", f"no service `{service_name}` in `{env}`")
+        if rest.startswith("/@connections/") and any(
+            f.websockets for f in service.functions.values()
+        ):
+            return await self.websockets.manage(
+                req, env, service_name, rest[len("/@connections/") :]
+            )
         kind = _service_kind(service)
         match = self._match(release_dir, service, req.method, rest)
         if match is None:

@@ -35,6 +35,7 @@ from shipway.masking import MASK, Masker
 from shipway.model import Function, HttpRoute, ServiceDefinition
 from shipway.targets.local.authorizer_config import Spec, route_authorizers
 from shipway.targets.local.eventbus import bus_schedules
+from shipway.targets.local.wsevents import route_selection, websocket_route
 
 MANIFEST_FILE = "release.json"
 SECRETS_FILE = "secrets.json"
@@ -87,6 +88,8 @@ class DeployedFunction:
     reserved_concurrency: int | None = None  # `reservedConcurrency`: caps its warm workers
     layers: tuple[str, ...] = ()  # its layers the release holds, as `service/layer` (layers.py)
     event_rules: list[Any] = field(default_factory=list)  # the `eventBridge` events' config
+    # the `websocket` events: {route, authorizer?, identity_source?, response?} (wsevents.py)
+    websockets: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def masker(self) -> Masker:
@@ -144,6 +147,7 @@ class DeployedFunction:
             reserved_concurrency=reserved,
             layers=layers,
             event_rules=event_rules,
+            websockets=[websocket_route(e.config) for e in fn.events if e.type == "websocket"],
         )
 
     def to_dict(self, reveal: bool = False) -> dict[str, Any]:
@@ -163,6 +167,7 @@ class DeployedFunction:
             "secret_keys": list(self.secret_keys),
         } | ({} if self.reserved_concurrency is None else {"reserved": self.reserved_concurrency})
         out |= {"layers": list(self.layers)} if self.layers else {}
+        out |= {"websockets": [dict(w) for w in self.websockets]} if self.websockets else {}
         return out | ({"eventBridge": list(self.event_rules)} if self.event_rules else {})
 
     @classmethod
@@ -184,6 +189,7 @@ class DeployedFunction:
             reserved_concurrency=_reserved(d.get("reserved")),
             layers=tuple(str(x) for x in d.get("layers", [])),
             event_rules=list(d.get("eventBridge", [])),
+            websockets=[dict(w) for w in d.get("websockets", [])],
         )
 
 
@@ -198,6 +204,8 @@ class DeployedService:
     commit: str = ""  # the commit of the run that deployed this content
     # its own layers: {layer: {"sha256": of the zip, "dir": unpacked, relative to the release}}
     layers: dict[str, dict[str, str]] = field(default_factory=dict)
+    # provider.websocketsApiRouteSelectionExpression, for a service with `websocket` events
+    websocket_selection: str = ""
 
     @classmethod
     def from_definition(
@@ -231,6 +239,7 @@ class DeployedService:
             stage=definition.stage,
             commit=commit,
             layers={k: dict(v) for k, v in (layers or {}).items()},
+            websocket_selection=route_selection(definition),
         )
 
     def layer_shas(self) -> dict[str, str]:
@@ -244,16 +253,18 @@ class DeployedService:
             self.region,
             self.stage,
             self.layer_shas(),
+            self.websocket_selection,
         ) == (
             other.artifact_sha256,
             other.functions,
             other.region,
             other.stage,
             other.layer_shas(),
+            other.websocket_selection,
         )
 
     def to_dict(self, reveal: bool = False) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "name": self.name,
             "dir": self.dir,
             "artifact_sha256": self.artifact_sha256,
@@ -261,7 +272,12 @@ class DeployedService:
             "stage": self.stage,
             "commit": self.commit,
             "functions": {k: f.to_dict(reveal) for k, f in self.functions.items()},
-        } | ({"layers": {k: dict(v) for k, v in self.layers.items()}} if self.layers else {})
+        }
+        if self.layers:
+            out["layers"] = {k: dict(v) for k, v in self.layers.items()}
+        if self.websocket_selection:
+            out["websocket_selection"] = self.websocket_selection
+        return out
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> DeployedService:
@@ -279,6 +295,7 @@ class DeployedService:
                 str(k): {"sha256": str(v.get("sha256", "")), "dir": str(v.get("dir", ""))}
                 for k, v in (d.get("layers") or {}).items()
             },
+            websocket_selection=str(d.get("websocket_selection", "")),
         )
 
 

@@ -30,6 +30,7 @@ from shipway.targets.local.releases import (
     check_name,
 )
 from shipway.targets.local.schedules import parse_schedules
+from shipway.targets.local.wsevents import check_websockets
 
 
 class LocalTarget:
@@ -235,7 +236,9 @@ def _moved_layers(
 
 
 def check_schedules(definition: ServiceDefinition, source: str) -> None:
-    """The local runtime can fire every `schedule` event of the service (ShipwayError if not)."""
+    """The local runtime can fire every `schedule` event of the service, and serve its
+    `websocket` events (ShipwayError if not)."""
+    check_websockets(definition, source)
     for fn in definition.functions:
         deployed = DeployedFunction.from_function(fn)
         try:
