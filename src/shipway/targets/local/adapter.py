@@ -16,6 +16,7 @@ from shipway.model import (
     ServiceOutcome,
     ServiceResult,
 )
+from shipway.targets.local.runtimes import local_runtime_warnings
 from shipway.targets.local.target import LocalTarget
 
 __all__ = ["LocalReleases"]
@@ -51,6 +52,12 @@ class LocalReleases:
                 for c in plan.changes
             )
             return ApplyResult(request.env, False, failed, str(exc))
+        notes = {
+            s.definition.service: "".join(
+                f"; warning: {w}" for w in local_runtime_warnings(s.definition, older=False)
+            )
+            for s in request.services
+        }
         return ApplyResult(
             request.env,
             True,
@@ -60,7 +67,7 @@ class LocalReleases:
                     ServiceOutcome.DEPLOYED
                     if c.action == DeployAction.DEPLOY
                     else ServiceOutcome.UNCHANGED,
-                    message=c.reason,
+                    message=c.reason + notes.get(c.service, ""),
                 )
                 for c in plan.changes
             ),
