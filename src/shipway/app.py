@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 
 from shipway.auth import Action, AuditEntry, TokenRecord
+from shipway.build.node import check_node_build
 from shipway.build.sandbox import INSTALL_HINT, unavailable
 from shipway.config.buildspec import parse_buildspec
 from shipway.config.dotenv import EnvValues
@@ -39,6 +40,7 @@ from shipway.pipeline.plan import environment, load_definition, own_stacks, serv
 from shipway.pipeline.recovery import recover
 from shipway.source.git import branch_head, repository_root, resolve_commit
 from shipway.store.sqlite import Store
+from shipway.targets.local.runtimes import local_runtime_warnings
 from shipway.targets.local.target import check_schedules
 from shipway.usecases import audit as audit_log
 from shipway.usecases import runs as runs_usecase
@@ -151,6 +153,8 @@ class App:
             values = service_env(self.repo, env, service)
             definition = load_definition(self.repo, env, service, values, own_stacks=own)
             synthesize(definition, source=service.config_path)
+            if not service.buildspec_path:
+                check_node_build(definition, service.config_path)
             if not isinstance(env.target, AwsTarget):
                 check_schedules(definition, service.config_path)
         except ShipwayError as exc:
@@ -159,6 +163,8 @@ class App:
             return None
         if warnings is not None:
             warnings.setdefault(service.name, []).extend(plugin_warnings(definition))
+            if not isinstance(env.target, AwsTarget):
+                warnings[service.name].extend(local_runtime_warnings(definition))
         return len(definition.functions)
 
     def _definition(

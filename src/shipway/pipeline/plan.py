@@ -9,6 +9,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from shipway.build.node import check_node_build
 from shipway.config.buildspec import parse_buildspec
 from shipway.config.dotenv import EnvValues, load_env
 from shipway.config.project import load_project
@@ -198,6 +199,8 @@ def _plan_run(
                 if service.buildspec_path
                 else None
             )
+            if buildspec is None:
+                check_node_build(definition, service.config_path)
         except ConfigErrors as exc:
             errors += exc.errors
             continue
