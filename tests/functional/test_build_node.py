@@ -230,7 +230,7 @@ def test_an_unknown_custom_esbuild_key_is_refused_naming_it() -> None:
     sd = definition("src/handler.main", custom={"esbuild": {"plugins": "./plugins.js"}})
     with pytest.raises(ShipwayError) as exc:
         esbuild.settings(sd, "services/svc/serverless.yml")
-    assert "`custom.esbuild.plugins` is not supported" in exc.value.message
+    assert "not supported by Shipway's esbuild build" in exc.value.message
     assert exc.value.where is not None and exc.value.where.key == "custom.esbuild.plugins"
 
 

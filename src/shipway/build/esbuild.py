@@ -88,7 +88,7 @@ def settings(definition: ServiceDefinition, source: str = "serverless.yml") -> E
     for key in raw:
         if key not in SUPPORTED_KEYS:
             raise ShipwayError(
-                f"`custom.esbuild.{key}` is not supported by Shipway's esbuild build",
+                "this setting is not supported by Shipway's esbuild build",
                 Where(source, key=f"custom.esbuild.{key}"),
                 hint="supported: " + ", ".join(SUPPORTED_KEYS) + "; or build with a buildspec.yml",
             )
