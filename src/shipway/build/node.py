@@ -1,7 +1,7 @@
 """The default build of a Node.js service (no buildspec.yml): npm, never pip.
 
-A service is a Node.js service by its runtime: every function's runtime is `nodejs*` (the
-provider's when it has no functions), not by the files it holds. Its build:
+A service is a Node.js service by its runtimes: it has `nodejs*` functions and no `python*`
+ones (the provider's runtime when it has no functions), not by the files it holds. Its build:
   1. with a package.json: `npm ci --omit=dev` when a lockfile (package-lock.json or
      npm-shrinkwrap.json) pins the versions, else `npm install --omit=dev --no-package-lock`
      (with a warning in the log: the versions are whatever the registry has that day);
@@ -34,7 +34,9 @@ def is_node_service(definition: ServiceDefinition | None) -> bool:
     if definition is None:
         return False
     runtimes = [fn.runtime for fn in definition.functions] or [definition.runtime]
-    return all(r.startswith("nodejs") for r in runtimes)
+    # a Java or Go function beside Node.js ones needs no pip either
+    node = any(r.startswith("nodejs") for r in runtimes)
+    return node and not any(r.startswith("python") for r in runtimes)
 
 
 def check_node_build(definition: ServiceDefinition, source: str) -> None:
