@@ -26,6 +26,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT.parent / "shared" / "corpus"
 DEFAULT_ORACLE = Path("/tmp/sls-oracle/node_modules/.bin/serverless")
+#: where `run_oracle` leaves the paths of the zips the oracle wrote, in its template
+LAYER_ZIPS = "x-shipway-oracle-zips"
 
 #: every feature `shipway synth` supports, in one service (written into a scratch folder)
 KITCHEN = """\
@@ -212,6 +214,9 @@ def run_oracle(oracle: Path, service_dir: Path, scratch: Path) -> tuple[dict[str
         "SLS_TELEMETRY_DISABLED": "1",
         "SLS_NOTIFICATIONS_MODE": "off",
         "SLS_DEPRECATION_DISABLE": "*",
+        # a service with `layers:` asks CloudFormation for the last layer hash: answered
+        # offline as for a first deploy
+        "NODE_OPTIONS": f"--require {ROOT / 'bench' / 'oracle_offline.js'}",
     }
     start = time.perf_counter()
     proc = subprocess.run(
@@ -227,7 +232,26 @@ def run_oracle(oracle: Path, service_dir: Path, scratch: Path) -> tuple[dict[str
     if proc.returncode != 0 or not out.is_file():
         tail = (proc.stdout + proc.stderr).strip().splitlines()[-6:]
         raise RuntimeError("serverless package failed: " + " | ".join(tail))
-    return json.loads(out.read_text(encoding="utf-8")), seconds
+    template = json.loads(out.read_text(encoding="utf-8"))
+    template[LAYER_ZIPS] = {p.stem: str(p) for p in sorted(out.parent.glob("*.zip"))}
+    return template, seconds
+
+
+def _layer_zips(oracle_template: dict[str, Any]) -> dict[str, Any]:
+    """The layer zips the oracle wrote (`.serverless/<layer>.zip`), as synthesis takes them
+    (their bytes are in the layer hash and the functions' version IDs)."""
+    from shipway.archive import sha256_of
+    from shipway.model import LayerArtifact
+
+    zips = oracle_template.get(LAYER_ZIPS) or {}
+    out: dict[str, Any] = {}
+    for key, output in (oracle_template.get("Outputs") or {}).items():
+        if key.endswith("LambdaLayerS3Key"):
+            name = str(output["Value"]).rsplit("/", 1)[-1].removesuffix(".zip")
+            if name in zips:
+                path = Path(zips[name])
+                out[name] = LayerArtifact(name, path, sha256_of(path), path.stat().st_size)
+    return out
 
 
 def oracle_inputs(oracle_template: dict[str, Any]) -> dict[str, Any]:
@@ -238,6 +262,18 @@ def oracle_inputs(oracle_template: dict[str, Any]) -> dict[str, Any]:
             kwargs["timestamp_ms"] = int(logical_id[len("ApiGatewayDeployment") :])
         if resource.get("Type") == "AWS::Lambda::Version":
             kwargs["code_sha256"] = resource["Properties"]["CodeSha256"]
+    layers = _layer_zips(oracle_template)
+    if layers:
+        kwargs["layer_artifacts"] = layers
+        # the artifact folder is named by the packaging time, not the deploy's
+        outputs = oracle_template["Outputs"]
+        kwargs["layer_keys"] = {
+            name: outputs[key]["Value"]
+            for name in layers
+            for key in outputs
+            if key.endswith("LambdaLayerS3Key")
+            and str(outputs[key]["Value"]).endswith(f"/{name}.zip")
+        }
     return kwargs
 
 

@@ -16,6 +16,7 @@ from shipway.auth import Action, AuditEntry, TokenRecord
 from shipway.build.node import check_node_build
 from shipway.build.sandbox import INSTALL_HINT, unavailable
 from shipway.config.buildspec import parse_buildspec
+from shipway.config.compose_services import compose_entries
 from shipway.config.dotenv import EnvValues
 from shipway.config.printing import render_config
 from shipway.config.project import load_environments, load_project
@@ -40,6 +41,8 @@ from shipway.pipeline.plan import environment, load_definition, own_stacks, serv
 from shipway.pipeline.recovery import recover
 from shipway.source.git import branch_head, repository_root, resolve_commit
 from shipway.store.sqlite import Store
+from shipway.targets.local.authorizer_config import check_authorizers
+from shipway.targets.local.layers import release_warnings
 from shipway.targets.local.runtimes import local_runtime_warnings
 from shipway.targets.local.target import check_schedules
 from shipway.usecases import audit as audit_log
@@ -108,13 +111,18 @@ class App:
             raise problems.as_error() from None
         functions: dict[str, int] = {}
         warnings: dict[str, list[str]] = {}
+        local: dict[str, list[ServiceDefinition]] = {}  # for the layers each can provide
         for service in project.services:
             self._check_buildspec(service, problems)
             for env in project.environments.values():
                 # `${cf:}` of a stack of the repository not deployed yet: resolved in the run
                 own = own_stacks(project, env)
-                count = self._check_service(service, env, problems, warnings, own)
+                seen = None if isinstance(env.target, AwsTarget) else local.setdefault(env.name, [])
+                count = self._check_service(service, env, problems, warnings, own, seen)
                 functions[service.name] = count if count is not None else 0
+        for definitions in local.values():
+            for name, notes in release_warnings(definitions).items():
+                warnings.setdefault(name, []).extend(notes)
         if problems:
             raise problems.as_error()
         why = unavailable(project.build.network) if project.build.sandbox else None
@@ -145,6 +153,7 @@ class App:
         problems: Problems,
         warnings: dict[str, list[str]] | None = None,
         own: Mapping[str, Mapping[str, str] | None] | None = None,
+        seen: list[ServiceDefinition] | None = None,
     ) -> int | None:
         """Problems of one service in one environment; its function count when it loads."""
         from shipway.synth.template import plugin_warnings, synthesize
@@ -155,16 +164,21 @@ class App:
             synthesize(definition, source=service.config_path)
             if not service.buildspec_path:
                 check_node_build(definition, service.config_path)
+            notes: list[str] = []
             if not isinstance(env.target, AwsTarget):
                 check_schedules(definition, service.config_path)
+                notes = check_authorizers(definition, service.config_path)
         except ShipwayError as exc:
             # synthesis and schedules read resolved data: find the line of the key they name
             problems.add(with_line(exc, self.repo))
             return None
         if warnings is not None:
             warnings.setdefault(service.name, []).extend(plugin_warnings(definition))
+            warnings[service.name].extend(f"`{env.name}`: {note}" for note in notes)
             if not isinstance(env.target, AwsTarget):
                 warnings[service.name].extend(local_runtime_warnings(definition))
+        if seen is not None:
+            seen.append(definition)
         return len(definition.functions)
 
     def _definition(
@@ -521,6 +535,9 @@ class App:
         )
         lines = [f"project: {project_name(self.repo.name)}", "services:"]
         lines += [f"  - {g}" for g in (globs or ["services/*"])]
+        from_compose = compose_entries(self.repo)  # serverless-compose.yml names them
+        if from_compose is not None:
+            lines = [lines[0], *from_compose]
         lines += [
             "environments:",
             "  dev:",

@@ -71,6 +71,8 @@ class Service:
     buildspec: str | None  # "buildspec.yml" relative to `path`, or None for the default build
     depends_on: tuple[str, ...] = ()
     shared: tuple[str, ...] = ()
+    # `${param:}` values serverless-compose.yml gives it (name, text with variables)
+    params: tuple[tuple[str, str], ...] = ()
 
     @property
     def config_path(self) -> str:
@@ -254,13 +256,26 @@ class Approval:
 
 
 @dataclass(frozen=True)
+class LayerArtifact:
+    """A built Lambda layer of a service (`layers.<name>`): a deterministic zip of its
+    `path` folder, made after the service's build."""
+
+    name: str  # the key under `layers:`
+    path: Path
+    sha256: str
+    size: int
+
+
+@dataclass(frozen=True)
 class Artifact:
-    """A built service package: a deterministic zip and its sha256."""
+    """A built service package: a deterministic zip and its sha256, and its layers' zips.
+    A service with no functions has an empty package (its stack holds no code)."""
 
     service: str
     path: Path
     sha256: str
     size: int
+    layers: tuple[LayerArtifact, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -49,7 +49,7 @@ def test_a_database_of_the_previous_version_is_upgraded_in_place(
         old.close()
     store = Store(path)
     db = store._db()
-    assert db.execute("PRAGMA user_version").fetchone()[0] == len(store_module.MIGRATIONS) == 9
+    assert db.execute("PRAGMA user_version").fetchone()[0] == len(store_module.MIGRATIONS) == 10
     tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert {"runs", "tokens", "audit", "stages", "approvals"} <= tables
     assert [r.id for r in store.runs()] == ["dev-1"]  # the history is still there

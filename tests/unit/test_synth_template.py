@@ -299,7 +299,10 @@ def test_cors_preflight() -> None:
             "functions.f.provisionedConcurrency",
         ),
         ({"provider": {"name": "aws", "websocketsApiName": "x"}}, "provider.websocketsApiName"),
-        ({"layers": {"deps": {"path": "layer"}}}, "layers"),
+        (
+            {"layers": {"deps": {"path": "layer", "package": {"artifact": "s3://b/deps.zip"}}}},
+            "layers.deps.package.artifact",
+        ),
         (
             {
                 "functions": {

@@ -221,10 +221,14 @@ def spec_outputs(
     env: Mapping[str, str],
     package_patterns: tuple[str, ...],
     exclude_files: tuple[str, ...],
+    has_functions: bool = True,
 ) -> Outputs:
     """What UPLOAD_ARTIFACTS packages: the buildspec's artifacts, or (no `artifacts`) the
-    files `package.patterns` selects, as the Serverless Framework would package them."""
+    files `package.patterns` selects, as the Serverless Framework would package them (for
+    a service with no functions, nothing: the Framework makes no package for it)."""
     if spec.artifacts is None:
+        if not has_functions:
+            return Outputs({})
         files = {
             rel: service_dir / rel
             for rel in package_files(service_dir, package_patterns, exclude_files)
@@ -281,14 +285,20 @@ def default_build(
     exclude_files: tuple[str, ...],
     env: Mapping[str, str],
     tmp: Path,
+    has_functions: bool = True,
 ) -> tuple[Files, str | None]:
     """No buildspec: `pip install -r requirements.txt --target` + the service's files.
+    A service with no functions has nothing to package (no code: an empty package).
 
     Returns the files to zip, or the failure in one line.
     """
     log = procs.log
     log.agent("Entering phase BUILD")
     files: Files = {}
+    if not has_functions:
+        log.agent("The service has no functions: no code package (its stack has resources only)")
+        log.agent("Phase complete: BUILD State: SUCCEEDED")
+        return files, None
     requirements = service_dir / "requirements.txt"
     if requirements.is_file() and not _requirements_empty(requirements):
         staging = tmp / "staging"

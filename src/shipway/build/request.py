@@ -43,3 +43,10 @@ class BuildRequest:
     # the service's serverless.yml, resolved: its runtimes choose the default build (npm for
     # a Node.js service, pip otherwise) and its handlers what esbuild builds; None: pip
     definition: ServiceDefinition | None = None
+    # the service's `layers:`: (name, folder relative to the service, patterns), zipped
+    # after the build; the service's own package leaves their folders out
+    # (or, 4th, the zip the build left, for `package.artifact`)
+    layers: tuple[tuple[str, str, tuple[str, ...], str | None], ...] = ()
+    # False for a service with no functions (resources only): like the Framework, it has
+    # no code package (an empty one, which nothing deploys), and that is no failure
+    has_functions: bool = True

@@ -26,11 +26,13 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 from shipway.build.cache import CacheEntry, plan_cache, restore_cache, save_cache
 from shipway.build.errors import BuildCancelled, BuildFailed, BuildTimedOut
 from shipway.build.esbuild import find_esbuild, tool_root
+from shipway.build.layers import layer_excludes, zip_layers
 from shipway.build.logs import BuildLog
 from shipway.build.node import is_node_service, node_default_build
 from shipway.build.notices import ignored_locally, report_runtimes
@@ -84,6 +86,22 @@ class _Build:
         self.artifact: Artifact | None = None
         self.secondary: dict[str, Artifact] = {}
 
+    @property
+    def package_excludes(self) -> tuple[str, ...]:
+        """The service's package leaves out its layers' folders (they are zipped apart)."""
+        return (*self.req.exclude_files, *layer_excludes(self.req.layers))
+
+    def layers(self) -> None:
+        """Zip the service's layers, now that the build has filled their folders."""
+        req = self.req
+        if self.artifact is None or self.failed or not req.layers:
+            return
+        out_dir = req.out_zip.with_name(f"{req.out_zip.stem}.layers")
+        zipped = zip_layers(
+            req.service, req.service_dir, req.layers, req.exclude_files, out_dir, self.log
+        )
+        self.artifact = replace(self.artifact, layers=zipped)
+
     def fail(self, error: str) -> None:
         self.failed = True
         self.error = self.error or error
@@ -92,20 +110,26 @@ class _Build:
 
     def default(self, env: dict[str, str]) -> None:
         req = self.req
-        if req.definition is not None and is_node_service(req.definition):
+        if req.definition is not None and req.has_functions and is_node_service(req.definition):
             files, error = node_default_build(
                 self.procs,
                 req.definition,
                 req.service_dir,
                 req.package_patterns,
-                req.exclude_files,
+                self.package_excludes,
                 env,
                 self.tmp,
                 req.network,
             )
         else:
             files, error = default_build(
-                self.procs, req.service_dir, req.package_patterns, req.exclude_files, env, self.tmp
+                self.procs,
+                req.service_dir,
+                req.package_patterns,
+                self.package_excludes,
+                env,
+                self.tmp,
+                req.has_functions,
             )
         if error is not None:
             self.fail(error)
@@ -171,7 +195,12 @@ class _Build:
         log.agent("Entering phase UPLOAD_ARTIFACTS")
         try:
             outputs = spec_outputs(
-                req.service_dir, spec, env, req.package_patterns, req.exclude_files
+                req.service_dir,
+                spec,
+                env,
+                req.package_patterns,
+                self.package_excludes,
+                req.has_functions,
             )
             primary, secondary = write_outputs(req.service, req.out_zip, outputs, req.service_dir)
         except BuildFailed as exc:
@@ -295,6 +324,7 @@ def run_build(req: BuildRequest) -> BuildResult:
                 b.default(env)
             else:
                 b.spec(req.buildspec, env)
+            b.layers()
             if b.failed:
                 state = JobState.FAILED
         except BuildTimedOut:

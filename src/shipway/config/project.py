@@ -14,6 +14,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from shipway.config import schema
+from shipway.config.compose import read_compose
+from shipway.config.compose_services import services_from_compose, with_compose
 from shipway.config.files import read_config_text
 from shipway.config.globs import glob_match, glob_problem, is_glob
 from shipway.config.names import (
@@ -34,6 +36,7 @@ from shipway.model import (
     Environment,
     LocalTarget,
     Project,
+    Service,
     Target,
 )
 
@@ -43,7 +46,7 @@ def load_project(root: Path) -> Project:
     spec, doc = _read_project_file(root)
     errors: list[ShipwayError] = []
     environments = _environments(spec, doc, errors)
-    services = discover_services(root, spec, doc, errors)
+    services = _services(root, spec, doc, errors)
     if errors:
         raise ConfigErrors(errors)
     concurrency = spec.build.concurrency or os.cpu_count() or 2
@@ -60,6 +63,27 @@ def load_project(root: Path) -> Project:
         ),
         releases_keep=spec.releases.keep,
     )
+
+
+def _services(
+    root: Path, spec: schema.ShipwayFile, doc: LineDict, errors: list[ShipwayError]
+) -> tuple[Service, ...]:
+    """shipway.yml's `services:`; without one, serverless-compose.yml's when the repository
+    has one (config/compose_services.py), else the default glob."""
+    try:
+        compose = read_compose(root)
+    except ConfigErrors as exc:
+        errors.extend(exc.errors)
+        return ()
+    except ShipwayError as exc:
+        errors.append(exc)
+        return ()
+    if compose is not None and "services" not in doc:
+        return services_from_compose(root, compose, errors)
+    services = discover_services(root, spec, doc, errors)
+    if compose is None or errors:
+        return services
+    return with_compose(root, services, compose, errors)
 
 
 def load_environments(root: Path) -> dict[str, Environment]:

@@ -29,6 +29,7 @@ class _Strict(BaseModel):
 
 class ServiceEntry(_Strict):
     path: str
+    config: str | None = None  # the service file's name in `path` (default serverless.yml)
     depends_on: list[str] = Field(default_factory=list)
     shared: list[str] = Field(default_factory=list)
 

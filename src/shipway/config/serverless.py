@@ -123,6 +123,7 @@ def load_service(
     params: Mapping[str, str],
     options: Mapping[str, str] | None = None,
     sources: Mapping[str, SourceFn] | None = None,
+    config_file: str | None = None,
 ) -> ServiceDefinition:
     """Read, resolve and check a service's serverless.yml for one stage.
 
@@ -130,9 +131,10 @@ def load_service(
     `${env:X}` sees `env` first, then `os.environ` (only `os.environ` when the file says
     `useDotenv: false`). `${param:X}` sees `params` first, then the file's `params:`.
     `${opt:stage}` and `${sls:stage}` are `stage`. `sources` adds AWS-backed sources
-    (`ssm`, `cf`, `s3`, `aws`). Raises ConfigErrors listing every problem.
+    (`ssm`, `cf`, `s3`, `aws`). `config_file`: the file's name in `service_dir` when it is
+    not serverless.yml (Compose's `config:`). Raises ConfigErrors listing every problem.
     """
-    config = find_config(service_dir)
+    config = find_config(service_dir) if config_file is None else service_dir / config_file
     if config is None:
         raise ShipwayError("no serverless.yml in the service folder", Where(display))
     doc = load_yaml(config, display)

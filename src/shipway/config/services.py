@@ -50,6 +50,23 @@ def _matches(root: Path, pattern: str) -> tuple[list[str], list[str]]:
     return sorted(inside), sorted(outside)
 
 
+def service_config(root: Path, folder: str, entry: schema.ServiceEntry | None) -> Path | None:
+    """The service file of a folder: the entry's `config:` name, else serverless.yml."""
+    if entry is not None and entry.config is not None:
+        path = root / folder / entry.config
+        return path if path.is_file() else None
+    return find_config(root / folder)
+
+
+def config_name_problem(name: str) -> str | None:
+    """Why `config:` cannot name a service file (a YAML file in the service's folder)."""
+    if "/" in name or "\\" in name or name in ("", ".", ".."):
+        return f"`config` must be a file name in the service's folder, got {name!r}"
+    if not name.endswith((".yml", ".yaml")):
+        return f"`{name[:60]}` is not YAML; Shipway reads service files in YAML only"
+    return None
+
+
 def buildspec_of(folder: Path) -> str | None:
     """The buildspec file name in a service folder, if it has one."""
     return next((b for b in BUILDSPEC_NAMES if (folder / b).is_file()), None)
@@ -73,6 +90,20 @@ def services_seen_despite_errors(root: Path) -> tuple[list[Service], list[Enviro
     envs = doc.get("environments")
     names = [n for n in envs if isinstance(n, str)] if isinstance(envs, dict) else []
     environments = [Environment(n, n, LocalTarget()) for n in names or ["dev"]]
+    if entries is None:  # Compose's services, when the repository keeps them there
+        from shipway.config.compose import read_compose  # it reads this module's helpers
+
+        try:
+            compose = read_compose(root)
+        except ShipwayError:
+            compose = None
+        if compose is not None:
+            found = []
+            for c in compose.services:
+                config = root / c.path / c.config if c.config else find_config(root / c.path)
+                if config is not None:
+                    found.append(Service(c.path, c.path, config.name, buildspec_of(root / c.path)))
+            return found, environments
     folders = sorted(
         {f for p in patterns if not p.startswith("..") for f in service_folders(root, p)}
     )
@@ -116,9 +147,14 @@ def discover_services(
         if escaping and not matched:
             continue
         if isinstance(entry, schema.ServiceEntry):
-            if not (root / pattern).is_dir() or find_config(root / pattern) is None:
+            if entry.config is not None and config_name_problem(entry.config):
+                problem = config_name_problem(entry.config) or ""
+                errors.append(entry_error(doc, [*where_path, "config"], problem))
+                continue
+            if not (root / pattern).is_dir() or service_config(root, pattern, entry) is None:
+                wanted = entry.config or "serverless.yml"
                 errors.append(
-                    entry_error(doc, [*where_path, "path"], f"`{pattern}` has no serverless.yml")
+                    entry_error(doc, [*where_path, "path"], f"`{pattern}` has no {wanted}")
                 )
                 continue
             settings[pattern] = (entry, index)
@@ -133,7 +169,7 @@ def discover_services(
     by_name: dict[str, Service] = {}
     name_lines: dict[str, list[str | int]] = {}
     for folder in sorted(folders):
-        config = find_config(root / folder)
+        config = service_config(root, folder, settings[folder][0] if folder in settings else None)
         assert config is not None
         display = f"{folder}/{config.name}"
         try:

@@ -4,6 +4,7 @@ its artifacts moved into the content-addressed artifact store."""
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 from shipway.config.buildspec import secret_references
 from shipway.errors import ShipwayError, Where
@@ -13,15 +14,24 @@ from shipway.pipeline.paths import StatePaths
 __all__ = ["fetch_build_secrets", "store_artifact"]
 
 
-def _into_store(paths: StatePaths, art: Artifact) -> Artifact:
-    """Move a fresh artifact into the content-addressed store (same bytes, same name)."""
-    dest = paths.artifact(art.service, art.sha256)
+def _move(paths: StatePaths, service: str, path: Path, sha256: str) -> Path:
+    dest = paths.artifact(service, sha256)
     dest.parent.mkdir(parents=True, exist_ok=True)
     if dest.exists():
-        art.path.unlink(missing_ok=True)
+        path.unlink(missing_ok=True)
     else:
-        art.path.replace(dest)
-    return replace(art, path=dest)
+        path.replace(dest)
+    return dest
+
+
+def _into_store(paths: StatePaths, art: Artifact) -> Artifact:
+    """Move a fresh artifact (and its layers' zips) into the content-addressed store (same
+    bytes, same name)."""
+    layers = tuple(
+        replace(layer, path=_move(paths, art.service, layer.path, layer.sha256))
+        for layer in art.layers
+    )
+    return replace(art, path=_move(paths, art.service, art.path, art.sha256), layers=layers)
 
 
 def store_artifact(paths: StatePaths, result: BuildResult) -> BuildResult:

@@ -80,6 +80,12 @@ def template_for(
         artifact_key=code_key(definition.service, definition.stage, artifact.sha256),
         code_sha256=artifact.sha256,
         source=sp.service.config_path,
+        layer_artifacts={layer.name: layer for layer in artifact.layers},
+        # content-addressed like the code: a changed layer is a new key, so a new version
+        layer_keys={
+            layer.name: code_key(definition.service, definition.stage, layer.sha256)
+            for layer in artifact.layers
+        },
     )
     return content_deployment_id(template), stack_name(definition)
 

@@ -330,7 +330,7 @@ class Engine(StageWork):
             artifact: Artifact | None = None
             key = job.detail.get("key")
             found = self.store.find_build(key) if isinstance(key, str) else None
-            if found is not None and self._in_artifact_store(found.artifact.path):
+            if found is not None and self._artifact_kept(found.artifact):
                 artifact = found.artifact
             exported = job.detail.get("exported")
             out.append(

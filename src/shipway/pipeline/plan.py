@@ -3,6 +3,8 @@ the workspace's files; it changes nothing."""
 
 from __future__ import annotations
 
+import os
+from collections import ChainMap
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from functools import cached_property
@@ -11,6 +13,8 @@ from typing import Any
 
 from shipway.build.node import check_node_build
 from shipway.config.buildspec import parse_buildspec
+from shipway.config.compose import sibling_outputs
+from shipway.config.compose_params import compose_param, resolve_compose_params
 from shipway.config.dotenv import EnvValues, load_env
 from shipway.config.project import load_project
 from shipway.config.serverless import load_service
@@ -20,6 +24,8 @@ from shipway.errors import ConfigErrors, NotFound, ShipwayError
 from shipway.masking import remember, watching
 from shipway.model import AwsTarget, BuildSpec, Environment, Project, Service, ServiceDefinition
 from shipway.targets.aws import lazy_aws_sources
+from shipway.targets.local.authorizer_config import check_authorizers
+from shipway.targets.local.layers import is_layer_output, local_layer_arn
 from shipway.targets.local.target import check_schedules
 
 #: what `${cf:<stack>.<output>}` read while planning, by (stack, output): the value, or
@@ -108,17 +114,54 @@ def load_definition(
         options["region"] = region = env.target.region
         profile = env.target.profile
     sources = lazy_aws_sources(region, profile, on_secret=_remember_one)
+    if not isinstance(env.target, AwsTarget):
+        sources["cf"] = _local_layer_outputs(sources["cf"])
     if own_stacks is not None:
         sources["cf"] = _own_stack_outputs(sources["cf"], own_stacks, cf_reads)
+    elif service.params:
+        _need_no_stack_outputs(root, env, service)
+    compose_params = resolve_compose_params(
+        root,
+        replace(service, params=tuple(p for p in service.params if p[0] not in env.params)),
+        stage=env.stage,
+        env=ChainMap(dict(values.values), os.environ),
+        options=options,
+        sources=sources,
+    )
     return load_service(
         root / service.path,
         service.config_path,
         stage=env.stage,
         env=values.values,
-        params=env.params,
+        # Compose's `--param`s, under the environment's own (which may stand in for them)
+        params={**compose_params, **env.params},
         options=options,
         sources=sources,
+        config_file=service.config_file,
     )
+
+
+def _need_no_stack_outputs(root: Path, env: Environment, service: Service) -> None:
+    """A target with no stacks (local) has no `${service.Output}` for a Compose param:
+    each one is an error naming it, unless the environment gives the param itself."""
+    errors = []
+    for name, text in service.params:
+        if name in env.params:
+            continue
+        raw, where = compose_param(root, service.path, name) or (text, None)
+        for sibling, output in sibling_outputs(raw):
+            errors.append(
+                ShipwayError(
+                    f"param `{name}` reads output `{output}` of service `{sibling}`'s stack; "
+                    f"environment `{env.name}` deploys to the local target, which has no "
+                    "stack outputs",
+                    where,
+                    hint=f"give it in shipway.yml: `environments.{env.name}.params.{name}`, "
+                    "or deploy this environment to an aws target",
+                )
+            )
+    if errors:
+        raise ConfigErrors(errors)
 
 
 def pending_value(stack: str, output: str) -> str:
@@ -147,6 +190,20 @@ def _own_stack_outputs(
         if reads is not None:
             reads[(stack, output)] = None if value is None else str(value)
         return pending_value(stack, output) if value is None else value
+
+    return cf
+
+
+def _local_layer_outputs(real: SourceFn) -> SourceFn:
+    """On a local environment, `${cf:<stack>.<Name>LambdaLayerQualifiedArn}` asks no AWS:
+    it names the layer to the local runtime, which provides it when `<stack>` is a service
+    of the repository (targets/local/layers.py), and warns when it is not."""
+
+    def cf(call: SourceCall) -> Any:
+        stack, dot, output = (call.address or "").partition(".")
+        if dot and is_layer_output(output):
+            return local_layer_arn(stack, output)
+        return real(call)
 
     return cf
 
@@ -210,6 +267,7 @@ def _plan_run(
         if not isinstance(env.target, AwsTarget):
             try:
                 check_schedules(definition, service.config_path)
+                check_authorizers(definition, service.config_path)
             except ShipwayError as exc:
                 errors.append(exc)
                 continue

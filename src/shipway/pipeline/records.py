@@ -58,6 +58,7 @@ from shipway.model import (
     Event,
     Function,
     HttpRoute,
+    LayerArtifact,
     ServiceDefinition,
 )
 from shipway.pipeline.paths import StatePaths
@@ -104,7 +105,8 @@ def write_record(
                 {
                     "name": d.service,
                     "commit": built_at,
-                    "artifact": {"sha256": item.artifact.sha256, "size": item.artifact.size},
+                    "artifact": {"sha256": item.artifact.sha256, "size": item.artifact.size}
+                    | _layers_entry(item.artifact),
                     "code_key": f"serverless/{d.service}/{d.stage}/code-artifacts/"
                     f"{item.artifact.sha256}.zip",
                     "stack": item.stack,
@@ -131,6 +133,13 @@ def write_record(
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return final
+
+
+def _layers_entry(artifact: Artifact) -> dict[str, Any]:
+    """The layers' zips of a release's service (in the artifact store by their sha256)."""
+    if not artifact.layers:
+        return {}
+    return {"layers": {a.name: {"sha256": a.sha256, "size": a.size} for a in artifact.layers}}
 
 
 def read_record(paths: StatePaths, env: str, number: int) -> dict[str, Any]:
@@ -171,6 +180,18 @@ def release_request(paths: StatePaths, env: str, number: int) -> DeployRequest:
                 f"the artifact of `{name}` in release {number} of `{env}` is no longer in the "
                 f"artifact store ({zip_path})"
             )
+        layers = tuple(
+            LayerArtifact(
+                str(n), paths.artifact(name, str(d["sha256"])), str(d["sha256"]), int(d["size"])
+            )
+            for n, d in (entry["artifact"].get("layers") or {}).items()
+        )
+        for layer in layers:
+            if not layer.path.is_file():
+                raise NotFound(
+                    f"the zip of layer `{layer.name}` of `{name}` in release {number} of "
+                    f"`{env}` is no longer in the artifact store ({layer.path})"
+                )
         definition = definition_from(_read(folder / str(entry["definition"])))
         if name in local:  # the real values, from the local release's secrets.json
             functions = tuple(
@@ -182,7 +203,7 @@ def release_request(paths: StatePaths, env: str, number: int) -> DeployRequest:
         items.append(
             DeployInput(
                 definition=definition,
-                artifact=Artifact(name, zip_path, sha, int(entry["artifact"]["size"])),
+                artifact=Artifact(name, zip_path, sha, int(entry["artifact"]["size"]), layers),
                 depends_on=tuple(entry.get("depends_on") or ()),
                 template=template,
                 stack=str(entry.get("stack") or ""),

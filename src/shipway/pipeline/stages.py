@@ -52,6 +52,7 @@ from shipway.pipeline.records import write_record
 from shipway.pipeline.recovery import kill_group
 from shipway.source.git import is_ancestor, tracked_files
 from shipway.store.sqlite import Store
+from shipway.synth.layers import layer_sources
 from shipway.targets.protocol import Target
 
 __all__ = ["NOT_PACKAGED", "RunCancelled", "StageWork", "Superseded"]
@@ -176,7 +177,7 @@ class StageWork:
         # exported values are stored and shown: masked, as one may hold or contain a secret
         mask = Masker(secret)
         earlier = None if stage.force else self.store.find_build(key)
-        if earlier is not None and self._in_artifact_store(earlier.artifact.path):
+        if earlier is not None and self._artifact_kept(earlier.artifact):
             message = f"reused the build of {earlier.run_id}"
             log.write_text(f"{message} (same inputs, key {key[:12]})\n", encoding="utf-8")
             exported = mask.data(dict(earlier.exported))
@@ -215,6 +216,8 @@ class StageWork:
             # invisible in the sandbox; the workspace and scratch below the state directory
             # are bound back in
             hidden=(self.paths.home, self.repo, Path.home() / ".shipway"),
+            layers=layer_sources(sp.service.config_path, sp.definition.resolved),
+            has_functions=bool(sp.definition.functions),
         )
         result = run_build(request)
         self.store.forget_build_groups(run.id, name)  # every process it started has ended
@@ -356,6 +359,12 @@ class StageWork:
                 (self.notifier or default_notifier()).send(run_id, env.notify, message, log)
         except Exception as exc:  # nothing here may change the run or its exit
             print(f"shipway: warning: {run_id} not notified: {mask(str(exc))}", file=sys.stderr)
+
+    def _artifact_kept(self, artifact: Artifact) -> bool:
+        """The artifact and its layers' zips are all still in the artifact store."""
+        return all(
+            self._in_artifact_store(p) for p in (artifact.path, *(a.path for a in artifact.layers))
+        )
 
     def _in_artifact_store(self, path: Path) -> bool:
         """A stored build is reused only from the artifact store (never a path elsewhere)."""

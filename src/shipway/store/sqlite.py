@@ -24,6 +24,7 @@ from shipway.model import (
     Artifact,
     Job,
     JobState,
+    LayerArtifact,
     Release,
     ReleasedService,
     Run,
@@ -121,6 +122,10 @@ MIGRATIONS: tuple[str, ...] = (
     QUEUE_SCHEMA,
     # the branch heads last seen of the server's repository and of polled remotes (heads.py)
     HEADS_SCHEMA,
+    # a build's Lambda layer zips (`layers:`), JSON [{name, path, sha256, size}]; NULL: none
+    """
+    ALTER TABLE builds ADD COLUMN layers TEXT;
+    """,
 )
 
 
@@ -473,7 +478,8 @@ class Store(AccessRecords, QueueRecords, HeadRecords):
         with self._tx() as db:
             db.execute(
                 "INSERT OR REPLACE INTO builds (key, service, artifact_path, artifact_sha256,"
-                " artifact_size, exported, run_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                " artifact_size, exported, run_id, created_at, layers)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     key,
                     artifact.service,
@@ -483,6 +489,19 @@ class Store(AccessRecords, QueueRecords, HeadRecords):
                     json.dumps(dict(exported), sort_keys=True),
                     run_id,
                     time.time(),
+                    json.dumps(
+                        [
+                            {
+                                "name": a.name,
+                                "path": str(a.path),
+                                "sha256": a.sha256,
+                                "size": a.size,
+                            }
+                            for a in artifact.layers
+                        ]
+                    )
+                    if artifact.layers
+                    else None,
                 ),
             )
 
@@ -490,8 +509,16 @@ class Store(AccessRecords, QueueRecords, HeadRecords):
         row = self._db().execute("SELECT * FROM builds WHERE key = ?", (key,)).fetchone()
         if row is None:
             return None
+        layers = tuple(
+            LayerArtifact(str(d["name"]), Path(d["path"]), str(d["sha256"]), int(d["size"]))
+            for d in json.loads(row["layers"] or "[]")
+        )
         artifact = Artifact(
-            row["service"], Path(row["artifact_path"]), row["artifact_sha256"], row["artifact_size"]
+            row["service"],
+            Path(row["artifact_path"]),
+            row["artifact_sha256"],
+            row["artifact_size"],
+            layers,
         )
         return BuildRecord(key, artifact, json.loads(row["exported"]), row["run_id"])
 

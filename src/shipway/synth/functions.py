@@ -20,6 +20,7 @@ from shipway.synth.context import Context, FunctionInfo, check_keys
 from shipway.synth.core import deployment_bucket_name
 from shipway.synth.iam import custom_execution_role, role_resource_name
 from shipway.synth.jsutil import deep_sort, js_stringify
+from shipway.synth.layers import CompiledLayer
 
 __all__ = [
     "FUNCTION_KEYS",
@@ -100,7 +101,10 @@ def compile_functions(
     timestamp_ms: int,
     code_sha256: str | None,
     bucket_override: str | None,
+    layers: Mapping[str, CompiledLayer] | None = None,
 ) -> None:
+    """`layers`: the service's own layers by logical ID (a `{Ref: …}` to one puts its
+    code and configuration into the function's version hash, as the Framework does)."""
     provider = ctx.provider
     if str(provider.get("lambdaHashingVersion", "")) == "20200924":
         raise ctx.error(
@@ -214,7 +218,7 @@ def compile_functions(
         ctx.resources[fn.logical_id] = resource
 
         if _should_version(spec, provider):
-            versions.append((fn.key, *_version(fn, props, file_hash)))
+            versions.append((fn.key, *_version(fn, props, file_hash, layers or {})))
 
     for key, version_id, version in versions:
         ctx.resources[version_id] = version
@@ -234,15 +238,38 @@ def _should_version(spec: Mapping[str, Any], provider: Mapping[str, Any]) -> boo
     return bool(should_version)
 
 
+def _layer_configurations(
+    props: Mapping[str, Any], layers: Mapping[str, CompiledLayer]
+) -> list[tuple[str, CompiledLayer]]:
+    """functions.js extractLayerConfigurationsFromFunction: the `{Ref: …}` entries of
+    `Layers` that name a layer of this service (others are not part of the hash)."""
+    found = []
+    for entry in props.get("Layers") or []:
+        ref = entry.get("Ref") if isinstance(entry, dict) else None
+        if isinstance(ref, str) and ref in layers:
+            found.append((ref, layers[ref]))
+    return found
+
+
 def _version(
-    fn: FunctionInfo, props: Mapping[str, Any], file_hash: str
+    fn: FunctionInfo, props: Mapping[str, Any], file_hash: str, layers: Mapping[str, CompiledLayer]
 ) -> tuple[str, dict[str, Any]]:
-    """The function's `AWS::Lambda::Version`, named by the hash of the code and the config."""
+    """The function's `AWS::Lambda::Version`, named by the hash of the code and the config
+    (and of the code and configuration of the service's layers it references)."""
     hashed = copy.deepcopy(dict(props))
     for key in ("Code", "ReservedConcurrentExecutions", "Tags"):
         hashed.pop(key, None)
-    hashed["layerConfigurations"] = []
-    digest = hashlib.sha256(file_hash.encode() + js_stringify(deep_sort(hashed)).encode()).digest()
+    configurations = _layer_configurations(props, layers)
+    hashed["layerConfigurations"] = [
+        {"name": layer.name, "ref": ref, "properties": copy.deepcopy(dict(layer.properties))}
+        for ref, layer in configurations
+    ]
+    # the layers' zips by artifact path (`.serverless/<name>.zip`), sorted
+    layer_hashes = "".join(
+        layer.sha256_b64 for _, layer in sorted(configurations, key=lambda c: c[1].artifact_path)
+    )
+    text = file_hash + layer_hashes + js_stringify(deep_sort(hashed))
+    digest = hashlib.sha256(text.encode()).digest()
     version_props: dict[str, Any] = {
         "FunctionName": {"Ref": fn.logical_id},
         "CodeSha256": file_hash,

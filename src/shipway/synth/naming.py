@@ -24,6 +24,11 @@ __all__ = [
     "http_api_permission",
     "http_api_route",
     "lambda_api_gateway_permission",
+    "lambda_layer_hash_output",
+    "lambda_layer_logical_id",
+    "lambda_layer_output",
+    "lambda_layer_permission",
+    "lambda_layer_s3_key_output",
     "lambda_logical_id",
     "lambda_version_logical_id",
     "lambda_version_output",
@@ -132,6 +137,31 @@ def lambda_version_logical_id(fn: str, sha: str) -> str:
 
 def lambda_version_output(fn: str) -> str:
     return f"{lambda_logical_id(fn)}QualifiedArn"
+
+
+# ------------------------------------------------------------------ layers
+
+
+def lambda_layer_logical_id(layer: str) -> str:
+    return f"{normalized_function_name(layer)}LambdaLayer"
+
+
+def lambda_layer_permission(layer: str, account: str) -> str:
+    """As the Framework writes it: only the first `*` is replaced, nothing else."""
+    account_part = account.replace("*", "Wild", 1)
+    return f"{normalized_function_name(layer)}{account_part}LambdaLayerPermission"
+
+
+def lambda_layer_output(layer: str) -> str:
+    return f"{lambda_layer_logical_id(layer)}QualifiedArn"
+
+
+def lambda_layer_hash_output(layer: str) -> str:
+    return f"{lambda_layer_logical_id(layer)}Hash"
+
+
+def lambda_layer_s3_key_output(layer: str) -> str:
+    return f"{lambda_layer_logical_id(layer)}S3Key"
 
 
 # ------------------------------------------------------------------ REST API (http)

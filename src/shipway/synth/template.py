@@ -7,20 +7,22 @@ deployment ID and the artifact folder come from `timestamp_ms`).
 from __future__ import annotations
 
 import copy
+import posixpath
 from collections.abc import Mapping
 from typing import Any
 
 from shipway.config.service_check import TOP_LEVEL_KEYS as config_top_level_keys
 from shipway.config.variables.values import json_ready
 from shipway.errors import ShipwayError, Where
-from shipway.model import ServiceDefinition
+from shipway.model import LayerArtifact, ServiceDefinition
 from shipway.synth import naming
 from shipway.synth.context import Context, check_keys, unsupported
-from shipway.synth.core import compile_core
+from shipway.synth.core import compile_core, deployment_bucket_name
 from shipway.synth.events import COMPILERS
-from shipway.synth.functions import compile_functions, make_function_infos
+from shipway.synth.functions import artifact_directory, compile_functions, make_function_infos
 from shipway.synth.iam import compile_iam
 from shipway.synth.jsutil import lodash_merge
+from shipway.synth.layers import compile_layers, service_layers
 
 __all__ = [
     "PACKAGING_PLUGINS",
@@ -181,13 +183,6 @@ def _check(source: str, resolved: Mapping[str, Any], functions: Mapping[str, Any
     for key in resolved:
         if key not in TOP_LEVEL_KEYS:
             raise unsupported(source, key)
-    if resolved.get("layers"):
-        raise unsupported(
-            source,
-            "layers",
-            "Lambda layers defined in the service (`layers:`)",
-            hint="publish the layer from its own stack and reference it by ARN",
-        )
     provider = resolved.get("provider") or {}
     check_keys(source, "provider", provider, PROVIDER_KEYS)
     logs = provider.get("logs")
@@ -245,6 +240,8 @@ def synthesize(
     timestamp_ms: int | None = None,
     code_sha256: str | None = None,
     source: str = "serverless.yml",
+    layer_artifacts: Mapping[str, LayerArtifact] | None = None,
+    layer_keys: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """The CloudFormation template `serverless package` would write for `definition`.
 
@@ -282,6 +279,16 @@ def synthesize(
     )
     compile_core(ctx, deployment_bucket)
     compile_iam(ctx)
+    compiled_layers = compile_layers(
+        ctx,
+        service_layers(source, resolved),
+        directory=(
+            posixpath.dirname(artifact_key) if artifact_key else artifact_directory(ctx, timestamp)
+        ),
+        bucket_name=deployment_bucket_name(provider) or deployment_bucket,
+        code=layer_artifacts or {},
+        keys=layer_keys or {},
+    )
     compile_functions(
         ctx,
         package=package,
@@ -289,6 +296,7 @@ def synthesize(
         timestamp_ms=timestamp,
         code_sha256=code_sha256,
         bucket_override=deployment_bucket,
+        layers=compiled_layers,
     )
     for compiler in COMPILERS.values():
         compiler(ctx)

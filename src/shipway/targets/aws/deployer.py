@@ -239,10 +239,16 @@ class Deployer:
         return final
 
     def _upload(self, item: DeployInput, bucket: str) -> None:
+        """The service's zip (none for a service with no functions: its stack holds no
+        code) and its layers' zips, each under its content-addressed key."""
         definition, artifact = item.definition, item.artifact
-        key = code_key(definition.service, definition.stage, artifact.sha256)
-        if not self.client.object_exists(bucket, key):
-            self.client.put_file(bucket, key, artifact.path, artifact.sha256)
+        zips = [(layer.path, layer.sha256) for layer in artifact.layers]
+        if definition.functions:
+            zips.insert(0, (artifact.path, artifact.sha256))
+        for path, sha256 in zips:
+            key = code_key(definition.service, definition.stage, sha256)
+            if not self.client.object_exists(bucket, key):
+                self.client.put_file(bucket, key, path, sha256)
 
     def _change(
         self,

@@ -16,6 +16,7 @@ from shipway.model import (
     ServiceOutcome,
     ServiceResult,
 )
+from shipway.targets.local.authorizer_config import local_notes
 from shipway.targets.local.runtimes import local_runtime_warnings
 from shipway.targets.local.target import LocalTarget
 
@@ -52,11 +53,16 @@ class LocalReleases:
                 for c in plan.changes
             )
             return ApplyResult(request.env, False, failed, str(exc))
+        # what the local runtime does differently from AWS, said where the deploy is reported
+        # (and the runtimes it cannot run: their requests will fail)
+        deployed = set(plan.deployed)
         notes = {
-            s.definition.service: "".join(
-                f"; warning: {w}" for w in local_runtime_warnings(s.definition, older=False)
-            )
+            s.definition.service: [
+                *local_notes(s.definition),
+                *local_runtime_warnings(s.definition, older=False),
+            ]
             for s in request.services
+            if s.definition.service in deployed
         }
         return ApplyResult(
             request.env,
@@ -67,7 +73,9 @@ class LocalReleases:
                     ServiceOutcome.DEPLOYED
                     if c.action == DeployAction.DEPLOY
                     else ServiceOutcome.UNCHANGED,
-                    message=c.reason + notes.get(c.service, ""),
+                    # deploy_jobs puts a message that is not the reason after the reason
+                    message="; ".join(f"warning: {n}" for n in notes.get(c.service, ()))
+                    or c.reason,
                 )
                 for c in plan.changes
             ),

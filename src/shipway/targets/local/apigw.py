@@ -51,6 +51,7 @@ class Reply:
 class Route:
     function: str
     route: HttpRoute
+    authorizer: Any = None  # its authorizer's spec (authorizer_config.py); None: open
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,7 @@ class RouteMatch:
     function: str
     route: HttpRoute
     path_params: dict[str, str]
+    authorizer: Any = None
 
     @functools.cached_property
     def resource(self) -> str:
@@ -139,7 +141,7 @@ def match_route(routes: Iterable[Route], method: str, raw_path: str) -> RouteMat
         score, params = found
         rank = (0 if is_catch_all(r.route) else 1, 1 if m == method else 0, score)
         if best is None or rank > best[0]:
-            best = (rank, RouteMatch(r.function, r.route, params))
+            best = (rank, RouteMatch(r.function, r.route, params, r.authorizer))
     return best[1] if best else None
 
 

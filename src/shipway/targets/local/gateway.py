@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from shipway.errors import NotFound, ShipwayError
-from shipway.targets.local import apigw
+from shipway.targets.local import apigw, authorizers
+from shipway.targets.local.layers import layer_dirs
 from shipway.targets.local.pools import WorkerManager
 from shipway.targets.local.releases import (
     DeployedService,
@@ -79,6 +80,14 @@ def function_spec(
         stage=svc.stage or env,
         log_path=Path(state_dir) / "envs" / env / "logs" / f"{service}.log",
         state_dir=Path(state_dir),
+        layer_dirs=layer_dirs(
+            release_dir,
+            fn.layers,
+            {
+                name: {k: v["dir"] for k, v in s.layers.items()}
+                for name, s in manifest.services.items()
+            },
+        ),
     )
 
 
@@ -96,6 +105,7 @@ class Gateway:
         # env -> (its `current` link, what the link said, the release and its manifest): a
         # request whose readlink says the same needs no other file system call
         self._seen: dict[str, tuple[str, str, Path, ReleaseManifest]] = {}
+        self._authorizers = authorizers.Authorizers(self._invoke_authorizer)
 
     # ------------------------------------------------------------------ releases
 
@@ -190,9 +200,9 @@ class Gateway:
             table = self._routes.get(key)
         if table is None:
             table = [
-                apigw.Route(fn.name, route)
+                apigw.Route(fn.name, route, guard)
                 for fn in service.functions.values()
-                for route in fn.http_routes
+                for route, guard in zip(fn.http_routes, fn.route_authorizers, strict=True)
             ]
             with self._lock:
                 self._routes[key] = table
@@ -252,6 +262,17 @@ class Gateway:
             port=req.port,
         )
         event = apigw.build_event(info, match)
+        if match.authorizer is not None:  # open routes pay nothing for this
+            verdict = await self._authorizers.check(
+                match.authorizer,
+                info,
+                match,
+                event,
+                (env, str(release_dir), service_name, service.region),
+            )
+            if verdict.reply is not None:
+                return self._reply(verdict.reply, verdict.why)
+            authorizers.apply(verdict, event)
         spec = self.function_spec(env, release_dir, manifest, service_name, match.function)
         limit = (
             apigw.REST_INTEGRATION_TIMEOUT_S
@@ -277,6 +298,36 @@ class Gateway:
         if reply.status >= 500 and not _is_user_status(result.result, reply.status):
             append_log(spec, f"[ERROR] malformed Lambda proxy response: {result.result!r:.500}\n")
         return self._reply(reply, None, result.request_id)
+
+    async def _invoke_authorizer(
+        self, env: str, service: str, function: str, event: dict[str, Any]
+    ) -> InvokeResult | None:
+        """Run an authorizer function of the current release: `function` of `service`, or
+        (no service) the function deployed as `function` (`<service>-<stage>-<name>`)."""
+        found = self.current_release(env)
+        if found is None:
+            return None
+        release_dir, manifest = found
+        if not service:
+            named = [
+                (sname, fname)
+                for sname, svc in manifest.services.items()
+                for fname in svc.functions
+                if f"{sname}-{svc.stage or env}-{fname}" == function
+            ]
+            if not named:
+                return None
+            service, function = named[0]
+        svc = manifest.services.get(service)
+        if svc is None or function not in svc.functions:
+            return None
+        spec = self.function_spec(env, release_dir, manifest, service, function)
+        limit = min(float(spec.function.timeout), apigw.REST_INTEGRATION_TIMEOUT_S)
+        try:
+            return await self.workers.ainvoke(spec, event, limit)
+        except ShipwayError as e:
+            append_log(spec, f"[ERROR] authorizer: {e}\n")
+            return InvokeResult(ok=False, error_type="Runtime.Error", error_message=str(e))
 
     def _miss(self, kind: apigw.Kind, why: str) -> GatewayResponse:
         return self._reply(apigw.not_found(kind), why)

@@ -24,7 +24,7 @@ import os
 import re
 import secrets
 import shutil
-from collections.abc import Collection
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,7 @@ from shipway.config.dotenv import is_secret_key
 from shipway.errors import NotFound, ShipwayError
 from shipway.masking import MASK, Masker
 from shipway.model import Function, HttpRoute, ServiceDefinition
+from shipway.targets.local.authorizer_config import Spec, route_authorizers
 
 MANIFEST_FILE = "release.json"
 SECRETS_FILE = "secrets.json"
@@ -60,6 +61,11 @@ def _reserved(value: Any) -> int | None:
     return value
 
 
+def _padded(authorizers: Sequence[Spec | None], count: int) -> list[Spec | None]:
+    """One authorizer (or None) per route: none given means open routes."""
+    return [*authorizers, *[None] * (count - len(authorizers))]
+
+
 def _reserved_of(definition: ServiceDefinition, name: str) -> int | None:
     functions = definition.resolved.get("functions")
     doc = functions.get(name) if isinstance(functions, dict) else None
@@ -74,10 +80,11 @@ class DeployedFunction:
     timeout: int
     memory_size: int
     environment: dict[str, str] = field(default_factory=dict)
-    routes: list[dict[str, str]] = field(default_factory=list)  # {kind, method, path}
+    routes: list[dict[str, Any]] = field(default_factory=list)  # {kind, method, path}
     schedules: list[Any] = field(default_factory=list)  # the `schedule` events' config
     secret_keys: tuple[str, ...] = ()  # environment keys whose values are secret
     reserved_concurrency: int | None = None  # `reservedConcurrency`: caps its warm workers
+    layers: tuple[str, ...] = ()  # its layers the release holds, as `service/layer` (layers.py)
 
     @property
     def masker(self) -> Masker:
@@ -95,9 +102,19 @@ class DeployedFunction:
             for r in self.routes
         ]
 
+    @property
+    def route_authorizers(self) -> list[Spec | None]:
+        """Each route's authorizer (authorizer_config.py), in the order of `http_routes`."""
+        return [r.get("authorizer") for r in self.routes]
+
     @classmethod
     def from_function(
-        cls, fn: Function, secrets: Collection[str] = (), reserved: int | None = None
+        cls,
+        fn: Function,
+        secrets: Collection[str] = (),
+        reserved: int | None = None,
+        authorizers: Sequence[Spec | None] = (),
+        layers: tuple[str, ...] = (),
     ) -> DeployedFunction:
         """`secrets`: the secret values of the environment (a variable holding one is
         secret, whatever its name)."""
@@ -111,12 +128,17 @@ class DeployedFunction:
             timeout=int(fn.timeout),
             memory_size=int(fn.memory_size),
             environment=environment,
-            routes=[{"kind": r.kind, "method": r.method, "path": r.path} for r in fn.routes],
+            routes=[
+                {"kind": r.kind, "method": r.method, "path": r.path}
+                | ({"authorizer": a} if a is not None else {})
+                for r, a in zip(fn.routes, _padded(authorizers, len(fn.routes)), strict=True)
+            ],
             schedules=schedules,
             secret_keys=tuple(
                 sorted(k for k, v in environment.items() if is_secret_key(k) or mask(v) != v)
             ),
             reserved_concurrency=reserved,
+            layers=layers,
         )
 
     def to_dict(self, reveal: bool = False) -> dict[str, Any]:
@@ -124,17 +146,21 @@ class DeployedFunction:
         environment = dict(self.environment)
         if not reveal:
             environment.update({k: MASK for k in self.secret_keys if k in environment})
-        return {
-            "name": self.name,
-            "handler": self.handler,
-            "runtime": self.runtime,
-            "timeout": self.timeout,
-            "memory_size": self.memory_size,
-            "environment": environment,
-            "routes": [dict(r) for r in self.routes],
-            "schedules": list(self.schedules),
-            "secret_keys": list(self.secret_keys),
-        } | ({} if self.reserved_concurrency is None else {"reserved": self.reserved_concurrency})
+        return (
+            {
+                "name": self.name,
+                "handler": self.handler,
+                "runtime": self.runtime,
+                "timeout": self.timeout,
+                "memory_size": self.memory_size,
+                "environment": environment,
+                "routes": [dict(r) for r in self.routes],
+                "schedules": list(self.schedules),
+                "secret_keys": list(self.secret_keys),
+            }
+            | ({} if self.reserved_concurrency is None else {"reserved": self.reserved_concurrency})
+            | ({"layers": list(self.layers)} if self.layers else {})
+        )
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> DeployedFunction:
@@ -147,11 +173,13 @@ class DeployedFunction:
             environment={str(k): str(v) for k, v in d.get("environment", {}).items()},
             routes=[
                 {"kind": str(r["kind"]), "method": str(r["method"]), "path": str(r["path"])}
+                | ({"authorizer": dict(r["authorizer"])} if r.get("authorizer") else {})
                 for r in d.get("routes", [])
             ],
             schedules=list(d.get("schedules", [])),
             secret_keys=tuple(str(k) for k in d.get("secret_keys", [])),
             reserved_concurrency=_reserved(d.get("reserved")),
+            layers=tuple(str(x) for x in d.get("layers", [])),
         )
 
 
@@ -164,6 +192,8 @@ class DeployedService:
     region: str = "us-east-1"
     stage: str = ""
     commit: str = ""  # the commit of the run that deployed this content
+    # its own layers: {layer: {"sha256": of the zip, "dir": unpacked, relative to the release}}
+    layers: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @classmethod
     def from_definition(
@@ -173,27 +203,49 @@ class DeployedService:
         artifact_sha256: str,
         commit: str = "",
         secrets: Collection[str] = (),
+        function_layers: Mapping[str, tuple[str, ...]] | None = None,
+        layers: Mapping[str, dict[str, str]] | None = None,
     ) -> DeployedService:
+        """`function_layers`: each function's layers (`service/layer`); `layers`: the
+        service's own built layers (see `layers` above)."""
+        refs = function_layers or {}
         return cls(
             name=definition.service,
             dir=dir,
             artifact_sha256=artifact_sha256,
             functions={
-                f.name: DeployedFunction.from_function(f, secrets, _reserved_of(definition, f.name))
+                f.name: DeployedFunction.from_function(
+                    f,
+                    secrets,
+                    _reserved_of(definition, f.name),
+                    authorizers=route_authorizers(definition, f),
+                    layers=refs.get(f.name, ()),
+                )
                 for f in definition.functions
             },
             region=definition.region,
             stage=definition.stage,
             commit=commit,
+            layers={k: dict(v) for k, v in (layers or {}).items()},
         )
+
+    def layer_shas(self) -> dict[str, str]:
+        return {k: v.get("sha256", "") for k, v in self.layers.items()}
 
     def same_deployment(self, other: DeployedService) -> bool:
         """The same code and configuration (where it lives and who deployed it aside)."""
-        return (self.artifact_sha256, self.functions, self.region, self.stage) == (
+        return (
+            self.artifact_sha256,
+            self.functions,
+            self.region,
+            self.stage,
+            self.layer_shas(),
+        ) == (
             other.artifact_sha256,
             other.functions,
             other.region,
             other.stage,
+            other.layer_shas(),
         )
 
     def to_dict(self, reveal: bool = False) -> dict[str, Any]:
@@ -205,7 +257,7 @@ class DeployedService:
             "stage": self.stage,
             "commit": self.commit,
             "functions": {k: f.to_dict(reveal) for k, f in self.functions.items()},
-        }
+        } | ({"layers": {k: dict(v) for k, v in self.layers.items()}} if self.layers else {})
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> DeployedService:
@@ -219,6 +271,10 @@ class DeployedService:
             region=str(d.get("region", "us-east-1")),
             stage=str(d.get("stage", "")),
             commit=str(d.get("commit", "")),
+            layers={
+                str(k): {"sha256": str(v.get("sha256", "")), "dir": str(v.get("dir", ""))}
+                for k, v in (d.get("layers") or {}).items()
+            },
         )
 
 

@@ -11,6 +11,8 @@ from pathlib import Path
 from shipway.archive import sha256_of, unpack_zip
 from shipway.errors import DeployFailed, ShipwayError, Where
 from shipway.model import Artifact, DeployAction, DeployPlan, ServiceChange, ServiceDefinition
+from shipway.targets.local.authorizer_config import local_notes
+from shipway.targets.local.layers import LAYERS_DIR, LayerCatalog, function_layers
 from shipway.targets.local.releases import (
     MANIFEST_FILE,
     DeployedFunction,
@@ -47,11 +49,18 @@ class LocalTarget:
         depends_on = depends_on or {}
         changes: list[ServiceChange] = []
         deployed: set[str] = set()
+        catalog = LayerCatalog([d for d, _ in services])
         for definition, artifact in services:
             name = definition.service
             live = current.services.get(name) if current else None
+            refs, warnings = function_layers(definition, catalog)
             wanted = DeployedService.from_definition(
-                definition, name, artifact.sha256, secrets=self.secrets
+                definition,
+                name,
+                artifact.sha256,
+                secrets=self.secrets,
+                function_layers=refs,
+                layers={a.name: {"sha256": a.sha256, "dir": ""} for a in artifact.layers},
             )
             moved = sorted(d for d in depends_on.get(name, ()) if d in deployed)
             if force:
@@ -62,6 +71,8 @@ class LocalTarget:
                 reason = "new service"
             elif live.artifact_sha256 != artifact.sha256:
                 reason = "code changed"
+            elif live.layer_shas() != wanted.layer_shas():
+                reason = "layer code changed"
             elif not live.same_deployment(wanted):
                 reason = "configuration changed"
             elif moved:
@@ -74,6 +85,8 @@ class LocalTarget:
                 )
                 continue
             deployed.add(name)
+            if warnings:
+                reason += "; warning: " + "; ".join(warnings)
             changes.append(ServiceChange(name, DeployAction.DEPLOY, reason))
         return DeployPlan(env=env, commit=commit, changes=tuple(changes))
 
@@ -95,6 +108,7 @@ class LocalTarget:
         current = self.current_manifest(env)
         live_dir = store.current()
         staging = store.prepare(number)
+        catalog = LayerCatalog([d for d, _ in services])
         try:
             deployed: dict[str, DeployedService] = {}
             changes = {c.service: c for c in plan.changes}  # plan.change() scans: quadratic
@@ -111,12 +125,20 @@ class LocalTarget:
                     live = current.services[name]
                     folder = (live_dir[1] / live.dir).resolve()
                     relative = os.path.relpath(folder, store.path(number))
-                    deployed[name] = replace(live, dir=relative)
+                    layers = _moved_layers(live.layers, live_dir[1], store.path(number))
+                    deployed[name] = replace(live, dir=relative, layers=layers)
                     continue
-                fresh = DeployedService.from_definition(
-                    definition, name, artifact.sha256, plan.commit, self.secrets
-                )
                 same = current.services.get(name) if current and live_dir else None
+                refs, _ = function_layers(definition, catalog)
+                fresh = DeployedService.from_definition(
+                    definition,
+                    name,
+                    artifact.sha256,
+                    plan.commit,
+                    self.secrets,
+                    function_layers=refs,
+                    layers=self._layers(artifact, same, live_dir, staging, store.path(number)),
+                )
                 if same is not None and live_dir and same.artifact_sha256 == artifact.sha256:
                     # the same bytes are unpacked already (release folders are immutable): a
                     # redeploy of them (forced, or configuration alone changed) shares that
@@ -140,10 +162,39 @@ class LocalTarget:
                 services=deployed,
             )
             manifest.write(staging)
-            return store.commit(staging, number)
+            final = store.commit(staging, number)
         except BaseException:
             store.discard(staging)
             raise
+        for definition, _ in services:
+            if changes[definition.service].action != DeployAction.UNCHANGED:
+                log_authorizer_notes(store, definition)
+        return final
+
+    def _layers(
+        self,
+        artifact: Artifact,
+        live: DeployedService | None,
+        live_dir: tuple[int, Path] | None,
+        staging: Path,
+        final: Path,
+    ) -> dict[str, dict[str, str]]:
+        """The service's layers in the new release: a zip the live release holds already
+        keeps its folder (releases are immutable); others are unpacked into
+        `.layers/<service>/<layer>/`."""
+        out: dict[str, dict[str, str]] = {}
+        for layer in artifact.layers:
+            kept = live.layers.get(layer.name) if live is not None and live_dir else None
+            if kept is not None and live_dir and kept.get("sha256") == layer.sha256:
+                folder = (live_dir[1] / kept["dir"]).resolve()
+                out[layer.name] = {"sha256": layer.sha256, "dir": os.path.relpath(folder, final)}
+                continue
+            check_name("layer", layer.name)
+            verify_sha256(Artifact(artifact.service, layer.path, layer.sha256, layer.size))
+            relative = f"{LAYERS_DIR}/{artifact.service}/{layer.name}"
+            unpack_zip(layer.path, staging / relative)
+            out[layer.name] = {"sha256": layer.sha256, "dir": relative}
+        return out
 
     def release(
         self,
@@ -166,6 +217,16 @@ class LocalTarget:
         if current is None:
             return None
         return ReleaseManifest.load(current[1])
+
+
+def _moved_layers(
+    layers: dict[str, dict[str, str]], old_release: Path, new_release: Path
+) -> dict[str, dict[str, str]]:
+    """An unchanged service's layer folders, named relative to the new release."""
+    return {
+        k: {**v, "dir": os.path.relpath((old_release / v["dir"]).resolve(), new_release)}
+        for k, v in layers.items()
+    }
 
 
 def check_schedules(definition: ServiceDefinition, source: str) -> None:
@@ -219,6 +280,21 @@ def check_handlers(definition: ServiceDefinition, package: Path) -> None:
             + ", ".join(missing)
             + "; check the handler paths against the build's artifacts"
         )
+
+
+def log_authorizer_notes(store: ReleaseStore, definition: ServiceDefinition) -> None:
+    """What the local runtime does differently with the service's authorizers, as warnings
+    in the service's log (validate prints the same notes)."""
+    notes = local_notes(definition)
+    if not notes:
+        return
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    try:
+        store.logs_dir.mkdir(parents=True, exist_ok=True)
+        with open(store.logs_dir / f"{definition.service}.log", "a", encoding="utf-8") as f:
+            f.writelines(f"{stamp} [WARNING] {note}\n" for note in notes)
+    except OSError:
+        pass  # a log that cannot be written never fails a deploy
 
 
 def verify_sha256(artifact: Artifact) -> None:

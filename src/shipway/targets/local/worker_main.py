@@ -168,6 +168,9 @@ def main(argv: list[str]) -> int:
 
     os.chdir(service_dir)
     sys.path.insert(0, service_dir)
+    # then the function's layers, where Lambda puts /opt/python (after the task root)
+    layer_paths = os.environ.pop("SHIPWAY_LAYER_PATHS", "")
+    sys.path[1:1] = [p for p in layer_paths.split(os.pathsep) if p]
     # What the Lambda runtime adds after the task root: the AWS SDK, nothing else.
     runtime_libs = os.environ.pop("SHIPWAY_RUNTIME_LIBS", "")
     if runtime_libs:

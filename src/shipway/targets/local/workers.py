@@ -28,6 +28,7 @@ from typing import Any
 
 from shipway.masking import Masker
 from shipway.targets.local.apigw import new_request_id
+from shipway.targets.local.layers import node_paths, python_paths
 from shipway.targets.local.output import WorkerOutput
 from shipway.targets.local.releases import DeployedFunction
 from shipway.targets.local.runtimes import family, worker_command
@@ -50,12 +51,15 @@ class FunctionSpec:
     stage: str
     log_path: Path
     state_dir: Path
+    layer_dirs: tuple[Path, ...] = ()  # its layers' unpacked folders, in order (`/opt`)
 
     @functools.cached_property
     def key(self) -> tuple[str, str, str, str]:
         """Pools are shared by every release that carries the same code and configuration
         (an unchanged service keeps its folder), so its workers stay warm across releases."""
-        config = json.dumps(self.function.to_dict(reveal=True), sort_keys=True)
+        config = json.dumps(
+            [self.function.to_dict(reveal=True), [str(d) for d in self.layer_dirs]], sort_keys=True
+        )
         return (self.env, str(self.service_dir.resolve()), self.function.name, config)
 
     @functools.cached_property
@@ -155,6 +159,11 @@ def worker_environment(spec: FunctionSpec) -> dict[str, str]:
     )
     if family(fn.runtime) == "python":
         env["SHIPWAY_RUNTIME_LIBS"] = str(runtime_libraries(spec.state_dir))
+    if spec.layer_dirs and fn.runtime.startswith("python"):
+        env["SHIPWAY_LAYER_PATHS"] = os.pathsep.join(python_paths(spec.layer_dirs, fn.runtime))
+    if spec.layer_dirs and fn.runtime.startswith("nodejs"):
+        # Lambda's NODE_PATH: the layers' folders, then the runtime's
+        env["NODE_PATH"] = os.pathsep.join(node_paths(spec.layer_dirs, fn.runtime))
     return env
 
 
