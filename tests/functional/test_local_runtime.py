@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import stat
 import threading
 import time
@@ -325,11 +326,32 @@ def test_invoke_function_one_shot(state: Path) -> None:
         invoke_function(state, "prod", "accounts", "info", {})
 
 
-def test_node_runtime_is_a_clear_error(state: Path, tmp_path: Path) -> None:
+@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
+def test_node_functions_run_and_other_runtimes_are_a_clear_error(
+    state: Path, tmp_path: Path
+) -> None:
     node = Function("node", "index.handler", "nodejs18.x", 3, 128, {})
-    LocalTarget(state).release("dev", 2, "c", [service("accounts", tmp_path / "n", "two", node)])
-    with pytest.raises(ShipwayError, match=r"runtime `nodejs18.x` is not supported"):
-        invoke_function(state, "dev", "accounts", "node", {})
+    java = Function("java", "com.example.Handler", "java17", 3, 128, {})
+    target = LocalTarget(state)
+    target.release("dev", 2, "c", [service("accounts", tmp_path / "n", "two", node, java)])
+    r = invoke_function(state, "dev", "accounts", "node", {})
+    assert r.ok and r.result == 1
+    with pytest.raises(ShipwayError, match=r"the local runtime cannot run java17"):
+        invoke_function(state, "dev", "accounts", "java", {})
+
+
+def test_without_node_a_nodejs_release_fails_before_the_switch(
+    state: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))  # no node on it
+    node = Function("node", "index.handler", "nodejs18.x", 3, 128, {})
+    with pytest.raises(
+        DeployFailed,
+        match=r"function `node`: the local runtime cannot run nodejs18.x: node is not installed",
+    ):
+        LocalTarget(state).release("dev", 2, "c", [service("accounts", tmp_path / "n", "v", node)])
+    current = LocalTarget(state).store("dev").current()
+    assert current is not None and current[0] == 1
 
 
 def test_a_release_whose_handler_is_not_in_the_package_never_goes_live(

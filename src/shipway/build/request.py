@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from shipway.model import BuildSpec
+from shipway.model import BuildSpec, ServiceDefinition
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,9 @@ class BuildRequest:
     # called with the id of every process group the build starts, so that a run whose
     # process was killed can have its builds killed by the next command
     on_spawn: Callable[[int], None] | None = None
+    # the service's serverless.yml, resolved: its runtimes choose the default build (npm for
+    # a Node.js service, pip otherwise) and its handlers what esbuild builds; None: pip
+    definition: ServiceDefinition | None = None
     # the service's `layers:`: (name, folder relative to the service, patterns), zipped
     # after the build; the service's own package leaves their folders out
     # (or, 4th, the zip the build left, for `package.artifact`)

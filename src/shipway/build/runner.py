@@ -31,8 +31,10 @@ from pathlib import Path
 
 from shipway.build.cache import CacheEntry, plan_cache, restore_cache, save_cache
 from shipway.build.errors import BuildCancelled, BuildFailed, BuildTimedOut
+from shipway.build.esbuild import find_esbuild, tool_root
 from shipway.build.layers import layer_excludes, zip_layers
 from shipway.build.logs import BuildLog
+from shipway.build.node import is_node_service, node_default_build
 from shipway.build.notices import ignored_locally, report_runtimes
 from shipway.build.package import (
     DEFAULT_EXCLUDES,
@@ -108,15 +110,27 @@ class _Build:
 
     def default(self, env: dict[str, str]) -> None:
         req = self.req
-        files, error = default_build(
-            self.procs,
-            req.service_dir,
-            req.package_patterns,
-            self.package_excludes,
-            env,
-            self.tmp,
-            req.has_functions,
-        )
+        if req.definition is not None and req.has_functions and is_node_service(req.definition):
+            files, error = node_default_build(
+                self.procs,
+                req.definition,
+                req.service_dir,
+                req.package_patterns,
+                self.package_excludes,
+                env,
+                self.tmp,
+                req.network,
+            )
+        else:
+            files, error = default_build(
+                self.procs,
+                req.service_dir,
+                req.package_patterns,
+                self.package_excludes,
+                env,
+                self.tmp,
+                req.has_functions,
+            )
         if error is not None:
             self.fail(error)
             return
@@ -262,12 +276,22 @@ def _isolation(
         empty=empty,
         hidden=req.hidden,
         network=req.network,
+        readonly=_tools(req),
     )
     log.agent(
         "Build sandbox: bubblewrap; writable: the workspace and the build's own folder; "
         f"network {'on' if req.network else 'off'}"
     )
     return lambda: Sandbox(bwrap, layout)
+
+
+def _tools(req: BuildRequest) -> tuple[Path, ...]:
+    """Installed tools a default build runs from outside the workspace (esbuild), shown
+    read-only in the sandbox even when a hidden path or its /tmp covers them."""
+    if req.buildspec is not None or not is_node_service(req.definition):
+        return ()
+    tool = find_esbuild(req.service_dir)
+    return (tool_root(tool),) if tool is not None else ()
 
 
 def _outside_workspace(req: BuildRequest) -> str | None:

@@ -142,6 +142,7 @@ class Layout:
     empty: Path  # an empty file, bound over hidden files (a /dev/null bind would be nodev)
     hidden: tuple[Path, ...] = ()  # invisible: an empty tmpfs (folders) or an empty file
     network: bool = True
+    readonly: tuple[Path, ...] = ()  # tools the build runs (esbuild), bound back read-only
 
 
 def _under(path: Path, parent: Path) -> bool:
@@ -170,7 +171,7 @@ def bwrap_argv(bwrap: str, layout: Layout) -> list[str]:
             argv += ["--tmpfs", str(path)]
         else:
             argv += ["--ro-bind", str(layout.empty), str(path)]
-    for root in _python_roots():
+    for root in [*_python_roots(), *_existing(layout.readonly)]:
         # a virtualenv under /tmp (a CI checkout) is covered by the build's own /tmp too
         covered = _under(root, Path("/tmp")) or any(_under(root, h) for h in hidden)
         if covered and root.exists():

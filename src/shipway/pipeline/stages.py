@@ -212,6 +212,7 @@ class StageWork:
             on_spawn=lambda pgid: self.store.add_build_group(run.id, name, pgid),
             sandbox=plan.project.build.sandbox,
             network=plan.project.build.network,
+            definition=sp.definition,
             # invisible in the sandbox; the workspace and scratch below the state directory
             # are bound back in
             hidden=(self.paths.home, self.repo, Path.home() / ".shipway"),

@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from shipway.build.node import check_node_build
 from shipway.config.dotenv import EnvValues
 from shipway.config.framework_schema import validation_mode
 from shipway.config.serverless import ServiceErrors
@@ -30,6 +31,7 @@ from shipway.synth.context import Unsupported
 from shipway.synth.template import plugin_warnings, support_problems
 from shipway.targets.local.authorizer_config import check_authorizers
 from shipway.targets.local.notes import local_notes
+from shipway.targets.local.runtimes import local_runtime_warnings
 from shipway.targets.local.target import check_schedules
 
 __all__ = ["Verdict", "service_verdict", "unknown_key_warnings"]
@@ -89,6 +91,11 @@ def service_verdict(
     except ShipwayError as exc:
         return Verdict(None, _lined(root, [exc]))
     errors = support_problems(definition, source)
+    if not service.buildspec_path:  # the default build: npm / esbuild settings it reads
+        try:
+            check_node_build(definition, source)
+        except ShipwayError as exc:
+            errors.append(exc)
     notes: list[str] = []
     if not errors and not isinstance(env.target, AwsTarget):
         # what the local runtime must do itself: fire the schedules, enforce the authorizers
@@ -101,6 +108,7 @@ def service_verdict(
         except ShipwayError as exc:
             errors.append(exc)
         notes += local_notes(definition)  # logs, tracing, roles: no meaning on 127.0.0.1
+        notes += local_runtime_warnings(definition)  # runtimes this machine cannot run
     warnings = [
         *unknown_key_warnings(definition, source),
         *(ShipwayError(w, Where(source, key="plugins")) for w in plugin_warnings(definition)),

@@ -98,6 +98,9 @@ PROVIDER_KEYS = frozenset(
     }
 )
 
+#: packaging plugins whose work Shipway's default build does itself (build/esbuild.py)
+BUILT_PLUGINS = frozenset({"serverless-esbuild"})
+
 _RESOURCES_KEYS = (
     "Resources",
     "Outputs",
@@ -134,7 +137,7 @@ def plugin_warnings(definition: ServiceDefinition) -> list[str]:
     return [
         f"plugin `{name}` changes only packaging: Shipway builds the code itself and ignores it"
         for name in _plugins(definition.resolved)
-        if name in PACKAGING_PLUGINS
+        if name in PACKAGING_PLUGINS and name not in BUILT_PLUGINS
     ]
 
 

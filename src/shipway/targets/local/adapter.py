@@ -17,6 +17,7 @@ from shipway.model import (
     ServiceResult,
 )
 from shipway.targets.local.authorizer_config import local_notes
+from shipway.targets.local.runtimes import local_runtime_warnings
 from shipway.targets.local.target import LocalTarget
 
 __all__ = ["LocalReleases"]
@@ -59,9 +60,13 @@ class LocalReleases:
             )
             return ApplyResult(request.env, False, failed, str(exc))
         # what the local runtime does differently from AWS, said where the deploy is reported
+        # (and the runtimes it cannot run: their requests will fail)
         deployed = set(plan.deployed)
         notes = {
-            s.definition.service: local_notes(s.definition)
+            s.definition.service: [
+                *local_notes(s.definition),
+                *local_runtime_warnings(s.definition, older=False),
+            ]
             for s in request.services
             if s.definition.service in deployed
         }

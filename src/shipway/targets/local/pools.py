@@ -22,7 +22,8 @@ from collections.abc import Collection, Coroutine
 from typing import Any, TypeVar
 
 from shipway.errors import ShipwayError
-from shipway.targets.local.workers import FunctionSpec, InvokeResult, Worker, worker_command
+from shipway.targets.local.runtimes import worker_command
+from shipway.targets.local.workers import FunctionSpec, InvokeResult, Worker
 
 DEFAULT_MAX_WORKERS = 8
 T = TypeVar("T")

@@ -29,6 +29,7 @@ from shipway.targets.local.releases import (
     ReleaseStore,
     check_name,
 )
+from shipway.targets.local.runtimes import cannot_run, family
 from shipway.targets.local.schedules import parse_schedules
 from shipway.targets.local.wsevents import check_websockets
 
@@ -152,10 +153,12 @@ class LocalTarget:
                     # redeploy of them (forced, or configuration alone changed) shares that
                     # folder instead of writing every file again
                     folder = (live_dir[1] / same.dir).resolve()
+                    check_runtimes(definition)
                     check_handlers(definition, folder)
                     relative = os.path.relpath(folder, store.path(number))
                     deployed[name] = replace(fresh, dir=relative)
                     continue
+                check_runtimes(definition)
                 verify_sha256(artifact)
                 unpack_zip(artifact.path, staging / name)
                 check_handlers(definition, staging / name)
@@ -271,16 +274,34 @@ def _check_integrations(fn: Function) -> None:
 _HANDLER_FILES = {"python": (".py", "/__init__.py"), "nodejs": (".js", ".mjs", ".cjs")}
 
 
+def check_runtimes(definition: ServiceDefinition) -> None:
+    """A Node.js function with no `node` on this machine fails the deploy, not its requests
+    (other runtimes with no local worker are warnings: see `local_runtime_warnings`)."""
+    for fn in definition.functions:
+        problem = cannot_run(fn.runtime)
+        if problem is not None and family(fn.runtime) is not None:
+            raise DeployFailed(f"service `{definition.service}`, function `{fn.name}`: {problem}")
+
+
+def handler_module(runtime: str, handler: str) -> str:
+    """The module part of a handler: Node.js splits the last path segment at its first
+    `.` (`src/app.routes.get` is `src/app`, export `routes.get`), Python at its last."""
+    if family(runtime) == "nodejs":
+        folder, _, last = handler.rpartition("/")
+        return (folder + "/" if folder else "") + last.split(".", 1)[0]
+    return handler.rsplit(".", 1)[0]
+
+
 def check_handlers(definition: ServiceDefinition, package: Path) -> None:
     """Every function's handler module is in its package, or the deploy fails before
     anything is switched (a release whose handlers cannot load must never go live)."""
     missing = []
     for fn in definition.functions:
-        family = next((f for f in _HANDLER_FILES if fn.runtime.startswith(f)), None)
-        module = fn.handler.rsplit(".", 1)[0]
-        if family is None or "." not in fn.handler:
+        kind = family(fn.runtime)
+        if kind is None or "." not in fn.handler:
             continue
-        candidates = [module + suffix for suffix in _HANDLER_FILES[family]]
+        module = handler_module(fn.runtime, fn.handler)
+        candidates = [module + suffix for suffix in _HANDLER_FILES[kind]]
         if not any((package / c).is_file() for c in candidates):
             missing.append(f"`{fn.name}` ({fn.handler}: no {' or '.join(candidates)})")
     if missing:
@@ -319,4 +340,11 @@ def verify_sha256(artifact: Artifact) -> None:
         )
 
 
-__all__ = ["MANIFEST_FILE", "LocalTarget", "check_handlers", "check_schedules", "verify_sha256"]
+__all__ = [
+    "MANIFEST_FILE",
+    "LocalTarget",
+    "check_handlers",
+    "check_runtimes",
+    "check_schedules",
+    "verify_sha256",
+]

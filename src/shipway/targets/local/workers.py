@@ -21,21 +21,19 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from shipway.errors import ShipwayError
 from shipway.masking import Masker
 from shipway.targets.local.apigw import new_request_id
 from shipway.targets.local.endpoints import local_endpoints
 from shipway.targets.local.layers import node_paths, python_paths
 from shipway.targets.local.output import WorkerOutput
 from shipway.targets.local.releases import DeployedFunction
+from shipway.targets.local.runtimes import family, worker_command
 
-WORKER_SCRIPT = Path(__file__).with_name("worker_main.py")
 # Below malloc's mmap threshold: a larger read buffer is mapped and unmapped per response.
 _READ = 1 << 16
 _PASS_THROUGH_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT")
@@ -121,14 +119,6 @@ def _append(spec: FunctionSpec, text: str) -> None:
         pass
 
 
-def worker_command(runtime: str) -> list[str]:
-    """Python without site-packages (-S) and without the caller's environment (-I): a
-    handler sees its package, the standard library and the AWS SDK, as on Lambda."""
-    if runtime.startswith("python3"):
-        return [sys.executable, "-I", "-S", "-u", str(WORKER_SCRIPT)]
-    raise ShipwayError(f"runtime `{runtime}` is not supported by the local runtime yet")
-
-
 def runtime_libraries(state_dir: Path) -> Path:
     """A folder holding (as links) only the packages Lambda's runtime provides, made once."""
     folder = state_dir / "runtime" / "python"
@@ -167,9 +157,10 @@ def worker_environment(spec: FunctionSpec) -> dict[str, str]:
             "AWS_EXECUTION_ENV": f"AWS_Lambda_{fn.runtime}",
             "LAMBDA_TASK_ROOT": str(spec.service_dir),
             "_HANDLER": fn.handler,
-            "SHIPWAY_RUNTIME_LIBS": str(runtime_libraries(spec.state_dir)),
         }
     )
+    if family(fn.runtime) == "python":
+        env["SHIPWAY_RUNTIME_LIBS"] = str(runtime_libraries(spec.state_dir))
     if spec.layer_dirs and fn.runtime.startswith("python"):
         env["SHIPWAY_LAYER_PATHS"] = os.pathsep.join(python_paths(spec.layer_dirs, fn.runtime))
     if spec.layer_dirs and fn.runtime.startswith("nodejs"):
