@@ -99,14 +99,6 @@ def _scopes(view: AuthorizerView) -> list[str]:
 
 
 def _rest_spec(definition: ServiceDefinition, key: str, view: AuthorizerView) -> Spec:
-    if view.kind == "iam":
-        return {"kind": "iam", "api": "rest"}
-    if view.kind == "external":
-        raise _fail(
-            key,
-            "an `authorizerId` (an authorizer outside the stack) has no local "
-            "meaning: the local runtime cannot run it",
-        )
     label = str(view.name or "authorizer")
     if view.kind == "cognito":
         arn = view.provider_arns[0] if view.provider_arns else None
@@ -149,14 +141,6 @@ def _rest_spec(definition: ServiceDefinition, key: str, view: AuthorizerView) ->
 
 
 def _http_api_spec(definition: ServiceDefinition, key: str, view: AuthorizerView) -> Spec:
-    if view.kind == "iam":
-        return {"kind": "iam", "api": "httpApi"}
-    if view.kind == "external":
-        raise _fail(
-            key,
-            "an authorizer `id` (an authorizer outside the stack) has no local "
-            "meaning: the local runtime cannot run it",
-        )
     name = str(view.config_key or view.name)
     at = f"provider.httpApi.authorizers.{name}"
     if view.kind == "lambda-request":
@@ -196,7 +180,17 @@ def route_authorizers(definition: ServiceDefinition, fn: Function) -> list[Spec 
             out.append(None)
             continue
         key = f"functions.{fn.name}.events[{index}].{view.api}.authorizer"
-        if view.api == "http":
+        api = "rest" if view.api == "http" else "httpApi"
+        if view.kind == "iam":
+            out.append({"kind": "iam", "api": api})
+        elif view.kind == "external":
+            what = "an `authorizerId`" if api == "rest" else "an authorizer `id`"
+            raise _fail(
+                key,
+                f"{what} (an authorizer outside the stack) has no local "
+                "meaning: the local runtime cannot run it",
+            )
+        elif api == "rest":
             out.append(_rest_spec(definition, key, view))
         else:
             out.append(_http_api_spec(definition, key, view))
