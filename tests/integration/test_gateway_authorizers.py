@@ -110,6 +110,14 @@ def F(name: str, handler: str, count: Path, *events: tuple[str, dict[str, Any]])
 
 
 def definition(name: str, functions: tuple[Function, ...], **resolved: Any) -> ServiceDefinition:
+    # the resolved document, as loading keeps it: the authorizers are read from it
+    resolved.setdefault(
+        "functions",
+        {
+            f.name: {"handler": f.handler, "events": [{e.type: e.config} for e in f.events]}
+            for f in functions
+        },
+    )
     return ServiceDefinition(
         service=name,
         stage="dev",
@@ -262,7 +270,11 @@ def release(state: Path, tmp: Path, count: Path, jwks_file: Path) -> None:
                         "issuerUrl": ISSUER,
                         "audience": ["my-api"],
                     },
-                    "nokeys": {"issuerUrl": "https://nowhere.example.com/", "audience": "x"},
+                    "nokeys": {
+                        "identitySource": "$request.header.Authorization",  # schema: required
+                        "issuerUrl": "https://nowhere.example.com/",
+                        "audience": "x",
+                    },
                     "v1": {
                         "type": "request",
                         "functionName": "v1",

@@ -32,6 +32,14 @@ def service(*events: tuple[str, Any], **resolved: Any) -> ServiceDefinition:
             routes,
         ),
     )
+    # the resolved document, as loading keeps it: the authorizers are read from it
+    resolved.setdefault(
+        "functions",
+        {
+            "auth": {"handler": "h.auth"},
+            "api": {"handler": "h.api", "events": [{kind: cfg} for kind, cfg in events]},
+        },
+    )
     return ServiceDefinition("svc", "dev", "us-east-1", "python3.11", fns, resolved=resolved)
 
 
@@ -71,11 +79,12 @@ def test_cognito_is_a_jwt_authorizer_of_the_pool_issuer() -> None:
 
 
 JWT_A = {"name": "jwt", "scopes": ["a"]}
+ID = "$request.header.Authorization"  # the Framework requires it of a JWT authorizer
 
 
 def test_http_api_jwt_and_request_authorizers() -> None:
     authorizers = {
-        "jwt": {"issuerUrl": "https://i/", "audience": "aud1"},
+        "jwt": {"issuerUrl": "https://i/", "audience": "aud1", "identitySource": ID},
         "lam": {"type": "request", "functionName": "auth", "enableSimpleResponses": True},
     }
     definition = service(
@@ -138,7 +147,13 @@ def test_refusals_name_the_file_and_key(
 def test_malformed_jwks_is_refused() -> None:
     definition = service(
         ("httpApi", {"method": "GET", "path": "/x", "authorizer": {"name": "jwt"}}),
-        provider={"httpApi": {"authorizers": {"jwt": {"issuerUrl": "https://i/"}}}},
+        provider={
+            "httpApi": {
+                "authorizers": {
+                    "jwt": {"issuerUrl": "https://i/", "audience": "a", "identitySource": ID}
+                }
+            }
+        },
         custom={"shipway": {"jwks": {"https://i/": "./jwks.json"}}},
     )
     with pytest.raises(ShipwayError, match="JWKS document"):

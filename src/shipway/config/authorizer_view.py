@@ -19,7 +19,7 @@ from shipway.config.http_api_authorizers import (
 )
 from shipway.model import ServiceDefinition
 
-__all__ = ["AuthorizerView", "Kind", "route_authorizer"]
+__all__ = ["AuthorizerView", "Kind", "http_event_indexes", "route_authorizer"]
 
 Kind = Literal["lambda-token", "lambda-request", "jwt", "cognito", "iam", "external"]
 
@@ -51,6 +51,7 @@ class AuthorizerView:
     payload_version: str | None  # HTTP API Lambda authorizers: `1.0` or `2.0`
     simple_responses: bool
     provider_arns: tuple[Any, ...]  # Cognito user pools
+    config_key: str | None = None  # HTTP API: its key under `provider.httpApi.authorizers`
 
 
 def route_authorizer(
@@ -84,6 +85,16 @@ def route_authorizer(
         )
         return _http_api_view(route) if route else None
     return None
+
+
+def http_event_indexes(definition: ServiceDefinition, function: str) -> list[int]:
+    """The indexes of `functions.<function>.events` that are `http` / `httpApi` events."""
+    events = (_functions(definition.resolved).get(function) or {}).get("events") or []
+    return [
+        i
+        for i, event in enumerate(events if isinstance(events, list) else [])
+        if isinstance(event, dict) and len(event) == 1 and next(iter(event)) in ("http", "httpApi")
+    ]
 
 
 def _functions(resolved: Mapping[str, Any]) -> dict[str, Any]:
@@ -160,4 +171,5 @@ def _http_api_view(route: HttpApiRouteAuthorizer) -> AuthorizerView:
         payload_version=auth.payload_version if auth and kind == "lambda-request" else None,
         simple_responses=bool(auth.simple_responses) if auth else False,
         provider_arns=(),
+        config_key=auth.key if auth else None,
     )

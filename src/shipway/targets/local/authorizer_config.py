@@ -1,5 +1,7 @@
-"""The authorizer of each `http` / `httpApi` route, read from the events as the Framework
-accepts them, turned into plain data the local gateway enforces (kept in release.json).
+"""What the local gateway enforces for each `http` / `httpApi` route, as plain data kept in
+release.json. The settings are read once, by shipway.config.authorizer_view (the parser
+synthesis uses too); this module only adds what is local: the JSON spec, the JWKS of
+`custom.shipway.jwks`, the refusals of what 127.0.0.1 cannot enforce, and the notes.
 
 One spec per route (None: an open route). Kinds:
 
@@ -18,6 +20,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from shipway.config.authorizer_view import AuthorizerView, http_event_indexes, route_authorizer
 from shipway.errors import ShipwayError, Where
 from shipway.model import Function, ServiceDefinition
 
@@ -27,6 +30,7 @@ _COGNITO_ARN = re.compile(r"^arn:aws[\w-]*:cognito-idp:([\w-]+):\d+:userpool/([\
 _LAMBDA_ARN = re.compile(r"^arn:aws[\w-]*:lambda:[\w-]+:\d+:function:([\w-]+)(?::[\w$-]+)?$")
 _REST_SOURCE = re.compile(r"^method\.request\.(header|querystring)\.(.+)$")
 _HTTP_API_SOURCE = re.compile(r"^\$request\.(header|querystring)\.(.+)$")
+_DEFAULT_IDENTITY = [["header", "Authorization"]]
 
 
 class AuthorizerError(ShipwayError):
@@ -37,19 +41,11 @@ def _fail(key: str, message: str, hint: str | None = None) -> AuthorizerError:
     return AuthorizerError(message, Where("serverless.yml", key=key), hint)
 
 
-def _functions(definition: ServiceDefinition) -> set[str]:
-    return {f.name for f in definition.functions}
-
-
-def _sources(key: str, value: Any, api: str) -> list[list[str]]:
+def _sources(key: str, values: tuple[Any, ...], api: str) -> list[list[str]]:
     """Identity sources as [where, name] pairs: `header` / `querystring`."""
-    if value is None:
-        return []
-    items = value if isinstance(value, list) else str(value).split(",")
     pattern = _REST_SOURCE if api == "rest" else _HTTP_API_SOURCE
     out: list[list[str]] = []
-    for item in items:
-        text = str(item).strip()
+    for text in (t.strip() for v in values for t in str(v).split(",") if t.strip()):
         found = pattern.match(text)
         if not found:
             example = (
@@ -66,27 +62,15 @@ def _sources(key: str, value: Any, api: str) -> list[list[str]]:
     return out
 
 
-def _ttl(key: str, value: Any, default: int) -> int:
-    if value is None:
-        return default
-    try:
-        ttl = int(value)
-    except (TypeError, ValueError):
-        raise _fail(f"{key}.resultTtlInSeconds", "must be a number of seconds") from None
-    if not 0 <= ttl <= 3600:
-        raise _fail(f"{key}.resultTtlInSeconds", "must be between 0 and 3600 seconds")
-    return ttl
-
-
-def _jwks(definition: ServiceDefinition, *names: str) -> Any:
-    """The JWKS configured for the first of `names` (authorizer name, issuer URL) or None."""
+def _jwks(definition: ServiceDefinition, *names: Any) -> Any:
+    """The JWKS configured for the first of `names` (authorizer name, ARN, issuer) or None."""
     custom = definition.resolved.get("custom")
     shipway = custom.get("shipway") if isinstance(custom, Mapping) else None
     table = shipway.get("jwks") if isinstance(shipway, Mapping) else None
     if not isinstance(table, Mapping):
         return None
     for name in names:
-        doc = table.get(name) if name else None
+        doc = table.get(name) if isinstance(name, str) and name else None
         if doc is None:
             continue
         if not (isinstance(doc, Mapping) and isinstance(doc.get("keys"), list)):
@@ -99,87 +83,47 @@ def _jwks(definition: ServiceDefinition, *names: str) -> Any:
     return None
 
 
-def _lambda_target(
-    definition: ServiceDefinition, key: str, name: str | None, arn: Any
-) -> dict[str, str]:
-    if name is not None:
-        if name not in _functions(definition):
-            raise _fail(key, f"authorizer function `{name}` is not a function of this service")
-        return {"function": name}
-    found = _LAMBDA_ARN.match(str(arn)) if isinstance(arn, str) else None
+def _lambda_target(view: AuthorizerView) -> dict[str, str]:
+    """The authorizer function: of this service, or by ARN a deployed name locally."""
+    if view.function is not None:
+        return {"function": view.function}
+    arn = view.function_arn
+    found = _LAMBDA_ARN.match(arn) if isinstance(arn, str) else None
     if found is None:
         return {"physical": "", "arn": str(arn)}  # unknown locally: refused at request time
     return {"physical": found.group(1), "arn": str(arn)}
 
 
-def rest_authorizer(definition: ServiceDefinition, key: str, raw: Any) -> Spec | None:
-    """The spec of an `http` event's `authorizer:` (as the Framework's getAuthorizer reads it)."""
-    if raw is None:
-        return None
-    key = f"{key}.authorizer"
-    name: str | None = None
-    arn: Any = None
-    options: Mapping[str, Any] = {}
-    kind: str | None = None
-    if isinstance(raw, str):
-        if raw.upper() == "AWS_IAM":
-            return {"kind": "iam", "api": "rest"}
-        if ":" in raw:
-            arn = raw
-        else:
-            name = raw
-    elif isinstance(raw, Mapping):
-        options = raw
-        kind = str(raw["type"]).upper() if raw.get("type") is not None else None
-        if raw.get("authorizerId") is not None:
-            raise _fail(
-                key,
-                "an `authorizerId` (an authorizer outside the stack) has no local "
-                "meaning: the local runtime cannot run it",
-            )
-        if kind == "AWS_IAM":
-            return {"kind": "iam", "api": "rest"}
-        if raw.get("arn") is not None:
-            arn = raw["arn"]
-        elif raw.get("name") is not None:
-            name = str(raw["name"])
-        else:
-            raise _fail(key, "give the authorizer a `name` (a function) or an `arn`")
-    else:
-        raise _fail(key, "must be a function name, an ARN or a mapping")
-    label = str(options.get("name") or name or (arn if isinstance(arn, str) else "authorizer"))
-    cognito = _COGNITO_ARN.match(arn) if isinstance(arn, str) else None
-    if kind == "COGNITO_USER_POOLS" or cognito:
+def _scopes(view: AuthorizerView) -> list[str]:
+    return [str(s) for s in view.scopes]
+
+
+def _rest_spec(definition: ServiceDefinition, key: str, view: AuthorizerView) -> Spec:
+    label = str(view.name or "authorizer")
+    if view.kind == "cognito":
+        arn = view.provider_arns[0] if view.provider_arns else None
+        pool = _COGNITO_ARN.match(arn) if isinstance(arn, str) else None
         issuer = (
-            f"https://cognito-idp.{cognito.group(1)}.amazonaws.com/{cognito.group(2)}"
-            if cognito
-            else ""
+            f"https://cognito-idp.{pool.group(1)}.amazonaws.com/{pool.group(2)}" if pool else ""
         )
-        scopes = options.get("scopes")
         return {
             "kind": "jwt",
             "api": "rest",
             "name": label,
             "issuer": issuer,
             "audience": [],
-            "identity": _sources(key, options.get("identitySource"), "rest")
-            or [["header", "Authorization"]],
-            "scopes": [str(s) for s in scopes] if isinstance(scopes, list) else [],
-            "jwks": _jwks(definition, label, issuer),
+            "identity": _sources(key, view.identity_sources, "rest") or _DEFAULT_IDENTITY,
+            "scopes": _scopes(view),
+            "jwks": _jwks(definition, label, arn, issuer),
         }
-    ttl = _ttl(key, options.get("resultTtlInSeconds"), 300)
-    rtype = "REQUEST" if kind == "REQUEST" else "TOKEN"
-    if kind not in (None, "TOKEN", "REQUEST"):
-        raise _fail(f"{key}.type", f"unknown authorizer type `{options.get('type')}`")
-    identity = _sources(key, options.get("identitySource"), "rest")
-    if not identity and not (rtype == "REQUEST" and ttl == 0):
-        identity = [["header", "Authorization"]]  # the Framework's default
+    rtype = "REQUEST" if view.kind == "lambda-request" else "TOKEN"
+    identity = _sources(key, view.identity_sources, "rest")
     if rtype == "TOKEN" and len(identity) != 1:
         raise _fail(f"{key}.identitySource", "a TOKEN authorizer reads one header")
-    validation = options.get("identityValidationExpression")
+    validation = view.identity_validation_expression
     if validation is not None:
         try:
-            re.compile(str(validation))
+            re.compile(validation)
         except re.error as e:
             raise _fail(
                 f"{key}.identityValidationExpression", f"not a regular expression: {e}"
@@ -189,88 +133,67 @@ def rest_authorizer(definition: ServiceDefinition, key: str, raw: Any) -> Spec |
         "api": "rest",
         "type": rtype,
         "name": label,
-        **_lambda_target(definition, key, name, arn),
+        **_lambda_target(view),
         "identity": identity,
-        "validation": None if validation is None else str(validation),
-        "ttl": ttl,
+        "validation": validation,
+        "ttl": view.ttl_seconds,
     }
 
 
-def http_api_authorizer(definition: ServiceDefinition, key: str, raw: Any) -> Spec | None:
-    """The spec of an `httpApi` event's `authorizer:` (provider.httpApi.authorizers.<name>)."""
-    if raw is None:
-        return None
-    key = f"{key}.authorizer"
-    options: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {"name": raw}
-    if options.get("type") == "aws_iam":
-        return {"kind": "iam", "api": "httpApi"}
-    if options.get("id") is not None:
-        raise _fail(
-            key,
-            "an authorizer `id` (an authorizer outside the stack) has no local "
-            "meaning: the local runtime cannot run it",
-        )
-    name = options.get("name")
-    provider = definition.resolved.get("provider")
-    http_api = provider.get("httpApi") if isinstance(provider, Mapping) else None
-    table = http_api.get("authorizers") if isinstance(http_api, Mapping) else None
-    config = table.get(name) if isinstance(table, Mapping) and name is not None else None
-    if not isinstance(config, Mapping):
-        raise _fail(key, f"authorizer `{name}` is not in `provider.httpApi.authorizers`")
+def _http_api_spec(definition: ServiceDefinition, key: str, view: AuthorizerView) -> Spec:
+    name = str(view.config_key or view.name)
     at = f"provider.httpApi.authorizers.{name}"
-    scopes = options.get("scopes")
-    if config.get("type") == "request":
-        version = str(config.get("payloadVersion") or "2.0")
+    if view.kind == "lambda-request":
+        version = str(view.payload_version or "2.0")
         if version not in ("1.0", "2.0"):
             raise _fail(f"{at}.payloadVersion", "must be `1.0` or `2.0`")
-        target_name = config.get("functionName")
         return {
             "kind": "lambda",
             "api": "httpApi",
             "type": "REQUEST",
-            "name": str(name),
-            **_lambda_target(
-                definition,
-                at,
-                None if target_name is None else str(target_name),
-                config.get("functionArn"),
-            ),
-            "identity": _sources(at, config.get("identitySource"), "httpApi"),
-            "ttl": _ttl(at, config.get("resultTtlInSeconds"), 0),
-            "simple": bool(config.get("enableSimpleResponses")),
+            "name": name,
+            **_lambda_target(view),
+            "identity": _sources(at, view.identity_sources, "httpApi"),
+            "ttl": view.ttl_seconds,
+            "simple": view.simple_responses,
             "payload": version,
         }
-    issuer = str(config.get("issuerUrl") or "")
-    audience = config.get("audience")
+    issuer = str(view.issuer or "")
     return {
         "kind": "jwt",
         "api": "httpApi",
-        "name": str(name),
+        "name": name,
         "issuer": issuer,
-        "audience": [
-            str(a)
-            for a in (audience if isinstance(audience, list) else [audience])
-            if a is not None
-        ],
-        "identity": _sources(at, config.get("identitySource"), "httpApi")
-        or [["header", "Authorization"]],
-        "scopes": [str(s) for s in scopes] if isinstance(scopes, list) else [],
-        "jwks": _jwks(definition, str(name), issuer),
+        "audience": [str(a) for a in view.audience if a is not None],
+        "identity": _sources(at, view.identity_sources, "httpApi") or _DEFAULT_IDENTITY,
+        "scopes": _scopes(view),
+        "jwks": _jwks(definition, name, view.name, issuer),
     }
 
 
 def route_authorizers(definition: ServiceDefinition, fn: Function) -> list[Spec | None]:
     """One spec (or None) per route of `fn`, in the order of `fn.routes`."""
     out: list[Spec | None] = []
-    for position, event in enumerate(fn.events):
-        if event.type not in ("http", "httpApi"):
+    for index in http_event_indexes(definition, fn.name):
+        view = route_authorizer(definition, fn.name, index)
+        if view is None:
+            out.append(None)
             continue
-        key = f"functions.{fn.name}.events[{position}].{event.type}"
-        raw = event.config.get("authorizer") if isinstance(event.config, Mapping) else None
-        if event.type == "http":
-            out.append(rest_authorizer(definition, key, raw))
+        key = f"functions.{fn.name}.events[{index}].{view.api}.authorizer"
+        api = "rest" if view.api == "http" else "httpApi"
+        if view.kind == "iam":
+            out.append({"kind": "iam", "api": api})
+        elif view.kind == "external":
+            what = "an `authorizerId`" if api == "rest" else "an authorizer `id`"
+            raise _fail(
+                key,
+                f"{what} (an authorizer outside the stack) has no local "
+                "meaning: the local runtime cannot run it",
+            )
+        elif api == "rest":
+            out.append(_rest_spec(definition, key, view))
         else:
-            out.append(http_api_authorizer(definition, key, raw))
+            out.append(_http_api_spec(definition, key, view))
     if not out:  # routes given without their events (built in code): nothing to enforce
         return [None] * len(fn.routes)
     if len(out) != len(fn.routes):  # the routes are read from the same events, in order
@@ -322,8 +245,10 @@ def check_authorizers(definition: ServiceDefinition, source: str) -> list[str]:
     enforce; otherwise the notes `local_notes` gives."""
     try:
         return local_notes(definition)
-    except AuthorizerError as exc:
+    except ShipwayError as exc:  # the view's refusals and the local ones name serverless.yml
         where = exc.where
+        if where is None:
+            raise
         raise ShipwayError(
             exc.message, Where(source, key=where.key if where else None), exc.hint
         ) from None
