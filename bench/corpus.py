@@ -211,8 +211,9 @@ def _deployed(stdout: str) -> set[str]:
     }
 
 
-def _project_services(repo: Path) -> dict[str, str]:
-    """Service folder -> its config file, as the project (shipway.yml, Compose) lists them."""
+def _project(repo: Path) -> dict[str, tuple[str, str]]:
+    """Service folder -> (its name, its config file), as the project (shipway.yml, Compose)
+    lists them; empty when the project does not load."""
     from shipway.config.project import load_project
     from shipway.errors import ShipwayError
 
@@ -220,19 +221,15 @@ def _project_services(repo: Path) -> dict[str, str]:
         project = load_project(repo)
     except ShipwayError:
         return {}
-    return {s.path or ".": s.config_file for s in project.services}
+    return {s.path or ".": (s.name, s.config_file) for s in project.services}
+
+
+def _project_services(repo: Path) -> dict[str, str]:
+    return {folder: config for folder, (_, config) in _project(repo).items()}
 
 
 def _service_names(repo: Path) -> dict[str, str]:
-    """Service folder -> the service's name in the project (as `shipway init` set it up)."""
-    from shipway.config.project import load_project
-    from shipway.errors import ShipwayError
-
-    try:
-        project = load_project(repo)
-    except ShipwayError:
-        return {}
-    return {s.path or ".": s.name for s in project.services}
+    return {folder: name for folder, (name, _) in _project(repo).items()}
 
 
 _PYTHON = "def {fn}(event, context):\n    return {{'statusCode': 200, 'body': 'ok'}}\n"

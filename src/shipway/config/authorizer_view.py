@@ -7,7 +7,6 @@ Pure: no I/O.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -17,6 +16,7 @@ from shipway.config.http_api_authorizers import (
     http_api_authorizers,
     http_api_route_authorizer,
 )
+from shipway.config.service_check import functions_of
 from shipway.model import ServiceDefinition
 
 __all__ = ["AuthorizerView", "Kind", "http_event_indexes", "route_authorizer"]
@@ -62,7 +62,7 @@ def route_authorizer(
     Raises ShipwayError (naming the key) for an authorizer the Framework would refuse.
     """
     resolved = definition.resolved
-    functions = _functions(resolved)
+    functions = functions_of(resolved)
     events = (functions.get(function) or {}).get("events") or []
     event = events[index] if 0 <= index < len(events) else None
     if not isinstance(event, dict):
@@ -89,24 +89,12 @@ def route_authorizer(
 
 def http_event_indexes(definition: ServiceDefinition, function: str) -> list[int]:
     """The indexes of `functions.<function>.events` that are `http` / `httpApi` events."""
-    events = (_functions(definition.resolved).get(function) or {}).get("events") or []
+    events = (functions_of(definition.resolved).get(function) or {}).get("events") or []
     return [
         i
         for i, event in enumerate(events if isinstance(events, list) else [])
         if isinstance(event, dict) and len(event) == 1 and next(iter(event)) in ("http", "httpApi")
     ]
-
-
-def _functions(resolved: Mapping[str, Any]) -> dict[str, Any]:
-    """`functions:` as a mapping (the Framework also takes a list of mappings, merged)."""
-    value = resolved.get("functions") or {}
-    if isinstance(value, list):
-        merged: dict[str, Any] = {}
-        for part in value:
-            if isinstance(part, dict):
-                merged.update(part)
-        return merged
-    return dict(value) if isinstance(value, dict) else {}
 
 
 def _rest_view(auth: RestAuthorizer) -> AuthorizerView:

@@ -33,6 +33,7 @@ __all__ = [
     "ServiceChecker",
     "check_service_name",
     "env_value",
+    "functions_of",
 ]
 
 #: The Framework v3 defaults (lib/plugins/aws/provider.js, lib/plugins/aws/package).
@@ -409,3 +410,15 @@ def env_value(value: Any) -> str | None:
     if isinstance(value, list):
         return None
     return coerce_string(value)
+
+
+def functions_of(resolved: Mapping[str, Any]) -> dict[str, Any]:
+    """`functions:` as a mapping (the Framework also takes a list of mappings, merged)."""
+    value = resolved.get("functions") or {}
+    if isinstance(value, list):
+        merged: dict[str, Any] = {}
+        for part in value:
+            if isinstance(part, dict):
+                merged.update(part)
+        value = merged
+    return dict(value) if isinstance(value, dict) else {}

@@ -14,7 +14,14 @@ from typing import Any
 from shipway.config.yamlsrc import kind_of
 from shipway.model import Event, HttpRoute
 
-__all__ = ["HTTP_METHODS", "KNOWN_EVENTS", "ErrorFn", "KeyPath", "read_events"]
+__all__ = [
+    "EVENTBRIDGE_KEYS",
+    "HTTP_METHODS",
+    "KNOWN_EVENTS",
+    "ErrorFn",
+    "KeyPath",
+    "read_events",
+]
 
 #: A key path in the document, e.g. `("functions", "hello", "events", 0)`.
 KeyPath = tuple[str | int, ...]
@@ -46,6 +53,21 @@ KNOWN_EVENTS = frozenset(
         "rabbitmq",
         "cloudFront",
     }
+)
+
+#: the keys of an `eventBridge` event Shipway implements (synth and the local event bus)
+EVENTBRIDGE_KEYS = (
+    "eventBus",
+    "schedule",
+    "name",
+    "description",
+    "enabled",
+    "pattern",
+    "input",
+    "inputPath",
+    "inputTransformer",
+    "retryPolicy",
+    "deadLetterQueueArn",
 )
 
 HTTP_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY"})

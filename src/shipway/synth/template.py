@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from shipway.config.service_check import TOP_LEVEL_KEYS as config_top_level_keys
+from shipway.config.service_check import functions_of
 from shipway.config.service_events import KNOWN_EVENTS
 from shipway.config.variables.values import json_ready
 from shipway.errors import ShipwayError, Where
@@ -141,17 +142,6 @@ def plugin_warnings(definition: ServiceDefinition) -> list[str]:
     ]
 
 
-def _functions(resolved: Mapping[str, Any]) -> dict[str, Any]:
-    value = resolved.get("functions") or {}
-    if isinstance(value, list):
-        merged: dict[str, Any] = {}
-        for part in value:
-            if isinstance(part, dict):
-                merged.update(part)
-        value = merged
-    return dict(value) if isinstance(value, dict) else {}
-
-
 def _resources(source: str, value: Any) -> dict[str, Any]:
     if value is None:
         return {}
@@ -240,7 +230,7 @@ def synthesize(
     the file in errors. Raises ShipwayError naming the key of anything not supported.
     """
     resolved: dict[str, Any] = copy.deepcopy(dict(definition.resolved))
-    functions = _functions(resolved)
+    functions = functions_of(resolved)
     _check(source, resolved, functions)
     provider: dict[str, Any] = resolved.get("provider") or {}
     package = resolved.get("package") or {}

@@ -13,25 +13,13 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from shipway.config.service_events import EVENTBRIDGE_KEYS
 from shipway.synth import naming
 from shipway.synth.context import Context, check_keys
 from shipway.synth.jsutil import js_stringify
 
 __all__ = ["compile_eventbridge"]
 
-KEYS = (
-    "eventBus",
-    "schedule",
-    "name",
-    "description",
-    "enabled",
-    "pattern",
-    "input",
-    "inputPath",
-    "inputTransformer",
-    "retryPolicy",
-    "deadLetterQueueArn",
-)
 PATTERN_KEYS = (
     "version",
     "id",
@@ -78,7 +66,7 @@ def _compile_one(ctx: Context, fn: Any, position: int, raw: Any) -> None:
     key = f"functions.{fn.key}.events[{position}].eventBridge"
     if not isinstance(raw, dict):
         raise ctx.invalid(key, "an `eventBridge` event must be a mapping")
-    check_keys(ctx.source, key, raw, KEYS)
+    check_keys(ctx.source, key, raw, EVENTBRIDGE_KEYS)
     if not uses_cloudformation(ctx.provider):
         raise ctx.error(
             "provider.eventBridge",

@@ -14,6 +14,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from shipway.config.service_events import EVENTBRIDGE_KEYS
 from shipway.errors import ShipwayError
 from shipway.targets.local.eventpaths import parse_path, resolve_path
 from shipway.targets.local.eventpatterns import Matcher, PatternError, compile_pattern
@@ -36,19 +37,6 @@ __all__ = [
 ]
 
 MAX_ENTRIES = 10  # PutEvents takes 1 to 10 entries
-_KEYS = (
-    "eventBus",
-    "schedule",
-    "name",
-    "description",
-    "enabled",
-    "pattern",
-    "input",
-    "inputPath",
-    "inputTransformer",
-    "retryPolicy",
-    "deadLetterQueueArn",
-)
 
 
 @dataclass(frozen=True)
@@ -96,7 +84,7 @@ def parse_bus_rules(function: str, configs: list[Any]) -> list[BusRule]:
 def _parse_one(function: str, position: int, config: Any) -> BusRule | None:
     if not isinstance(config, dict):
         raise ShipwayError("an eventBridge event is a mapping with `pattern` or `schedule`")
-    unknown = sorted(set(config) - set(_KEYS))
+    unknown = sorted(set(config) - set(EVENTBRIDGE_KEYS))
     if unknown:
         raise ShipwayError(f"`{unknown[0]}` is not supported by the local runtime")
     if "pattern" not in config and "schedule" not in config:
