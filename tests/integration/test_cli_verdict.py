@@ -35,7 +35,7 @@ functions:
   f:
     handler: h.f
     events:
-      - websocket: {route: $connect}
+      - cloudFront: {eventType: viewer-request, origin: "s3://b.s3.amazonaws.com/p"}
 """
 
 FINE = """service: fine
@@ -73,7 +73,7 @@ def test_validate_lists_every_refusal_and_a_variable_hides_none(
     assert "serverless.yml:9: `provider.environment.DB`" in text  # the variable
     assert "serverless.yml:7: `provider.logs.restApi`: this setting is not supported" in text
     assert "serverless.yml:11: `plugins[0]`: plugin `serverless-domain-manager`" in text
-    assert "serverless.yml:16: `functions.f.events[0].websocket`: `websocket` events" in text
+    assert "serverless.yml:16: `functions.f.events[0].cloudFront`: `cloudFront` events" in text
     # a plugin's key the Framework's schema does not know: a warning, never an error
     assert "aliasStage" not in text
     assert "warning: services/guarded/serverless.yml:5: `provider.aliasStage`" in proc.stderr
@@ -88,7 +88,7 @@ def test_validate_json_prints_one_document_on_failure(make_repo: Callable[..., P
     doc = json.loads(proc.stdout)  # one document, nothing else on stdout
     assert doc["ok"] is False
     keys = {p["key"] for p in doc["problems"]}
-    assert {"provider.logs.restApi", "plugins[0]", "functions.f.events[0].websocket"} <= keys
+    assert {"provider.logs.restApi", "plugins[0]", "functions.f.events[0].cloudFront"} <= keys
     logs = next(p for p in doc["problems"] if p["key"] == "provider.logs.restApi")
     assert logs["file"] == "services/guarded/serverless.yml" and logs["line"] == 7
     assert logs["environment"] is None  # the same in every environment
@@ -117,7 +117,7 @@ def test_run_to_the_local_target_refuses_what_validate_refuses(
     proc = shipway("run", "dev", repo=repo)
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert "`provider.logs.restApi`: this setting is not supported" in proc.stderr
-    assert "`functions.f.events[0].websocket`" in proc.stderr
+    assert "`functions.f.events[0].cloudFront`" in proc.stderr
     assert "Traceback" not in proc.stderr
     runs = shipway("runs", "dev", "--json", repo=repo)
     assert json.loads(runs.stdout) == []  # stopped before any run or build
