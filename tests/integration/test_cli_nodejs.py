@@ -49,8 +49,9 @@ def test_validate_warns_about_runtimes_the_local_runtime_cannot_run(
     proc = shipway("validate", repo=repo)
     assert proc.returncode == 0, proc.stderr
     assert (
-        "warning: services/billing/serverless.yml: the local runtime cannot run java17: only python3.x and "
-        "nodejs functions run locally (their requests would fail) (functions `charge`, `refund`)"
+        "warning: services/billing/serverless.yml: the local runtime cannot run java17: only "
+        "python3.x and nodejs functions run locally (their requests would fail) "
+        "(functions `charge`, `refund`)"
     ) in proc.stderr
     assert "the local runtime cannot run provided.al2" in proc.stderr
     assert "services/web" not in proc.stderr
