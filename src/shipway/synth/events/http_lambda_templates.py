@@ -8,9 +8,8 @@ from __future__ import annotations
 
 __all__ = ["DEFAULT_FORM_TEMPLATE", "DEFAULT_JSON_TEMPLATE"]
 
-DEFAULT_JSON_TEMPLATE = (
-    "\n"
-    '    #set( $body = $input.json("$") )\n'
+# the part both templates share (the Framework's DEFAULT_COMMON_TEMPLATE)
+_COMMON = (
     "\n"
     "    \n"
     "  #define( $loop )\n"
@@ -60,6 +59,8 @@ DEFAULT_JSON_TEMPLATE = (
     "  "
 )
 
+DEFAULT_JSON_TEMPLATE = '\n    #set( $body = $input.json("$") )\n' + _COMMON
+
 DEFAULT_FORM_TEMPLATE = (
     "\n"
     "    #define( $body )\n"
@@ -79,52 +80,5 @@ DEFAULT_FORM_TEMPLATE = (
     "        #end\n"
     "      #end\n"
     "      }\n"
-    "    #end\n"
-    "\n"
-    "    \n"
-    "  #define( $loop )\n"
-    "    {\n"
-    "    #foreach($key in $map.keySet())\n"
-    "        #set( $k = $util.escapeJavaScript($key) )\n"
-    '        #set( $v = $util.escapeJavaScript($map.get($key)).replaceAll("\\\\\'", "\'") )\n'
-    '        "$k":\n'
-    '          "$v"\n'
-    "          #if( $foreach.hasNext ) , #end\n"
-    "    #end\n"
-    "    }\n"
-    "  #end\n"
-    "\n"
-    "  {\n"
-    '    "body": $body,\n'
-    '    "method": "$context.httpMethod",\n'
-    '    "principalId": "$context.authorizer.principalId",\n'
-    '    "stage": "$context.stage",\n'
-    "\n"
-    '    "cognitoPoolClaims" : {\n'
-    "       extraCognitoPoolClaims\n"
-    '       "sub": "$context.authorizer.claims.sub"\n'
-    "    },\n"
-    "\n"
-    "    #set( $map = $context.authorizer )\n"
-    '    "enhancedAuthContext": $loop,\n'
-    "\n"
-    "    #set( $map = $input.params().header )\n"
-    '    "headers": $loop,\n'
-    "\n"
-    "    #set( $map = $input.params().querystring )\n"
-    '    "query": $loop,\n'
-    "\n"
-    "    #set( $map = $input.params().path )\n"
-    '    "path": $loop,\n'
-    "\n"
-    "    #set( $map = $context.identity )\n"
-    '    "identity": $loop,\n'
-    "\n"
-    "    #set( $map = $stageVariables )\n"
-    '    "stageVariables": $loop,\n'
-    "\n"
-    '    "requestPath": "$context.resourcePath"\n'
-    "  }\n"
-    "\n"
-    "  "
+    "    #end\n" + _COMMON
 )
