@@ -4,14 +4,19 @@ synthesized as the pipeline does, ready to hand to the target as a `DeployInput`
 from __future__ import annotations
 
 import textwrap
+import uuid
 import zipfile
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 
 from shipway.archive import sha256_of
 from shipway.config.serverless import load_service
-from shipway.model import Artifact, DeployInput, DeployRequest, code_key
+from shipway.model import Artifact, DeployInput, DeployRequest, StackEvent, code_key
 from shipway.synth.template import synthesize
+from shipway.targets.aws.client import AwsClient
+from shipway.targets.aws.types import StackInfo
+from tests.moto import REGION
 
 HANDLER = "def hello(event, context):\n    return {'statusCode': 200, 'body': 'v1'}\n"
 
@@ -75,3 +80,54 @@ def make_service(
 
 def request(*services: DeployInput, env: str = "dev", force: bool = False) -> DeployRequest:
     return DeployRequest(env=env, commit="c0ffee", services=tuple(services), force=force)
+
+
+REASON = "Resource handler returned message: MemorySize 99999 is not valid"
+
+
+class FailingClient(AwsClient):
+    """The real client, but the stacks named fail their change set as CloudFormation
+    reports a failed resource (moto never fails one)."""
+
+    def __init__(self, *failing: str) -> None:
+        super().__init__(REGION)
+        self.failing = set(failing)
+        self.failed: dict[str, list[StackEvent]] = {}
+        self.executed: list[str] = []
+
+    def execute_change_set(self, stack: str, name: str) -> None:
+        if stack not in self.failing:
+            self.executed.append(stack)
+            super().execute_change_set(stack, name)
+            return
+        first = super().describe_stack(stack)
+        update = first is not None and first.status != "REVIEW_IN_PROGRESS"
+        op = "UPDATE" if update else "CREATE"
+        rollback = "UPDATE_ROLLBACK" if update else "ROLLBACK"
+
+        def event(logical: str, kind: str, status: str, reason: str = "") -> StackEvent:
+            return StackEvent(stack, uuid.uuid4().hex, logical, kind, status, reason)
+
+        self.failed[stack] = [
+            event(stack, "AWS::CloudFormation::Stack", f"{op}_IN_PROGRESS"),
+            event("HelloLambdaFunction", "AWS::Lambda::Function", f"{op}_IN_PROGRESS"),
+            event("HelloLambdaFunction", "AWS::Lambda::Function", f"{op}_FAILED", REASON),
+            event(stack, "AWS::CloudFormation::Stack", f"{rollback}_IN_PROGRESS"),
+            event(stack, "AWS::CloudFormation::Stack", f"{rollback}_COMPLETE"),
+        ]
+
+    def describe_stack(self, stack: str) -> StackInfo | None:
+        info = super().describe_stack(stack)
+        if info is not None and stack in self.failed:
+            return replace(info, status=self.failed[stack][-1].status)
+        return info
+
+    def stack_events(self, stack: str, since: str | None) -> list[StackEvent]:
+        if stack not in self.failed:
+            return super().stack_events(stack, since)
+        ids = [e.event_id for e in self.failed[stack]]
+        start = ids.index(since) + 1 if since in ids else 0
+        return self.failed[stack][start:]
+
+    def latest_event_id(self, stack: str) -> str | None:
+        return super().latest_event_id(stack)

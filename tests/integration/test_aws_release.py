@@ -7,7 +7,6 @@ ROLLBACK_COMPLETE) and its events name the resource that failed."""
 from __future__ import annotations
 
 import threading
-import uuid
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -22,57 +21,10 @@ from shipway.targets.aws.deployer import Deployer
 from shipway.targets.aws.release import deploy_release
 from shipway.targets.aws.target import AwsTarget
 from shipway.targets.aws.types import StackInfo
-from tests.integration.awskit import HANDLER, make_service, request
+from tests.integration.awskit import HANDLER, REASON, FailingClient, make_service, request
 from tests.moto import REGION
 
 pytestmark = pytest.mark.usefixtures("aws_env")
-
-REASON = "Resource handler returned message: MemorySize 99999 is not valid"
-
-
-class FailingClient(AwsClient):
-    def __init__(self, *failing: str) -> None:
-        super().__init__(REGION)
-        self.failing = set(failing)
-        self.failed: dict[str, list[StackEvent]] = {}
-        self.executed: list[str] = []
-
-    def execute_change_set(self, stack: str, name: str) -> None:
-        if stack not in self.failing:
-            self.executed.append(stack)
-            super().execute_change_set(stack, name)
-            return
-        first = super().describe_stack(stack)
-        update = first is not None and first.status != "REVIEW_IN_PROGRESS"
-        op = "UPDATE" if update else "CREATE"
-        rollback = "UPDATE_ROLLBACK" if update else "ROLLBACK"
-
-        def event(logical: str, kind: str, status: str, reason: str = "") -> StackEvent:
-            return StackEvent(stack, uuid.uuid4().hex, logical, kind, status, reason)
-
-        self.failed[stack] = [
-            event(stack, "AWS::CloudFormation::Stack", f"{op}_IN_PROGRESS"),
-            event("HelloLambdaFunction", "AWS::Lambda::Function", f"{op}_IN_PROGRESS"),
-            event("HelloLambdaFunction", "AWS::Lambda::Function", f"{op}_FAILED", REASON),
-            event(stack, "AWS::CloudFormation::Stack", f"{rollback}_IN_PROGRESS"),
-            event(stack, "AWS::CloudFormation::Stack", f"{rollback}_COMPLETE"),
-        ]
-
-    def describe_stack(self, stack: str) -> StackInfo | None:
-        info = super().describe_stack(stack)
-        if info is not None and stack in self.failed:
-            return replace(info, status=self.failed[stack][-1].status)
-        return info
-
-    def stack_events(self, stack: str, since: str | None) -> list[StackEvent]:
-        if stack not in self.failed:
-            return super().stack_events(stack, since)
-        ids = [e.event_id for e in self.failed[stack]]
-        start = ids.index(since) + 1 if since in ids else 0
-        return self.failed[stack][start:]
-
-    def latest_event_id(self, stack: str) -> str | None:
-        return super().latest_event_id(stack)
 
 
 def function_location(name: str) -> str:

@@ -97,11 +97,6 @@ def _not_packaging(value: Any) -> bool:
 REFUSED: dict[str, Refusal] = {
     "provider.logs.restApi": Refusal(_truthy, hint=_AFTER_DEPLOY_HINT),
     "provider.logs.websocket": Refusal(_truthy, hint=_AFTER_DEPLOY_HINT),
-    "provider.tracing.apiGateway": Refusal(
-        _truthy,
-        hint="serverless package writes nothing for it: the Framework turns tracing on with "
-        "an API call after the deploy, which Shipway's deploy does not make",
-    ),
     "provider.runtimeManagement": Refusal(_not_auto),
     "plugins[]": Refusal(_not_packaging, lambda name: f"plugin `{name}`", _PLUGINS_HINT),
     "plugins.modules[]": Refusal(_not_packaging, lambda name: f"plugin `{name}`", _PLUGINS_HINT),

@@ -38,6 +38,7 @@ from shipway.targets.aws import errors
 from shipway.targets.aws.errors import AwsError
 from shipway.targets.aws.s3_calls import S3Calls
 from shipway.targets.aws.stack_calls import CloudFormationCalls
+from shipway.targets.aws.stage_calls import ApiGatewayCalls
 
 __all__ = ["AwsClient", "SsmParameter"]
 
@@ -54,7 +55,7 @@ class SsmParameter:
     value: str
 
 
-class AwsClient(CloudFormationCalls, S3Calls):
+class AwsClient(CloudFormationCalls, S3Calls, ApiGatewayCalls):
     """AWS calls for one account, with `region` the default for every call.
 
     `sleep` is called between retries (inject a fake in tests); `attempts` is the total

@@ -14,12 +14,13 @@ this run created deleted.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from shipway.errors import DeployFailed, ShipwayError
+from shipway.errors import DeployFailed, ShipwayError, WorkFailed
 from shipway.model import DeployInput, ResourceChange, ServiceOutcome, code_key
 from shipway.targets.aws.stacks import (
     BUCKET_OUTPUT,
@@ -39,6 +40,7 @@ from shipway.targets.aws.stacks import (
     stack_tags,
     template_of,
 )
+from shipway.targets.aws.stage_settings import apply_stage, restore_stage, stage_drift
 from shipway.targets.aws.types import StackInfo
 
 __all__ = ["Deployed", "Deployer", "EventSink", "StackApi", "StackFailed", "canonical", "stack_of"]
@@ -48,13 +50,42 @@ class Deployer:
     """Deploys and restores single stacks through `client`; `on_event(service, event)`
     receives each stack event as it arrives (called from the deploying thread)."""
 
-    def __init__(self, client: StackApi, on_event: EventSink | None = None) -> None:
+    def __init__(
+        self,
+        client: StackApi,
+        on_event: EventSink | None = None,
+        account: Callable[[], str] | None = None,
+    ) -> None:
         self.client = client
         self.on_event: EventSink = on_event or (lambda service, event: None)
+        # the account (for access-log ARNs), asked only when a stage's logs need it
+        self.account: Callable[[], str] = account or client.account_id
 
     # ------------------------------------------------------------------ deploy
 
     def deploy(self, item: DeployInput, force: bool = False) -> Deployed:
+        """The stack deployed, then its REST API stage's settings (see stage_settings)."""
+        done = self._deploy_stack(item, force)
+        try:
+            before, changed = apply_stage(self.client, done.stack, item, self.account)
+        except (ShipwayError, WorkFailed) as exc:
+            undone = ""
+            if done.outcome is ServiceOutcome.DEPLOYED:
+                undone = f"; {self.restore(done)}"
+            raise DeployFailed(
+                f"stack `{done.stack}`: its API stage's settings could not be applied: "
+                f"{exc}{undone}"
+            ) from exc
+        if before is None:
+            return done
+        done = dataclasses.replace(done, stage=before)
+        if changed and done.outcome is ServiceOutcome.UNCHANGED:
+            done = dataclasses.replace(
+                done, outcome=ServiceOutcome.DEPLOYED, message="API stage settings updated"
+            )
+        return done
+
+    def _deploy_stack(self, item: DeployInput, force: bool) -> Deployed:
         service, stack = item.definition.service, stack_of(item)
         template = template_of(item)
         tags = stack_tags(item)
@@ -120,7 +151,8 @@ class Deployer:
 
     def restore(self, done: Deployed) -> str:
         """Undoes `done`: deletes a stack this run created (bucket emptied first), else
-        deploys its previous template again. Returns what it did, in one line."""
+        deploys its previous template again (and its API stage's settings). Returns what
+        it did, in one line."""
         if done.created:
             self.delete(done.service, done.stack, done.bucket)
             return f"stack `{done.stack}` created by this run deleted"
@@ -130,6 +162,9 @@ class Deployer:
             done.service, done.stack, done.previous, done.tags, done.bucket, direct=done.direct
         )
         state = "already" if after is None else "returned"
+        if done.stage is not None:
+            restore_stage(self.client, done.stage)
+            return f"stack `{done.stack}` {state} on its previous template and stage settings"
         return f"stack `{done.stack}` {state} on its previous template"
 
     def delete(self, service: str, stack: str, bucket: str = "") -> None:
@@ -165,6 +200,8 @@ class Deployer:
             return True, "new stack", adds
         self._usable(item.definition.service, stack, info)
         if canonical(self.client.get_template(stack)) == canonical(template):
+            if stage_drift(self.client, stack, item, self.account):
+                return True, "API stage settings changed", ()
             return False, "stack already up to date", ()
         name = change_set_name()
         url = self._template_url(stack, template, bucket_of(info, template))

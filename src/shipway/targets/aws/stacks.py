@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 from shipway.errors import DeployFailed, ShipwayError
 from shipway.model import DeployInput, ResourceChange, ServiceOutcome, StackEvent
+from shipway.targets.aws.stage_settings import StageApi, StageState
 from shipway.targets.aws.types import ChangeSetInfo, StackInfo
 from shipway.targets.protocol import EventSink
 
@@ -35,8 +36,10 @@ BUCKET_OUTPUT = "ServerlessDeploymentBucketName"
 MAX_BODY = 51_200
 
 
-class StackApi(Protocol):
+class StackApi(StageApi, Protocol):
     """The `AwsClient` calls a deploy makes (a fake in tests injects failures here)."""
+
+    def account_id(self) -> str: ...
 
     def describe_stack(self, stack: str) -> StackInfo | None: ...
     def create_stack(
@@ -91,6 +94,7 @@ class Deployed:
     outputs: Mapping[str, str] = field(default_factory=dict)
     changes: tuple[ResourceChange, ...] = ()
     message: str = ""
+    stage: StageState | None = None  # its REST API stage's settings before this run
 
 
 class StackFailed(DeployFailed):

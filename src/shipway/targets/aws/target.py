@@ -24,6 +24,7 @@ from shipway.targets.aws.deployer import (
     stack_of,
 )
 from shipway.targets.aws.release import DEFAULT_BOUND, Prepare, deploy_release
+from shipway.targets.aws.stage_settings import stage_drift
 from shipway.targets.aws.types import StackInfo
 
 __all__ = ["AwsTarget"]
@@ -48,7 +49,7 @@ class AwsTarget:
             client = AwsClient(config.region, config.profile, role_arn=config.role_arn)
         self.config = config
         self.client = client
-        self.deployer = Deployer(client, on_event)
+        self.deployer = Deployer(client, on_event, account=self.check)
         self.bound = bound
         self.prepare = prepare
         self._account: str | None = None
@@ -134,4 +135,6 @@ class AwsTarget:
             return "new stack"
         if canonical(self.client.get_template(stack)) != canonical(item.template):
             return "template changed"
+        if stage_drift(self.client, stack, item, self.check):
+            return "API stage settings changed"
         return ""
