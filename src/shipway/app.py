@@ -32,7 +32,7 @@ from shipway.model import (
     ServiceDefinition,
 )
 from shipway.pipeline.engine import Engine, Outcome
-from shipway.pipeline.events import Listener, ignore
+from shipway.pipeline.events import Listener, Warn, ignore
 from shipway.pipeline.paths import STATE_FOLDER, StatePaths, running_server
 from shipway.pipeline.plan import environment, load_definition, service_env
 from shipway.pipeline.recovery import recover
@@ -143,13 +143,13 @@ class App:
             )
         return branch_head(self.repo, env.branch)
 
-    def engine(self, listener: Listener = ignore) -> Engine:
+    def engine(self, listener: Listener = ignore, warn: Warn | None = None) -> Engine:
         """The engine of this process; a run waiting for approval shows its plan."""
 
         def describe(run: Run) -> dict[str, Any]:
             return plan_environment(self.repo, self.paths, self.store, run.env, run.commit)
 
-        return Engine(self.repo, self.paths, self.store, listener, describe=describe)
+        return Engine(self.repo, self.paths, self.store, listener, describe=describe, warn=warn)
 
     @masks_secrets
     def run(
@@ -160,11 +160,13 @@ class App:
         force: bool = False,
         wait: bool = False,
         actor: Actor | None = None,
+        warn: Warn | None = None,
     ) -> Outcome:
         """Queue a run and drive it in this process until it ends or waits for a person
-        (with `wait`, on until it ends: another process decides the approval)."""
+        (with `wait`, on until it ends: another process decides the approval). `warn`
+        hears the warnings `validate` gives about the commit."""
         sha = self.resolve_run_commit(env_name, commit)
-        engine = self.engine(listener)
+        engine = self.engine(listener, warn)
         who = (actor or local_actor()).who
         outcome = engine.run(env_name, sha, force=force, actor=who)
         if wait and not outcome.run.state.finished:

@@ -142,3 +142,22 @@ def test_aws_plan_after_a_release_shows_the_change_sets_rows_and_leaves_none(
     assert [s for s in summaries if s["ExecutionStatus"] != "EXECUTE_COMPLETE"] == []
     lam = boto3.client("lambda", region_name=REGION)
     assert lam.get_function(FunctionName="alpha-cloud-f")["Configuration"]["MemorySize"] == 1024
+
+
+def test_run_prints_the_warnings_validate_gives(make_repo: Callable[..., Path]) -> None:
+    files = _files()
+    files["services/alpha/serverless.yml"] = files["services/alpha/serverless.yml"].replace(
+        "  runtime: python3.12\n", "  runtime: python3.12\n  tracing: {lambda: true}\n"
+    )
+    repo = make_repo(files, branches=("cloud",))
+    git(repo, "checkout", "-q", "-b", "dev")
+    validated = shipway("validate", repo=repo)
+    assert validated.returncode == 0, validated.stderr
+    warning = next(line for line in validated.stderr.splitlines() if "tracing.lambda" in line)
+
+    ran = shipway("run", "dev", repo=repo)
+
+    assert ran.returncode == 0, ran.stderr
+    # the same words; validate names the environment (the aws one has no such warning)
+    assert warning.replace("in environment `dev`: ", "") in ran.stderr.splitlines()
+    assert "no local meaning" in warning

@@ -134,7 +134,9 @@ def run(
     # run is recorded, instead of the process vanishing with its builds still running.
     signal.signal(signal.SIGTERM, _terminate)
     with progress_for(sys.stderr) as progress:
-        outcome = app.run(env, commit, listener=progress, force=force, wait=wait)
+        outcome = app.run(
+            env, commit, listener=progress, force=force, wait=wait, warn=progress.warn
+        )
     report_run(app, outcome.run, as_json, [b for b in outcome.builds if b.error])
 
 

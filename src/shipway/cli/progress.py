@@ -46,6 +46,10 @@ class PlainProgress:
                 flush=True,
             )
 
+    def warn(self, warning: object) -> None:
+        with self._lock:
+            print(f"warning: {warning}", file=self.stream, flush=True)
+
     def __enter__(self) -> PlainProgress:
         return self
 
@@ -103,6 +107,11 @@ class LiveProgress:
                 notes[-1] if notes else "",
             )
         return table
+
+    def warn(self, warning: object) -> None:
+        from rich.markup import escape
+
+        self._live.console.print(f"[yellow]warning:[/] {escape(str(warning))}")
 
     def __enter__(self) -> LiveProgress:
         self._live.start()

@@ -35,7 +35,7 @@ from shipway.model import (
 )
 from shipway.notify import Notifier
 from shipway.pipeline.deploy import DeployHooks
-from shipway.pipeline.events import Listener, ignore
+from shipway.pipeline.events import Listener, Warn, ignore
 from shipway.pipeline.paths import StatePaths
 from shipway.pipeline.plan import RunPlan, plan_run
 from shipway.pipeline.recovery import remove_run_files
@@ -99,8 +99,10 @@ class Engine(StageWork):
         listener: Listener = ignore,
         notifier: Notifier | None = None,  # default: the process's, waited for at exit
         describe: Describe | None = None,  # what a run waiting for approval would do
+        warn: Warn | None = None,  # hears the plan's warnings
     ):
         self.repo = repo
+        self.warn = warn or (lambda warning: None)
         self.notifier = notifier
         # run id -> its environment's secrets: whatever is stored for a run is masked
         self._masks: dict[str, Masker] = {}
@@ -149,6 +151,8 @@ class Engine(StageWork):
         try:
             workspace = checkout.update(commit)
             plan = plan_run(workspace, env_name, commit, governing=self.governing(commit))
+            for warning in plan.warnings:  # what `validate` warns about, said at the run too
+                self.warn(warning)
             target, hooks = self._target(plan)
         except BaseException:
             checkout.release()

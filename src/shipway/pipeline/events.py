@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from shipway.errors import ShipwayError
 from shipway.model import JobState, Stage
 
 
@@ -19,6 +20,8 @@ class JobEvent:
 
 
 Listener = Callable[[JobEvent], None]
+#: hears a run's configuration warnings (those `validate` gives) when its plan is made
+Warn = Callable[[ShipwayError], None]
 
 
 def ignore(event: JobEvent) -> None:

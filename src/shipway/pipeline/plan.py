@@ -50,6 +50,8 @@ class RunPlan:
     waves: tuple[tuple[str, ...], ...]  # service names; each wave deploys after the previous
     # secrets met while resolving (decrypted `${ssm:}` SecureStrings), besides the .env ones
     resolved_secrets: frozenset[str] = frozenset()
+    # the verdict's warnings (`validate` prints the same): unknown keys, no local meaning …
+    warnings: tuple[ShipwayError, ...] = ()
 
     def service(self, name: str) -> ServicePlan:
         return self._by_name[name]
@@ -241,6 +243,7 @@ def _plan_run(
         project = replace(project, environments=dict(governing))
     env = environment(project, env_name)
     errors: list[ShipwayError] = []
+    warnings: list[ShipwayError] = []
     services: list[ServicePlan] = []
     own = own_stacks(project, env)
     from shipway.pipeline.verdict import service_verdict  # it loads through this module
@@ -256,6 +259,7 @@ def _plan_run(
             errors.append(exc)
             continue
         errors += verdict.errors
+        warnings += verdict.warnings
         try:
             if service.buildspec_path:
                 buildspec = parse_buildspec(root / service.buildspec_path, service.buildspec_path)
@@ -271,7 +275,7 @@ def _plan_run(
     if errors:
         raise ConfigErrors(errors)
     waves = tuple(tuple(s.name for s in wave) for wave in deploy_waves(project.services))
-    return RunPlan(project, env, commit, tuple(services), waves)
+    return RunPlan(project, env, commit, tuple(services), waves, warnings=tuple(warnings))
 
 
 def own_stacks(project: Project, env: Environment) -> dict[str, Mapping[str, str] | None] | None:
