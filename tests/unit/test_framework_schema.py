@@ -67,7 +67,6 @@ def test_every_refusal_is_listed_not_the_first() -> None:
         "provider": {
             "name": "aws",
             "logs": {"restApi": True, "frameworkLambda": True},
-            "tracing": {"apiGateway": True},
             "runtimeManagement": "manual",
         },
         "plugins": ["serverless-offline", "serverless-domain-manager"],
@@ -86,7 +85,6 @@ def test_every_refusal_is_listed_not_the_first() -> None:
     assert sorted(str(k) for k in keys) == sorted(
         [
             "provider.logs.restApi",
-            "provider.tracing.apiGateway",
             "provider.runtimeManagement",
             "plugins[1]",
             "functions.f.events[0].cloudFront",

@@ -40,6 +40,7 @@ from shipway.pipeline.paths import StatePaths
 from shipway.pipeline.plan import RunPlan, plan_run
 from shipway.pipeline.recovery import remove_run_files
 from shipway.pipeline.stages import NOT_PACKAGED, RunCancelled, StageWork, Superseded
+from shipway.pipeline.verdict_cache import SupportCache
 from shipway.source.checkouts import Checkout
 from shipway.source.git import resolve_commit
 from shipway.source.refs import default_branch, read_at
@@ -103,6 +104,7 @@ class Engine(StageWork):
     ):
         self.repo = repo
         self.warn = warn or (lambda warning: None)
+        self.support = SupportCache(paths.verdicts())  # clean services, not judged twice
         self.notifier = notifier
         # run id -> its environment's secrets: whatever is stored for a run is masked
         self._masks: dict[str, Masker] = {}
@@ -150,7 +152,13 @@ class Engine(StageWork):
         checkout = self.paths.checkout_pool(self.repo).take()
         try:
             workspace = checkout.update(commit)
-            plan = plan_run(workspace, env_name, commit, governing=self.governing(commit))
+            plan = plan_run(
+                workspace,
+                env_name,
+                commit,
+                governing=self.governing(commit),
+                support=self.support,
+            )
             for warning in plan.warnings:  # what `validate` warns about, said at the run too
                 self.warn(warning)
             target, hooks = self._target(plan)
@@ -304,7 +312,13 @@ class Engine(StageWork):
         checkout = self.paths.checkout_pool(self.repo).take()
         try:
             workspace = checkout.update(run.commit)
-            plan = plan_run(workspace, run.env, run.commit, governing=self.governing(run.commit))
+            plan = plan_run(
+                workspace,
+                run.env,
+                run.commit,
+                governing=self.governing(run.commit),
+                support=self.support,
+            )
             target, hooks = self._target(plan)
         except BaseException:
             checkout.release()

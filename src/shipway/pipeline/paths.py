@@ -86,6 +86,10 @@ class StatePaths:
     def artifact(self, service: str, sha256: str) -> Path:
         return self.home / "artifacts" / service / f"{sha256}.zip"
 
+    def verdicts(self) -> Path:
+        """Services found to hold no refused setting (pipeline/verdict_cache.py)."""
+        return self.home / "cache" / "verdicts"
+
     def env_lock(self, env: str) -> Path:
         return self.home / "envs" / env / "deploy.lock"
 

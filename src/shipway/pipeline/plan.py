@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 from collections import ChainMap
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
@@ -29,6 +29,8 @@ from shipway.targets.local.layers import is_layer_output, local_layer_arn
 #: None when the stack or output did not exist yet (a service of this repository that the
 #: run deploys first: see `CfReads`)
 CfReads = dict[tuple[str, str], str | None]
+#: lists a service's refused settings (synth's support_problems, or a cache of it)
+SupportCheck = Callable[[ServiceDefinition, str], list[ShipwayError]]
 
 
 @dataclass(frozen=True)
@@ -217,12 +219,13 @@ def plan_run(
     commit: str,
     project: Project | None = None,
     governing: Mapping[str, Environment] | None = None,
+    support: SupportCheck | None = None,
 ) -> RunPlan:
     """Read the commit's files in `root` and decide the run; ConfigErrors lists every problem.
     `governing`: the environments that govern it (config/governing.py), in place of the
-    commit's own."""
+    commit's own. `support`: lists a service's refused settings (see verdict.py)."""
     with watching() as seen:
-        plan = _plan_run(root, env_name, commit, project, governing)
+        plan = _plan_run(root, env_name, commit, project, governing, support)
     return replace(plan, resolved_secrets=frozenset(seen))
 
 
@@ -232,6 +235,7 @@ def _plan_run(
     commit: str,
     project: Project | None,
     governing: Mapping[str, Environment] | None,
+    support: SupportCheck | None,
 ) -> RunPlan:
     if project is None and not (root / PROJECT_FILE).is_file():
         raise ShipwayError(
@@ -254,7 +258,9 @@ def _plan_run(
         try:
             values = service_env(root, env, service)
             # the verdict `validate` gives, for every target: refused is refused here too
-            verdict = service_verdict(root, env, service, values, own_stacks=own, cf_reads=reads)
+            verdict = service_verdict(
+                root, env, service, values, own_stacks=own, cf_reads=reads, support=support
+            )
         except ShipwayError as exc:
             errors.append(exc)
             continue

@@ -26,7 +26,7 @@ from shipway.config.serverless import ServiceErrors
 from shipway.config.yamlsrc import with_line
 from shipway.errors import ConfigErrors, ShipwayError, Where
 from shipway.model import AwsTarget, Environment, Service, ServiceDefinition
-from shipway.pipeline.plan import CfReads, load_definition
+from shipway.pipeline.plan import CfReads, SupportCheck, load_definition
 from shipway.synth.context import Unsupported
 from shipway.synth.template import plugin_warnings, support_problems
 from shipway.targets.local.authorizer_config import check_authorizers
@@ -62,7 +62,10 @@ def service_verdict(
     *,
     own_stacks: Mapping[str, Mapping[str, str] | None] | None = None,
     cf_reads: CfReads | None = None,
+    support: SupportCheck | None = None,
 ) -> Verdict:
+    """`support`: what lists the refused settings (default `support_problems`; a run
+    passes pipeline/verdict_cache.SupportCache)."""
     source = service.config_path
     try:
         definition = load_definition(
@@ -90,7 +93,7 @@ def service_verdict(
         return Verdict(None, _lined(root, exc.errors))
     except ShipwayError as exc:
         return Verdict(None, _lined(root, [exc]))
-    errors = support_problems(definition, source)
+    errors = (support or support_problems)(definition, source)
     if not service.buildspec_path:  # the default build: npm / esbuild settings it reads
         try:
             check_node_build(definition, source)

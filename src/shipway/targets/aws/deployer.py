@@ -59,7 +59,7 @@ class Deployer:
         self.client = client
         self.on_event: EventSink = on_event or (lambda service, event: None)
         # the account (for access-log ARNs), asked only when a stage's logs need it
-        self.account: Callable[[], str] = account or client.account_id
+        self.account: Callable[[], str] = account or (lambda: client.account_id())
 
     # ------------------------------------------------------------------ deploy
 
