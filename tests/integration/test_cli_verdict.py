@@ -151,3 +151,19 @@ def test_validate_warns_of_files_a_run_will_not_see(make_repo: Callable[..., Pat
         in proc.stderr
     )
     assert "shipway.yml:" not in proc.stderr  # committed and unchanged: nothing to say
+
+
+def test_validate_warns_of_a_file_read_through_file_that_is_not_committed(
+    make_repo: Callable[..., Path],
+) -> None:
+    repo = _repo(
+        make_repo, FINE.replace("provider:\n", "custom: ${file(../config/dev.yml)}\nprovider:\n", 1)
+    )
+    (repo / "services/config").mkdir()
+    (repo / "services/config/dev.yml").write_text("memory: 256\n")  # read, never committed
+    proc = shipway("validate", repo=repo)
+    assert proc.returncode == 0, proc.stderr
+    assert "warning: services/config/dev.yml: this file is not committed" in proc.stderr
+    commit_all(repo, "commit the variables file")
+    again = shipway("validate", repo=repo)
+    assert "services/config/dev.yml" not in again.stderr

@@ -18,6 +18,7 @@ from shipway.config.buildspec import parse_buildspec
 from shipway.config.dotenv import layer_files
 from shipway.config.project import load_project
 from shipway.config.services import PROJECT_FILE, services_seen_despite_errors
+from shipway.config.variables import files_read
 from shipway.errors import ConfigErrors, ShipwayError, Where
 from shipway.model import AwsTarget, Environment, Service, ServiceDefinition
 from shipway.pipeline.plan import own_stacks, service_env
@@ -92,6 +93,11 @@ class Found:
 def validate(repo: Path) -> Validation:
     """Check shipway.yml and, for every environment, every service's serverless.yml,
     buildspec.yml and .env layers; raise ValidationFailed listing every problem."""
+    with files_read() as through_file:  # what `${file()}` read: a run must see it too
+        return _validate(repo, through_file)
+
+
+def _validate(repo: Path, through_file: list[str]) -> Validation:
     try:
         project = load_project(repo)
     except ShipwayError as exc:
@@ -128,7 +134,8 @@ def validate(repo: Path) -> Validation:
             service = local[env_name][name]
             for note in notes:
                 warnings.add(ShipwayError(note, Where(service.config_path)), env_name)
-    for path, unseen in uncommitted(repo, _files_read(repo, project.services, names)).items():
+    read = [*_files_read(repo, project.services, names), *dict.fromkeys(through_file)]
+    for path, unseen in uncommitted(repo, list(dict.fromkeys(read))).items():
         warnings.add(ShipwayError(_UNSEEN[unseen], Where(path)))
     listed = warnings.listed()
     if problems:
@@ -150,7 +157,8 @@ def validate(repo: Path) -> Validation:
 
 
 def _files_read(repo: Path, services: Sequence[Service], envs: Sequence[str]) -> list[str]:
-    """shipway.yml, each service's serverless.yml and buildspec, the .env layers found."""
+    """shipway.yml, each service's serverless.yml and buildspec, the .env layers found
+    (the files `${file()}` read are recorded as they are read)."""
     read = [PROJECT_FILE]
     for service in services:
         read.append(service.config_path)

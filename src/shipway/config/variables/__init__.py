@@ -10,7 +10,7 @@ AWS-backed sources (`ssm`, `cf`, `s3`, `aws:accountId`) live in
 """
 
 from shipway.config.variables.parse import VariableSyntaxError, parse_variables
-from shipway.config.variables.resolve import Resolver
+from shipway.config.variables.resolve import Resolver, files_read
 from shipway.config.variables.sources import AWS_SOURCES, Absent, SourceCall, SourceFn
 from shipway.config.variables.values import coerce_string, plain
 
@@ -22,6 +22,7 @@ __all__ = [
     "SourceFn",
     "VariableSyntaxError",
     "coerce_string",
+    "files_read",
     "parse_variables",
     "plain",
 ]

@@ -16,6 +16,7 @@ naming the key, not in MemoryError. `${file()}` reads stay inside the repository
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import json
 import math
 import posixpath
@@ -51,7 +52,7 @@ from shipway.limits import (
     megabytes,
 )
 
-__all__ = ["Resolver"]
+__all__ = ["Resolver", "files_read"]
 
 _MAX_NEST = 10
 _NODE_WORK = 64  # a copied value weighs about as much as 64 characters
@@ -63,6 +64,25 @@ class _ResolveError(Exception):
         self.message = message
         self.path = path
         self.recorded = False
+
+
+#: the repository paths `${file()}` read while `files_read()` records them
+_FILES_READ: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar(
+    "shipway_files_read", default=None
+)
+
+
+@contextlib.contextmanager
+def files_read() -> Iterator[list[str]]:
+    """Records, in the list it yields, every file `${file()}` reads in this context (as
+    errors name them: repository paths), so `validate` can warn about one a run will not
+    see."""
+    read: list[str] = []
+    token = _FILES_READ.set(read)
+    try:
+        yield read
+    finally:
+        _FILES_READ.reset(token)
 
 
 class Resolver:
@@ -202,6 +222,9 @@ class Resolver:
         if not path.exists():
             return Absent(f"file `{shown}` does not exist")
         text = read_config_text(path, shown)
+        recording = _FILES_READ.get()
+        if recording is not None:
+            recording.append(shown)
         content: Any
         if suffix in (".yml", ".yaml"):
             content = parse_yaml(text, shown) if text.strip() else None
