@@ -69,6 +69,7 @@ class AwsClient(CloudFormationCalls, S3Calls, ApiGatewayCalls):
         endpoint_url: str | None = None,
         *,
         role_arn: str | None = None,
+        credentials: tuple[str, str] | None = None,
         sleep: Callable[[float], None] | None = None,
         jitter: Callable[[float], float] | None = None,
         attempts: int = 6,
@@ -79,6 +80,7 @@ class AwsClient(CloudFormationCalls, S3Calls, ApiGatewayCalls):
         self.profile = profile
         self.endpoint_url = endpoint_url
         self.role_arn = role_arn
+        self._credentials = credentials  # (key id, secret): the local emulator's, never AWS's
         self._sleep = sleep or time.sleep
         # the real clock gets jitter (many callers throttled together must not retry in step)
         self._jitter = jitter or (None if sleep else _upper_half_jitter)
@@ -242,6 +244,9 @@ class AwsClient(CloudFormationCalls, S3Calls, ApiGatewayCalls):
     def _new_session(self) -> Any:
         """The profile's session (or the standard chain's); with `role_arn`, a session on
         the role's temporary credentials, assumed once through STS."""
+        if self._credentials is not None:
+            key, secret = self._credentials
+            return boto3.session.Session(aws_access_key_id=key, aws_secret_access_key=secret)
         session = boto3.session.Session(profile_name=self.profile)
         if not self.role_arn:
             return session

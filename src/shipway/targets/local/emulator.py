@@ -1,0 +1,96 @@
+"""The local AWS emulator: moto's server on 127.0.0.1, in this process.
+
+It holds the local releases' stacks (emulated_template.py says what of a template) and
+answers the functions' boto3 calls (`AWS_ENDPOINT_URL`). Its state is in memory: it lives
+as long as the process that started it (`shipway serve`, or one run's deploy), and moto's
+backends are the process's, so a process has one emulator at most.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import urllib.request
+from collections.abc import Mapping
+
+from shipway.errors import ShipwayError
+from shipway.targets.aws.client import AwsClient
+
+__all__ = ["ACCOUNT", "CREDENTIALS", "Emulator", "emulator_client", "emulator_environment"]
+
+#: moto's account, and the credentials functions and Shipway use with it (never AWS's)
+ACCOUNT = "123456789012"
+CREDENTIALS = ("shipway-local", "shipway-local-secret")
+
+_started: Emulator | None = None
+_lock = threading.Lock()
+
+
+class Emulator:
+    """moto's `ThreadedMotoServer` on 127.0.0.1 and a free port."""
+
+    def __init__(self) -> None:
+        self._server: object | None = None
+        self.endpoint = ""
+
+    def start(self) -> str:
+        """Starts it (once per process: moto's state is the process's); its endpoint."""
+        global _started
+        with _lock:
+            if _started is not None and _started is not self:
+                raise ShipwayError("this process already runs the local AWS emulator")
+            if self._server is not None:
+                return self.endpoint
+            from moto.server import ThreadedMotoServer  # only a local release needs moto
+
+            logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request
+            server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+            try:
+                server.start()
+            except OSError as exc:
+                raise ShipwayError(f"cannot start the local AWS emulator: {exc}") from None
+            host, port = server.get_host_and_port()
+            self._server = server
+            self.endpoint = f"http://{host}:{port}"
+            _started = self
+            return self.endpoint
+
+    def stop(self) -> None:
+        global _started
+        with _lock:
+            server, self._server = self._server, None
+            if server is None:
+                return
+            # moto's backends are the process's: emptied, the next emulator starts empty
+            with contextlib.suppress(OSError):
+                request = urllib.request.Request(f"{self.endpoint}/moto-api/reset", method="POST")
+                urllib.request.urlopen(request, timeout=10).read()
+            server.stop()  # type: ignore[attr-defined]
+            if _started is self:
+                _started = None
+
+    def __enter__(self) -> Emulator:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def emulator_client(endpoint: str, region: str) -> AwsClient:
+    """An `AwsClient` on the emulator (its credentials; short pauses: it answers at once)."""
+    return AwsClient(region, endpoint_url=endpoint, credentials=CREDENTIALS, base_delay=0.01)
+
+
+def emulator_environment(endpoint: str, region: str) -> Mapping[str, str]:
+    """What a function needs to reach the emulator with boto3 (or the AWS SDK for JS)."""
+    key, secret = CREDENTIALS
+    return {
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_ACCESS_KEY_ID": key,
+        "AWS_SECRET_ACCESS_KEY": secret,
+        "AWS_SESSION_TOKEN": "shipway-local",
+        "AWS_REGION": region,
+        "AWS_DEFAULT_REGION": region,
+    }
