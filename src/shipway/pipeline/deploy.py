@@ -49,6 +49,7 @@ __all__ = [
     "outcome_message",
     "released_services",
     "template_for",
+    "with_templates",
 ]
 
 _DEPLOYMENT = "ApiGatewayDeployment"
@@ -67,6 +68,20 @@ def deploy_request(
         template, stack = template_for(sp, sp.definition, artifact) if aws else (None, "")
         items.append(DeployInput(sp.definition, artifact, sp.service.depends_on, template, stack))
     return DeployRequest(plan.environment.name, plan.commit, tuple(items), force=force)
+
+
+def with_templates(plan: RunPlan, request: DeployRequest, services: Sequence[str]) -> DeployRequest:
+    """`request` with the templates of `services` synthesized (the local target's: only
+    the services it deploys need one, for the stacks its AWS emulator holds)."""
+    wanted = set(services)
+    items = []
+    for item in request.services:
+        name = item.definition.service
+        if name in wanted and item.template is None:
+            template, stack = template_for(plan.service(name), item.definition, item.artifact)
+            item = replace(item, template=template, stack=stack)
+        items.append(item)
+    return replace(request, services=tuple(items))
 
 
 def template_for(

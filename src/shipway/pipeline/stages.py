@@ -42,6 +42,7 @@ from shipway.pipeline.deploy import (
     deploy_request,
     failure_summary,
     released_services,
+    with_templates,
 )
 from shipway.pipeline.events import JobEvent, Listener
 from shipway.pipeline.keys import FileIndex, build_key
@@ -266,6 +267,9 @@ class StageWork:
             if not allow_older and live is not None and self._newer(live, plan.commit):
                 raise Superseded(live)
             deploy_plan = target.plan(request)
+            if not isinstance(plan.environment.target, AwsTarget):
+                # the local target's AWS emulator holds what the deployed services' stacks do
+                request = with_templates(plan, request, deploy_plan.deployed)
             if live is not None and not deploy_plan.deployed:
                 # nothing to deploy: the live release stays, and no number is used up
                 for change in deploy_plan.changes:

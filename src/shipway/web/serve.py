@@ -18,6 +18,7 @@ import json
 import os
 import signal
 import socket
+import sys
 import threading
 from pathlib import Path
 from types import FrameType
@@ -31,8 +32,10 @@ from shipway.pipeline.paths import SERVER_FILE
 from shipway.pipeline.worker import Worker
 from shipway.source.github import GITHUB_SECRET_FILE
 from shipway.source.hooks import hook_secret
+from shipway.targets.local.emulator import Emulator
 from shipway.targets.local.gateway import Gateway
 from shipway.targets.local.pools import DEFAULT_MAX_WORKERS, WorkerManager
+from shipway.targets.local.release_stacks import replay_stacks
 from shipway.targets.local.scheduler import Scheduler
 from shipway.web.api import Api
 from shipway.web.app import ServerGateway, create_app
@@ -122,6 +125,7 @@ class GatewayServer:
         self.port: int = self.sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
         self.gateway.public_url = self.url  # WebSocket functions' management API endpoint
+        self.emulator = Emulator()  # started by `run`: the local releases' stacks
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping: asyncio.Event | None = None
         self._stop_asked = threading.Event()
@@ -146,6 +150,8 @@ class GatewayServer:
     def _write_server_file(self) -> None:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         doc = {"pid": os.getpid(), "port": self.port, "url": self.url, "host": "127.0.0.1"}
+        if self.emulator.endpoint:
+            doc["emulator"] = self.emulator.endpoint
         tmp = self.server_file.with_name(f".{SERVER_FILE}.{os.getpid()}")
         tmp.write_text(json.dumps(doc, sort_keys=True) + "\n", encoding="utf-8")
         os.replace(tmp, self.server_file)
@@ -164,6 +170,7 @@ class GatewayServer:
         if threading.current_thread() is threading.main_thread():
             for signum in (signal.SIGINT, signal.SIGTERM):
                 previous[signum] = signal.signal(signum, self._on_signal)
+        self._start_emulator()
         self._write_server_file()
         if self.worker is not None:
             self.worker.start()
@@ -182,9 +189,17 @@ class GatewayServer:
             self.scheduler.stop()
             self._remove_server_file()
             self.gateway.close()
+            self.emulator.stop()
             self.sock.close()
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
+
+    def _start_emulator(self) -> None:
+        """The local AWS emulator, with every local environment's current stacks on it
+        (moto keeps them in memory: they are put back each time the server starts)."""
+        endpoint = self.emulator.start()
+        for problem in replay_stacks(self.state_dir, endpoint):
+            print(f"warning: {problem}", file=sys.stderr, flush=True)
 
     def _run_fast(self) -> None:
         import uvloop

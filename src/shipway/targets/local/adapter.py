@@ -17,6 +17,7 @@ from shipway.model import (
     ServiceResult,
 )
 from shipway.targets.local.authorizer_config import local_notes
+from shipway.targets.local.emulated_stacks import EmulatedStack
 from shipway.targets.local.runtimes import local_runtime_warnings
 from shipway.targets.local.target import LocalTarget
 
@@ -44,7 +45,7 @@ class LocalReleases:
 
     def apply(self, plan: DeployPlan, request: DeployRequest, number: int) -> ApplyResult:
         try:
-            self.local.apply(plan, number, _pairs(request))
+            self.local.apply(plan, number, _pairs(request), _stacks(request))
         except DeployFailed as exc:
             # the failure is the failed service's; the others were not switched in
             culprit = exc.service
@@ -99,3 +100,19 @@ class LocalReleases:
 
 def _pairs(request: DeployRequest) -> list[tuple[ServiceDefinition, Artifact]]:
     return [(s.definition, s.artifact) for s in request.services]
+
+
+def _stacks(request: DeployRequest) -> dict[str, EmulatedStack]:
+    """The templates the request carries (the deployed services'), as the emulator's."""
+    return {
+        s.definition.service: EmulatedStack(
+            s.definition.service,
+            s.stack or f"{s.definition.service}-{s.definition.stage}",
+            s.definition.stage,
+            s.definition.region,
+            s.template,
+            s.depends_on,
+        )
+        for s in request.services
+        if s.template is not None
+    }

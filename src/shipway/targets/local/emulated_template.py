@@ -24,7 +24,13 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["NO_BUCKET", "EmulatedTemplate", "emulated_template", "is_expression"]
+__all__ = [
+    "NO_BUCKET",
+    "EmulatedTemplate",
+    "emulated_template",
+    "holds_resources",
+    "is_expression",
+]
 
 #: resource types the local runtime serves itself (or that mean nothing on 127.0.0.1)
 _SERVED_PREFIXES = (
@@ -65,6 +71,12 @@ def is_expression(value: Any) -> bool:
         and len(value) == 1
         and (next(iter(value)) == "Ref" or str(next(iter(value))).startswith("Fn::"))
     )
+
+
+def holds_resources(template: Mapping[str, Any]) -> bool:
+    """Whether the emulator would hold anything of `template` (quick: no copy)."""
+    resources: Mapping[str, Any] = template.get("Resources") or {}
+    return any(not _served(logical, r) for logical, r in resources.items())
 
 
 def emulated_template(template: Mapping[str, Any]) -> EmulatedTemplate:

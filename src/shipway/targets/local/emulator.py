@@ -9,18 +9,32 @@ backends are the process's, so a process has one emulator at most.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
+import os
 import threading
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from pathlib import Path
 
 from shipway.errors import ShipwayError
 from shipway.targets.aws.client import AwsClient
 
-__all__ = ["ACCOUNT", "CREDENTIALS", "Emulator", "emulator_client", "emulator_environment"]
+__all__ = [
+    "ACCOUNT",
+    "CREDENTIALS",
+    "SERVER_FILE",
+    "Emulator",
+    "EmulatorAccess",
+    "emulator_client",
+    "emulator_credentials",
+    "running_emulator",
+    "served_emulator",
+]
 
 #: moto's account, and the credentials functions and Shipway use with it (never AWS's)
 ACCOUNT = "123456789012"
+SERVER_FILE = "server.json"  # the server's, while it runs (web/serve.py): `emulator` is ours
 CREDENTIALS = ("shipway-local", "shipway-local-secret")
 
 _started: Emulator | None = None
@@ -83,14 +97,57 @@ def emulator_client(endpoint: str, region: str) -> AwsClient:
     return AwsClient(region, endpoint_url=endpoint, credentials=CREDENTIALS, base_delay=0.01)
 
 
-def emulator_environment(endpoint: str, region: str) -> Mapping[str, str]:
-    """What a function needs to reach the emulator with boto3 (or the AWS SDK for JS)."""
+def emulator_credentials(endpoint: str) -> Mapping[str, str]:
+    """What a function needs to reach the emulator with boto3 (or the AWS SDK for JS):
+    every AWS call goes there, with the emulator's credentials (never the machine's)."""
     key, secret = CREDENTIALS
     return {
         "AWS_ENDPOINT_URL": endpoint,
         "AWS_ACCESS_KEY_ID": key,
         "AWS_SECRET_ACCESS_KEY": secret,
         "AWS_SESSION_TOKEN": "shipway-local",
-        "AWS_REGION": region,
-        "AWS_DEFAULT_REGION": region,
     }
+
+
+def running_emulator() -> Emulator | None:
+    """The emulator this process runs (the server's), if it runs one."""
+    return _started
+
+
+class EmulatorAccess:
+    """Where a local release's stacks go: the emulator of the server serving `state_dir`
+    (in this process or another, from its `server.json`), else one started for the deploy
+    alone (it checks the stacks, and is gone after it: the server replays them when it
+    starts)."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.state_dir = Path(state_dir)
+
+    def served(self) -> str | None:
+        """The endpoint of the emulator that serves the local runtime, if one runs."""
+        mine = running_emulator()
+        if mine is not None:
+            return mine.endpoint
+        return served_emulator(self.state_dir)
+
+    @contextlib.contextmanager
+    def endpoint(self) -> Iterator[tuple[str, bool]]:
+        """(an emulator's endpoint, whether it serves: False for one started for this)."""
+        served = self.served()
+        if served is not None:
+            yield served, True
+            return
+        with Emulator() as emulator:
+            yield emulator.endpoint, False
+
+
+def served_emulator(state_dir: Path) -> str | None:
+    """The emulator endpoint the server of `state_dir` wrote in its `server.json`, while
+    that server runs."""
+    try:
+        info = json.loads((Path(state_dir) / SERVER_FILE).read_text(encoding="utf-8"))
+        os.kill(int(info["pid"]), 0)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+    url = info.get("emulator")
+    return url if isinstance(url, str) and url.startswith("http://127.0.0.1:") else None

@@ -19,6 +19,7 @@ from typing import Any
 
 from shipway.errors import NotFound, ShipwayError
 from shipway.targets.local import apigw, authorizers
+from shipway.targets.local.emulated_values import emulated_values
 from shipway.targets.local.layers import layer_dirs
 from shipway.targets.local.pools import WorkerManager
 from shipway.targets.local.putevents import ENDPOINT, put_events
@@ -77,6 +78,10 @@ def function_spec(
     if public_url and any(f.websockets for f in svc.functions.values()):
         extra = endpoint_env(public_url, env, service)
         fn = dataclasses.replace(fn, environment={**fn.environment, **extra})
+    lambda_name = f"{service}-{svc.stage or env}-{fn.name}"
+    resolved = emulated_values(Path(state_dir), release_dir, service, lambda_name, fn)
+    if resolved:  # `{Ref: UsersTable}` -> the table's name on the local AWS emulator
+        fn = dataclasses.replace(fn, environment={**fn.environment, **resolved})
     return FunctionSpec(
         env=env,
         release_dir=release_dir,

@@ -19,8 +19,15 @@ from shipway.model import (
     ServiceDefinition,
 )
 from shipway.targets.local.authorizer_config import local_notes
+from shipway.targets.local.emulated_stacks import EmulatedStack
+from shipway.targets.local.emulator import EmulatorAccess
 from shipway.targets.local.eventbus import parse_bus_rules
 from shipway.targets.local.layers import LAYERS_DIR, LayerCatalog, function_layers
+from shipway.targets.local.release_stacks import (
+    carry_template,
+    deploy_release_stacks,
+    write_template,
+)
 from shipway.targets.local.releases import (
     MANIFEST_FILE,
     DeployedFunction,
@@ -40,6 +47,7 @@ class LocalTarget:
         kept out of release.json and masked in the runtime's logs."""
         self.state_dir = Path(state_dir)
         self.secrets = frozenset(secrets)
+        self.emulator = EmulatorAccess(self.state_dir)  # where the release's stacks go
 
     def store(self, env: str) -> ReleaseStore:
         return ReleaseStore(self.state_dir, env)
@@ -104,14 +112,18 @@ class LocalTarget:
         plan: DeployPlan,
         number: int,
         services: Sequence[tuple[ServiceDefinition, Artifact]],
+        stacks: Mapping[str, EmulatedStack] | None = None,
     ) -> Path:
         """Release `number` with every service of `plan`, or nothing: returns its folder.
 
         Deployed services are unpacked, unless the live release holds the same artifact
         (then its folder is shared); unchanged ones keep the folder of the release that
-        deployed them (releases are immutable), so their warm workers carry on. On any
-        failure the staging folder is removed and `current` is left as it was.
+        deployed them (releases are immutable), so their warm workers carry on. `stacks`:
+        the deployed services' templates, kept in the release and deployed on the local
+        AWS emulator before the switch (release_stacks.py). On any failure the staging
+        folder is removed and `current` is left as it was.
         """
+        stacks = stacks or {}
         env = plan.env
         store = self.store(env)
         current = self.current_manifest(env)
@@ -130,6 +142,10 @@ class LocalTarget:
                         f"artifact of `{artifact.service}` given for service `{name}`"
                     )
                 change = changes[name]
+                if name in stacks and change.action != DeployAction.UNCHANGED:
+                    write_template(staging, stacks[name])
+                elif live_dir:
+                    carry_template(live_dir[1], staging, name)
                 if change.action == DeployAction.UNCHANGED and current and live_dir:
                     live = current.services[name]
                     folder = (live_dir[1] / live.dir).resolve()
@@ -171,6 +187,8 @@ class LocalTarget:
                 services=deployed,
             )
             manifest.write(staging)
+            # the stacks hold what the functions use: a broken one stops the release here
+            deploy_release_stacks(self.emulator, env, staging, list(deployed), plan.deployed)
             final = store.commit(staging, number)
         except BaseException:
             store.discard(staging)

@@ -1,0 +1,111 @@
+"""The local target's AWS emulator, as a user meets it: a service's table exists on it,
+its function reaches it through boto3 with no change to its code, and the server puts the
+stacks back when it starts again (moto keeps them in memory)."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+from tests.conftest import git
+from tests.integration.cli import serving, shipway
+
+SERVICE = """\
+service: users
+provider:
+  name: aws
+  runtime: python3.12
+  environment:
+    TABLE: {Ref: UsersTable}
+functions:
+  users:
+    handler: handler.users
+    events:
+      - http:
+          path: users/{id}
+          method: any
+resources:
+  Resources:
+    UsersTable:
+      Type: AWS::DynamoDB::Table
+      Properties:
+        AttributeDefinitions: [{AttributeName: id, AttributeType: S}]
+        KeySchema: [{AttributeName: id, KeyType: HASH}]
+        BillingMode: PAY_PER_REQUEST
+"""
+
+HANDLER = """\
+import json, os
+import boto3
+
+table = boto3.resource("dynamodb").Table(os.environ["TABLE"])
+
+def users(event, context):
+    key = event["pathParameters"]["id"]
+    if event["httpMethod"] == "PUT":
+        table.put_item(Item={"id": key, "name": json.loads(event["body"])["name"]})
+        return {"statusCode": 204, "body": ""}
+    item = table.get_item(Key={"id": key}).get("Item")
+    body = {"table": os.environ["TABLE"], "item": item}
+    return {"statusCode": 200 if item else 404, "body": json.dumps(body)}
+"""
+
+FILES = {
+    "shipway.yml": "project: users\nbuild: {sandbox: off}\nenvironments:\n  dev: {branch: dev}\n",
+    ".gitignore": ".shipway/\n",
+    "services/users/serverless.yml": SERVICE,
+    "services/users/handler.py": HANDLER,
+}
+
+
+def call(url: str, method: str = "GET", body: dict[str, str] | None = None) -> tuple[int, str]:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            return answer.status, answer.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+def test_a_function_writes_and_reads_its_table_on_the_emulator(
+    make_repo: Callable[..., Path],
+) -> None:
+    repo = make_repo(FILES)
+    git(repo, "checkout", "-q", "dev")
+    with serving(repo) as (_, url):
+        ran = shipway("run", "dev", repo=repo)
+        assert ran.returncode == 0, ran.stderr
+        base = f"{url}/dev/users/users/42"
+        assert call(base, "PUT", {"name": "Ada"})[0] == 204
+        status, text = call(base)
+        assert status == 200, text
+        answer = json.loads(text)
+        assert answer["item"] == {"id": "42", "name": "Ada"}
+        # the table's name on the emulator, as CloudFormation named it
+        assert answer["table"].startswith("users-dev-UsersTable-")
+    # a new server starts with the stacks put back (empty: moto keeps data in memory)
+    with serving(repo) as (_, url):
+        status, text = call(f"{url}/dev/users/users/42")
+        assert status == 404, text
+        assert json.loads(text)["table"].startswith("users-dev-UsersTable-")
+
+
+def test_without_a_server_a_stack_that_cannot_be_made_fails_the_deploy(
+    make_repo: Callable[..., Path],
+) -> None:
+    # an export no stack of the environment makes: CloudFormation refuses the stack
+    broken = SERVICE + (
+        "    Jobs:\n      Type: AWS::SQS::Queue\n"
+        "      Properties: {QueueName: {'Fn::ImportValue': billing-dev-JobsQueueName}}\n"
+    )
+    repo = make_repo({**FILES, "services/users/serverless.yml": broken})
+    git(repo, "checkout", "-q", "dev")
+    ran = shipway("run", "dev", repo=repo)
+    assert ran.returncode == 1, ran.stderr
+    assert "local AWS emulator" in ran.stderr and "billing-dev-JobsQueueName" in ran.stderr
+    status = json.loads(shipway("status", "dev", "--json", repo=repo).stdout)
+    assert status["dev"]["release"] is None  # nothing was switched in
+    assert not (repo / ".shipway/envs/dev/current").exists()
