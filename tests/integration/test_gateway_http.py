@@ -204,6 +204,8 @@ def test_healthz_and_server_json(server: tuple[Client, Path, GatewayServer]) -> 
     status, _, body = client("GET", "/healthz")
     assert status == 200 and json.loads(body) == {"ok": True}
     doc = json.loads((state / "server.json").read_text())
+    emulator = doc.pop("emulator")  # the local AWS emulator the server runs
+    assert emulator.startswith("http://127.0.0.1:") and emulator != doc["url"]
     assert doc == {
         "host": "127.0.0.1",
         "pid": os.getpid(),

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from shipway.auth import Action
@@ -41,6 +42,7 @@ from shipway.pipeline.paths import StatePaths
 from shipway.pipeline.records import RECORD_FILE, record_dir, release_request, write_record
 from shipway.store.sqlite import Store
 from shipway.targets import select_target
+from shipway.targets.local.release_stacks import load_stacks
 from shipway.targets.local.releases import MANIFEST_FILE, DeployedService, ReleaseStore
 from shipway.usecases.audit import Actor
 
@@ -201,7 +203,10 @@ def _request(
         if fn.environment.get(k)
     }
     if (record_dir(paths, env.name, release.number) / RECORD_FILE).is_file():
-        return release_request(paths, env.name, release.number), secrets
+        request = release_request(paths, env.name, release.number)
+        if on_machine:  # a local release's stacks, as it kept them, for the emulator
+            request = _with_kept_templates(request, local.path(release.number))
+        return request, secrets
     if manifest is None:
         raise NotFound(
             f"release {release.number} of `{env.name}` has no record to deploy again",
@@ -218,7 +223,24 @@ def _request(
         size = zip_path.stat().st_size
         artifact = Artifact(service.name, zip_path, service.artifact_sha256, size)
         items.append(DeployInput(_definition(service), artifact))
-    return DeployRequest(env.name, manifest.commit, tuple(items)), secrets
+    request = _with_kept_templates(
+        DeployRequest(env.name, manifest.commit, tuple(items)), local.path(release.number)
+    )
+    return request, secrets
+
+
+def _with_kept_templates(request: DeployRequest, folder: Path) -> DeployRequest:
+    names = [s.definition.service for s in request.services]
+    kept = {s.service: s for s in load_stacks(folder, names)}
+    return replace(
+        request,
+        services=tuple(
+            replace(s, template=kept[n].template, stack=kept[n].stack)
+            if (n := s.definition.service) in kept and s.template is None
+            else s
+            for s in request.services
+        ),
+    )
 
 
 def _definition(service: DeployedService) -> ServiceDefinition:

@@ -142,10 +142,11 @@ class LocalTarget:
                         f"artifact of `{artifact.service}` given for service `{name}`"
                     )
                 change = changes[name]
-                if name in stacks and change.action != DeployAction.UNCHANGED:
+                if change.action == DeployAction.UNCHANGED:
+                    if live_dir:
+                        carry_template(live_dir[1], staging, name)
+                elif name in stacks:
                     write_template(staging, stacks[name])
-                elif live_dir:
-                    carry_template(live_dir[1], staging, name)
                 if change.action == DeployAction.UNCHANGED and current and live_dir:
                     live = current.services[name]
                     folder = (live_dir[1] / live.dir).resolve()
