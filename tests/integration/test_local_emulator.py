@@ -9,7 +9,7 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.conftest import git
+from tests.conftest import commit_all, git
 from tests.integration.cli import serving, shipway
 
 SERVICE = """\
@@ -109,3 +109,32 @@ def test_without_a_server_a_stack_that_cannot_be_made_fails_the_deploy(
     status = json.loads(shipway("status", "dev", "--json", repo=repo).stdout)
     assert status["dev"]["release"] is None  # nothing was switched in
     assert not (repo / ".shipway/envs/dev/current").exists()
+
+
+def test_a_rollback_puts_the_earlier_stacks_back_on_the_emulator(
+    make_repo: Callable[..., Path],
+) -> None:
+    import boto3
+
+    repo = make_repo(FILES)
+    git(repo, "checkout", "-q", "dev")
+    with serving(repo) as (_, _url):
+        assert shipway("run", "dev", repo=repo).returncode == 0
+        queue = "    Jobs:\n      Type: AWS::SQS::Queue\n      Properties: {QueueName: jobs-dev}\n"
+        (repo / "services/users/serverless.yml").write_text(SERVICE + queue)
+        commit_all(repo, "a queue")
+        assert shipway("run", "dev", repo=repo).returncode == 0
+        endpoint = json.loads((repo / ".shipway/server.json").read_text())["emulator"]
+        sqs = boto3.client(
+            "sqs",
+            region_name="us-east-1",
+            endpoint_url=endpoint,
+            aws_access_key_id="x",
+            aws_secret_access_key="x",
+        )
+        assert [u.rsplit("/", 1)[-1] for u in sqs.list_queues().get("QueueUrls", [])] == [
+            "jobs-dev"
+        ]
+        rolled = shipway("rollback", "dev", "--to", "1", repo=repo)
+        assert rolled.returncode == 0, rolled.stderr
+        assert sqs.list_queues().get("QueueUrls", []) == []  # release 1 has no queue

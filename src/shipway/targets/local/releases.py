@@ -34,6 +34,7 @@ from shipway.errors import NotFound, ShipwayError
 from shipway.masking import MASK, Masker
 from shipway.model import Function, HttpRoute, ServiceDefinition
 from shipway.targets.local.authorizer_config import Spec, route_authorizers
+from shipway.targets.local.emulated_template import resources_digest
 from shipway.targets.local.eventbus import bus_schedules
 from shipway.targets.local.wsevents import route_selection, websocket_route
 
@@ -206,6 +207,8 @@ class DeployedService:
     layers: dict[str, dict[str, str]] = field(default_factory=dict)
     # provider.websocketsApiRouteSelectionExpression, for a service with `websocket` events
     websocket_selection: str = ""
+    # what shapes its stack on the local AWS emulator (emulated_template.resources_digest)
+    resources_sha256: str = ""
 
     @classmethod
     def from_definition(
@@ -240,6 +243,7 @@ class DeployedService:
             commit=commit,
             layers={k: dict(v) for k, v in (layers or {}).items()},
             websocket_selection=route_selection(definition),
+            resources_sha256=resources_digest(definition.resolved),
         )
 
     def layer_shas(self) -> dict[str, str]:
@@ -254,6 +258,7 @@ class DeployedService:
             self.stage,
             self.layer_shas(),
             self.websocket_selection,
+            self.resources_sha256,
         ) == (
             other.artifact_sha256,
             other.functions,
@@ -261,6 +266,7 @@ class DeployedService:
             other.stage,
             other.layer_shas(),
             other.websocket_selection,
+            other.resources_sha256,
         )
 
     def to_dict(self, reveal: bool = False) -> dict[str, Any]:
@@ -277,6 +283,8 @@ class DeployedService:
             out["layers"] = {k: dict(v) for k, v in self.layers.items()}
         if self.websocket_selection:
             out["websocket_selection"] = self.websocket_selection
+        if self.resources_sha256:
+            out["resources_sha256"] = self.resources_sha256
         return out
 
     @classmethod
@@ -296,6 +304,7 @@ class DeployedService:
                 for k, v in (d.get("layers") or {}).items()
             },
             websocket_selection=str(d.get("websocket_selection", "")),
+            resources_sha256=str(d.get("resources_sha256", "")),
         )
 
 

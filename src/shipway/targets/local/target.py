@@ -90,6 +90,8 @@ class LocalTarget:
                 reason = "code changed"
             elif live.layer_shas() != wanted.layer_shas():
                 reason = "layer code changed"
+            elif live.resources_sha256 != wanted.resources_sha256:
+                reason = "resources changed"  # its stack on the local AWS emulator
             elif not live.same_deployment(wanted):
                 reason = "configuration changed"
             elif moved:
