@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from shipway.config.serverless import load_service
+from shipway.config.stack_inputs import is_expression
 from shipway.synth import synthesize
-from shipway.targets.local.emulated_template import emulated_template, is_expression
+from shipway.targets.local.emulated_template import emulated_template
 
 SERVICE = """\
 service: users
@@ -110,3 +111,16 @@ def test_a_resource_that_needs_what_the_runtime_serves_is_left_out_with_a_note(
 def test_expressions_are_recognised_as_the_release_keeps_them() -> None:
     assert is_expression({"Ref": "X"}) and is_expression({"Fn::Sub": "${X}"})
     assert not is_expression({"a": 1, "b": 2}) and not is_expression("text")
+
+
+def test_only_a_service_with_resources_or_expressions_wants_a_stack() -> None:
+    from shipway.config.stack_inputs import resources_digest, wants_stack
+
+    plain = {"functions": {"f": {"handler": "h.f", "events": [{"http": "GET f"}]}}}
+    assert not wants_stack(plain) and resources_digest(plain) == ""
+    with_table = {**plain, "resources": {"Resources": {"T": {"Type": "AWS::DynamoDB::Table"}}}}
+    assert wants_stack(with_table) and resources_digest(with_table) != ""
+    topic = {"functions": {"f": {"handler": "h.f", "events": [{"sns": "alerts"}]}}}
+    assert wants_stack(topic)  # the Framework makes the topic: the emulator holds it
+    imported = {"provider": {"environment": {"Q": {"Fn::ImportValue": "jobs-queue"}}}}
+    assert wants_stack(imported) and resources_digest(imported) == ""

@@ -18,6 +18,7 @@ from shipway.build.cleanup import LaterRemover
 from shipway.build.confine import drop_other_env_files
 from shipway.build.runner import BuildRequest, run_build
 from shipway.build.shell import cancel_running_builds
+from shipway.config.stack_inputs import wants_stack
 from shipway.errors import DeployFailed, ShipwayError
 from shipway.masking import Masker
 from shipway.model import (
@@ -268,8 +269,14 @@ class StageWork:
                 raise Superseded(live)
             deploy_plan = target.plan(request)
             if not isinstance(plan.environment.target, AwsTarget):
-                # the local target's AWS emulator holds what the deployed services' stacks do
-                request = with_templates(plan, request, deploy_plan.deployed)
+                # the local target's AWS emulator holds what the deployed services' stacks
+                # do (a service of functions alone has nothing there: not synthesized)
+                wanted = [
+                    s
+                    for s in deploy_plan.deployed
+                    if wants_stack(plan.service(s).definition.resolved)
+                ]
+                request = with_templates(plan, request, wanted)
             if live is not None and not deploy_plan.deployed:
                 # nothing to deploy: the live release stays, and no number is used up
                 for change in deploy_plan.changes:

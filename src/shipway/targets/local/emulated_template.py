@@ -19,20 +19,14 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import json
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = [
-    "NO_BUCKET",
-    "EmulatedTemplate",
-    "emulated_template",
-    "holds_resources",
-    "is_expression",
-    "resources_digest",
-]
+from shipway.config.stack_inputs import is_expression
+
+__all__ = ["NO_BUCKET", "EmulatedTemplate", "emulated_template", "holds_resources"]
 
 #: resource types the local runtime serves itself (or that mean nothing on 127.0.0.1)
 _SERVED_PREFIXES = (
@@ -63,42 +57,6 @@ class EmulatedTemplate:
     template: dict[str, Any] | None
     env_outputs: dict[str, dict[str, str]] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
-
-
-def is_expression(value: Any) -> bool:
-    """A CloudFormation expression as a function's environment value: `{Ref: X}` or one
-    `Fn::` function (the local release keeps it as compact JSON text)."""
-    return (
-        isinstance(value, Mapping)
-        and len(value) == 1
-        and (next(iter(value)) == "Ref" or str(next(iter(value))).startswith("Fn::"))
-    )
-
-
-#: events whose configuration the release records itself (its routes, schedules, rules)
-_RECORDED_EVENTS = frozenset({"http", "httpApi", "schedule", "websocket", "eventBridge"})
-
-
-def resources_digest(resolved: Mapping[str, Any]) -> str:
-    """A digest of what of a service's document shapes its emulated stack and the release
-    does not record otherwise (`resources:`, its functions' other events); "" when it
-    has none (so a service without any is unchanged whatever Shipway version wrote it)."""
-    functions = resolved.get("functions") or {}
-    events = {
-        str(name): [
-            e
-            for e in (spec.get("events") or [])
-            if isinstance(e, Mapping) and not (set(e) <= _RECORDED_EVENTS)
-        ]
-        for name, spec in (functions.items() if isinstance(functions, Mapping) else ())
-        if isinstance(spec, Mapping)
-    }
-    events = {k: v for k, v in events.items() if v}
-    resources = resolved.get("resources")
-    if not resources and not events:
-        return ""
-    text = json.dumps([resources, events], sort_keys=True, default=str)
-    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def holds_resources(template: Mapping[str, Any]) -> bool:

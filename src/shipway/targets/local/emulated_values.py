@@ -12,9 +12,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from shipway.config.stack_inputs import is_expression
 from shipway.errors import ShipwayError
 from shipway.targets.local.emulated_stacks import resolved_environment
-from shipway.targets.local.emulated_template import is_expression
 from shipway.targets.local.emulator import EmulatorAccess
 from shipway.targets.local.release_stacks import load_stacks
 from shipway.targets.local.releases import DeployedFunction

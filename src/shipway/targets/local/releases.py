@@ -30,11 +30,11 @@ from pathlib import Path
 from typing import Any
 
 from shipway.config.dotenv import is_secret_key
+from shipway.config.stack_inputs import resources_digest
 from shipway.errors import NotFound, ShipwayError
 from shipway.masking import MASK, Masker
 from shipway.model import Function, HttpRoute, ServiceDefinition
 from shipway.targets.local.authorizer_config import Spec, route_authorizers
-from shipway.targets.local.emulated_template import resources_digest
 from shipway.targets.local.eventbus import bus_schedules
 from shipway.targets.local.wsevents import route_selection, websocket_route
 
