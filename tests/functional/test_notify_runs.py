@@ -88,7 +88,9 @@ def test_a_receiver_failing_twice_gets_the_third_attempt(make_repo: Callable[...
             "attempt 2/4: HTTP 503",
             "attempt 3/4: 200",
         ]
-        assert "warning" not in stderr
+        # delivered in time: no "notification(s) not delivered" warning (others, such as
+        # the machine's Python being older than the runtime, are not this test's business)
+        assert "not delivered" not in stderr
 
 
 def test_unreachable_webhooks_change_neither_state_nor_exit(
