@@ -105,6 +105,19 @@ functions:
     handler: app.handler
     tracing: PassThrough
 """,
+    "rest-logs": """\
+  logRetentionInDays: 14
+  logs:
+    restApi:
+      roleManagedExternally: true
+      format: '$context.requestId'
+      level: ERROR
+functions:
+  api:
+    handler: app.handler
+    events:
+      - http: GET /y
+""",
     "logs-format": """\
   logs:
     httpApi:

@@ -108,3 +108,30 @@ def test_a_failed_release_puts_the_stage_settings_back(tmp_path: Path) -> None:
     assert hello.outcome is ServiceOutcome.ROLLED_BACK
     assert "stage settings" in hello.message
     assert stage_of()["tracingEnabled"] is True
+
+
+LOGGED = """\
+logs:
+  restApi:
+    roleManagedExternally: true
+    format: '$context.requestId $context.status'
+    level: ERROR
+"""
+
+
+def test_rest_api_access_logs_go_to_the_stacks_log_group_when_the_role_is_external(
+    tmp_path: Path,
+) -> None:
+    item = make_service(tmp_path, "hello", yml=serverless_yml("hello", LOGGED))
+    done = Deployer(AwsClient(REGION)).deploy(item)
+
+    assert done.outcome is ServiceOutcome.DEPLOYED
+    logs = boto3.client("logs", region_name=REGION)
+    groups = logs.describe_log_groups(logGroupNamePrefix="/aws/api-gateway/")["logGroups"]
+    assert [g["logGroupName"] for g in groups] == ["/aws/api-gateway/hello-dev"]
+    stage = stage_of()
+    access = stage["accessLogSettings"]
+    assert access["destinationArn"].endswith(":log-group:/aws/api-gateway/hello-dev")
+    assert access["format"] == "$context.requestId $context.status"
+    assert stage["methodSettings"]["*/*"]["loggingLevel"] == "ERROR"
+    assert stage["methodSettings"]["*/*"]["dataTraceEnabled"] is True

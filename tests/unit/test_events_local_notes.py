@@ -62,6 +62,30 @@ def test_rest_api_logs_stay_refused_naming_the_key() -> None:
     with pytest.raises(ShipwayError) as caught:
         synthesize(_definition(doc))
     assert caught.value.where is not None and caught.value.where.key == "provider.logs.restApi"
+    assert "roleManagedExternally: true" in (caught.value.hint or "")
+
+
+def _rest_logs(config: object) -> dict[str, object]:
+    return {
+        **BASE,
+        "provider": {**BASE["provider"], "logs": {"restApi": config}},
+        "functions": {"api": {"handler": "app.handler", "events": [{"http": "GET /y"}]}},
+    }
+
+
+def test_rest_api_logs_with_an_external_role_get_their_log_group() -> None:
+    template = synthesize(_definition(_rest_logs({"roleManagedExternally": True})))
+    group = template["Resources"]["ApiGatewayLogGroup"]
+    assert group["Properties"]["LogGroupName"] == "/aws/api-gateway/svc-dev"
+    # access logs off: no role to ensure, no log group
+    template = synthesize(_definition(_rest_logs({"accessLogging": False})))
+    assert "ApiGatewayLogGroup" not in template["Resources"]
+
+
+def test_a_rest_api_logs_key_the_framework_does_not_know_is_named() -> None:
+    with pytest.raises(ShipwayError) as caught:
+        synthesize(_definition(_rest_logs({"roleManagedExternally": True, "levl": "INFO"})))
+    assert caught.value.where is not None and "levl" in str(caught.value.where.key)
 
 
 def test_plugin_keys_without_the_plugin_are_an_error() -> None:

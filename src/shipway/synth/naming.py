@@ -14,6 +14,7 @@ __all__ = [
     "HTTP_API",
     "HTTP_API_STAGE",
     "REST_API",
+    "REST_API_LOG_GROUP",
     "ROLE",
     "api_gateway_authorizer",
     "api_gateway_deployment",
@@ -65,6 +66,7 @@ REST_API = "ApiGatewayRestApi"
 HTTP_API = "HttpApi"
 HTTP_API_STAGE = "HttpApiStage"
 HTTP_API_LOG_GROUP = "HttpApiLogGroup"
+REST_API_LOG_GROUP = "ApiGatewayLogGroup"
 API_GATEWAY_DEPLOYMENT_PREFIX = "ApiGatewayDeployment"
 
 _NON_ALNUM = re.compile(r"[^0-9A-Za-z]")

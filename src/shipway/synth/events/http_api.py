@@ -15,7 +15,7 @@ from shipway.synth import naming
 from shipway.synth.cfn import DEFAULT_CORS_HEADERS, execute_api_url, invoke_permission
 from shipway.synth.context import Context, FunctionInfo, check_keys
 from shipway.synth.events.http_api_authorizers import compile_http_api_authorizers, route_auth
-from shipway.synth.events.http_api_logs import access_log_format, http_api_log_group
+from shipway.synth.events.http_api_logs import access_log_format, api_log_group
 
 __all__ = ["compile_http_api"]
 
@@ -161,7 +161,7 @@ def compile_http_api(ctx: Context) -> None:
     res = ctx.resources
     api_ref: Any = external_id or {"Ref": naming.HTTP_API}
     if access_log:
-        res[naming.HTTP_API_LOG_GROUP] = http_api_log_group(ctx)
+        res[naming.HTTP_API_LOG_GROUP] = api_log_group(ctx, "http-api")
     if not external_id:
         _compile_api(ctx, config, cors, api_ref, access_log)
     _compile_routes(ctx, config, routes, api_ref, authorizers, route_authorizers)

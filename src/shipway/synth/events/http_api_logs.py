@@ -1,4 +1,5 @@
-"""`provider.logs.httpApi`: the HTTP API's access log group and format (http-api.js)."""
+"""API access logs: `provider.logs.httpApi` (http-api.js) and `provider.logs.restApi`
+(api-gateway/lib/stage.js): their log groups, the HTTP API's format, the REST API's keys."""
 
 from __future__ import annotations
 
@@ -7,7 +8,18 @@ from typing import Any
 
 from shipway.synth.context import Context, check_keys
 
-__all__ = ["access_log_format", "http_api_log_group"]
+__all__ = ["REST_API_LOG_KEYS", "access_log_format", "api_log_group", "rest_api_log_group"]
+
+#: `provider.logs.restApi` keys (the stage settings applied after the deploy read them)
+REST_API_LOG_KEYS = (
+    "accessLogging",
+    "executionLogging",
+    "format",
+    "fullExecutionData",
+    "level",
+    "role",
+    "roleManagedExternally",
+)
 
 _DEFAULT_FORMAT = json.dumps(
     {
@@ -40,10 +52,26 @@ def access_log_format(ctx: Context, external_id: Any) -> str | None:
     return _DEFAULT_FORMAT
 
 
-def http_api_log_group(ctx: Context) -> dict[str, Any]:
-    props: dict[str, Any] = {"LogGroupName": f"/aws/http-api/{ctx.service}-{ctx.stage}"}
+def api_log_group(ctx: Context, kind: str) -> dict[str, Any]:
+    """`/aws/<kind>/<service>-<stage>`, kept as long as the provider's log retention says."""
+    props: dict[str, Any] = {"LogGroupName": f"/aws/{kind}/{ctx.service}-{ctx.stage}"}
     if ctx.provider.get("logRetentionInDays"):
         props["RetentionInDays"] = ctx.provider["logRetentionInDays"]
     if ctx.provider.get("logDataProtectionPolicy"):
         props["DataProtectionPolicy"] = ctx.provider["logDataProtectionPolicy"]
     return {"Type": "AWS::Logs::LogGroup", "Properties": props}
+
+
+def rest_api_log_group(ctx: Context) -> dict[str, Any] | None:
+    """The REST API's access log group (stage.js), None when access logs are off. The
+    account's CloudWatch role the Framework ensures with a custom resource is refused before
+    synthesis unless `roleManagedExternally: true` (synth/support.py)."""
+    logs = ctx.provider.get("logs")
+    config = logs.get("restApi") if isinstance(logs, dict) else None
+    if not config:
+        return None
+    if isinstance(config, dict):
+        check_keys(ctx.source, "provider.logs.restApi", config, REST_API_LOG_KEYS)
+        if config.get("accessLogging") is not None and not config["accessLogging"]:
+            return None
+    return api_log_group(ctx, "api-gateway")
