@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from shipway.synth.context import refuse, unsupported
+from shipway.synth.events.http_api_logs import rest_api_access_logs_on
 from shipway.synth.function_roles import PLUGIN as FUNCTION_ROLES_PLUGIN
 
 __all__ = [
@@ -94,13 +95,8 @@ def _needs_cloudwatch_role(value: Any) -> bool:
     """REST API access logs for which the Framework ensures the account's CloudWatch role
     with its custom resource (ensure-api-gateway-cloud-watch-role.js): not when access logs
     are off or the role is managed outside the stack."""
-    if not value:
-        return False
-    if not isinstance(value, Mapping):
-        return True
-    if value.get("roleManagedExternally"):
-        return False
-    return value.get("accessLogging") is None or bool(value["accessLogging"])
+    external = isinstance(value, Mapping) and bool(value.get("roleManagedExternally"))
+    return rest_api_access_logs_on(value) and not external
 
 
 def _not_auto(value: Any) -> bool:

@@ -8,10 +8,15 @@ from typing import Any
 
 from shipway.synth.context import Context, check_keys
 
-__all__ = ["REST_API_LOG_KEYS", "access_log_format", "api_log_group", "rest_api_log_group"]
+__all__ = [
+    "access_log_format",
+    "api_log_group",
+    "rest_api_access_logs_on",
+    "rest_api_log_group",
+]
 
-#: `provider.logs.restApi` keys (the stage settings applied after the deploy read them)
-REST_API_LOG_KEYS = (
+#: `provider.logs.restApi` keys (stage.js and update-stage.js read them)
+_REST_API_LOG_KEYS = (
     "accessLogging",
     "executionLogging",
     "format",
@@ -62,16 +67,21 @@ def api_log_group(ctx: Context, kind: str) -> dict[str, Any]:
     return {"Type": "AWS::Logs::LogGroup", "Properties": props}
 
 
+def rest_api_access_logs_on(config: Any) -> bool:
+    """`provider.logs.restApi` turns access logs on (stage.js: `accessLogging` defaults to on)."""
+    if not config:
+        return False
+    if not isinstance(config, dict):
+        return True
+    return config.get("accessLogging") is None or bool(config["accessLogging"])
+
+
 def rest_api_log_group(ctx: Context) -> dict[str, Any] | None:
     """The REST API's access log group (stage.js), None when access logs are off. The
     account's CloudWatch role the Framework ensures with a custom resource is refused before
     synthesis unless `roleManagedExternally: true` (synth/support.py)."""
     logs = ctx.provider.get("logs")
     config = logs.get("restApi") if isinstance(logs, dict) else None
-    if not config:
-        return None
     if isinstance(config, dict):
-        check_keys(ctx.source, "provider.logs.restApi", config, REST_API_LOG_KEYS)
-        if config.get("accessLogging") is not None and not config["accessLogging"]:
-            return None
-    return api_log_group(ctx, "api-gateway")
+        check_keys(ctx.source, "provider.logs.restApi", config, _REST_API_LOG_KEYS)
+    return api_log_group(ctx, "api-gateway") if rest_api_access_logs_on(config) else None
