@@ -1,5 +1,6 @@
 """eventBridge, per-function IAM roles, a shared HTTP API, HTTP API access logs and Lambda
-tracing, `integration: lambda` and `s3: {existing: true}` compared with `serverless package`
+tracing, `integration: lambda`, `s3: {existing: true}` and the API logs that need the Framework's
+custom resources compared with `serverless package`
 v3.40.0 (SHIPWAY_SLS_ORACLE) and linted with cfn-lint.
 
 The per-function roles case runs the real serverless-iam-roles-per-function plugin: it is
@@ -117,6 +118,91 @@ functions:
     handler: app.handler
     events:
       - http: GET /y
+""",
+    "rest-logs-role": """\
+  logs:
+    restApi: true
+functions:
+  api:
+    handler: app.handler
+    events:
+      - http: GET /y
+""",
+    "rest-logs-given-role": """\
+  logs:
+    restApi:
+      role: arn:aws:iam::123456789012:role/apigw-logs
+      executionLogging: false
+    frameworkLambda: true
+functions:
+  api:
+    handler: app.handler
+    events:
+      - http: GET /y
+""",
+    "websocket-logs": """\
+  logRetentionInDays: 7
+  logs:
+    websocket:
+      level: ERROR
+      format: '$context.requestId $context.routeKey'
+      fullExecutionData: false
+functions:
+  socket:
+    handler: app.handler
+    events:
+      - websocket: $connect
+      - websocket: $default
+""",
+    "websocket-logs-off": """\
+  logs:
+    websocket:
+      accessLogging: false
+      executionLogging: false
+    restApi:
+      roleManagedExternally: true
+functions:
+  socket:
+    handler: app.handler
+    events:
+      - websocket: $connect
+""",
+    "s3-existing": """\
+  logs:
+    frameworkLambda: true
+functions:
+  thumbs:
+    handler: app.handler
+    events:
+      - s3:
+          bucket: photos-upload-bucket
+          event: s3:ObjectCreated:*
+          existing: true
+          rules:
+            - prefix: uploads/
+            - suffix: .jpg
+      - s3:
+          bucket: photos-upload-bucket
+          event: s3:ObjectRemoved:*
+          existing: true
+  audit:
+    handler: app.handler
+    events:
+      - s3:
+          bucket: photos-upload-bucket
+          existing: true
+          forceDeploy: true
+  archive:
+    handler: app.handler
+    events:
+      - s3:
+          bucket: {Ref: ArchiveBucket}
+          existing: true
+      - s3: own-bucket-of-the-stack
+resources:
+  Resources:
+    ArchiveBucket:
+      Type: AWS::S3::Bucket
 """,
     "logs-format": """\
   logs:

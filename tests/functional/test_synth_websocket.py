@@ -190,8 +190,8 @@ def test_the_deployment_id_follows_the_api_content(tmp_path: Path) -> None:
         (("- websocket: $default", "- websocket: ping"), "functions.ping.events[0].websocket"),
         (("- websocket: $default", "- websocket: 'a b'"), "functions.hub.events[2].websocket"),
         (
-            ("runtime: python3.12", "runtime: python3.12\n  logs: {websocket: true}"),
-            "provider.logs.websocket",
+            ("runtime: python3.12", "runtime: python3.12\n  logs: {websocket: {level: WARN}}"),
+            "provider.logs.websocket.level",
         ),
     ],
 )

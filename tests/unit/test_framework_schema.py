@@ -84,7 +84,6 @@ def test_every_refusal_is_listed_not_the_first() -> None:
     keys = [e.where.key for e in support_problems(_definition(doc), "s.yml") if e.where]
     assert sorted(str(k) for k in keys) == sorted(
         [
-            "provider.logs.restApi",
             "provider.runtimeManagement",
             "plugins[1]",
             "functions.f.events[0].cloudFront",

@@ -289,14 +289,6 @@ def test_cors_preflight() -> None:
         ({"functions": {"f": {"handler": "h.f", "image": "x"}}}, "functions.f.image"),
         ({"plugins": ["serverless-domain-manager"]}, "plugins[0]"),
         (
-            {
-                "functions": {
-                    "f": {"handler": "h.f", "events": [{"s3": {"bucket": "b", "existing": True}}]}
-                }
-            },
-            "functions.f.events[0].s3.existing",
-        ),
-        (
             {"functions": {"f": {"handler": "h.f", "provisionedConcurrency": 2}}},
             "functions.f.provisionedConcurrency",
         ),

@@ -100,6 +100,10 @@ class Context:
     resources: dict[str, Any] = field(default_factory=dict)
     outputs: dict[str, Any] = field(default_factory=dict)
     instance_id: str = "0"
+    #: the `Code` of the Framework's custom-resource functions (custom_resources.py)
+    custom_resources_code: dict[str, Any] = field(default_factory=dict)
+    #: `ForceDeploy` of `s3: {existing: true, forceDeploy: true}` (the Framework's Date.now())
+    deploy_time_ms: int = 0
 
     def error(self, key: str, what: str | None = None, hint: str | None = None) -> ShipwayError:
         return unsupported(self.source, key, what, hint)

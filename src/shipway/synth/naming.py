@@ -346,3 +346,26 @@ def eventbridge_rule(rule_stub: str) -> str:
 
 def eventbridge_permission(fn: str, index: int) -> str:
     return f"{normalized_function_name(fn)}EventBridgeLambdaPermission{index}"
+
+
+# ------------------------------------------------------------------ custom resources
+
+CUSTOM_RESOURCES_ROLE = "IamRoleCustomResourcesLambdaExecution"
+CUSTOM_RESOURCES_ARTIFACT = "custom-resources.zip"
+APIGW_CLOUDWATCH_ROLE_RESOURCE = "CustomApiGatewayAccountCloudWatchRole"
+WEBSOCKETS_LOG_GROUP = "WebsocketsLogGroup"
+
+
+def custom_s3_resource(fn: str) -> str:
+    """getCustomResourceS3ResourceLogicalId: one `Custom::S3` per function (the `1` stays
+    for backwards compatibility)."""
+    return f"{normalized_function_name(fn)}CustomS31"
+
+
+__all__ += [
+    "APIGW_CLOUDWATCH_ROLE_RESOURCE",
+    "CUSTOM_RESOURCES_ARTIFACT",
+    "CUSTOM_RESOURCES_ROLE",
+    "WEBSOCKETS_LOG_GROUP",
+    "custom_s3_resource",
+]

@@ -30,7 +30,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from shipway.synth.context import refuse, unsupported
-from shipway.synth.events.http_api_logs import rest_api_access_logs_on
 from shipway.synth.function_roles import PLUGIN as FUNCTION_ROLES_PLUGIN
 
 __all__ = [
@@ -68,16 +67,6 @@ _PLUGINS_HINT = (
     + ", ".join(sorted(IMPLEMENTED_PLUGINS))
     + ") are accepted"
 )
-_CLOUDWATCH_ROLE_HINT = (
-    "the Framework sets the account's API Gateway CloudWatch role with a custom-resource "
-    "Lambda Shipway does not ship; set `roleManagedExternally: true` when the account "
-    "already has the role (the access logs and stage settings are then applied)"
-)
-_AFTER_DEPLOY_HINT = (
-    "the Framework applies it with API calls after the deploy (its updateStage step) and a "
-    "custom-resource Lambda for the account's CloudWatch role, which Shipway's deploy does "
-    "not make"
-)
 
 
 @dataclass(frozen=True)
@@ -91,14 +80,6 @@ def _truthy(value: Any) -> bool:
     return bool(value)
 
 
-def _needs_cloudwatch_role(value: Any) -> bool:
-    """REST API access logs for which the Framework ensures the account's CloudWatch role
-    with its custom resource (ensure-api-gateway-cloud-watch-role.js): not when access logs
-    are off or the role is managed outside the stack."""
-    external = isinstance(value, Mapping) and bool(value.get("roleManagedExternally"))
-    return rest_api_access_logs_on(value) and not external
-
-
 def _not_auto(value: Any) -> bool:
     return value not in (None, "auto")
 
@@ -109,8 +90,6 @@ def _not_packaging(value: Any) -> bool:
 
 #: key path pattern -> when its value is refused
 REFUSED: dict[str, Refusal] = {
-    "provider.logs.restApi": Refusal(_needs_cloudwatch_role, hint=_CLOUDWATCH_ROLE_HINT),
-    "provider.logs.websocket": Refusal(_truthy, hint=_AFTER_DEPLOY_HINT),
     "provider.runtimeManagement": Refusal(_not_auto),
     "plugins[]": Refusal(_not_packaging, lambda name: f"plugin `{name}`", _PLUGINS_HINT),
     "plugins.modules[]": Refusal(_not_packaging, lambda name: f"plugin `{name}`", _PLUGINS_HINT),

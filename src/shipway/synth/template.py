@@ -217,6 +217,8 @@ def synthesize(
     source: str = "serverless.yml",
     layer_artifacts: Mapping[str, LayerArtifact] | None = None,
     layer_keys: Mapping[str, str] | None = None,
+    custom_resources_key: str | None = None,
+    deploy_time_ms: int | None = None,
 ) -> dict[str, Any]:
     """The CloudFormation template `serverless package` would write for `definition`.
 
@@ -227,7 +229,10 @@ def synthesize(
     `ApiGatewayDeployment<ms>` and the default artifact folder (default 0, so the output is
     deterministic). `code_sha256`: the zip's sha256 (hex or base64) for `CodeSha256` and the
     `LambdaVersion<hash>` IDs; without it the hash of empty content is used. `source` names
-    the file in errors. Raises ShipwayError naming the key of anything not supported.
+    the file in errors. `custom_resources_key`: the S3 key of the custom resources' zip
+    (default: `custom-resources.zip` in the artifact folder). `deploy_time_ms`: what
+    `forceDeploy` writes (default `timestamp_ms`). Raises ShipwayError naming the key of
+    anything not supported.
     """
     resolved: dict[str, Any] = copy.deepcopy(dict(definition.resolved))
     functions = functions_of(resolved)
@@ -251,16 +256,23 @@ def synthesize(
         provider=provider,
         functions=make_function_infos(definition.service, definition.stage, provider, functions),
         instance_id=str(timestamp),
+        deploy_time_ms=timestamp if deploy_time_ms is None else int(deploy_time_ms),
     )
+    directory = (
+        posixpath.dirname(artifact_key) if artifact_key else artifact_directory(ctx, timestamp)
+    )
+    bucket_name = deployment_bucket_name(provider) or deployment_bucket
+    ctx.custom_resources_code = {
+        "S3Bucket": bucket_name or {"Ref": naming.DEPLOYMENT_BUCKET},
+        "S3Key": custom_resources_key or f"{directory}/{naming.CUSTOM_RESOURCES_ARTIFACT}",
+    }
     compile_core(ctx, deployment_bucket)
     compile_iam(ctx)
     compiled_layers = compile_layers(
         ctx,
         service_layers(source, resolved),
-        directory=(
-            posixpath.dirname(artifact_key) if artifact_key else artifact_directory(ctx, timestamp)
-        ),
-        bucket_name=deployment_bucket_name(provider) or deployment_bucket,
+        directory=directory,
+        bucket_name=bucket_name,
         code=layer_artifacts or {},
         keys=layer_keys or {},
     )

@@ -9,7 +9,7 @@ from shipway.config.authorizers import RestAuthorizer, rest_authorizer
 from shipway.synth import naming
 from shipway.synth.cfn import DEFAULT_CORS_HEADERS, execute_api_url, invoke_permission
 from shipway.synth.context import Context, FunctionInfo, check_keys
-from shipway.synth.events.http_api_logs import rest_api_log_group
+from shipway.synth.events.http_api_logs import compile_rest_api_logs
 from shipway.synth.events.http_lambda import (
     AWS,
     integration_kind,
@@ -386,6 +386,4 @@ def compile_http(ctx: Context) -> None:
         )
 
     # ---- stage.js: the access log group (the stage's settings are set after the deploy)
-    log_group = rest_api_log_group(ctx)
-    if log_group is not None:
-        res[naming.REST_API_LOG_GROUP] = log_group
+    compile_rest_api_logs(ctx)

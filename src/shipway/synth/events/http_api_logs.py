@@ -6,13 +6,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from shipway.synth import naming
 from shipway.synth.context import Context, check_keys
+from shipway.synth.custom_resources import ensure_api_gateway_cloudwatch_role
 
 __all__ = [
     "access_log_format",
     "api_log_group",
+    "compile_rest_api_logs",
     "rest_api_access_logs_on",
-    "rest_api_log_group",
 ]
 
 #: `provider.logs.restApi` keys (stage.js and update-stage.js read them)
@@ -76,12 +78,14 @@ def rest_api_access_logs_on(config: Any) -> bool:
     return config.get("accessLogging") is None or bool(config["accessLogging"])
 
 
-def rest_api_log_group(ctx: Context) -> dict[str, Any] | None:
-    """The REST API's access log group (stage.js), None when access logs are off. The
-    account's CloudWatch role the Framework ensures with a custom resource is refused before
-    synthesis unless `roleManagedExternally: true` (synth/support.py)."""
+def compile_rest_api_logs(ctx: Context) -> None:
+    """stage.js: with access logs on, the REST API's log group and the account's CloudWatch
+    role (a custom resource, unless `roleManagedExternally`); the stage's own settings are
+    applied after the deploy (targets/aws/stage_settings.py), as the Framework's updateStage."""
     logs = ctx.provider.get("logs")
     config = logs.get("restApi") if isinstance(logs, dict) else None
     if isinstance(config, dict):
         check_keys(ctx.source, "provider.logs.restApi", config, _REST_API_LOG_KEYS)
-    return api_log_group(ctx, "api-gateway") if rest_api_access_logs_on(config) else None
+    if rest_api_access_logs_on(config):
+        ctx.resources[naming.REST_API_LOG_GROUP] = api_log_group(ctx, "api-gateway")
+        ensure_api_gateway_cloudwatch_role(ctx)

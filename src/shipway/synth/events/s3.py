@@ -1,6 +1,6 @@
 """`s3` events on buckets the stack creates (lib/plugins/aws/package/compile/events/s3/).
 
-`existing: true` needs the Framework's custom-resource Lambda package and is refused.
+Buckets outside the stack (`existing: true`) are s3_existing.py's.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from typing import Any
 
 from shipway.synth import naming
 from shipway.synth.context import Context, check_keys
+from shipway.synth.events.s3_existing import compile_existing_s3, is_existing
 
 __all__ = ["compile_s3"]
 
@@ -32,17 +33,8 @@ def compile_s3(ctx: Context) -> None:
             rule_filter: dict[str, Any] = {}
             if isinstance(raw, dict):
                 check_keys(ctx.source, key, raw, _KEYS)
-                if raw.get("existing"):
-                    raise ctx.error(
-                        f"{key}.existing",
-                        "`existing: true` (an S3 bucket outside the stack)",
-                        hint="serverless package makes it a `Custom::S3` resource served by "
-                        "its own Lambda (CustomDashresourceDashexistingDashs3LambdaFunction, "
-                        "code: the Framework's custom-resources.zip uploaded next to the "
-                        "service's artifact); Shipway neither ships nor uploads that package. "
-                        "Create the bucket in this stack, or subscribe the function another "
-                        "way (e.g. the bucket's notifications to an SNS topic or SQS queue)",
-                    )
+                if is_existing(raw):
+                    continue  # s3_existing.py
                 if isinstance(raw.get("bucket"), dict):
                     raise ctx.invalid(
                         f"{key}.bucket", "an intrinsic `bucket` needs `existing: true`"
@@ -111,3 +103,4 @@ def compile_s3(ctx: Context) -> None:
                 "SourceAccount": {"Ref": "AWS::AccountId"},
             },
         }
+    compile_existing_s3(ctx)

@@ -18,6 +18,8 @@ from typing import Any
 from shipway.synth import naming
 from shipway.synth.cfn import join
 from shipway.synth.context import Context, FunctionInfo, check_keys
+from shipway.synth.custom_resources import ensure_api_gateway_cloudwatch_role
+from shipway.synth.events.http_api_logs import api_log_group
 from shipway.synth.jsutil import js_stringify, lodash_merge
 
 __all__ = ["DEFAULT_ROUTE_SELECTION", "compile_websocket", "websocket_routes"]
@@ -185,6 +187,51 @@ def _pick(resources: dict[str, Any]) -> dict[str, Any]:
     return picked
 
 
+_LOG_KEYS = ("accessLogging", "executionLogging", "fullExecutionData", "format", "level")
+_LOG_FORMAT = (
+    "$context.identity.sourceIp $context.identity.caller $context.identity.user "
+    '[$context.requestTime] "$context.eventType $context.routeKey $context.connectionId" '
+    "$context.requestId"
+)
+
+
+def _compile_logs(ctx: Context, stage: dict[str, Any]) -> None:
+    """stage.js `provider.logs.websocket`: the stage's route settings and access log, the
+    `/aws/websocket/<service>-<stage>` group and the account's CloudWatch role."""
+    logs = ctx.provider.get("logs")
+    config = logs.get("websocket") if isinstance(logs, dict) else None
+    if not config:
+        return
+    config = config if isinstance(config, dict) else {}
+    check_keys(ctx.source, "provider.logs.websocket", config, _LOG_KEYS)
+
+    def on(key: str) -> bool:
+        return config.get(key) is None or bool(config[key])
+
+    level = "OFF"
+    if on("executionLogging"):
+        level = str(config.get("level") or "INFO")
+        if level not in ("INFO", "ERROR"):
+            raise ctx.invalid(
+                "provider.logs.websocket.level", f"`level` is INFO or ERROR, not `{level}`"
+            )
+    stage["DefaultRouteSettings"] = {
+        "DataTraceEnabled": on("fullExecutionData"),
+        "LoggingLevel": level,
+    }
+    if on("accessLogging"):
+        group = naming.WEBSOCKETS_LOG_GROUP
+        stage["AccessLogSettings"] = {
+            "DestinationArn": {
+                "Fn::Sub": "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}"
+                f":log-group:${{{group}}}"
+            },
+            "Format": str(config.get("format") or _LOG_FORMAT),
+        }
+    ctx.resources[naming.WEBSOCKETS_LOG_GROUP] = api_log_group(ctx, "websocket")
+    ensure_api_gateway_cloudwatch_role(ctx)
+
+
 def compile_websocket(ctx: Context) -> None:
     _check_provider(ctx)
     events = _events(ctx)
@@ -334,12 +381,13 @@ def compile_websocket(ctx: Context) -> None:
             },
         )
 
-    # stage.js (provider.logs.websocket is refused before synthesis)
+    # stage.js
     if not external:
         res[naming.WEBSOCKETS_STAGE] = {
             "Type": "AWS::ApiGatewayV2::Stage",
             "Properties": {"ApiId": api_id, "StageName": ctx.stage, "Description": description},
         }
+        _compile_logs(ctx, res[naming.WEBSOCKETS_STAGE]["Properties"])
 
     # deployment.js
     depends_on: list[str] = []

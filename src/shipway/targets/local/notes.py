@@ -42,6 +42,13 @@ def local_notes(definition: ServiceDefinition) -> list[str]:
                 _note(f"functions.{name}.iamRoleStatements", "an IAM role, enforced on AWS")
             )
         for index, event in enumerate(spec.get("events") or []):
+            s3 = event.get("s3") if isinstance(event, dict) else None
+            if isinstance(s3, dict) and s3.get("existing"):
+                notes.append(
+                    f"`functions.{name}.events[{index}].s3.existing`: a bucket outside the "
+                    "stack is subscribed on AWS (by the Framework's custom resource); the "
+                    "local runtime creates no such bucket and gets no events from it"
+                )
             bus = event.get("eventBridge") if isinstance(event, dict) else None
             if isinstance(bus, dict) and isinstance(bus.get("eventBus"), dict):
                 notes.append(
