@@ -15,6 +15,7 @@ from shipway.config.serverless import load_service
 from shipway.model import Artifact, DeployInput, DeployRequest, StackEvent, code_key
 from shipway.synth.template import synthesize
 from shipway.targets.aws.client import AwsClient
+from shipway.targets.aws.custom_resources import custom_resources_zip
 from shipway.targets.aws.types import StackInfo
 from tests.moto import REGION
 
@@ -74,7 +75,13 @@ def make_service(
             zf.writestr(info, text)
     sha = sha256_of(zip_path)
     artifact = Artifact(name, zip_path, sha, zip_path.stat().st_size)
-    template = synthesize(definition, artifact_key=code_key(name, stage, sha), code_sha256=sha)
+    handlers = custom_resources_zip().sha256  # as pipeline.deploy.template_for keys them
+    template = synthesize(
+        definition,
+        artifact_key=code_key(name, stage, sha),
+        code_sha256=sha,
+        custom_resources_key=code_key(name, stage, handlers),
+    )
     return DeployInput(definition, artifact, depends_on, template)
 
 

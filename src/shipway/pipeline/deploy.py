@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -89,7 +90,9 @@ def template_for(
 ) -> tuple[dict[str, Any], str]:
     """(the service's CloudFormation template, its stack name)."""
     from shipway.synth.template import stack_name, synthesize
+    from shipway.targets.aws.custom_resources import custom_resources_zip
 
+    handlers = custom_resources_zip().sha256
     template = synthesize(
         definition,
         artifact_key=code_key(definition.service, definition.stage, artifact.sha256),
@@ -101,6 +104,9 @@ def template_for(
             layer.name: code_key(definition.service, definition.stage, layer.sha256)
             for layer in artifact.layers
         },
+        custom_resources_key=code_key(definition.service, definition.stage, handlers),
+        # `forceDeploy`: the Framework's Date.now(), so that its custom resource runs again
+        deploy_time_ms=int(time.time() * 1000),
     )
     return content_deployment_id(template), stack_name(definition)
 

@@ -22,6 +22,7 @@ from typing import Any
 
 from shipway.errors import DeployFailed, ShipwayError, WorkFailed
 from shipway.model import DeployInput, ResourceChange, ServiceOutcome, code_key
+from shipway.targets.aws.custom_resources import custom_resources_zip
 from shipway.targets.aws.stacks import (
     BUCKET_OUTPUT,
     MAX_BODY,
@@ -112,7 +113,7 @@ class Deployer:
                 message="stack already up to date",
             )
         try:
-            self._upload(item, bucket)
+            self._upload(item, template, bucket)
             after, changes = self._change(service, stack, template, tags, bucket, direct=direct)
         except StackFailed as exc:
             exc.created, exc.bucket = created, bucket
@@ -237,7 +238,7 @@ class Deployer:
         service = item.definition.service
         bucket = bucket_of(StackInfo(stack, "", "NONE"), template)
         try:
-            self._upload(item, bucket)
+            self._upload(item, template, bucket)
             after, changes = self._change(
                 service, stack, template, tags, bucket, create=True, direct=is_direct(item)
             )
@@ -275,9 +276,10 @@ class Deployer:
             )
         return final
 
-    def _upload(self, item: DeployInput, bucket: str) -> None:
+    def _upload(self, item: DeployInput, template: Mapping[str, Any], bucket: str) -> None:
         """The service's zip (none for a service with no functions: its stack holds no
-        code) and its layers' zips, each under its content-addressed key."""
+        code), its layers' zips and the Framework's custom-resource handlers when the
+        template runs them, each under its content-addressed key."""
         definition, artifact = item.definition, item.artifact
         zips = [(layer.path, layer.sha256) for layer in artifact.layers]
         if definition.functions:
@@ -286,6 +288,10 @@ class Deployer:
             key = code_key(definition.service, definition.stage, sha256)
             if not self.client.object_exists(bucket, key):
                 self.client.put_file(bucket, key, path, sha256)
+        handlers = custom_resources_zip()
+        key = code_key(definition.service, definition.stage, handlers.sha256)
+        if _names_code(template, key) and not self.client.object_exists(bucket, key):
+            self.client.put_bytes(bucket, key, handlers.data, "application/zip")
 
     def _change(
         self,
@@ -370,3 +376,15 @@ def refuse_unusable(stack: str, info: StackInfo | None) -> None:
             f"stack `{stack}` is {info.status}: nothing was changed",
             hint="delete the stack (after fixing what its events name), then run again",
         )
+
+
+def _names_code(template: Mapping[str, Any], key: str) -> bool:
+    """Whether a function of `template` runs the code at `key`."""
+    resources: Mapping[str, Any] = template.get("Resources") or {}
+    return any(
+        isinstance(r, Mapping)
+        and isinstance(r.get("Properties"), Mapping)
+        and isinstance(r["Properties"].get("Code"), Mapping)
+        and r["Properties"]["Code"].get("S3Key") == key
+        for r in resources.values()
+    )
