@@ -3,8 +3,9 @@ tracing, `integration: lambda`, `s3: {existing: true}` and the API logs that nee
 custom resources compared with `serverless package`
 v3.40.0 (SHIPWAY_SLS_ORACLE) and linted with cfn-lint.
 
-The per-function roles case runs the real serverless-iam-roles-per-function plugin: it is
-looked for next to the oracle (`.ci/run` installs it there) or in $SHIPWAY_IAM_PLUGIN_DIR.
+The per-function roles and tracing cases run the real serverless-iam-roles-per-function and
+serverless-plugin-tracing plugins: they are looked for next to the oracle (`.ci/run`
+installs them there) or, for the roles plugin, in $SHIPWAY_IAM_PLUGIN_DIR.
 """
 
 from __future__ import annotations
@@ -295,13 +296,49 @@ functions:
                 headers:
                   X-Why: "'conflict'"
 """,
+    # the plugin overwrites what provider.tracing.lambda set: `{lambda: true}` is not `true`
+    "plugin-tracing": """\
+  tracing:
+    lambda: true
+plugins:
+  - serverless-plugin-tracing
+functions:
+  inherits:
+    handler: app.handler
+  active:
+    handler: app.handler
+    tracing: true
+  named:
+    handler: app.handler
+    name: a-custom-name
+    tracing: Active
+""",
+    "plugin-tracing-provider": """\
+  tracing: true
+plugins:
+  - serverless-plugin-tracing
+functions:
+  inherits:
+    handler: app.handler
+  optout:
+    handler: app.handler
+    tracing: false
+  passthrough:
+    handler: app.handler
+    tracing: PassThrough
+""",
 }
 
-PLUGINS = {"roles-per-function": "serverless-iam-roles-per-function"}
+PLUGINS = {
+    "roles-per-function": "serverless-iam-roles-per-function",
+    "plugin-tracing": "serverless-plugin-tracing",
+    "plugin-tracing-provider": "serverless-plugin-tracing",
+}
 
 
 def _plugin_dir(name: str) -> Path | None:
-    candidates = [os.environ.get("SHIPWAY_IAM_PLUGIN_DIR", ""), str(Path(ORACLE).parents[1] / name)]
+    given = os.environ.get("SHIPWAY_IAM_PLUGIN_DIR", "") if "iam-roles" in name else ""
+    candidates = [given, str(Path(ORACLE).parents[1] / name)]
     return next((Path(c) for c in candidates if c and (Path(c) / "package.json").is_file()), None)
 
 

@@ -31,6 +31,7 @@ from typing import Any
 
 from shipway.synth.context import refuse, unsupported
 from shipway.synth.function_roles import PLUGIN as FUNCTION_ROLES_PLUGIN
+from shipway.synth.plugin_tracing import PLUGIN as TRACING_PLUGIN
 
 __all__ = [
     "IMPLEMENTED_PLUGINS",
@@ -58,7 +59,7 @@ PACKAGING_PLUGINS = frozenset(
 )
 
 #: plugins whose settings Shipway compiles itself (the plugin is not run)
-IMPLEMENTED_PLUGINS = frozenset({FUNCTION_ROLES_PLUGIN})
+IMPLEMENTED_PLUGINS = frozenset({FUNCTION_ROLES_PLUGIN, TRACING_PLUGIN})
 
 _PLUGINS_HINT = (
     "Shipway does not run Serverless Framework plugins; only packaging plugins ("

@@ -26,6 +26,7 @@ from shipway.synth.functions import artifact_directory, compile_functions, make_
 from shipway.synth.iam import compile_iam
 from shipway.synth.jsutil import lodash_merge
 from shipway.synth.layers import compile_layers, service_layers
+from shipway.synth.plugin_tracing import compile_plugin_tracing
 from shipway.synth.support import IMPLEMENTED_PLUGINS, PACKAGING_PLUGINS, check_refused
 
 __all__ = [
@@ -287,6 +288,7 @@ def synthesize(
     )
     for compiler in COMPILERS.values():
         compiler(ctx)
+    compile_plugin_tracing(ctx, _plugins(resolved))  # its hook: package:compileEvents
     compile_function_roles(ctx, _plugins(resolved), resolved.get("custom"))
 
     # add-export-name-for-outputs.js (before the user's resources are merged)

@@ -31,6 +31,8 @@ def local_notes(definition: ServiceDefinition) -> list[str]:
         for key, value in tracing.items():
             if value:
                 notes.append(_note(f"provider.tracing.{key}", "AWS X-Ray tracing"))
+    elif tracing:  # serverless-plugin-tracing's `provider.tracing: true`
+        notes.append(_note("provider.tracing", "AWS X-Ray tracing"))
     functions: Any = resolved.get("functions") or {}
     for name, spec in functions.items() if isinstance(functions, dict) else ():
         if not isinstance(spec, dict):
