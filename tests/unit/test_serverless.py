@@ -373,3 +373,46 @@ def test_configvalidationmode_error_refuses_unknown_properties(tmp_path: Path) -
         "`aliasStage` (the Serverless Framework's schema does not know it, and "
         "`configValidationMode` is `error`)"
     ]
+
+
+def test_functions_and_resources_as_lists_are_merged_before_the_schema_check(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "more.yml").write_text(
+        "b:\n  handler: app.b\n  events:\n    - http:\n        path: x\n        method: post\n"
+        "        request:\n          schema:\n            application/json: {type: object}\n"
+    )
+    definition = load(
+        tmp_path,
+        """
+        service: accounts
+        provider: {name: aws, runtime: python3.12}
+        functions:
+          - a: {handler: app.a, memorySize: 256}
+          - ${file(more.yml)}
+          - a: {timeout: 9}
+        resources:
+          - Resources: {T: {Type: AWS::SNS::Topic}}
+          - Outputs: {O: {Value: x}}
+        """,
+    )
+    functions = definition.resolved["functions"]
+    assert functions["a"] == {"handler": "app.a", "memorySize": 256, "timeout": 9}  # deep merge
+    assert set(definition.resolved["resources"]) == {"Resources", "Outputs"}
+    # `request.schema` is not v3's (`schemas` is): a warning, as the Framework warns of it
+    assert definition.unknown_keys == ("functions.b.events[0].http.request.schema",)
+    assert "schema" not in functions["b"]["events"][0]["http"]["request"]
+
+
+def test_a_list_of_functions_holds_only_mappings(tmp_path: Path) -> None:
+    found = problems(
+        tmp_path,
+        """
+        service: accounts
+        provider: {name: aws, runtime: python3.12}
+        functions:
+          - a: {handler: app.a}
+          - just-a-name
+        """,
+    )
+    assert any("`functions[1]`" in p and "must be a mapping" in p for p in found), found

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from shipway.config.framework_schema import split_unknown, validation_mode
+from shipway.config.lodash import lodash_merge
 from shipway.config.printing import print_config, render_config
 from shipway.config.service_check import (
     DEFAULT_MEMORY_SIZE,
@@ -184,6 +185,7 @@ def load_service(
         errors.extend(exc.errors)
         resolved = resolver.partial()
         failed = resolver.failed_keys
+    resolved = _merge_arrays(resolved, display, errors)
     # a property the Framework's schema does not know: it goes on without it (a warning,
     # which the service's verdict gives), stops with `configValidationMode: error`
     split = split_unknown(resolved)
@@ -204,3 +206,32 @@ def load_service(
         raise ServiceErrors(errors, split.known, failed, unknown)
     assert definition is not None
     return replace(definition, unknown_keys=unknown)
+
+
+def _merge_arrays(resolved: Any, display: str, errors: list[ShipwayError]) -> Any:
+    """`functions:` and `resources:` written as lists of mappings, merged into one mapping
+    with lodash's `_.merge` before anything reads them, as the Framework's `mergeArrays`
+    does (its schema check, too, sees the merged mapping)."""
+    if not isinstance(resolved, dict):
+        return resolved
+    out = dict(resolved)
+    for key in ("resources", "functions"):
+        value = out.get(key)
+        if not isinstance(value, list):
+            continue
+        merged: dict[str, Any] = {}
+        for index, part in enumerate(value):
+            if not part:
+                continue  # the Framework skips empty items
+            if not isinstance(part, dict):
+                errors.append(
+                    ShipwayError(
+                        f"`{key}` is a list, so each of its items must be a mapping (they are "
+                        f"merged), not {type(part).__name__} `{str(part)[:40]}`",
+                        Where(display, key=f"{key}[{index}]"),
+                    )
+                )
+                continue
+            lodash_merge(merged, part)
+        out[key] = merged
+    return out

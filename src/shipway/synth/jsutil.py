@@ -6,9 +6,10 @@
 
 from __future__ import annotations
 
-import copy
 import json
 from typing import Any
+
+from shipway.config.lodash import lodash_merge
 
 __all__ = ["deep_sort", "js_stringify", "locale_key", "lodash_merge", "upper_first"]
 
@@ -69,39 +70,6 @@ def js_stringify(value: Any) -> str:
         ]
         return "{" + ",".join(parts) + "}"
     return json.dumps(str(value), ensure_ascii=False)
-
-
-def lodash_merge(target: dict[str, Any], source: Any) -> dict[str, Any]:
-    """lodash `_.merge(target, source)`: deep, arrays merged index by index, in place."""
-    if not isinstance(source, dict):
-        return target
-    for key, value in source.items():
-        if value is None and key in target:
-            # lodash keeps `null` from the source (only `undefined` is skipped)
-            target[key] = None
-            continue
-        current = target.get(key)
-        if isinstance(value, dict) and isinstance(current, dict):
-            lodash_merge(current, value)
-        elif isinstance(value, list) and isinstance(current, list):
-            _merge_list(current, value)
-        else:
-            target[key] = copy.deepcopy(value)
-    return target
-
-
-def _merge_list(target: list[Any], source: list[Any]) -> None:
-    for i, value in enumerate(source):
-        if i < len(target):
-            current = target[i]
-            if isinstance(value, dict) and isinstance(current, dict):
-                lodash_merge(current, value)
-            elif isinstance(value, list) and isinstance(current, list):
-                _merge_list(current, value)
-            else:
-                target[i] = copy.deepcopy(value)
-        else:
-            target.append(copy.deepcopy(value))
 
 
 def upper_first(text: str) -> str:
