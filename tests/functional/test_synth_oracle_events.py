@@ -327,6 +327,67 @@ functions:
     handler: app.handler
     tracing: PassThrough
 """,
+    # a REST API made by another service: this stack adds resources and methods to it
+    "rest-external": """\
+  apiGateway:
+    restApiId:
+      Fn::ImportValue: dev-ApiGatewayRestApiId
+    restApiRootResourceId:
+      Fn::ImportValue: dev-ApiGatewayRestApiRootResourceId
+    description: users of the shared API
+functions:
+  list:
+    handler: app.handler
+    events:
+      - http:
+          path: users
+          method: get
+          cors: true
+          authorizer: aws_iam
+  one:
+    handler: app.handler
+    events:
+      - http: GET users/{id}
+      - http: GET /
+""",
+    # resources of the shared API given by path: only what lies below or beside them is made
+    "rest-resources": """\
+  apiGateway:
+    restApiId: a1b2c3d4e5
+    restApiRootResourceId: r00tid0000
+    restApiResources:
+      posts: p0stsid000
+      posts/{id}: p0stid0000
+functions:
+  posts:
+    handler: app.handler
+    events:
+      - http: GET posts
+      - http: POST posts/{id}/comments
+      - http:
+          path: posts/{id}/likes
+          method: put
+          cors: true
+      - http: GET health
+""",
+    # every method's resource given (list form, with a name for the method IDs)
+    "rest-resources-all": """\
+  apiGateway:
+    restApiId: a1b2c3d4e5
+    restApiRootResourceId: r00tid0000
+    restApiResources:
+      - path: users
+        resourceId: us3rsid000
+        name: People
+      - path: users/{id}
+        resourceId: us3rid0000
+functions:
+  users:
+    handler: app.handler
+    events:
+      - http: GET users
+      - http: DELETE users/{id}
+""",
 }
 
 PLUGINS = {

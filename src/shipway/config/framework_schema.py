@@ -43,6 +43,9 @@ KNOWN_BEYOND_SCHEMA: tuple[str, ...] = (
     "functions.*.iamRoleStatementsName",
     "functions.*.iamRoleStatementsInherit",
     "functions.*.iamPermissionsBoundary",
+    # read by the Framework's own resources.js though its schema omits it (the method IDs'
+    # resource name of a given resource: synth/events/rest_resources.py)
+    "provider.apiGateway.restApiResources[].name",
 )
 
 Node = dict[str, Any]

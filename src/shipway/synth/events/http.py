@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from shipway.config.authorizers import RestAuthorizer, rest_authorizer
@@ -17,6 +17,7 @@ from shipway.synth.events.http_lambda import (
     method_responses,
 )
 from shipway.synth.events.rest_authorizers import compile_rest_authorizer, method_authorization
+from shipway.synth.events.rest_resources import predefined_resources, resource_paths
 from shipway.synth.jsutil import lodash_merge
 
 __all__ = ["compile_http"]
@@ -41,6 +42,9 @@ _APIGW_KEYS = (
     "disableDefaultEndpoint",
     "resourcePolicy",
     "metrics",
+    "restApiId",
+    "restApiRootResourceId",
+    "restApiResources",
 )
 
 
@@ -60,14 +64,6 @@ class _Event:
     method: str  # lower case
     config: dict[str, Any]
     authorizer: RestAuthorizer | None = None
-
-
-@dataclass
-class _Node:
-    path: str
-    part: str
-    parent: _Node | None
-    children: list[_Node] = field(default_factory=list)
 
 
 def _parse(ctx: Context, fn: FunctionInfo, index: int, raw: Any) -> _Event:
@@ -169,73 +165,57 @@ def compile_http(ctx: Context) -> None:
     apigw = ctx.provider.get("apiGateway") or {}
     check_keys(ctx.source, "provider.apiGateway", apigw, _APIGW_KEYS)
     res = ctx.resources
-    rest_ref = {"Ref": naming.REST_API}
+    external = apigw.get("restApiId")  # a REST API made elsewhere: this stack adds to it
+    _check_external(ctx, apigw)
+    rest_ref: Any = external or {"Ref": naming.REST_API}
+    root_ref: Any = apigw.get("restApiRootResourceId") or {
+        "Fn::GetAtt": [naming.REST_API, "RootResourceId"]
+    }
 
     # ---- rest-api.js
-    endpoint = str(ctx.provider.get("endpointType") or "EDGE").upper()
-    endpoint_config: dict[str, Any] = {"Types": [endpoint]}
-    if ctx.provider.get("vpcEndpointIds"):
-        endpoint_config["VpcEndpointIds"] = ctx.provider["vpcEndpointIds"]
-    props: dict[str, Any] = {
-        "Name": ctx.provider.get("apiName")
-        or naming.api_gateway_name(
-            ctx.service, ctx.stage, bool(apigw.get("shouldStartNameWithService"))
-        )
-    }
-    if apigw.get("binaryMediaTypes"):
-        props["BinaryMediaTypes"] = apigw["binaryMediaTypes"]
-    if apigw.get("disableDefaultEndpoint") is not None:
-        props["DisableExecuteApiEndpoint"] = apigw["disableDefaultEndpoint"]
-    props["EndpointConfiguration"] = endpoint_config
-    policy = apigw.get("resourcePolicy")
-    props["Policy"] = {"Version": "2012-10-17", "Statement": policy} if policy else ""
-    if apigw.get("apiKeySourceType"):
-        props["ApiKeySourceType"] = str(apigw["apiKeySourceType"]).upper()
-    if apigw.get("minimumCompressionSize") is not None:
-        props["MinimumCompressionSize"] = apigw["minimumCompressionSize"]
-    if apigw.get("description"):
-        props["Description"] = apigw["description"]
-    res[naming.REST_API] = {"Type": "AWS::ApiGateway::RestApi", "Properties": props}
+    if not external:
+        _compile_rest_api(ctx, apigw)
 
-    # ---- resources.js: one resource per path segment, parents first in insertion order
-    nodes: dict[str, _Node] = {}
-    roots: list[_Node] = []
-    for event in events:
-        if not event.path:
-            continue
-        current = ""
-        parent: _Node | None = None
-        for part in event.path.split("/"):
-            current = f"{current}/{part}" if current else part
-            node = nodes.get(current)
-            if node is None:
-                node = _Node(current, part, parent)
-                nodes[current] = node
-                if parent is None:
-                    roots.append(node)
-                else:
-                    parent.children.append(node)
-            parent = node
-    ordered: list[_Node] = []
+    # ---- resources.js: one resource per path segment (but those given), parents first
+    def tree_error(message: str) -> Exception:
+        return ctx.invalid("provider.apiGateway.restApiResources", message)
 
-    def walk(node: _Node) -> None:
-        ordered.append(node)
-        for child in node.children:
-            walk(child)
-
-    for root in roots:
-        walk(root)
+    tree = resource_paths(
+        [e.path for e in events if e.path],
+        predefined_resources(apigw.get("restApiResources")),
+        tree_error,
+    )
 
     def resource_ref(path: str) -> Any:
         if not path:
-            return {"Fn::GetAtt": [naming.REST_API, "RootResourceId"]}
-        return {"Ref": naming.resource_logical_id(path)}
+            return root_ref
+        node = tree.get(path)
+        if node is None:
+            near = [k for k in tree if k.strip("/") == path]
+            raise tree_error(
+                f"no API Gateway resource for path `{path}`"
+                + (
+                    f" (`{near[0]}` is given: when every method's resource is given, the "
+                    "Framework matches the paths as written, so write it without the `/`)"
+                    if near
+                    else ""
+                )
+            )
+        return node.resource_id
 
-    for node in ordered:
-        res[naming.resource_logical_id(node.path)] = {
+    def resource_name(path: str) -> str:
+        node = tree.get(path) if path else None
+        return (node.name or "") if node is not None else ""
+
+    for node in tree.values():
+        if node.resource_id:
+            continue  # given: a resource of the external REST API
+        logical_id = naming.resource_logical_id(node.path)
+        node.resource_id = {"Ref": logical_id}
+        res[logical_id] = {
             "Type": "AWS::ApiGateway::Resource",
             "Properties": {
-                "ParentId": resource_ref(node.parent.path if node.parent else ""),
+                "ParentId": node.parent.resource_id if node.parent else root_ref,
                 "PathPart": node.part,
                 "RestApiId": rest_ref,
             },
@@ -244,8 +224,7 @@ def compile_http(ctx: Context) -> None:
     method_ids: list[str] = []
     # ---- cors.js
     for path, cors in preflight.items():
-        name = naming.normalize_path(path) if path else ""
-        method_id = naming.method_logical_id(name, "options")
+        method_id = naming.method_logical_id(resource_name(path), "options")
         origin = cors.get("origin")
         origins = cors.get("origins") if isinstance(cors.get("origins"), list) else None
         if origin and "," in origin:
@@ -316,8 +295,7 @@ def compile_http(ctx: Context) -> None:
                     parameters[key] = value.get("required", True)
                 else:
                     parameters[key] = value
-        name = naming.normalize_path(event.path) if event.path else ""
-        method_id = naming.method_logical_id(name, event.method)
+        method_id = naming.method_logical_id(resource_name(event.path), event.method)
         method_props: dict[str, Any] = {
             "HttpMethod": event.method.upper(),
             "RequestParameters": parameters,
@@ -387,3 +365,58 @@ def compile_http(ctx: Context) -> None:
 
     # ---- stage.js: the access log group (the stage's settings are set after the deploy)
     compile_rest_api_logs(ctx)
+
+
+def _compile_rest_api(ctx: Context, apigw: dict[str, Any]) -> None:
+    """rest-api.js: the service's own REST API."""
+    endpoint = str(ctx.provider.get("endpointType") or "EDGE").upper()
+    endpoint_config: dict[str, Any] = {"Types": [endpoint]}
+    if ctx.provider.get("vpcEndpointIds"):
+        endpoint_config["VpcEndpointIds"] = ctx.provider["vpcEndpointIds"]
+    props: dict[str, Any] = {
+        "Name": ctx.provider.get("apiName")
+        or naming.api_gateway_name(
+            ctx.service, ctx.stage, bool(apigw.get("shouldStartNameWithService"))
+        )
+    }
+    if apigw.get("binaryMediaTypes"):
+        props["BinaryMediaTypes"] = apigw["binaryMediaTypes"]
+    if apigw.get("disableDefaultEndpoint") is not None:
+        props["DisableExecuteApiEndpoint"] = apigw["disableDefaultEndpoint"]
+    props["EndpointConfiguration"] = endpoint_config
+    policy = apigw.get("resourcePolicy")
+    props["Policy"] = {"Version": "2012-10-17", "Statement": policy} if policy else ""
+    if apigw.get("apiKeySourceType"):
+        props["ApiKeySourceType"] = str(apigw["apiKeySourceType"]).upper()
+    if apigw.get("minimumCompressionSize") is not None:
+        props["MinimumCompressionSize"] = apigw["minimumCompressionSize"]
+    if apigw.get("description"):
+        props["Description"] = apigw["description"]
+    ctx.resources[naming.REST_API] = {"Type": "AWS::ApiGateway::RestApi", "Properties": props}
+
+
+def _check_external(ctx: Context, apigw: dict[str, Any]) -> None:
+    """validate.js: what an external REST API (`restApiId`) needs and makes ineffective."""
+    if not apigw.get("restApiId"):
+        return
+    key = "provider.apiGateway"
+    if not apigw.get("restApiRootResourceId"):
+        raise ctx.invalid(
+            f"{key}.restApiRootResourceId",
+            "`restApiRootResourceId` is required with `restApiId` (the root resource of the "
+            "REST API made elsewhere)",
+        )
+    tracing = ctx.provider.get("tracing")
+    if isinstance(tracing, dict) and tracing.get("apiGateway") is not None:
+        raise ctx.invalid(
+            "provider.tracing.apiGateway",
+            "with an external REST API (`provider.apiGateway.restApiId`) "
+            "`provider.tracing.apiGateway` is ineffective: set it on the API's own service",
+        )
+    logs = ctx.provider.get("logs")
+    if isinstance(logs, dict) and logs.get("restApi") is not None:
+        raise ctx.invalid(
+            "provider.logs.restApi",
+            "with an external REST API (`provider.apiGateway.restApiId`) "
+            "`provider.logs.restApi` is ineffective: set it on the API's own service",
+        )

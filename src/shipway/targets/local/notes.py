@@ -33,6 +33,13 @@ def local_notes(definition: ServiceDefinition) -> list[str]:
                 notes.append(_note(f"provider.tracing.{key}", "AWS X-Ray tracing"))
     elif tracing:  # serverless-plugin-tracing's `provider.tracing: true`
         notes.append(_note("provider.tracing", "AWS X-Ray tracing"))
+    for key, section in (("apiGateway", "restApiId"), ("httpApi", "id")):
+        config = provider.get(key) if isinstance(provider, dict) else None
+        if isinstance(config, dict) and config.get(section):
+            notes.append(
+                f"`provider.{key}.{section}`: on AWS these routes join an API made "
+                "elsewhere; the local runtime serves them at this service's own URL"
+            )
     functions: Any = resolved.get("functions") or {}
     for name, spec in functions.items() if isinstance(functions, dict) else ():
         if not isinstance(spec, dict):
