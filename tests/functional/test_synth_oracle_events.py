@@ -327,6 +327,20 @@ functions:
     handler: app.handler
     tracing: PassThrough
 """,
+    "runtime-management": """\
+  runtimeManagement: onFunctionUpdate
+functions:
+  inherits:
+    handler: app.handler
+  pinned:
+    handler: app.handler
+    runtimeManagement:
+      mode: manual
+      arn: arn:aws:lambda:us-east-1::runtime:0123456789abcdef0123456789abcdef
+  auto:
+    handler: app.handler
+    runtimeManagement: auto
+""",
     # a REST API made by another service: this stack adds resources and methods to it
     "rest-external": """\
   apiGateway:

@@ -26,7 +26,7 @@ provider:
   runtime: python3.11
   aliasStage: {name: blue}
   memorySize: 256
-  runtimeManagement: onFunctionUpdate
+  alb: {targetGroupPrefix: shop}
   environment:
     DB: ${env:NOT_SET_ANYWHERE_4471}
 plugins:
@@ -71,7 +71,7 @@ def test_validate_lists_every_refusal_and_a_variable_hides_none(
     errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
     text = "\n".join(errors)
     assert "serverless.yml:9: `provider.environment.DB`" in text  # the variable
-    assert "serverless.yml:7: `provider.runtimeManagement`: this setting is not supported" in text
+    assert "serverless.yml:7: `provider.alb`: this setting is not supported" in text
     assert "serverless.yml:11: `plugins[0]`: plugin `serverless-domain-manager`" in text
     assert "serverless.yml:16: `functions.f.events[0].cloudFront`: `cloudFront` events" in text
     # a plugin's key the Framework's schema does not know: a warning, never an error
@@ -88,8 +88,8 @@ def test_validate_json_prints_one_document_on_failure(make_repo: Callable[..., P
     doc = json.loads(proc.stdout)  # one document, nothing else on stdout
     assert doc["ok"] is False
     keys = {p["key"] for p in doc["problems"]}
-    assert {"provider.runtimeManagement", "plugins[0]", "functions.f.events[0].cloudFront"} <= keys
-    logs = next(p for p in doc["problems"] if p["key"] == "provider.runtimeManagement")
+    assert {"provider.alb", "plugins[0]", "functions.f.events[0].cloudFront"} <= keys
+    logs = next(p for p in doc["problems"] if p["key"] == "provider.alb")
     assert logs["file"] == "services/guarded/serverless.yml" and logs["line"] == 7
     assert logs["environment"] is None  # the same in every environment
     assert set(logs) == {"file", "line", "key", "environment", "message", "hint"}
@@ -116,7 +116,7 @@ def test_run_to_the_local_target_refuses_what_validate_refuses(
     repo = _repo(make_repo, REFUSED.replace("${env:NOT_SET_ANYWHERE_4471}", "x"))
     proc = shipway("run", "dev", repo=repo)
     assert proc.returncode == 2, proc.stdout + proc.stderr
-    assert "`provider.runtimeManagement`: this setting is not supported" in proc.stderr
+    assert "`provider.alb`: this setting is not supported" in proc.stderr
     assert "`functions.f.events[0].cloudFront`" in proc.stderr
     assert "Traceback" not in proc.stderr
     runs = shipway("runs", "dev", "--json", repo=repo)

@@ -67,7 +67,7 @@ def test_every_refusal_is_listed_not_the_first() -> None:
         "provider": {
             "name": "aws",
             "logs": {"restApi": True, "frameworkLambda": True},
-            "runtimeManagement": "manual",
+            "alb": {"targetGroupPrefix": "shop"},
         },
         "plugins": ["serverless-offline", "serverless-domain-manager"],
         "functions": {
@@ -84,7 +84,7 @@ def test_every_refusal_is_listed_not_the_first() -> None:
     keys = [e.where.key for e in support_problems(_definition(doc), "s.yml") if e.where]
     assert sorted(str(k) for k in keys) == sorted(
         [
-            "provider.runtimeManagement",
+            "provider.alb",
             "plugins[1]",
             "functions.f.events[0].cloudFront",
             "functions.f.events[1].alexaSkill",

@@ -357,3 +357,22 @@ def test_js_helpers() -> None:
 def test_templates_lint_clean() -> None:
     for doc in (ACCOUNTS, NOTIFY):
         assert lint(synthesize(definition(doc)), errors_only=True, ignore=("E2533",)) == []
+
+
+@pytest.mark.parametrize(
+    ("provider", "function", "message"),
+    [
+        ({}, {"mode": "manual"}, "needs the runtime version's `arn`"),
+        ({}, "sometimes", "`mode` is one of auto, onFunctionUpdate, manual"),
+        ({"runtimeManagement": 3}, None, "a mode name or `{mode, arn}`"),
+    ],
+)
+def test_runtime_management_that_cannot_be_written_is_refused(
+    provider: dict[str, Any], function: Any, message: str
+) -> None:
+    spec: dict[str, Any] = {"handler": "h.f"}
+    if function is not None:
+        spec["runtimeManagement"] = function
+    doc = {"service": "svc", "provider": {"name": "aws", **provider}, "functions": {"f": spec}}
+    with pytest.raises(ShipwayError, match=message.replace("{", r"\{").replace("}", r"\}")):
+        synthesize(definition(doc))

@@ -131,11 +131,9 @@ def compile_functions(
             check_keys(ctx.source, f"{base}.package", fn_package, _PACKAGE_KEYS)
         else:
             fn_package = {}
-        runtime_management = spec.get("runtimeManagement")
-        if runtime_management not in (None, "auto") and not (
-            isinstance(runtime_management, dict) and runtime_management.get("mode") == "auto"
-        ):
-            raise ctx.error(f"{base}.runtimeManagement")
+        runtime_config = _runtime_management(
+            ctx, base, provider.get("runtimeManagement"), spec.get("runtimeManagement")
+        )
 
         s3_key = _s3_key(ctx, fn.key, package, fn_package, artifact_key, directory)
 
@@ -147,6 +145,8 @@ def compile_functions(
             spec.get("memorySize") or provider.get("memorySize") or (DEFAULT_MEMORY_SIZE)
         )
         props["Timeout"] = spec.get("timeout") or provider.get("timeout") or DEFAULT_TIMEOUT
+        if runtime_config:
+            props["RuntimeManagementConfig"] = runtime_config
         resource: dict[str, Any] = {"Type": "AWS::Lambda::Function", "Properties": props}
         architecture = spec.get("architecture") or provider.get("architecture")
         if architecture:
@@ -354,3 +354,35 @@ def make_function_infos(
             )
         )
     return infos
+
+
+_RUNTIME_UPDATES = {"auto": "Auto", "onFunctionUpdate": "FunctionUpdate", "manual": "Manual"}
+
+
+def _runtime_management(
+    ctx: Context, base: str, provider_value: Any, function_value: Any
+) -> dict[str, Any] | None:
+    """provider.js resolveFunctionRuntimeManagement: the function's setting over the
+    provider's (a mode name or `{mode, arn}`); `RuntimeManagementConfig` unless `auto`."""
+    merged: dict[str, Any] = {"mode": "auto"}
+    where = (
+        f"{base}.runtimeManagement" if function_value is not None else "provider.runtimeManagement"
+    )
+    for value in (provider_value, function_value):
+        if isinstance(value, str):
+            merged["mode"] = value
+        elif isinstance(value, dict):
+            merged.update(value)
+        elif value is not None:
+            raise ctx.invalid(where, "`runtimeManagement` is a mode name or `{mode, arn}`")
+    mode = merged.get("mode")
+    if mode not in _RUNTIME_UPDATES:
+        raise ctx.invalid(where, f"`mode` is one of {', '.join(_RUNTIME_UPDATES)}, not `{mode}`")
+    if mode == "auto":
+        return None
+    config: dict[str, Any] = {"UpdateRuntimeOn": _RUNTIME_UPDATES[mode]}
+    if mode == "manual":
+        if not merged.get("arn"):
+            raise ctx.invalid(where, "`mode: manual` needs the runtime version's `arn`")
+        config["RuntimeVersionArn"] = merged["arn"]
+    return config

@@ -81,17 +81,12 @@ def _truthy(value: Any) -> bool:
     return bool(value)
 
 
-def _not_auto(value: Any) -> bool:
-    return value not in (None, "auto")
-
-
 def _not_packaging(value: Any) -> bool:
     return str(value) not in PACKAGING_PLUGINS | IMPLEMENTED_PLUGINS
 
 
 #: key path pattern -> when its value is refused
 REFUSED: dict[str, Refusal] = {
-    "provider.runtimeManagement": Refusal(_not_auto),
     "plugins[]": Refusal(_not_packaging, lambda name: f"plugin `{name}`", _PLUGINS_HINT),
     "plugins.modules[]": Refusal(_not_packaging, lambda name: f"plugin `{name}`", _PLUGINS_HINT),
     "custom.pythonRequirements.layer": Refusal(
