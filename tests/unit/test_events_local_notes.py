@@ -1,5 +1,6 @@
-"""Settings with no local meaning are warned about; `integration: lambda` is refused by
-name, never served wrongly or dropped."""
+"""Settings with no local meaning are warned about, never dropped without a word; what the
+local runtime serves (`integration: lambda`: tests/integration/test_gateway_lambda_integration.py)
+is not refused."""
 
 from __future__ import annotations
 
@@ -38,10 +39,9 @@ def test_logs_and_tracing_get_one_line_each() -> None:
     assert notes[1].startswith("`provider.tracing.lambda`")
 
 
-def test_integration_lambda_is_refused_locally() -> None:
+def test_integration_lambda_is_served_locally_not_refused() -> None:
     event = Event("http", {"method": "get", "path": "x", "integration": "lambda"})
-    with pytest.raises(ShipwayError, match="`integration: lambda` is not served"):
-        check_schedules(_definition(BASE, (event,)), "serverless.yml")
+    check_schedules(_definition(BASE, (event,)), "serverless.yml")
 
 
 def test_an_existing_bucket_says_the_local_runtime_gets_no_events_from_it() -> None:

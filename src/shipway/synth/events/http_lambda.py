@@ -8,12 +8,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from shipway.config.lambda_integration import (
+    integration_responses,
+    pass_through,
+    request_templates,
+    response_headers,
+    status_codes,
+)
 from shipway.synth.context import Context, check_keys
-from shipway.synth.events.http_lambda_templates import DEFAULT_FORM_TEMPLATE, DEFAULT_JSON_TEMPLATE
 
 __all__ = [
     "AWS",
-    "DEFAULT_STATUS_CODES",
     "PROXY",
     "integration_kind",
     "lambda_integration",
@@ -22,23 +27,6 @@ __all__ = [
 
 AWS = "AWS"  # `integration: lambda`
 PROXY = "AWS_PROXY"  # `integration: lambda-proxy`, the default
-
-DEFAULT_STATUS_CODES: dict[str, dict[str, str]] = {
-    "200": {"pattern": ""},
-    "400": {"pattern": "[\\s\\S]*\\[400\\][\\s\\S]*"},
-    "401": {"pattern": "[\\s\\S]*\\[401\\][\\s\\S]*"},
-    "403": {"pattern": "[\\s\\S]*\\[403\\][\\s\\S]*"},
-    "404": {"pattern": "[\\s\\S]*\\[404\\][\\s\\S]*"},
-    "422": {"pattern": "[\\s\\S]*\\[422\\][\\s\\S]*"},
-    "500": {
-        "pattern": "[\\s\\S]*(Process\\s?exited\\s?before\\s?completing\\s?request|\\[500\\])"
-        "[\\s\\S]*"
-    },
-    "502": {"pattern": "[\\s\\S]*\\[502\\][\\s\\S]*"},
-    "504": {
-        "pattern": "([\\s\\S]*\\[504\\][\\s\\S]*)|(.*Task timed out after \\d+\\.\\d+ seconds$)"
-    },
-}
 
 _REQUEST_KEYS = {PROXY: ("parameters",), AWS: ("parameters", "template", "passThrough")}
 _RESPONSE_KEYS = ("headers", "template", "statusCodes")
@@ -73,80 +61,18 @@ def integration_kind(ctx: Context, key: str, config: dict[str, Any]) -> str:
     return kind
 
 
-def _status_codes(config: dict[str, Any]) -> dict[str, Any]:
-    """validate.js getResponse: the defaults, or the given codes with a default 200."""
-    response = config.get("response") or {}
-    codes = response.get("statusCodes")
-    if not codes:
-        return dict(DEFAULT_STATUS_CODES)
-    codes = {str(k): v or {} for k, v in codes.items()}
-    if not any(c.get("pattern") == "" for c in codes.values()):
-        codes["200"] = DEFAULT_STATUS_CODES["200"]
-    return codes
-
-
-def _headers(config: dict[str, Any], cors: dict[str, Any] | None, value: bool) -> dict[str, Any]:
-    headers: dict[str, Any] = {}
-    if cors:
-        origin = ",".join(cors["origins"]) if cors.get("origins") else cors.get("origin")
-        headers["Access-Control-Allow-Origin"] = True if value else f"'{origin}'"
-        if cors.get("allowCredentials"):
-            headers["Access-Control-Allow-Credentials"] = True if value else "true"
-    for name, given in ((config.get("response") or {}).get("headers") or {}).items():
-        headers[name] = True if value else given
-    return headers
-
-
 def lambda_integration(
     config: dict[str, Any], uri: Any, cors: dict[str, Any] | None
 ) -> dict[str, Any]:
     """The method's `Integration` for `integration: lambda`."""
     request = config.get("request") or {}
-    templates: dict[str, Any] = {
-        "application/json": DEFAULT_JSON_TEMPLATE,
-        "application/x-www-form-urlencoded": DEFAULT_FORM_TEMPLATE,
-    }
-    for content_type, template in (request.get("template") or {}).items():
-        if template is None:
-            templates.pop(content_type, None)
-        else:
-            templates[content_type] = template
-    # method/index.js: the authorizer's claims (none here) go where the marker is
-    templates = {
-        k: v.replace("extraCognitoPoolClaims", "", 1) if isinstance(v, str) else v
-        for k, v in templates.items()
-    }
-    response = config.get("response") or {}
-    responses = []
-    for code, status in _status_codes(config).items():
-        parameters = {
-            f"method.response.header.{k}": v for k, v in _headers(config, cors, False).items()
-        }
-        for name, value in (status.get("headers") or {}).items():
-            parameters[f"method.response.header.{name}"] = value
-        response_templates: dict[str, Any] = {}
-        if response.get("template"):
-            response_templates["application/json"] = response["template"]
-        if status.get("template"):
-            given = status["template"]
-            response_templates.update(
-                {"application/json": given} if isinstance(given, str) else given
-            )
-        responses.append(
-            {
-                "StatusCode": code,
-                "SelectionPattern": status.get("pattern") or "",
-                "ResponseParameters": parameters,
-                "ResponseTemplates": response_templates,
-            }
-        )
     integration: dict[str, Any] = {
         "IntegrationHttpMethod": "POST",
         "Type": AWS,
         "Uri": uri,
-        "PassthroughBehavior": request.get("passThrough") or "NEVER",
-        "RequestTemplates": templates or None,
-        "IntegrationResponses": responses,
+        "PassthroughBehavior": pass_through(config),
+        "RequestTemplates": request_templates(config) or None,
+        "IntegrationResponses": integration_responses(config, cors),
     }
     parameters = (request.get("parameters") or {}) if isinstance(request, dict) else {}
     mapped = {}
@@ -162,9 +88,10 @@ def lambda_integration(
 
 def method_responses(config: dict[str, Any], cors: dict[str, Any] | None) -> list[Any]:
     out = []
-    for code, status in _status_codes(config).items():
+    for code, status in status_codes(config).items():
         parameters = {
-            f"method.response.header.{k}": v for k, v in _headers(config, cors, True).items()
+            f"method.response.header.{k}": v
+            for k, v in response_headers(config, cors, True).items()
         }
         for name in status.get("headers") or {}:
             parameters[f"method.response.header.{name}"] = True

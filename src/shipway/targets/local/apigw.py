@@ -52,6 +52,7 @@ class Route:
     function: str
     route: HttpRoute
     authorizer: Any = None  # its authorizer's spec (authorizer_config.py); None: open
+    integration: Any = None  # `integration: lambda` (lambda_integration.py); None: proxy
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,7 @@ class RouteMatch:
     route: HttpRoute
     path_params: dict[str, str]
     authorizer: Any = None
+    integration: Any = None
 
     @functools.cached_property
     def resource(self) -> str:
@@ -141,7 +143,7 @@ def match_route(routes: Iterable[Route], method: str, raw_path: str) -> RouteMat
         score, params = found
         rank = (0 if is_catch_all(r.route) else 1, 1 if m == method else 0, score)
         if best is None or rank > best[0]:
-            best = (rank, RouteMatch(r.function, r.route, params, r.authorizer))
+            best = (rank, RouteMatch(r.function, r.route, params, r.authorizer, r.integration))
     return best[1] if best else None
 
 

@@ -20,6 +20,7 @@ from typing import Any
 from shipway.errors import NotFound, ShipwayError
 from shipway.targets.local import apigw, authorizers
 from shipway.targets.local.emulated_values import emulated_values
+from shipway.targets.local.lambda_integration import lambda_request, lambda_response
 from shipway.targets.local.layers import layer_dirs
 from shipway.targets.local.pools import WorkerManager
 from shipway.targets.local.putevents import ENDPOINT, put_events
@@ -221,9 +222,11 @@ class Gateway:
             table = self._routes.get(key)
         if table is None:
             table = [
-                apigw.Route(fn.name, route, guard)
+                apigw.Route(fn.name, route, guard, integration)
                 for fn in service.functions.values()
-                for route, guard in zip(fn.http_routes, fn.route_authorizers, strict=True)
+                for route, guard, integration in zip(
+                    fn.http_routes, fn.route_authorizers, fn.route_integrations, strict=True
+                )
             ]
             with self._lock:
                 self._routes[key] = table
@@ -303,6 +306,15 @@ class Gateway:
                 return self._reply(verdict.reply, verdict.why)
             authorizers.apply(verdict, event)
         spec = self.function_spec(env, release_dir, manifest, service_name, match.function)
+        if match.integration is not None:  # `integration: lambda`: the mapping templates
+            try:
+                mapped = lambda_request(match.integration, event)
+            except ShipwayError as e:
+                append_log(spec, f"[ERROR] {e}\n")
+                return self._reply(apigw.function_error(kind), spec.mask(str(e)))
+            if isinstance(mapped, apigw.Reply):
+                return self._reply(mapped, "no request template for this content type")
+            event = mapped
         limit = (
             apigw.REST_INTEGRATION_TIMEOUT_S
             if kind == "http"
@@ -319,9 +331,17 @@ class Gateway:
         except Exception:
             append_log(spec, f"[ERROR] local runtime failure\n{traceback.format_exc()}")
             return self._reply(apigw.function_error(kind), "local runtime failure")
+        if not result.ok and result.timed_out and gateway_cut:
+            return self._reply(apigw.gateway_timeout(kind), None)
+        if match.integration is not None:
+            try:
+                mapped_reply = lambda_response(match.integration, result.ok, result.payload)
+            except ShipwayError as e:
+                append_log(spec, f"[ERROR] {e}\n")
+                return self._reply(apigw.function_error(kind), spec.mask(str(e)))
+            error = None if result.ok else result.error_type
+            return self._reply(mapped_reply, error, result.request_id)
         if not result.ok:
-            if result.timed_out and gateway_cut:
-                return self._reply(apigw.gateway_timeout(kind), None)
             return self._reply(apigw.function_error(kind), result.error_type)
         reply = apigw.map_response(kind, result.result)
         if reply.status >= 500 and not _is_user_status(result.result, reply.status):

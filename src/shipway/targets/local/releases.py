@@ -36,6 +36,7 @@ from shipway.masking import MASK, Masker
 from shipway.model import Function, HttpRoute, ServiceDefinition
 from shipway.targets.local.authorizer_config import Spec, route_authorizers
 from shipway.targets.local.eventbus import bus_schedules
+from shipway.targets.local.lambda_integration import integration_of
 from shipway.targets.local.wsevents import route_selection, websocket_route
 
 MANIFEST_FILE = "release.json"
@@ -62,6 +63,15 @@ def _reserved(value: Any) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         return None
     return value
+
+
+def _integrations(fn: Function) -> list[dict[str, Any] | None]:
+    """One `integration: lambda` mapping (or None) per route of `fn`: its routes are its
+    `http` / `httpApi` events, in order."""
+    events = [e for e in fn.events if e.type in ("http", "httpApi")]
+    if len(events) != len(fn.routes):  # routes given without their events (built in code)
+        return [None] * len(fn.routes)
+    return [integration_of(e.config) if e.type == "http" else None for e in events]
 
 
 def _padded(authorizers: Sequence[Spec | None], count: int) -> list[Spec | None]:
@@ -109,6 +119,11 @@ class DeployedFunction:
         ]
 
     @property
+    def route_integrations(self) -> list[dict[str, Any] | None]:
+        """Each route's `integration: lambda` mapping (lambda_integration.py), or None."""
+        return [r.get("integration") for r in self.routes]
+
+    @property
     def route_authorizers(self) -> list[Spec | None]:
         """Each route's authorizer (authorizer_config.py), in the order of `http_routes`."""
         return [r.get("authorizer") for r in self.routes]
@@ -139,7 +154,13 @@ class DeployedFunction:
             routes=[
                 {"kind": r.kind, "method": r.method, "path": r.path}
                 | ({"authorizer": a} if a is not None else {})
-                for r, a in zip(fn.routes, _padded(authorizers, len(fn.routes)), strict=True)
+                | ({"integration": i} if i is not None else {})
+                for r, a, i in zip(
+                    fn.routes,
+                    _padded(authorizers, len(fn.routes)),
+                    _integrations(fn),
+                    strict=True,
+                )
             ],
             schedules=schedules,
             secret_keys=tuple(
@@ -183,6 +204,7 @@ class DeployedFunction:
             routes=[
                 {"kind": str(r["kind"]), "method": str(r["method"]), "path": str(r["path"])}
                 | ({"authorizer": dict(r["authorizer"])} if r.get("authorizer") else {})
+                | ({"integration": dict(r["integration"])} if r.get("integration") else {})
                 for r in d.get("routes", [])
             ],
             schedules=list(d.get("schedules", [])),

@@ -14,7 +14,6 @@ from shipway.model import (
     Artifact,
     DeployAction,
     DeployPlan,
-    Function,
     ServiceChange,
     ServiceDefinition,
 )
@@ -268,28 +267,10 @@ def check_schedules(definition: ServiceDefinition, source: str) -> None:
         try:
             parse_schedules(fn.name, deployed.schedules)
             parse_bus_rules(fn.name, deployed.event_rules)  # patterns the local bus can match
-            _check_integrations(fn)
         except ShipwayError as exc:
             raise ShipwayError(
                 exc.message, Where(source, key=f"functions.{fn.name}"), exc.hint
             ) from None
-
-
-def _check_integrations(fn: Function) -> None:
-    """`integration: lambda` (non-proxy) is compiled for AWS but not emulated locally: refused
-    here rather than served as a proxy integration."""
-    for index, event in enumerate(fn.events):
-        config = event.config
-        if event.type != "http" or not isinstance(config, dict):
-            continue
-        kind = str(config.get("integration") or "").upper().replace("-", "_")
-        if kind in ("LAMBDA", "AWS"):
-            raise ShipwayError(
-                f"function `{fn.name}`, event {index}: `integration: lambda` is not served by "
-                "the local runtime (its request templates and response mapping are not "
-                "emulated)",
-                hint="deploy it to an AWS environment, or use the default lambda-proxy integration",
-            )
 
 
 _HANDLER_FILES = {"python": (".py", "/__init__.py"), "nodejs": (".js", ".mjs", ".cjs")}
