@@ -23,6 +23,7 @@ from shipway.errors import ConfigErrors, NotFound, ShipwayError
 from shipway.masking import remember, watching
 from shipway.model import AwsTarget, BuildSpec, Environment, Project, Service, ServiceDefinition
 from shipway.targets.aws import lazy_aws_sources
+from shipway.targets.local.emulator import ACCOUNT as EMULATOR_ACCOUNT
 from shipway.targets.local.layers import is_layer_output, local_layer_arn
 
 #: what `${cf:<stack>.<output>}` read while planning, by (stack, output): the value, or
@@ -117,6 +118,7 @@ def load_definition(
     sources = lazy_aws_sources(region, profile, on_secret=_remember_one)
     if not isinstance(env.target, AwsTarget):
         sources["cf"] = _local_layer_outputs(sources["cf"])
+        sources["aws"] = _emulator_account(sources["aws"])
     if own_stacks is not None:
         sources["cf"] = _own_stack_outputs(sources["cf"], own_stacks, cf_reads)
     elif service.params:
@@ -207,6 +209,21 @@ def _local_layer_outputs(real: SourceFn) -> SourceFn:
         return real(call)
 
     return cf
+
+
+def _emulator_account(real: SourceFn) -> SourceFn:
+    """On a local environment, `${aws:accountId}` is the local AWS emulator's account: the
+    release's stacks, and the ARNs built from it, are the emulator's. No AWS is asked."""
+
+    def aws(call: SourceCall) -> Any:
+        address = (call.address or "").strip()
+        if address == "accountId":
+            return EMULATOR_ACCOUNT
+        if address == "region":
+            return call.resolver.region
+        return real(call)  # its error names what is supported
+
+    return aws
 
 
 def _remember_one(value: str) -> None:
