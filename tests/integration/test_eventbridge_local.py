@@ -3,12 +3,8 @@ events through the gateway's PutEvents endpoint and the matching functions run."
 
 from __future__ import annotations
 
-import hashlib
 import json
-import stat
-import threading
 import time
-import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,9 +12,9 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from shipway.model import Artifact, Event, Function, ServiceDefinition
+from shipway.model import Event, Function, ServiceDefinition
 from shipway.targets.local.target import LocalTarget
-from shipway.web.serve import GatewayServer
+from tests.integration.gatewaykit import handler_zip, running_gateway
 
 HANDLER = """
 import json, os
@@ -29,17 +25,6 @@ def record(event, context):
         f.write(json.dumps({"event": event, "endpoint": os.environ.get(
             "AWS_ENDPOINT_URL_EVENTBRIDGE")}) + "\\n")
 """
-
-
-def _artifact(tmp: Path) -> Artifact:
-    tmp.mkdir(parents=True, exist_ok=True)
-    path = tmp / "orders.zip"
-    with zipfile.ZipFile(path, "w") as zf:
-        info = zipfile.ZipInfo("app.py")
-        info.external_attr = (stat.S_IFREG | 0o644) << 16
-        zf.writestr(info, HANDLER)
-    data = path.read_bytes()
-    return Artifact("orders", path, hashlib.sha256(data).hexdigest(), len(data))
 
 
 def _fn(name: str, out: Path, *rules: dict[str, object]) -> Function:
@@ -81,15 +66,10 @@ def served(tmp_path: Path) -> Iterator[tuple[str, Path]]:
         ),
     )
     state = tmp_path / "state"
-    LocalTarget(state).release("dev", 1, "c1", [(definition, _artifact(tmp_path / "zips"))])
-    server = GatewayServer(state, port=0)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.port}/dev/_events", out
-    finally:
-        server.stop()
-        thread.join(10)
+    artifact = handler_zip(tmp_path / "zips", "orders", HANDLER)
+    LocalTarget(state).release("dev", 1, "c1", [(definition, artifact)])
+    with running_gateway(state) as port:
+        yield f"http://127.0.0.1:{port}/dev/_events", out
 
 
 def _client(url: str):  # type: ignore[no-untyped-def]

@@ -5,22 +5,17 @@ message into status codes, a response template and mapped headers."""
 
 from __future__ import annotations
 
-import hashlib
 import http.client
 import json
-import stat
-import threading
-import time
-import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from shipway.model import Artifact, Event, Function, HttpRoute, ServiceDefinition
+from shipway.model import Event, Function, HttpRoute, ServiceDefinition
 from shipway.targets.local.target import LocalTarget
-from shipway.web.serve import GatewayServer
+from tests.integration.gatewaykit import handler_zip, running_gateway
 
 HANDLERS = """
 def echo(event, context):
@@ -58,17 +53,6 @@ CUSTOM = {
         "statusCodes": {"201": {"pattern": ""}},
     },
 }
-
-
-def _artifact(tmp: Path) -> Artifact:
-    tmp.mkdir(parents=True, exist_ok=True)
-    path = tmp / "svc.zip"
-    with zipfile.ZipFile(path, "w") as zf:
-        info = zipfile.ZipInfo("app.py")
-        info.external_attr = (stat.S_IFREG | 0o644) << 16
-        zf.writestr(info, HANDLERS)
-    data = path.read_bytes()
-    return Artifact("svc", path, hashlib.sha256(data).hexdigest(), len(data))
 
 
 def _function(name: str, *events: dict[str, Any]) -> Function:
@@ -114,32 +98,21 @@ Reply = tuple[int, dict[str, str], bytes]
 @pytest.fixture
 def call(tmp_path: Path) -> Iterator[Any]:
     state = tmp_path / "state"
-    LocalTarget(state).release("dev", 1, "c1", [(_definition(), _artifact(tmp_path / "zips"))])
-    server = GatewayServer(state, port=0)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    for _ in range(200):
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
-            conn.request("GET", "/healthz")
-            if conn.getresponse().status == 200:
-                break
-        except OSError:
-            time.sleep(0.02)
+    artifact = handler_zip(tmp_path / "zips", "svc", HANDLERS)
+    LocalTarget(state).release("dev", 1, "c1", [(_definition(), artifact)])
+    with running_gateway(state) as port:
 
-    def request(method: str, path: str, body: bytes | None = None, **headers: str) -> Reply:
-        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
-        try:
-            sent = {k.replace("_", "-"): v for k, v in headers.items()}
-            conn.request(method, "/dev/svc" + path, body=body, headers=sent)
-            res = conn.getresponse()
-            return res.status, {k.lower(): v for k, v in res.getheaders()}, res.read()
-        finally:
-            conn.close()
+        def request(method: str, path: str, body: bytes | None = None, **headers: str) -> Reply:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            try:
+                sent = {k.replace("_", "-"): v for k, v in headers.items()}
+                conn.request(method, "/dev/svc" + path, body=body, headers=sent)
+                res = conn.getresponse()
+                return res.status, {k.lower(): v for k, v in res.getheaders()}, res.read()
+            finally:
+                conn.close()
 
-    yield request
-    server.stop()
-    thread.join(10)
+        yield request
 
 
 def test_the_default_template_makes_the_frameworks_event(call: Any) -> None:

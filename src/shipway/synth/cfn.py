@@ -58,3 +58,17 @@ DEFAULT_CORS_HEADERS = [
     "X-Amz-User-Agent",
     "X-Amzn-Trace-Id",
 ]
+
+
+def lambda_assume_role_policy() -> dict[str, Any]:
+    """The trust policy of a role only Lambda assumes (a fresh copy: templates are edited)."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": ["lambda.amazonaws.com"]},
+                "Action": ["sts:AssumeRole"],
+            }
+        ],
+    }

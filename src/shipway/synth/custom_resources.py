@@ -13,6 +13,7 @@ import hashlib
 from typing import Any, Literal
 
 from shipway.synth import naming
+from shipway.synth.cfn import lambda_assume_role_policy
 from shipway.synth.context import Context
 
 __all__ = [
@@ -71,16 +72,7 @@ def add_custom_resource(
             role = {
                 "Type": "AWS::IAM::Role",
                 "Properties": {
-                    "AssumeRolePolicyDocument": {
-                        "Version": "2012-10-17",
-                        "Statement": [
-                            {
-                                "Effect": "Allow",
-                                "Principal": {"Service": ["lambda.amazonaws.com"]},
-                                "Action": ["sts:AssumeRole"],
-                            }
-                        ],
-                    },
+                    "AssumeRolePolicyDocument": lambda_assume_role_policy(),
                     "Policies": [
                         {
                             "PolicyName": {

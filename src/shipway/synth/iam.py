@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from shipway.synth import naming
-from shipway.synth.cfn import join
+from shipway.synth.cfn import join, lambda_assume_role_policy
 from shipway.synth.context import Context, check_keys
 
 __all__ = [
@@ -116,16 +116,7 @@ def compile_iam(ctx: Context) -> None:
         ),
     )
     props = {
-        "AssumeRolePolicyDocument": {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Effect": "Allow",
-                    "Principal": {"Service": ["lambda.amazonaws.com"]},
-                    "Action": ["sts:AssumeRole"],
-                }
-            ],
-        },
+        "AssumeRolePolicyDocument": lambda_assume_role_policy(),
         "Policies": [
             {
                 "PolicyName": naming.policy_name(ctx.service, ctx.stage),

@@ -406,17 +406,11 @@ def _check_external(ctx: Context, apigw: dict[str, Any]) -> None:
             "`restApiRootResourceId` is required with `restApiId` (the root resource of the "
             "REST API made elsewhere)",
         )
-    tracing = ctx.provider.get("tracing")
-    if isinstance(tracing, dict) and tracing.get("apiGateway") is not None:
-        raise ctx.invalid(
-            "provider.tracing.apiGateway",
-            "with an external REST API (`provider.apiGateway.restApiId`) "
-            "`provider.tracing.apiGateway` is ineffective: set it on the API's own service",
-        )
-    logs = ctx.provider.get("logs")
-    if isinstance(logs, dict) and logs.get("restApi") is not None:
-        raise ctx.invalid(
-            "provider.logs.restApi",
-            "with an external REST API (`provider.apiGateway.restApiId`) "
-            "`provider.logs.restApi` is ineffective: set it on the API's own service",
-        )
+    for section, key in (("tracing", "apiGateway"), ("logs", "restApi")):
+        config = ctx.provider.get(section)
+        if isinstance(config, dict) and config.get(key) is not None:
+            raise ctx.invalid(
+                f"provider.{section}.{key}",
+                "with an external REST API (`provider.apiGateway.restApiId`) "
+                f"`provider.{section}.{key}` is ineffective: set it on the API's own service",
+            )
