@@ -341,6 +341,21 @@ functions:
     handler: app.handler
     runtimeManagement: auto
 """,
+    # scalars of another type than the schema's, as `${env:…}` gives them: Ajv converts them
+    "coerced-types": """\
+  memorySize: '256'
+  timeout: '10'
+  versionFunctions: 'false'
+  layers: arn:aws:lambda:us-east-1:123456789012:layer:shared:3
+  environment:
+    COUNT: 3
+    ON: true
+functions:
+  traced:
+    handler: app.handler
+    tracing: 'true'
+    reservedConcurrency: '5'
+""",
     # a REST API made by another service: this stack adds resources and methods to it
     "rest-external": """\
   apiGateway:

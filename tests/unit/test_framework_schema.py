@@ -122,3 +122,30 @@ def test_a_key_shipway_implements_beyond_the_schema_is_kept(
     assert split.unknown == () and split.known == doc
     monkeypatch.setattr(framework_schema, "KNOWN_BEYOND_SCHEMA", ())
     assert _unknown(doc) == [("functions", "f", "iamRoleStatements")]
+
+
+def test_scalars_are_converted_as_the_frameworks_ajv_converts_them() -> None:
+    from shipway.config.framework_schema import split_unknown
+
+    doc = {
+        "service": "s",
+        "provider": {
+            "name": "aws",
+            "memorySize": "256",  # as `${env:MEM}` gives it
+            "timeout": "10",
+            "versionFunctions": "false",
+            "layers": "arn:aws:lambda:us-east-1:123456789012:layer:x:1",
+            "environment": {"COUNT": 3, "ON": True},
+            "role": None,  # a null is put back as it was, never converted
+        },
+        "functions": {"f": {"handler": "h.f", "tracing": "true", "memorySize": "lots"}},
+    }
+    known = split_unknown(doc).known
+    provider = known["provider"]
+    assert (provider["memorySize"], provider["timeout"]) == (256, 10)
+    assert provider["versionFunctions"] is False
+    assert provider["layers"] == ["arn:aws:lambda:us-east-1:123456789012:layer:x:1"]
+    assert provider["environment"] == {"COUNT": "3", "ON": "true"}  # strings, as Lambda's
+    assert provider["role"] is None
+    assert known["functions"]["f"]["tracing"] is True
+    assert known["functions"]["f"]["memorySize"] == "lots"  # not a number: left for the check

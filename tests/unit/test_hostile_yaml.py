@@ -174,3 +174,17 @@ def test_a_symlink_inside_the_repository_is_read(tmp_path: Path) -> None:
     (repo / "services/a/serverless.yml").symlink_to("../../common.yml")
     doc = load_yaml(repo / "services/a/serverless.yml", "services/a/serverless.yml")
     assert doc == {"service": "shared"}
+
+
+def test_serverless_files_read_yaml_12_booleans_as_js_yaml_does() -> None:
+    from shipway.config.yamlsrc import parse_yaml
+
+    text = "ON: yes\nno: off\nt: true\nf: FALSE\n"
+    assert parse_yaml(text, "serverless.yml", core_booleans=True) == {
+        "ON": "yes",
+        "no": "off",
+        "t": True,
+        "f": False,
+    }
+    # buildspec.yml and shipway.yml keep YAML 1.1's
+    assert parse_yaml("a: yes\n", "buildspec.yml") == {"a": True}

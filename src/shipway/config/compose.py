@@ -93,7 +93,7 @@ def read_compose(root: Path) -> Compose | None:
             Where(name),
             hint="write it as serverless-compose.yml (the same keys, in YAML)",
         )
-    doc = load_yaml(root / name, name, root)
+    doc = load_yaml(root / name, name, root, core_booleans=True)
     errors: list[ShipwayError] = []
     compose = _check(root, name, doc, errors)
     if errors:

@@ -33,7 +33,7 @@ def resolve_compose_params(
     if not service.params:
         return {}
     name = compose_file(root)
-    doc = load_yaml(root / name, name, root) if name else None
+    doc = load_yaml(root / name, name, root, core_booleans=True) if name else None
     services = doc.get("services") if isinstance(doc, LineDict) else None
     key = next(
         (
@@ -81,5 +81,5 @@ def compose_param(root: Path, folder: str, param: str) -> tuple[str, Where] | No
     if compose is None or cs is None or text is None:
         return None
     path: list[str | int] = ["services", cs.key, "params", param]
-    doc = load_yaml(root / compose.file, compose.file, root)
+    doc = load_yaml(root / compose.file, compose.file, root, core_booleans=True)
     return text, Where(compose.file, line_of(doc, path), key_path(path))

@@ -155,7 +155,7 @@ def _compose_error(
 ) -> ShipwayError:
     path: list[str | int] = ["services", *([key] if key else []), *([field] if field else [])]
     try:
-        doc = load_yaml(root / compose.file, compose.file, root)
+        doc = load_yaml(root / compose.file, compose.file, root, core_booleans=True)
     except ShipwayError:
         doc = None
     dotted = ".".join(str(p) for p in path)

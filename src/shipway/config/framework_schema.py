@@ -7,8 +7,9 @@ property it does not know and goes on without it, `error` stops, `off` says noth
 
 `split_unknown` walks a resolved document along the schema (`$ref`, `anyOf` / `oneOf` /
 `allOf`, `properties`, `patternProperties`, `additionalProperties`, `items`) and finds
-the keys no branch of the schema knows. Value types are not checked here: Shipway's own
-checks do that, with better messages.
+the keys no branch of the schema knows; it also converts scalars as the Framework's Ajv
+does (`coerceTypes: 'array'`: `"256"` where a number is expected is 256). Value types are
+not checked here otherwise: Shipway's own checks do that, with better messages.
 """
 
 from __future__ import annotations
@@ -128,7 +129,10 @@ def _walk(value: Any, nodes: list[Node], path: KeyPath, unknown: list[KeyPath]) 
             if not known:
                 unknown.append((*path, key))
                 continue
-            out[key] = _walk(item, children, (*path, key), unknown) if children else item
+            # a null value is taken out before Ajv runs and put back after (the Framework's
+            # normalizeUserConfig): never converted
+            walk = children and item is not None
+            out[key] = _walk(item, children, (*path, key), unknown) if walk else item
         return out
     if isinstance(value, list):
         items: list[Node] = []
@@ -147,7 +151,93 @@ def _walk(value: Any, nodes: list[Node], path: KeyPath, unknown: list[KeyPath]) 
             # their places (`events[2]`): who reads events passes over unknown types
             out_items.append(item if walked == {} and item != {} else walked)
         return out_items
+    return _coerce(value, branches)
+
+
+# Ajv's `coerceTypes: 'array'`, which the Framework validates with: a scalar of another
+# type than the schema's is converted in place when it can be (`"256"` -> 256, `"false"`
+# -> false, `1` -> `"1"`, a scalar -> a one-item array), so `memorySize: ${env:MEM}` is a
+# number, as under the Framework. The types are tried in Ajv's order.
+_COERCE_ORDER = ("string", "number", "integer", "boolean", "null", "array")
+_NUMBER = re.compile(r"\s*[-+]?(\d+\.?\d*([eE][-+]?\d+)?|\.\d+([eE][-+]?\d+)?)\s*")
+
+
+def _json_types(value: Any) -> set[str]:
+    if value is None:
+        return {"null"}
+    if isinstance(value, bool):
+        return {"boolean"}
+    if isinstance(value, int):
+        return {"integer", "number"}
+    if isinstance(value, float):
+        return {"number", "integer"} if value.is_integer() else {"number"}
+    if isinstance(value, str):
+        return {"string"}
+    return set()
+
+
+def _coerce(value: Any, branches: list[Node]) -> Any:
+    wanted: list[str] = []
+    for branch in branches:
+        kind = branch.get("type")
+        if kind is None:
+            if not any(w in branch for w in ("anyOf", "oneOf", "allOf", "$ref")):
+                if "enum" in branch and value not in branch["enum"]:
+                    continue
+                if "const" in branch and value != branch["const"]:
+                    continue
+                return value  # a branch that takes the value as it is
+            continue
+        kinds = kind if isinstance(kind, list) else [kind]
+        if _json_types(value) & set(kinds):
+            return value
+        wanted += [k for k in kinds if k not in wanted]
+    for kind in sorted(wanted, key=lambda k: _COERCE_ORDER.index(k) if k in _COERCE_ORDER else 99):
+        done, coerced = _to(kind, value)
+        if done:
+            return coerced
     return value
+
+
+def _to(kind: str, value: Any) -> tuple[bool, Any]:
+    """(whether Ajv converts `value` to `kind`, the converted value)."""
+    if kind == "string":
+        if isinstance(value, bool):
+            return True, "true" if value else "false"
+        if isinstance(value, int | float):
+            return True, _js_number(value)
+        if value is None:
+            return True, ""
+    elif kind in ("number", "integer"):
+        number: Any = None
+        if isinstance(value, bool):
+            number = int(value)
+        elif isinstance(value, str) and value and _NUMBER.fullmatch(value):
+            parsed = float(value)
+            number = int(parsed) if parsed.is_integer() else parsed
+        elif value is None:
+            number = 0
+        if number is not None and (kind == "number" or float(number).is_integer()):
+            return True, int(number) if kind == "integer" else number
+    elif kind == "boolean":
+        if value in ("true", "false"):
+            return True, value == "true"
+        if isinstance(value, int | float) and not isinstance(value, bool) and value in (0, 1):
+            return True, bool(value)
+        if value is None:
+            return True, False
+    elif kind == "null":
+        if value in ("", 0, False) and not (isinstance(value, float) and value != 0):
+            return True, None
+    elif kind == "array":
+        return True, [value]
+    return False, value
+
+
+def _js_number(value: int | float) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
 def _beyond_schema(path: KeyPath) -> bool:

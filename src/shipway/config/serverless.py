@@ -110,7 +110,7 @@ def read_service_name(
 
     `env` defaults to `os.environ`; `options` (e.g. `{"stage": "dev"}`) to none.
     """
-    doc = load_yaml(path, display)
+    doc = load_yaml(path, display, core_booleans=True)
     if not isinstance(doc, dict):
         raise ShipwayError("serverless.yml must be a mapping", Where(display, 1))
     value = doc.get("service")
@@ -159,7 +159,7 @@ def load_service(
     config = find_config(service_dir) if config_file is None else service_dir / config_file
     if config is None:
         raise ShipwayError("no serverless.yml in the service folder", Where(display))
-    doc = load_yaml(config, display)
+    doc = load_yaml(config, display, core_booleans=True)
     if not isinstance(doc, dict):
         raise ShipwayError("serverless.yml must be a mapping", Where(display, 1))
     # `useDotenv: false`: `${env:}` sees only the process environment (SPEC §2)

@@ -151,11 +151,29 @@ _Loader.add_constructor("tag:yaml.org,2002:seq", _construct_yaml_seq)
 _Loader.add_multi_constructor("!", _construct_intrinsic)
 
 
-def parse_yaml(text: str, filename: str) -> Any:
+class _CoreLoader(_Loader):
+    """YAML 1.2's booleans, as js-yaml (the Serverless Framework's parser) and Compose's Go
+    parser read them: only `true` / `false` (any case form js-yaml takes); `yes`, `no`,
+    `on`, `off` stay strings (YAML 1.1, PyYAML's default, makes them booleans)."""
+
+
+_BOOL = "tag:yaml.org,2002:bool"
+_CoreLoader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != _BOOL]
+    for first, resolvers in _Loader.yaml_implicit_resolvers.items()
+}
+for _first in "tTfF":
+    _CoreLoader.yaml_implicit_resolvers.setdefault(_first, []).insert(
+        0, (_BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"))
+    )
+
+
+def parse_yaml(text: str, filename: str, *, core_booleans: bool = False) -> Any:
     """Parse YAML text; a syntax error names `filename:line`. The text's depth and size
-    with aliases expanded are checked first (`yamlshape`)."""
+    with aliases expanded are checked first (`yamlshape`). `core_booleans`: YAML 1.2's
+    booleans (serverless.yml, Compose), not YAML 1.1's."""
     check_shape(text, filename)
-    loader = _Loader(text)
+    loader = (_CoreLoader if core_booleans else _Loader)(text)
     loader.name = filename
     try:
         return loader.get_single_data()
@@ -171,13 +189,20 @@ def parse_yaml(text: str, filename: str) -> Any:
         loader.dispose()
 
 
-def load_yaml(path: Path, display: str | None = None, root: Path | None = None) -> Any:
+def load_yaml(
+    path: Path,
+    display: str | None = None,
+    root: Path | None = None,
+    *,
+    core_booleans: bool = False,
+) -> Any:
     """Read and parse a YAML file; `display` is the name errors use (default: the path).
-    The file must stay inside `root` (default: the root `display` implies, see `root_of`)."""
+    The file must stay inside `root` (default: the root `display` implies, see `root_of`).
+    `core_booleans`: see `parse_yaml`."""
     name = display or str(path)
     if root is None and display is not None:
         root = root_of(path, display)
-    return parse_yaml(read_config_text(path, name, root), name)
+    return parse_yaml(read_config_text(path, name, root), name, core_booleans=core_booleans)
 
 
 def line_of(doc: Any, path: Sequence[str | int]) -> int | None:

@@ -227,7 +227,7 @@ class Resolver:
             recording.append(shown)
         content: Any
         if suffix in (".yml", ".yaml"):
-            content = parse_yaml(text, shown) if text.strip() else None
+            content = parse_yaml(text, shown, core_booleans=True) if text.strip() else None
         elif suffix in (".json", ".tfstate"):
             content = _parse_json(text, shown)
         else:
