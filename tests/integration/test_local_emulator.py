@@ -138,3 +138,65 @@ def test_a_rollback_puts_the_earlier_stacks_back_on_the_emulator(
         rolled = shipway("rollback", "dev", "--to", "1", repo=repo)
         assert rolled.returncode == 0, rolled.stderr
         assert sqs.list_queues().get("QueueUrls", []) == []  # release 1 has no queue
+
+
+USERS_OUTPUT = SERVICE + ("  Outputs:\n    UsersTableName:\n      Value: {Ref: UsersTable}\n")
+
+ORDERS = """\
+service: orders
+provider:
+  name: aws
+  runtime: python3.12
+  environment:
+    USERS_TABLE: ${cf:users-${sls:stage}.UsersTableName}
+    USERS_ARN: arn:aws:dynamodb:us-east-1:${aws:accountId}:table/${cf:users-dev.UsersTableName}
+functions:
+  orders:
+    handler: handler.orders
+    events:
+      - http: GET orders/{id}
+"""
+
+ORDERS_HANDLER = """\
+import json, os
+import boto3
+
+def orders(event, context):
+    table = boto3.resource("dynamodb").Table(os.environ["USERS_TABLE"])
+    item = table.get_item(Key={"id": event["pathParameters"]["id"]}).get("Item")
+    body = {"table": os.environ["USERS_TABLE"], "arn": os.environ["USERS_ARN"], "user": item}
+    return {"statusCode": 200, "body": json.dumps(body)}
+"""
+
+
+def test_a_sibling_stacks_output_reaches_another_services_function(
+    make_repo: Callable[..., Path],
+) -> None:
+    """`${cf:users-dev.UsersTableName}` of a local environment: validated without AWS,
+    resolved on the emulator when the function starts, and again after a new server put
+    the stacks back under new names."""
+    repo = make_repo(
+        {
+            **FILES,
+            "services/users/serverless.yml": USERS_OUTPUT,
+            "services/orders/serverless.yml": ORDERS,
+            "services/orders/handler.py": ORDERS_HANDLER,
+        }
+    )
+    git(repo, "checkout", "-q", "dev")
+    checked = shipway("validate", repo=repo)
+    assert checked.returncode == 0, checked.stderr
+    for _ in range(2):  # the second server puts the stacks back: the table has a new name
+        with serving(repo) as (_, url):
+            if not (repo / ".shipway/envs/dev/current").exists():
+                ran = shipway("run", "dev", repo=repo)
+                assert ran.returncode == 0, ran.stderr
+            assert call(f"{url}/dev/users/users/7", "PUT", {"name": "Grace"})[0] == 204
+            _, text = call(f"{url}/dev/users/users/7")
+            table = json.loads(text)["table"]
+            status, text = call(f"{url}/dev/orders/orders/7")
+            assert status == 200, text
+            answer = json.loads(text)
+            assert answer["table"] == table  # the users service's own table, on the emulator
+            assert answer["user"] == {"id": "7", "name": "Grace"}
+            assert answer["arn"] == f"arn:aws:dynamodb:us-east-1:123456789012:table/{table}"

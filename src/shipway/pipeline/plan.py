@@ -25,6 +25,7 @@ from shipway.model import AwsTarget, BuildSpec, Environment, Project, Service, S
 from shipway.targets.aws import lazy_aws_sources
 from shipway.targets.local.emulator import ACCOUNT as EMULATOR_ACCOUNT
 from shipway.targets.local.layers import is_layer_output, local_layer_arn
+from shipway.targets.local.stack_outputs import output_reference
 
 #: what `${cf:<stack>.<output>}` read while planning, by (stack, output): the value, or
 #: None when the stack or output did not exist yet (a service of this repository that the
@@ -116,13 +117,17 @@ def load_definition(
         options["region"] = region = env.target.region
         profile = env.target.profile
     sources = lazy_aws_sources(region, profile, on_secret=_remember_one)
-    if not isinstance(env.target, AwsTarget):
-        sources["cf"] = _local_layer_outputs(sources["cf"])
-        sources["aws"] = _emulator_account(sources["aws"])
+    local = not isinstance(env.target, AwsTarget)
     if own_stacks is not None:
-        sources["cf"] = _own_stack_outputs(sources["cf"], own_stacks, cf_reads)
+        if local:  # the stacks are the local AWS emulator's (targets/local/stack_outputs.py)
+            sources["cf"] = _emulated_stack_outputs(sources["cf"], own_stacks, cf_reads)
+        else:
+            sources["cf"] = _own_stack_outputs(sources["cf"], own_stacks, cf_reads)
     elif service.params:
         _need_no_stack_outputs(root, env, service)
+    if local:
+        sources["cf"] = _local_layer_outputs(sources["cf"])
+        sources["aws"] = _emulator_account(sources["aws"])
     compose_params = resolve_compose_params(
         root,
         replace(service, params=tuple(p for p in service.params if p[0] not in env.params)),
@@ -193,6 +198,27 @@ def _own_stack_outputs(
         if reads is not None:
             reads[(stack, output)] = None if value is None else str(value)
         return pending_value(stack, output) if value is None else value
+
+    return cf
+
+
+def _emulated_stack_outputs(
+    real: SourceFn, own_stacks: Mapping[str, Mapping[str, str] | None], reads: CfReads | None
+) -> SourceFn:
+    """On a local environment, `${cf:}` of a stack of the repository is a reference the
+    local runtime resolves on the emulator when it starts a function (its stacks get new
+    physical names when the server puts them back); other stacks are asked of AWS."""
+
+    def cf(call: SourceCall) -> Any:
+        stack, dot, output = (call.address or "").partition(".")
+        if not dot or stack not in own_stacks:
+            return real(call)
+        given = [p for p in call.params if p is not None]
+        region = str(given[0]) if given else call.resolver.region
+        reference = output_reference(region, stack, output)
+        if reads is not None:
+            reads[(stack, output)] = reference
+        return reference
 
     return cf
 
@@ -301,11 +327,9 @@ def _plan_run(
     return RunPlan(project, env, commit, tuple(services), waves, warnings=tuple(warnings))
 
 
-def own_stacks(project: Project, env: Environment) -> dict[str, Mapping[str, str] | None] | None:
-    """For aws targets: the stack names `<service>-<stage>` of the repository's services,
-    none deployed yet in the run (see `load_definition`); None for other targets."""
-    if not isinstance(env.target, AwsTarget):
-        return None
+def own_stacks(project: Project, env: Environment) -> dict[str, Mapping[str, str] | None]:
+    """The stack names `<service>-<stage>` of the repository's services, none deployed yet
+    in the run (see `load_definition`): on AWS, or on a local environment's emulator."""
     return {f"{s.name}-{env.stage}": None for s in project.services}
 
 

@@ -9,15 +9,17 @@ Without an emulator, or for an expression it could not resolve, the text stays.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 
 from shipway.config.stack_inputs import is_expression
 from shipway.errors import ShipwayError
 from shipway.targets.local.emulated_stacks import resolved_environment
-from shipway.targets.local.emulator import EmulatorAccess
+from shipway.targets.local.emulator import EmulatorAccess, emulator_client
 from shipway.targets.local.release_stacks import load_stacks
 from shipway.targets.local.releases import DeployedFunction
+from shipway.targets.local.stack_outputs import references, substitute
 
 __all__ = ["emulated_values"]
 
@@ -26,18 +28,45 @@ def emulated_values(
     state_dir: Path, release_dir: Path, service: str, lambda_name: str, fn: DeployedFunction
 ) -> dict[str, str]:
     """{variable: value on the emulator} for `fn`'s expression values (`lambda_name`: its
-    name on AWS, as the template names it); {} without any."""
-    if not any(_expression(v) for v in fn.environment.values()):
+    name on AWS, as the template names it) and for the values that reference a sibling
+    stack's output (stack_outputs.py); {} without any."""
+    expressions = any(_expression(v) for v in fn.environment.values())
+    referencing = {k: v for k, v in fn.environment.items() if references(v)}
+    if not expressions and not referencing:
         return {}
     endpoint = EmulatorAccess(state_dir).served()
-    stacks = load_stacks(release_dir, [service]) if endpoint else []
-    if endpoint is None or not stacks:
-        return {}
-    try:
-        values = resolved_environment(endpoint, stacks[0])
-    except ShipwayError:
-        return {}  # the emulator is gone or lacks the stack: the text stays
-    return dict(values.get(lambda_name) or {})
+    if endpoint is None:
+        return {}  # no emulator: the text stays
+    out: dict[str, str] = {}
+    stacks = load_stacks(release_dir, [service]) if expressions else []
+    if stacks:
+        # the emulator gone, or lacking the stack: the text stays
+        with contextlib.suppress(ShipwayError):
+            out.update(resolved_environment(endpoint, stacks[0]).get(lambda_name) or {})
+    if referencing:
+        out.update(_sibling_outputs(endpoint, referencing))
+    return out
+
+
+def _sibling_outputs(endpoint: str, values: dict[str, str]) -> dict[str, str]:
+    """The values that read `${cf:}` of a stack of the repository, from its outputs on the
+    emulator now (each stack asked once)."""
+    seen: dict[tuple[str, str], dict[str, str] | None] = {}
+
+    def outputs(region: str, stack: str) -> dict[str, str] | None:
+        if (region, stack) not in seen:
+            try:
+                seen[region, stack] = emulator_client(endpoint, region).stack_outputs(stack)
+            except ShipwayError:
+                seen[region, stack] = None
+        return seen[region, stack]
+
+    out: dict[str, str] = {}
+    for key, value in values.items():
+        text, missing = substitute(value, outputs)
+        if not missing:
+            out[key] = text
+    return out
 
 
 def _expression(value: str) -> bool:
