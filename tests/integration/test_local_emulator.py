@@ -150,6 +150,7 @@ provider:
   environment:
     USERS_TABLE: ${cf:users-${sls:stage}.UsersTableName}
     USERS_ARN: arn:aws:dynamodb:us-east-1:${aws:accountId}:table/${cf:users-dev.UsersTableName}
+    USERS_API: ${cf:users-dev.ServiceEndpoint}
 functions:
   orders:
     handler: handler.orders
@@ -164,7 +165,8 @@ import boto3
 def orders(event, context):
     table = boto3.resource("dynamodb").Table(os.environ["USERS_TABLE"])
     item = table.get_item(Key={"id": event["pathParameters"]["id"]}).get("Item")
-    body = {"table": os.environ["USERS_TABLE"], "arn": os.environ["USERS_ARN"], "user": item}
+    body = {"table": os.environ["USERS_TABLE"], "arn": os.environ["USERS_ARN"], "user": item,
+            "api": os.environ["USERS_API"]}
     return {"statusCode": 200, "body": json.dumps(body)}
 """
 
@@ -174,7 +176,7 @@ def test_a_sibling_stacks_output_reaches_another_services_function(
 ) -> None:
     """`${cf:users-dev.UsersTableName}` of a local environment: validated without AWS,
     resolved on the emulator when the function starts, and again after a new server put
-    the stacks back under new names."""
+    the stacks back under new names; `${cf:users-dev.ServiceEndpoint}` is the local URL."""
     repo = make_repo(
         {
             **FILES,
@@ -200,3 +202,6 @@ def test_a_sibling_stacks_output_reaches_another_services_function(
             assert answer["table"] == table  # the users service's own table, on the emulator
             assert answer["user"] == {"id": "7", "name": "Grace"}
             assert answer["arn"] == f"arn:aws:dynamodb:us-east-1:123456789012:table/{table}"
+            # an endpoint output is where the local gateway serves the service
+            assert answer["api"] == f"{url}/dev/users"
+            assert call(answer["api"] + "/users/7")[0] == 200

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+from collections.abc import Mapping
 from pathlib import Path
 
 from shipway.config.stack_inputs import is_expression
@@ -25,40 +26,49 @@ __all__ = ["emulated_values"]
 
 
 def emulated_values(
-    state_dir: Path, release_dir: Path, service: str, lambda_name: str, fn: DeployedFunction
+    state_dir: Path,
+    release_dir: Path,
+    service: str,
+    lambda_name: str,
+    fn: DeployedFunction,
+    endpoints: Mapping[str, Mapping[str, str]] | None = None,
 ) -> dict[str, str]:
     """{variable: value on the emulator} for `fn`'s expression values (`lambda_name`: its
     name on AWS, as the template names it) and for the values that reference a sibling
-    stack's output (stack_outputs.py); {} without any."""
+    stack's output (stack_outputs.py); {} without any. `endpoints`: stack -> its endpoint
+    outputs (`ServiceEndpoint` …) as the local gateway's URLs, which no emulated stack has."""
     expressions = any(_expression(v) for v in fn.environment.values())
     referencing = {k: v for k, v in fn.environment.items() if references(v)}
     if not expressions and not referencing:
         return {}
     endpoint = EmulatorAccess(state_dir).served()
-    if endpoint is None:
-        return {}  # no emulator: the text stays
     out: dict[str, str] = {}
-    stacks = load_stacks(release_dir, [service]) if expressions else []
-    if stacks:
+    stacks = load_stacks(release_dir, [service]) if expressions and endpoint else []
+    if endpoint and stacks:
         # the emulator gone, or lacking the stack: the text stays
         with contextlib.suppress(ShipwayError):
             out.update(resolved_environment(endpoint, stacks[0]).get(lambda_name) or {})
     if referencing:
-        out.update(_sibling_outputs(endpoint, referencing))
+        out.update(_sibling_outputs(endpoint, referencing, endpoints or {}))
     return out
 
 
-def _sibling_outputs(endpoint: str, values: dict[str, str]) -> dict[str, str]:
+def _sibling_outputs(
+    endpoint: str | None, values: dict[str, str], endpoints: Mapping[str, Mapping[str, str]]
+) -> dict[str, str]:
     """The values that read `${cf:}` of a stack of the repository, from its outputs on the
-    emulator now (each stack asked once)."""
+    emulator now (each stack asked once), and its endpoints on the local gateway."""
     seen: dict[tuple[str, str], dict[str, str] | None] = {}
 
     def outputs(region: str, stack: str) -> dict[str, str] | None:
         if (region, stack) not in seen:
-            try:
-                seen[region, stack] = emulator_client(endpoint, region).stack_outputs(stack)
-            except ShipwayError:
-                seen[region, stack] = None
+            found: dict[str, str] | None = None
+            if endpoint:
+                with contextlib.suppress(ShipwayError):
+                    found = emulator_client(endpoint, region).stack_outputs(stack)
+            if stack in endpoints:
+                found = {**(found or {}), **endpoints[stack]}
+            seen[region, stack] = found
         return seen[region, stack]
 
     out: dict[str, str] = {}

@@ -80,7 +80,9 @@ def function_spec(
         extra = endpoint_env(public_url, env, service)
         fn = dataclasses.replace(fn, environment={**fn.environment, **extra})
     lambda_name = f"{service}-{svc.stage or env}-{fn.name}"
-    resolved = emulated_values(Path(state_dir), release_dir, service, lambda_name, fn)
+    resolved = emulated_values(
+        Path(state_dir), release_dir, service, lambda_name, fn, _endpoints(manifest, public_url)
+    )
     if resolved:  # `{Ref: UsersTable}` -> the table's name on the local AWS emulator
         fn = dataclasses.replace(fn, environment={**fn.environment, **resolved})
     return FunctionSpec(
@@ -403,6 +405,22 @@ class Gateway:
 
     def close(self) -> None:
         self.workers.shutdown()
+
+
+def _endpoints(manifest: ReleaseManifest, public_url: str | None) -> dict[str, dict[str, str]]:
+    """Each stack's endpoint outputs, as the local gateway serves the service: what a
+    sibling's `${cf:<stack>.ServiceEndpoint}` reads locally."""
+    if not public_url:
+        return {}
+    ws = "ws" + public_url.removeprefix("http")
+    return {
+        f"{name}-{svc.stage or manifest.env}": {
+            "ServiceEndpoint": f"{public_url}/{manifest.env}/{name}",
+            "HttpApiUrl": f"{public_url}/{manifest.env}/{name}",
+            "ServiceEndpointWebsocket": f"{ws}/{manifest.env}/{name}",
+        }
+        for name, svc in manifest.services.items()
+    }
 
 
 def _is_user_status(result: Any, status: int) -> bool:
