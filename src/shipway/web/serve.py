@@ -37,6 +37,7 @@ from shipway.targets.local.gateway import Gateway
 from shipway.targets.local.pools import DEFAULT_MAX_WORKERS, WorkerManager
 from shipway.targets.local.release_stacks import replay_stacks
 from shipway.targets.local.scheduler import Scheduler
+from shipway.targets.local.sqs_source import SqsPoller
 from shipway.web.api import Api
 from shipway.web.app import ServerGateway, create_app
 from shipway.web.hooks import Hooks
@@ -109,6 +110,7 @@ class GatewayServer:
         server_gateway = ServerGateway(self.state_dir, workers)  # and `/metrics`, `/hooks/`
         self.gateway: Gateway = server_gateway
         self.scheduler = Scheduler(self.gateway)
+        self.sqs = SqsPoller(self.gateway)  # `sqs` events, from the emulator's queues
         # the pipeline: queued runs (pushes, the API) are claimed and driven here
         self.app: App | None = App(repo) if repo is not None else None
         self.worker: Worker | None = None
@@ -130,7 +132,7 @@ class GatewayServer:
         self._stopping: asyncio.Event | None = None
         self._stop_asked = threading.Event()
         # the scheduler starts once the workers run on the server's loop (its fires use them)
-        self.asgi = create_app(self.state_dir, self.gateway, on_startup=self.scheduler.start)
+        self.asgi = create_app(self.state_dir, self.gateway, on_startup=self._start_sources)
         # uvloop and httptools when they import, else asyncio's loop and h11 ("auto")
         config = uvicorn.Config(
             self.asgi,
@@ -187,12 +189,19 @@ class GatewayServer:
             if self.worker is not None:
                 self.worker.stop()  # its runs end `interrupted`, their builds stopped
             self.scheduler.stop()
+            self.sqs.stop()
             self._remove_server_file()
             self.gateway.close()
             self.emulator.stop()
             self.sock.close()
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
+
+    def _start_sources(self) -> None:
+        """What invokes functions without a request: schedules, and queues (their workers
+        run on the server's loop, so they start once it runs)."""
+        self.scheduler.start()
+        self.sqs.start()
 
     def _start_emulator(self) -> None:
         """The local AWS emulator, with every local environment's current stacks on it
@@ -213,7 +222,7 @@ class GatewayServer:
             if self._stop_asked.is_set():
                 return
             self.gateway.workers.bind(loop)
-            self.scheduler.start()
+            self._start_sources()
             try:
                 await serve_forever(self.gateway, self.sock, self._stopping, self._ready)
             finally:

@@ -101,6 +101,7 @@ class DeployedFunction:
     event_rules: list[Any] = field(default_factory=list)  # the `eventBridge` events' config
     # the `websocket` events: {route, authorizer?, identity_source?, response?} (wsevents.py)
     websockets: list[dict[str, Any]] = field(default_factory=list)
+    sqs: list[Any] = field(default_factory=list)  # the `sqs` events' config (sqs_source.py)
 
     @property
     def masker(self) -> Masker:
@@ -170,6 +171,7 @@ class DeployedFunction:
             layers=layers,
             event_rules=event_rules,
             websockets=[websocket_route(e.config) for e in fn.events if e.type == "websocket"],
+            sqs=[_jsonable(e.config) for e in fn.events if e.type == "sqs"],
         )
 
     def to_dict(self, reveal: bool = False) -> dict[str, Any]:
@@ -190,6 +192,7 @@ class DeployedFunction:
         } | ({} if self.reserved_concurrency is None else {"reserved": self.reserved_concurrency})
         out |= {"layers": list(self.layers)} if self.layers else {}
         out |= {"websockets": [dict(w) for w in self.websockets]} if self.websockets else {}
+        out |= {"sqs": list(self.sqs)} if self.sqs else {}
         return out | ({"eventBridge": list(self.event_rules)} if self.event_rules else {})
 
     @classmethod
@@ -213,6 +216,7 @@ class DeployedFunction:
             layers=tuple(str(x) for x in d.get("layers", [])),
             event_rules=list(d.get("eventBridge", [])),
             websockets=[dict(w) for w in d.get("websockets", [])],
+            sqs=list(d.get("sqs", [])),
         )
 
 

@@ -1,0 +1,89 @@
+"""SQS calls of `AwsClient`: what the local runtime's queue poller needs of the local AWS
+emulator (targets/local/sqs_source.py). No boto3 here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shipway.targets.aws.calls import CallsBase
+from shipway.targets.aws.errors import AwsError, failure
+
+__all__ = ["SqsCalls"]
+
+
+class SqsCalls(CallsBase):
+    def queue_url(self, name: str, region: str | None = None) -> str | None:
+        """The URL of queue `name`, or None when there is no such queue."""
+        region = region or self.region
+        what = f"SQS queue `{name}` (region {region})"
+        sqs = self._client("sqs", region)
+        try:
+            out = self._call(what, lambda: sqs.get_queue_url(QueueName=name))
+        except AwsError as exc:
+            if "NonExistentQueue" in exc.code or exc.code == "QueueDoesNotExist":
+                return None
+            raise failure(exc.response, what, "sqs:GetQueueUrl") from None
+        return str(out["QueueUrl"])
+
+    def receive_messages(
+        self, url: str, count: int, region: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Up to `count` (at most 10) messages now, with every attribute; none waited for."""
+        region = region or self.region
+        what = f"SQS queue `{url}`"
+        sqs = self._client("sqs", region)
+        try:
+            out = self._call(
+                what,
+                lambda: sqs.receive_message(
+                    QueueUrl=url,
+                    MaxNumberOfMessages=max(1, min(count, 10)),
+                    WaitTimeSeconds=0,
+                    AttributeNames=["All"],
+                    MessageAttributeNames=["All"],
+                ),
+            )
+        except AwsError as exc:
+            raise failure(exc.response, what, "sqs:ReceiveMessage") from None
+        return list(out.get("Messages") or [])
+
+    def delete_messages(self, url: str, receipts: list[str], region: str | None = None) -> None:
+        region = region or self.region
+        what = f"SQS queue `{url}`"
+        sqs = self._client("sqs", region)
+        for start in range(0, len(receipts), 10):
+            entries = [
+                {"Id": str(i), "ReceiptHandle": handle}
+                for i, handle in enumerate(receipts[start : start + 10])
+            ]
+            self._delete(sqs, url, entries, what)
+
+    def _delete(self, sqs: Any, url: str, entries: list[dict[str, str]], what: str) -> None:
+        try:
+            self._call(
+                what,
+                lambda: sqs.delete_message_batch(QueueUrl=url, Entries=entries),
+                verb="delete from",
+            )
+        except AwsError as exc:
+            raise failure(exc.response, what, "sqs:DeleteMessageBatch", "delete from") from None
+
+    def stack_resource_id(
+        self, stack: str, logical_id: str, region: str | None = None
+    ) -> str | None:
+        """The physical ID of a stack's resource, or None when there is none."""
+        region = region or self.region
+        what = f"resource `{logical_id}` of stack `{stack}`"
+        cfn = self._client("cloudformation", region)
+        try:
+            out = self._call(
+                what,
+                lambda: cfn.describe_stack_resource(StackName=stack, LogicalResourceId=logical_id),
+            )
+        except AwsError as exc:
+            if exc.code == "ValidationError":
+                return None
+            raise failure(exc.response, what, "cloudformation:DescribeStackResource") from None
+        detail = out.get("StackResourceDetail") or {}
+        found = detail.get("PhysicalResourceId")
+        return str(found) if found else None

@@ -1,0 +1,336 @@
+"""The `sqs` events of each local environment's current release, fed by the queues of the
+local AWS emulator while `shipway serve` runs — as Lambda's event source mapping does.
+
+* the queue: the event's `arn` — an ARN (its name), `Fn::GetAtt: [Queue, Arn]` / `Ref` of a
+  queue of the service's own stack, or a sibling's output (`${cf:…}`) — looked up on the
+  emulator; one it cannot find is logged and looked for again later;
+* a batch: up to `batchSize` messages (default 10), waiting up to `maximumBatchingWindow`
+  seconds for more once the first arrived; one batch per event in flight at a time;
+* the function gets Lambda's SQS event (`Records`, with `messageId`, `receiptHandle`,
+  `body`, `attributes`, `messageAttributes`, `md5OfBody`, `eventSource`,
+  `eventSourceARN`, `awsRegion`); when it succeeds the batch is deleted, when it fails
+  nothing is (the messages come back after the queue's visibility timeout, and its
+  redrive policy moves them on as AWS does); with `functionResponseType:
+  ReportBatchItemFailures` the `batchItemFailures` it returns stay and the rest go — an
+  answer that names a message not in the batch fails the whole batch, as on AWS;
+* `enabled: false` is not polled. Each batch is a `[SQS]` line in the service's log.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import sys
+import threading
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from shipway.errors import ShipwayError
+from shipway.targets.local.emulator import ACCOUNT, EmulatorAccess, emulator_client
+from shipway.targets.local.gateway import Gateway
+from shipway.targets.local.releases import ReleaseManifest
+from shipway.targets.local.stack_outputs import substitute
+from shipway.targets.local.workers import FunctionSpec, append_log
+
+__all__ = ["SqsPoller", "sqs_event"]
+
+POLL_S = 0.25  # how often an idle queue is looked at
+_DEFAULT_BATCH = 10
+
+
+@dataclass
+class Source:
+    """One `sqs` event of a function of a current release."""
+
+    key: tuple[
+        str, tuple[str, str, str, str], int
+    ]  # (env, the function's spec key, the event's index)
+    spec: FunctionSpec
+    stack: str  # the service's stack on the emulator
+    config: dict[str, Any]
+    url: str | None = None
+    arn: str = ""
+    busy: bool = False
+    warned: set[str] = field(default_factory=set)
+
+    @property
+    def batch_size(self) -> int:
+        value = self.config.get("batchSize")
+        return value if isinstance(value, int) and value > 0 else _DEFAULT_BATCH
+
+    @property
+    def window_s(self) -> float:
+        value = self.config.get("maximumBatchingWindow")
+        return float(value) if isinstance(value, int | float) and value > 0 else 0.0
+
+    @property
+    def partial(self) -> bool:
+        return self.config.get("functionResponseType") == "ReportBatchItemFailures"
+
+
+def _config(raw: Any) -> dict[str, Any]:
+    return dict(raw) if isinstance(raw, dict) else {"arn": raw}
+
+
+class SqsPoller:
+    def __init__(self, gateway: Gateway, poll_interval: float = POLL_S) -> None:
+        self.gateway = gateway
+        self.state_dir: Path = gateway.state_dir
+        self.poll_interval = poll_interval
+        self._releases: dict[str, Path | None] = {}
+        self._sources: dict[str, list[Source]] = {}
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._loop, name="shipway-sqs", daemon=True)
+            self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _loop(self) -> None:
+        while not self._wake.is_set():
+            try:
+                self.tick()
+            except Exception:  # a bug must not silently end polling
+                sys.stderr.write(f"shipway: sqs poller failure\n{traceback.format_exc()}")
+            self._wake.wait(self.poll_interval)
+
+    def tick(self) -> None:
+        """Pick up release changes; start a batch for each idle event whose queue has
+        messages."""
+        endpoint = EmulatorAccess(self.state_dir).served()
+        self._refresh()
+        if endpoint is None:
+            return
+        for sources in list(self._sources.values()):
+            for source in sources:
+                with self._lock:
+                    if source.busy:
+                        continue
+                if source.url is None and not self._locate(endpoint, source):
+                    continue
+                assert source.url is not None
+                try:
+                    first = emulator_client(endpoint, source.spec.region).receive_messages(
+                        source.url, source.batch_size
+                    )
+                except ShipwayError as exc:
+                    self._warn(source, f"cannot read the queue: {exc}")
+                    source.url = None  # looked for again: the stack may have been replaced
+                    continue
+                if not first:
+                    continue
+                with self._lock:
+                    source.busy = True
+                threading.Thread(
+                    target=self._batch,
+                    args=(endpoint, source, first),
+                    name=f"shipway-sqs-{source.spec.service}-{source.spec.function.name}",
+                    daemon=True,
+                ).start()
+
+    # ------------------------------------------------------------------ releases
+
+    def _refresh(self) -> None:
+        try:
+            envs = sorted(p.name for p in (self.state_dir / "envs").iterdir() if p.is_dir())
+        except OSError:
+            envs = []
+        for env in [e for e in self._sources if e not in envs]:
+            del self._sources[env]
+            self._releases.pop(env, None)
+        for env in envs:
+            try:
+                found = self.gateway.current_release(env)
+            except (ShipwayError, OSError):
+                found = None
+            release_dir = found[0] if found else None
+            if env in self._releases and self._releases[env] == release_dir:
+                continue
+            self._releases[env] = release_dir
+            self._sources[env] = [] if found is None else self._load(env, *found)
+
+    def _load(self, env: str, release_dir: Path, manifest: ReleaseManifest) -> list[Source]:
+        sources = []
+        for sname, svc in sorted(manifest.services.items()):
+            for fname, fn in sorted(svc.functions.items()):
+                for index, raw in enumerate(fn.sqs):
+                    spec = self.gateway.function_spec(env, release_dir, manifest, sname, fname)
+                    config = _config(raw)
+                    if config.get("enabled") is False:
+                        append_log(spec, f"[SQS] {fname} event {index}: disabled, not polled")
+                        continue
+                    stack = f"{sname}-{svc.stage or env}"
+                    sources.append(Source((env, spec.key, index), spec, stack, config))
+        return sources
+
+    # ------------------------------------------------------------------ the queue
+
+    def _locate(self, endpoint: str, source: Source) -> bool:
+        client = emulator_client(endpoint, source.spec.region)
+        try:
+            name, region = self._queue_name(endpoint, source)
+            url = client.queue_url(name, region) if name else None
+        except ShipwayError as exc:
+            self._warn(source, f"the queue cannot be found on the local AWS emulator: {exc}")
+            return False
+        if url is None:
+            self._warn(source, f"no queue `{name}` on the local AWS emulator (yet)")
+            return False
+        source.url = url
+        source.arn = f"arn:aws:sqs:{region}:{ACCOUNT}:{name}"
+        return True
+
+    def _queue_name(self, endpoint: str, source: Source) -> tuple[str | None, str]:
+        """(the queue's name, its region) from the event's `arn`."""
+        region = source.spec.region
+        arn = source.config.get("arn")
+        logical = None
+        if isinstance(arn, dict) and "Fn::GetAtt" in arn:
+            target = arn["Fn::GetAtt"]
+            parts = target.split(".", 1) if isinstance(target, str) else list(target)
+            logical = str(parts[0]) if parts else None
+        elif isinstance(arn, dict) and "Ref" in arn:
+            logical = str(arn["Ref"])
+        if logical is not None:
+            client = emulator_client(endpoint, region)
+            physical = client.stack_resource_id(source.stack, logical, region)
+            return (physical.rstrip("/").rsplit("/", 1)[-1] if physical else None), region
+        if isinstance(arn, str):
+            text, missing = substitute(
+                arn, lambda r, s: emulator_client(endpoint, r).stack_outputs(s, r)
+            )
+            if missing:
+                raise ShipwayError(f"`{missing[0]}` is not on the emulator (yet)")
+            parts = text.split(":")
+            if len(parts) == 6 and parts[2] == "sqs":
+                return parts[5], parts[3] or region
+        raise ShipwayError(f"`arn` {json.dumps(arn)[:120]} is not a queue the local runtime reads")
+
+    def _warn(self, source: Source, message: str) -> None:
+        if message not in source.warned:  # once per problem, not once per poll
+            source.warned.add(message)
+            append_log(source.spec, f"[SQS] {source.spec.function.name}: {message}")
+
+    # ------------------------------------------------------------------ a batch
+
+    def _batch(self, endpoint: str, source: Source, messages: list[dict[str, Any]]) -> None:
+        try:
+            client = emulator_client(endpoint, source.spec.region)
+            assert source.url is not None
+            deadline = time.monotonic() + source.window_s
+            while len(messages) < source.batch_size and time.monotonic() < deadline:
+                more = client.receive_messages(source.url, source.batch_size - len(messages))
+                if more:
+                    messages = _merged(messages, more)
+                else:
+                    self._wake.wait(min(0.1, max(0.0, deadline - time.monotonic())))
+            self._invoke(client, source, messages)
+        except Exception:
+            append_log(source.spec, f"[SQS] local runtime failure\n{traceback.format_exc()}")
+        finally:
+            with self._lock:
+                source.busy = False
+
+    def _invoke(self, client: Any, source: Source, messages: list[dict[str, Any]]) -> None:
+        spec = source.spec
+        label = f"{spec.function.name} {len(messages)} message(s) from {source.arn}"
+        event = sqs_event(messages, source.arn, spec.region)
+        try:
+            result = self.gateway.workers.invoke(spec, event)
+        except ShipwayError as e:
+            append_log(spec, f"[SQS] {label}: error: {e}; left on the queue")
+            return
+        took = f"{result.duration_ms:.0f} ms"
+        if not result.ok:
+            why = f"{result.error_type}: {result.error_message}"
+            append_log(
+                spec,
+                f"[SQS] {label}: error in {took} ({why}); left on the queue, to come back "
+                "after its visibility timeout",
+            )
+            return
+        failed = _reported_failures(result.result, messages) if source.partial else set()
+        if failed is None:
+            append_log(
+                spec,
+                f"[SQS] {label}: ok in {took}, but `batchItemFailures` names no message of "
+                "the batch: the whole batch failed and is left on the queue",
+            )
+            return
+        done = [m["ReceiptHandle"] for m in messages if m["MessageId"] not in failed]
+        if done:
+            client.delete_messages(source.url, done)
+        kept = f", {len(failed)} reported failed and left on the queue" if failed else ""
+        append_log(spec, f"[SQS] {label}: ok in {took}, {len(done)} deleted{kept}")
+
+
+def _merged(batch: list[dict[str, Any]], more: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`batch` with `more`: a message seen again (its visibility timeout ran out while the
+    batch filled) is kept once, with its newer receipt handle (the older one is void)."""
+    by_id = {m["MessageId"]: m for m in batch}
+    for message in more:
+        by_id[message["MessageId"]] = message
+    return list(by_id.values())
+
+
+def _reported_failures(result: Any, messages: list[dict[str, Any]]) -> set[str] | None:
+    """The message IDs a ReportBatchItemFailures answer names; None when it is invalid."""
+    if not isinstance(result, dict) or not result.get("batchItemFailures"):
+        return set()
+    ids = {m["MessageId"] for m in messages}
+    failed = set()
+    for item in result["batchItemFailures"]:
+        identifier = item.get("itemIdentifier") if isinstance(item, dict) else None
+        if not identifier or identifier not in ids:
+            return None
+        failed.add(str(identifier))
+    return failed
+
+
+def sqs_event(messages: list[dict[str, Any]], arn: str, region: str) -> dict[str, Any]:
+    """Lambda's event for a batch of SQS messages (as ReceiveMessage gave them)."""
+    return {
+        "Records": [
+            {
+                "messageId": m["MessageId"],
+                "receiptHandle": m["ReceiptHandle"],
+                "body": m.get("Body", ""),
+                "attributes": dict(m.get("Attributes") or {}),
+                "messageAttributes": {
+                    name: _attribute(value)
+                    for name, value in (m.get("MessageAttributes") or {}).items()
+                },
+                "md5OfBody": m.get("MD5OfBody", ""),
+                "eventSource": "aws:sqs",
+                "eventSourceARN": arn,
+                "awsRegion": region,
+            }
+            for m in messages
+        ]
+    }
+
+
+def _attribute(value: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "stringListValues": [],
+        "binaryListValues": [],
+        "dataType": value.get("DataType", "String"),
+    }
+    if "StringValue" in value:
+        out["stringValue"] = value["StringValue"]
+    if "BinaryValue" in value:
+        binary = value["BinaryValue"]
+        out["binaryValue"] = (
+            base64.b64encode(binary).decode() if isinstance(binary, bytes) else str(binary)
+        )
+    return out

@@ -1,0 +1,133 @@
+"""`sqs` events on the local target, as a user meets them: a queue of the service's own
+stack on the local AWS emulator feeds its consumer while `shipway serve` runs — batches,
+deletes on success, leaves on failure, and ReportBatchItemFailures."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from tests.conftest import git
+from tests.integration.cli import serving, shipway
+
+SERVICE = """\
+service: jobs
+provider:
+  name: aws
+  runtime: python3.12
+  environment:
+    OUT: {out}
+functions:
+  consume:
+    handler: handler.consume
+    events:
+      - sqs:
+          arn: {{Fn::GetAtt: [Jobs, Arn]}}
+          batchSize: 5
+          maximumBatchingWindow: 1
+          functionResponseType: ReportBatchItemFailures
+  strict:
+    handler: handler.strict
+    events:
+      - sqs: arn:aws:sqs:us-east-1:123456789012:strict-dev
+resources:
+  Resources:
+    Jobs:
+      Type: AWS::SQS::Queue
+      Properties:
+        VisibilityTimeout: 3
+    Strict:
+      Type: AWS::SQS::Queue
+      Properties: {{QueueName: strict-dev, VisibilityTimeout: 60}}
+"""
+
+HANDLER = """\
+import json, os
+
+def consume(event, context):
+    failed = []
+    with open(os.environ["OUT"], "a") as out:
+        for record in event["Records"]:
+            out.write(json.dumps({"body": record["body"], "source": record["eventSource"],
+                                  "arn": record["eventSourceARN"], "n": len(event["Records"]),
+                                  "kind": record["messageAttributes"].get("kind", {})}) + "\\n")
+            if record["body"] == "bad":
+                failed.append({"itemIdentifier": record["messageId"]})
+    return {"batchItemFailures": failed}
+
+def strict(event, context):
+    raise RuntimeError("always fails")
+"""
+
+
+def _sqs(repo: Path) -> Any:
+    endpoint = json.loads((repo / ".shipway/server.json").read_text())["emulator"]
+    return boto3.client(
+        "sqs",
+        region_name="us-east-1",
+        endpoint_url=endpoint,
+        aws_access_key_id="x",
+        aws_secret_access_key="x",
+    )
+
+
+def _until(check: Callable[[], bool], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.1)
+
+
+def test_a_queue_feeds_its_consumer(make_repo: Callable[..., Path], tmp_path: Path) -> None:
+    out = tmp_path / "seen.jsonl"
+    repo = make_repo(
+        {
+            "shipway.yml": "project: jobs\nbuild: {sandbox: off}\n"
+            "environments:\n  dev: {branch: dev}\n",
+            ".gitignore": ".shipway/\n",
+            "services/jobs/serverless.yml": SERVICE.format(out=out),
+            "services/jobs/handler.py": HANDLER,
+        }
+    )
+    git(repo, "checkout", "-q", "dev")
+    with serving(repo):
+        ran = shipway("run", "dev", repo=repo)
+        assert ran.returncode == 0, ran.stderr
+        sqs = _sqs(repo)
+        (url,) = [u for u in sqs.list_queues()["QueueUrls"] if "Jobs" in u]
+        attributes = {"kind": {"DataType": "String", "StringValue": "order"}}
+        for body in ("a", "b", "bad", "c"):
+            sqs.send_message(QueueUrl=url, MessageBody=body, MessageAttributes=attributes)
+
+        def seen() -> list[dict[str, Any]]:
+            text = out.read_text() if out.exists() else ""
+            return [json.loads(line) for line in text.splitlines()]
+
+        # the four arrive (in one batch or more), and `bad` again after its timeout
+        _until(lambda: [r["body"] for r in seen()].count("bad") >= 2)
+        records = seen()
+        assert {r["body"] for r in records} == {"a", "b", "bad", "c"}
+        assert [r["body"] for r in records].count("a") == 1  # deleted once handled
+        first = records[0]
+        assert first["source"] == "aws:sqs"
+        assert first["arn"].startswith("arn:aws:sqs:us-east-1:123456789012:")
+        assert first["kind"]["stringValue"] == "order"
+        assert max(r["n"] for r in records) <= 5  # batchSize
+
+        # a function that fails leaves its messages on the queue
+        strict = sqs.get_queue_url(QueueName="strict-dev")["QueueUrl"]
+        sqs.send_message(QueueUrl=strict, MessageBody="x")
+        log = repo / ".shipway/envs/dev/logs/jobs.log"
+        _until(lambda: "[SQS] strict 1 message(s)" in (log.read_text() if log.exists() else ""))
+        left = sqs.get_queue_attributes(
+            QueueUrl=strict, AttributeNames=["ApproximateNumberOfMessagesNotVisible"]
+        )["Attributes"]
+        assert left["ApproximateNumberOfMessagesNotVisible"] == "1"
+        text = log.read_text()
+        assert "[SQS] consume" in text and "reported failed and left on the queue" in text
+        assert "[SQS] strict 1 message(s)" in text and "RuntimeError" in text

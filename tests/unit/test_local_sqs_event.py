@@ -1,0 +1,53 @@
+"""The SQS event the local runtime gives a function, and how a ReportBatchItemFailures
+answer is read (tests/integration/test_local_sqs.py runs them against the emulator)."""
+
+from __future__ import annotations
+
+from shipway.targets.local.sqs_source import _merged, _reported_failures, sqs_event
+
+MESSAGES = [
+    {
+        "MessageId": "m1",
+        "ReceiptHandle": "r1",
+        "Body": "hello",
+        "MD5OfBody": "5d41402abc4b2a76b9719d911017c592",
+        "Attributes": {"ApproximateReceiveCount": "1"},
+        "MessageAttributes": {
+            "kind": {"DataType": "String", "StringValue": "order"},
+            "raw": {"DataType": "Binary", "BinaryValue": b"\x00\x01"},
+        },
+    },
+    {"MessageId": "m2", "ReceiptHandle": "r2", "Body": "x"},
+]
+
+
+def test_the_event_has_lambdas_record_shape() -> None:
+    (first, second) = sqs_event(MESSAGES, "arn:aws:sqs:us-east-1:123456789012:q", "us-east-1")[
+        "Records"
+    ]
+    assert first["messageId"] == "m1" and first["receiptHandle"] == "r1"
+    assert first["body"] == "hello" and first["md5OfBody"].startswith("5d41")
+    assert first["eventSource"] == "aws:sqs" and first["awsRegion"] == "us-east-1"
+    assert first["messageAttributes"]["kind"] == {
+        "stringValue": "order",
+        "stringListValues": [],
+        "binaryListValues": [],
+        "dataType": "String",
+    }
+    assert first["messageAttributes"]["raw"]["binaryValue"] == "AAE="
+    assert second["attributes"] == {} and second["messageAttributes"] == {}
+
+
+def test_reported_failures() -> None:
+    assert _reported_failures({"batchItemFailures": []}, MESSAGES) == set()
+    assert _reported_failures(None, MESSAGES) == set()
+    assert _reported_failures({"batchItemFailures": [{"itemIdentifier": "m2"}]}, MESSAGES) == {"m2"}
+    # a message not in the batch, or no identifier: the whole batch failed
+    assert _reported_failures({"batchItemFailures": [{"itemIdentifier": "zz"}]}, MESSAGES) is None
+    assert _reported_failures({"batchItemFailures": [{}]}, MESSAGES) is None
+
+
+def test_a_message_seen_again_is_kept_once_with_its_new_receipt() -> None:
+    again = {**MESSAGES[0], "ReceiptHandle": "r1-new"}
+    merged = _merged(MESSAGES, [again])
+    assert [m["ReceiptHandle"] for m in merged] == ["r1-new", "r2"]
