@@ -72,6 +72,10 @@ def test_the_emulator_holds_the_resources_not_what_the_runtime_serves(tmp_path: 
     }
     # the bucket's notification to the function is the local runtime's to deliver
     assert "NotificationConfiguration" not in held.template["Resources"]["Uploads"]["Properties"]
+    # and so is the topic's subscription of the function (the emulator would fail a
+    # publish, asked to call a function it does not have)
+    (topic,) = [r for r in held.template["Resources"].values() if r["Type"] == "AWS::SNS::Topic"]
+    assert "Subscription" not in topic["Properties"]
     # the user's outputs are kept; those of what was taken out (ServiceEndpoint …) are not
     assert "TableName" in held.template["Outputs"]
     assert "ServiceEndpoint" not in held.template["Outputs"]

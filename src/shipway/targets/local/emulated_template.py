@@ -244,7 +244,23 @@ def _sub(item: Any, dropped: set[str], names: Mapping[str, str | None]) -> Any:
 
 
 def _strip_lambda_notifications(resource: dict[str, Any]) -> None:
-    """A bucket's notifications to functions are the local runtime's to deliver."""
+    """A bucket's notifications and a topic's subscriptions to functions are the local
+    runtime's to deliver (the emulator, asked to call a function it does not have, would
+    fail the publish itself)."""
+    if _type(resource) == "AWS::SNS::Topic":
+        properties = resource.get("Properties") or {}
+        subscriptions = properties.get("Subscription")
+        if isinstance(subscriptions, list):
+            kept = [
+                s
+                for s in subscriptions
+                if not (isinstance(s, dict) and str(s.get("Protocol", "")).lower() == "lambda")
+            ]
+            if kept:
+                properties["Subscription"] = kept
+            else:
+                del properties["Subscription"]
+        return
     if _type(resource) != "AWS::S3::Bucket":
         return
     config = (resource.get("Properties") or {}).get("NotificationConfiguration")
