@@ -131,3 +131,90 @@ def test_a_queue_feeds_its_consumer(make_repo: Callable[..., Path], tmp_path: Pa
         text = log.read_text()
         assert "[SQS] consume" in text and "reported failed and left on the queue" in text
         assert "[SQS] strict 1 message(s)" in text and "RuntimeError" in text
+
+
+TOPICS = """\
+service: news
+provider:
+  name: aws
+  runtime: python3.12
+  environment:
+    OUT: {out}
+functions:
+  listen:
+    handler: handler.listen
+    events:
+      - sns: headlines
+      - sns:
+          arn: {{Ref: Alarms}}
+          topicName: alarms
+          filterPolicy: {{level: [high]}}
+resources:
+  Resources:
+    Alarms:
+      Type: AWS::SNS::Topic
+"""
+
+LISTENER = """\
+import json, os
+
+def listen(event, context):
+    (record,) = event["Records"]
+    with open(os.environ["OUT"], "a") as out:
+        out.write(json.dumps({"source": record["EventSource"], "topic": record["Sns"]["TopicArn"],
+                              "message": record["Sns"]["Message"],
+                              "subject": record["Sns"]["Subject"]}) + "\\n")
+"""
+
+
+def test_a_topic_notifies_its_subscribers(make_repo: Callable[..., Path], tmp_path: Path) -> None:
+    out = tmp_path / "heard.jsonl"
+    repo = make_repo(
+        {
+            "shipway.yml": "project: news\nbuild: {sandbox: off}\n"
+            "environments:\n  dev: {branch: dev}\n",
+            ".gitignore": ".shipway/\n",
+            "services/news/serverless.yml": TOPICS.format(out=out),
+            "services/news/handler.py": LISTENER,
+        }
+    )
+    git(repo, "checkout", "-q", "dev")
+    with serving(repo):
+        ran = shipway("run", "dev", repo=repo)
+        assert ran.returncode == 0, ran.stderr
+        endpoint = json.loads((repo / ".shipway/server.json").read_text())["emulator"]
+        sns = boto3.client(
+            "sns",
+            region_name="us-east-1",
+            endpoint_url=endpoint,
+            aws_access_key_id="x",
+            aws_secret_access_key="x",
+        )
+        topics = {
+            t["TopicArn"].rsplit(":", 1)[-1]: t["TopicArn"] for t in sns.list_topics()["Topics"]
+        }
+        alarms = next(arn for name, arn in topics.items() if "Alarms" in name)
+        log = repo / ".shipway/envs/dev/logs/news.log"
+
+        def subscribed() -> bool:  # the poller subscribes its queues once it sees the release
+            subs = sns.list_subscriptions()["Subscriptions"]
+            return len([s for s in subs if s["Protocol"] == "sqs"]) == 2
+
+        _until(subscribed)
+        sns.publish(TopicArn=topics["headlines"], Message="rain", Subject="weather")
+        level = {"level": {"DataType": "String", "StringValue": "low"}}
+        sns.publish(TopicArn=alarms, Message="ignored", MessageAttributes=level)
+        level = {"level": {"DataType": "String", "StringValue": "high"}}
+        sns.publish(TopicArn=alarms, Message="fire", MessageAttributes=level)
+
+        def heard() -> list[dict[str, Any]]:
+            text = out.read_text() if out.exists() else ""
+            return [json.loads(line) for line in text.splitlines()]
+
+        _until(lambda: len(heard()) >= 2)
+        time.sleep(1)  # the filtered-out message would have come by now
+        got = {r["message"]: r for r in heard()}
+        assert set(got) == {"rain", "fire"}  # `low` does not pass the filter policy
+        assert got["rain"]["source"] == "aws:sns" and got["rain"]["subject"] == "weather"
+        assert got["rain"]["topic"] == topics["headlines"] and got["fire"]["topic"] == alarms
+        assert "[SNS] listen a message from" in log.read_text()

@@ -51,3 +51,33 @@ def test_a_message_seen_again_is_kept_once_with_its_new_receipt() -> None:
     again = {**MESSAGES[0], "ReceiptHandle": "r1-new"}
     merged = _merged(MESSAGES, [again])
     assert [m["ReceiptHandle"] for m in merged] == ["r1-new", "r2"]
+
+
+def test_an_sns_notification_becomes_lambdas_sns_event() -> None:
+    import json
+
+    import pytest
+
+    from shipway.targets.local.sqs_source import sns_event
+
+    note = {
+        "Type": "Notification",
+        "MessageId": "n1",
+        "TopicArn": "arn:aws:sns:us-east-1:123456789012:t",
+        "Subject": "s",
+        "Message": "m",
+        "Timestamp": "2026-12-04T00:00:00.000Z",
+        "SigningCertURL": "https://cert",
+        "UnsubscribeURL": "https://unsubscribe",
+        "MessageAttributes": {"k": {"Type": "String", "Value": "v"}},
+    }
+    (record,) = sns_event({"Body": json.dumps(note)}, "arn:sub")["Records"]
+    assert record["EventSource"] == "aws:sns" and record["EventSubscriptionArn"] == "arn:sub"
+    sns = record["Sns"]
+    assert (sns["MessageId"], sns["Message"], sns["Subject"]) == ("n1", "m", "s")
+    assert (
+        sns["SigningCertUrl"] == "https://cert" and sns["UnsubscribeUrl"] == "https://unsubscribe"
+    )
+    assert sns["MessageAttributes"] == {"k": {"Type": "String", "Value": "v"}}
+    with pytest.raises(ValueError):
+        sns_event({"Body": '"just text"'}, "arn:sub")

@@ -1,5 +1,5 @@
-"""SQS calls of `AwsClient`: what the local runtime's queue poller needs of the local AWS
-emulator (targets/local/sqs_source.py). No boto3 here."""
+"""SQS and SNS calls of `AwsClient`: what the local runtime's queue poller needs of the
+local AWS emulator (targets/local/sqs_source.py). No boto3 here."""
 
 from __future__ import annotations
 
@@ -87,3 +87,47 @@ class SqsCalls(CallsBase):
         detail = out.get("StackResourceDetail") or {}
         found = detail.get("PhysicalResourceId")
         return str(found) if found else None
+
+    def ensure_queue(self, name: str, region: str | None = None) -> tuple[str, str]:
+        """(URL, ARN) of queue `name`, made when there is none."""
+        region = region or self.region
+        what = f"SQS queue `{name}` (region {region})"
+        sqs = self._client("sqs", region)
+        try:
+            url = str(self._call(what, lambda: sqs.create_queue(QueueName=name))["QueueUrl"])
+            got = self._call(
+                what, lambda: sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
+            )
+        except AwsError as exc:
+            raise failure(exc.response, what, "sqs:CreateQueue", "create") from None
+        return url, str(got["Attributes"]["QueueArn"])
+
+    def subscribe_queue(
+        self,
+        topic_arn: str,
+        queue_arn: str,
+        attributes: dict[str, str],
+        region: str | None = None,
+    ) -> str | None:
+        """Subscribes the queue to the topic (`attributes`: FilterPolicy …); its ARN, or
+        None when there is no such topic."""
+        region = region or self.region
+        what = f"SNS topic `{topic_arn}`"
+        sns = self._client("sns", region)
+        try:
+            out = self._call(
+                what,
+                lambda: sns.subscribe(
+                    TopicArn=topic_arn,
+                    Protocol="sqs",
+                    Endpoint=queue_arn,
+                    Attributes=attributes,
+                    ReturnSubscriptionArn=True,
+                ),
+                verb="subscribe to",
+            )
+        except AwsError as exc:
+            if exc.code in ("NotFound", "NotFoundException"):
+                return None
+            raise failure(exc.response, what, "sns:Subscribe", "subscribe to") from None
+        return str(out["SubscriptionArn"])

@@ -102,6 +102,7 @@ class DeployedFunction:
     # the `websocket` events: {route, authorizer?, identity_source?, response?} (wsevents.py)
     websockets: list[dict[str, Any]] = field(default_factory=list)
     sqs: list[Any] = field(default_factory=list)  # the `sqs` events' config (sqs_source.py)
+    sns: list[Any] = field(default_factory=list)  # the `sns` events' config (sqs_source.py)
 
     @property
     def masker(self) -> Masker:
@@ -172,6 +173,7 @@ class DeployedFunction:
             event_rules=event_rules,
             websockets=[websocket_route(e.config) for e in fn.events if e.type == "websocket"],
             sqs=[_jsonable(e.config) for e in fn.events if e.type == "sqs"],
+            sns=[_jsonable(e.config) for e in fn.events if e.type == "sns"],
         )
 
     def to_dict(self, reveal: bool = False) -> dict[str, Any]:
@@ -193,6 +195,7 @@ class DeployedFunction:
         out |= {"layers": list(self.layers)} if self.layers else {}
         out |= {"websockets": [dict(w) for w in self.websockets]} if self.websockets else {}
         out |= {"sqs": list(self.sqs)} if self.sqs else {}
+        out |= {"sns": list(self.sns)} if self.sns else {}
         return out | ({"eventBridge": list(self.event_rules)} if self.event_rules else {})
 
     @classmethod
@@ -217,6 +220,7 @@ class DeployedFunction:
             event_rules=list(d.get("eventBridge", [])),
             websockets=[dict(w) for w in d.get("websockets", [])],
             sqs=list(d.get("sqs", [])),
+            sns=list(d.get("sns", [])),
         )
 
 

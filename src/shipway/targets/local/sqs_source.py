@@ -19,6 +19,7 @@ local AWS emulator while `shipway serve` runs — as Lambda's event source mappi
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import sys
 import threading
@@ -35,34 +36,43 @@ from shipway.targets.local.releases import ReleaseManifest
 from shipway.targets.local.stack_outputs import substitute
 from shipway.targets.local.workers import FunctionSpec, append_log
 
-__all__ = ["SqsPoller", "sqs_event"]
+__all__ = ["SqsPoller", "sns_event", "sqs_event"]
 
 POLL_S = 0.25  # how often an idle queue is looked at
 _DEFAULT_BATCH = 10
+_SNS_TRIES = 3  # an asynchronous invocation and Lambda's two retries
+
+
+#: (env, the function's spec key, the event's index, `sqs` or `sns`)
+SourceKey = tuple[str, tuple[str, str, str, str], int, str]
 
 
 @dataclass
 class Source:
-    """One `sqs` event of a function of a current release."""
+    """One `sqs` (or `sns`) event of a function of a current release."""
 
-    key: tuple[
-        str, tuple[str, str, str, str], int
-    ]  # (env, the function's spec key, the event's index)
+    key: SourceKey
     spec: FunctionSpec
     stack: str  # the service's stack on the emulator
     config: dict[str, Any]
+    kind: str = "sqs"  # or "sns": the topic delivers to a queue of Shipway's own
     url: str | None = None
-    arn: str = ""
+    arn: str = ""  # the queue's ARN (sqs), the topic's (sns)
+    subscription: str = ""  # sns: the queue's subscription of the topic
     busy: bool = False
     warned: set[str] = field(default_factory=set)
 
     @property
     def batch_size(self) -> int:
+        if self.kind == "sns":
+            return 1  # SNS invokes a function with one message at a time
         value = self.config.get("batchSize")
         return value if isinstance(value, int) and value > 0 else _DEFAULT_BATCH
 
     @property
     def window_s(self) -> float:
+        if self.kind == "sns":
+            return 0.0
         value = self.config.get("maximumBatchingWindow")
         return float(value) if isinstance(value, int | float) and value > 0 else 0.0
 
@@ -73,6 +83,14 @@ class Source:
 
 def _config(raw: Any) -> dict[str, Any]:
     return dict(raw) if isinstance(raw, dict) else {"arn": raw}
+
+
+def _sns_config(raw: Any) -> dict[str, Any]:
+    """An `sns` event as `{arn | topicName, filterPolicy?, filterPolicyScope?}`."""
+    if isinstance(raw, dict):
+        return dict(raw)
+    text = str(raw)
+    return {"arn": text} if text.startswith("arn:") else {"topicName": text}
 
 
 class SqsPoller:
@@ -163,19 +181,23 @@ class SqsPoller:
         sources = []
         for sname, svc in sorted(manifest.services.items()):
             for fname, fn in sorted(svc.functions.items()):
-                for index, raw in enumerate(fn.sqs):
+                stack = f"{sname}-{svc.stage or env}"
+                events = [("sqs", i, _config(raw)) for i, raw in enumerate(fn.sqs)]
+                events += [("sns", i, _sns_config(raw)) for i, raw in enumerate(fn.sns)]
+                for kind, index, config in events:
                     spec = self.gateway.function_spec(env, release_dir, manifest, sname, fname)
-                    config = _config(raw)
-                    if config.get("enabled") is False:
+                    if kind == "sqs" and config.get("enabled") is False:
                         append_log(spec, f"[SQS] {fname} event {index}: disabled, not polled")
                         continue
-                    stack = f"{sname}-{svc.stage or env}"
-                    sources.append(Source((env, spec.key, index), spec, stack, config))
+                    key: SourceKey = (env, spec.key, index, kind)
+                    sources.append(Source(key, spec, stack, config, kind))
         return sources
 
     # ------------------------------------------------------------------ the queue
 
     def _locate(self, endpoint: str, source: Source) -> bool:
+        if source.kind == "sns":
+            return self._subscribe(endpoint, source)
         client = emulator_client(endpoint, source.spec.region)
         try:
             name, region = self._queue_name(endpoint, source)
@@ -189,6 +211,57 @@ class SqsPoller:
         source.url = url
         source.arn = f"arn:aws:sqs:{region}:{ACCOUNT}:{name}"
         return True
+
+    def _subscribe(self, endpoint: str, source: Source) -> bool:
+        """A queue of Shipway's own, subscribed to the event's topic (with its filter
+        policy): the topic's messages for this function wait there."""
+        region = source.spec.region
+        client = emulator_client(endpoint, region)
+        try:
+            topic = self._topic_arn(endpoint, source)
+            digest = hashlib.sha256(repr(source.key).encode()).hexdigest()[:16]
+            url, queue_arn = client.ensure_queue(f"shipway-sns-{digest}", region)
+            attributes: dict[str, str] = {}
+            if source.config.get("filterPolicy") is not None:
+                attributes["FilterPolicy"] = json.dumps(source.config["filterPolicy"])
+            if source.config.get("filterPolicyScope") is not None:
+                attributes["FilterPolicyScope"] = str(source.config["filterPolicyScope"])
+            subscription = client.subscribe_queue(topic, queue_arn, attributes, region)
+        except ShipwayError as exc:
+            self._warn(source, f"the topic cannot be found on the local AWS emulator: {exc}")
+            return False
+        if subscription is None:
+            self._warn(source, f"no topic `{topic}` on the local AWS emulator (yet)")
+            return False
+        source.url, source.arn, source.subscription = url, topic, subscription
+        return True
+
+    def _topic_arn(self, endpoint: str, source: Source) -> str:
+        region = source.spec.region
+        arn = source.config.get("arn")
+        if isinstance(arn, dict) and ("Ref" in arn or "Fn::GetAtt" in arn):
+            target = arn.get("Ref") or arn["Fn::GetAtt"]
+            logical = target.split(".", 1)[0] if isinstance(target, str) else str(target[0])
+            physical = emulator_client(endpoint, region).stack_resource_id(
+                source.stack, logical, region
+            )
+            if not physical:
+                raise ShipwayError(f"`{logical}` is not in stack `{source.stack}` (yet)")
+            return physical
+        if isinstance(arn, str):
+            text, missing = substitute(
+                arn, lambda r, s: emulator_client(endpoint, r).stack_outputs(s, r)
+            )
+            if missing:
+                raise ShipwayError(f"`{missing[0]}` is not on the emulator (yet)")
+            parts = text.split(":")
+            if len(parts) == 6 and parts[2] == "sns":  # the emulator's account, not AWS's
+                return ":".join([*parts[:4], ACCOUNT, parts[5]])
+            raise ShipwayError(f"`arn` {text[:120]} is not a topic the local runtime reads")
+        name = source.config.get("topicName")
+        if not name:
+            raise ShipwayError("the event names no topic the local runtime reads")
+        return f"arn:aws:sns:{region}:{ACCOUNT}:{name}"
 
     def _queue_name(self, endpoint: str, source: Source) -> tuple[str | None, str]:
         """(the queue's name, its region) from the event's `arn`."""
@@ -242,6 +315,10 @@ class SqsPoller:
                 source.busy = False
 
     def _invoke(self, client: Any, source: Source, messages: list[dict[str, Any]]) -> None:
+        if source.kind == "sns":
+            for message in messages:
+                self._notify(client, source, message)
+            return
         spec = source.spec
         label = f"{spec.function.name} {len(messages)} message(s) from {source.arn}"
         event = sqs_event(messages, source.arn, spec.region)
@@ -272,6 +349,65 @@ class SqsPoller:
             client.delete_messages(source.url, done)
         kept = f", {len(failed)} reported failed and left on the queue" if failed else ""
         append_log(spec, f"[SQS] {label}: ok in {took}, {len(done)} deleted{kept}")
+
+    def _notify(self, client: Any, source: Source, message: dict[str, Any]) -> None:
+        """One SNS message to the function. SNS invokes asynchronously, so a failure is
+        tried again (after the queue's visibility timeout) and given up after three tries,
+        as Lambda's two retries give up."""
+        spec = source.spec
+        label = f"{spec.function.name} a message from {source.arn}"
+        try:
+            event = sns_event(message, source.subscription)
+        except ValueError:
+            client.delete_messages(source.url, [message["ReceiptHandle"]])
+            append_log(spec, f"[SNS] {label}: not an SNS notification, dropped")
+            return
+        took = ""
+        try:
+            result = self.gateway.workers.invoke(spec, event)
+            error = None if result.ok else f"{result.error_type}: {result.error_message}"
+            took = f" in {result.duration_ms:.0f} ms"
+        except ShipwayError as e:
+            error = str(e)
+        if error is None:
+            client.delete_messages(source.url, [message["ReceiptHandle"]])
+            append_log(spec, f"[SNS] {label}: ok{took}")
+            return
+        tries = int((message.get("Attributes") or {}).get("ApproximateReceiveCount", "1"))
+        if tries >= _SNS_TRIES:
+            client.delete_messages(source.url, [message["ReceiptHandle"]])
+            append_log(spec, f"[SNS] {label}: error ({error}); given up after {tries} tries")
+        else:
+            append_log(spec, f"[SNS] {label}: error ({error}); tried again later")
+
+
+def sns_event(message: dict[str, Any], subscription: str) -> dict[str, Any]:
+    """Lambda's event for one SNS notification (as its SQS delivery carries it)."""
+    note = json.loads(message.get("Body") or "null")
+    if not isinstance(note, dict) or note.get("Type") != "Notification":
+        raise ValueError("not an SNS notification")
+    return {
+        "Records": [
+            {
+                "EventSource": "aws:sns",
+                "EventVersion": "1.0",
+                "EventSubscriptionArn": subscription,
+                "Sns": {
+                    "Type": "Notification",
+                    "MessageId": note.get("MessageId", ""),
+                    "TopicArn": note.get("TopicArn", ""),
+                    "Subject": note.get("Subject"),
+                    "Message": note.get("Message", ""),
+                    "Timestamp": note.get("Timestamp", ""),
+                    "SignatureVersion": note.get("SignatureVersion", "1"),
+                    "Signature": note.get("Signature", ""),
+                    "SigningCertUrl": note.get("SigningCertURL", ""),
+                    "UnsubscribeUrl": note.get("UnsubscribeURL", ""),
+                    "MessageAttributes": dict(note.get("MessageAttributes") or {}),
+                },
+            }
+        ]
+    }
 
 
 def _merged(batch: list[dict[str, Any]], more: list[dict[str, Any]]) -> list[dict[str, Any]]:
