@@ -218,3 +218,78 @@ def test_a_topic_notifies_its_subscribers(make_repo: Callable[..., Path], tmp_pa
         assert got["rain"]["source"] == "aws:sns" and got["rain"]["subject"] == "weather"
         assert got["rain"]["topic"] == topics["headlines"] and got["fire"]["topic"] == alarms
         assert "[SNS] listen a message from" in log.read_text()
+
+
+BUCKETS = """\
+service: photos
+provider:
+  name: aws
+  runtime: python3.12
+  environment:
+    OUT: {out}
+functions:
+  thumb:
+    handler: handler.thumb
+    events:
+      - s3:
+          bucket: photos-dev-uploads
+          event: s3:ObjectCreated:*
+          rules:
+            - prefix: incoming/
+            - suffix: .jpg
+"""
+
+THUMB = """\
+import json, os
+
+def thumb(event, context):
+    with open(os.environ["OUT"], "a") as out:
+        for record in event["Records"]:
+            out.write(json.dumps({"name": record["eventName"], "source": record["eventSource"],
+                                  "bucket": record["s3"]["bucket"]["name"],
+                                  "key": record["s3"]["object"]["key"]}) + "\\n")
+"""
+
+
+def test_a_bucket_notifies_its_function(make_repo: Callable[..., Path], tmp_path: Path) -> None:
+    out = tmp_path / "thumbs.jsonl"
+    repo = make_repo(
+        {
+            "shipway.yml": "project: photos\nbuild: {sandbox: off}\n"
+            "environments:\n  dev: {branch: dev}\n",
+            ".gitignore": ".shipway/\n",
+            "services/photos/serverless.yml": BUCKETS.format(out=out),
+            "services/photos/handler.py": THUMB,
+        }
+    )
+    git(repo, "checkout", "-q", "dev")
+    with serving(repo):
+        ran = shipway("run", "dev", repo=repo)
+        assert ran.returncode == 0, ran.stderr
+        endpoint = json.loads((repo / ".shipway/server.json").read_text())["emulator"]
+        s3 = boto3.client(
+            "s3",
+            region_name="us-east-1",
+            endpoint_url=endpoint,
+            aws_access_key_id="x",
+            aws_secret_access_key="x",
+        )
+
+        def notified() -> bool:  # the poller adds its queue once it sees the release
+            config = s3.get_bucket_notification_configuration(Bucket="photos-dev-uploads")
+            return bool(config.get("QueueConfigurations"))
+
+        _until(notified)
+        s3.put_object(Bucket="photos-dev-uploads", Key="incoming/cat.png", Body=b"x")  # suffix
+        s3.put_object(Bucket="photos-dev-uploads", Key="other/cat.jpg", Body=b"x")  # prefix
+        s3.put_object(Bucket="photos-dev-uploads", Key="incoming/cat.jpg", Body=b"x")
+
+        def seen() -> list[dict[str, Any]]:
+            text = out.read_text() if out.exists() else ""
+            return [json.loads(line) for line in text.splitlines()]
+
+        _until(lambda: len(seen()) >= 1)
+        time.sleep(1)  # the filtered-out objects would have come by now
+        (record,) = seen()
+        assert record["key"] == "incoming/cat.jpg" and record["bucket"] == "photos-dev-uploads"
+        assert record["source"] == "aws:s3" and record["name"].startswith("ObjectCreated")

@@ -81,3 +81,17 @@ def test_an_sns_notification_becomes_lambdas_sns_event() -> None:
     assert sns["MessageAttributes"] == {"k": {"Type": "String", "Value": "v"}}
     with pytest.raises(ValueError):
         sns_event({"Body": '"just text"'}, "arn:sub")
+
+
+def test_an_s3_event_keeps_the_slashes_of_its_key_and_a_test_event_is_none() -> None:
+    import json
+
+    import pytest
+
+    from shipway.targets.local.sqs_source import s3_event
+
+    body = {"Records": [{"eventSource": "aws:s3", "s3": {"object": {"key": "a%2Fmy+cat.jpg"}}}]}
+    (record,) = s3_event({"Body": json.dumps(body)})["Records"]
+    assert record["s3"]["object"]["key"] == "a/my+cat.jpg"  # as S3 encodes it
+    with pytest.raises(ValueError):
+        s3_event({"Body": json.dumps({"Event": "s3:TestEvent"})})

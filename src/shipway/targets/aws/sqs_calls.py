@@ -1,5 +1,5 @@
-"""SQS and SNS calls of `AwsClient`: what the local runtime's queue poller needs of the
-local AWS emulator (targets/local/sqs_source.py). No boto3 here."""
+"""SQS, SNS and S3-notification calls of `AwsClient`: what the local runtime's queue
+poller needs of the local AWS emulator (targets/local/sqs_source.py). No boto3 here."""
 
 from __future__ import annotations
 
@@ -131,3 +131,38 @@ class SqsCalls(CallsBase):
                 return None
             raise failure(exc.response, what, "sns:Subscribe", "subscribe to") from None
         return str(out["SubscriptionArn"])
+
+    def notify_queue(
+        self, bucket: str, config_id: str, queue: dict[str, Any], region: str | None = None
+    ) -> bool:
+        """Adds (or replaces, by `config_id`) a queue to the bucket's notifications, keeping
+        the others; False when there is no such bucket."""
+        region = region or self.region
+        what = f"S3 bucket `{bucket}`"
+        s3 = self._client("s3", region)
+        try:
+            current = self._call(
+                what, lambda: s3.get_bucket_notification_configuration(Bucket=bucket)
+            )
+        except AwsError as exc:
+            if exc.code in ("NoSuchBucket", "404"):
+                return False
+            raise failure(exc.response, what, "s3:GetBucketNotification") from None
+        config = {
+            k: v
+            for k, v in current.items()
+            if k in ("TopicConfigurations", "QueueConfigurations", "LambdaFunctionConfigurations")
+        }
+        queues = [q for q in config.get("QueueConfigurations", []) if q.get("Id") != config_id]
+        config["QueueConfigurations"] = [*queues, {"Id": config_id, **queue}]
+        try:
+            self._call(
+                what,
+                lambda: s3.put_bucket_notification_configuration(
+                    Bucket=bucket, NotificationConfiguration=config
+                ),
+                verb="configure",
+            )
+        except AwsError as exc:
+            raise failure(exc.response, what, "s3:PutBucketNotification", "configure") from None
+        return True

@@ -84,7 +84,9 @@ def emulated_template(template: Mapping[str, Any]) -> EmulatedTemplate:
         for logical, resource in resources.items():
             if logical in dropped:
                 continue
-            missing = {ref for ref in _refs(resource) if ref in dropped and names.get(ref) is None}
+            # `DependsOn` is order alone: a dropped resource there is taken off the list
+            needs = {k: v for k, v in resource.items() if k != "DependsOn"}
+            missing = {ref for ref in _refs(needs) if ref in dropped and names.get(ref) is None}
             if missing:
                 dropped.add(logical)
                 changed = True

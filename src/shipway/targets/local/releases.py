@@ -33,7 +33,7 @@ from shipway.config.dotenv import is_secret_key
 from shipway.config.stack_inputs import resources_digest
 from shipway.errors import NotFound, ShipwayError
 from shipway.masking import MASK, Masker
-from shipway.model import Function, HttpRoute, ServiceDefinition
+from shipway.model import Event, Function, HttpRoute, ServiceDefinition
 from shipway.targets.local.authorizer_config import Spec, route_authorizers
 from shipway.targets.local.eventbus import bus_schedules
 from shipway.targets.local.lambda_integration import integration_of
@@ -63,6 +63,11 @@ def _reserved(value: Any) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         return None
     return value
+
+
+def _existing(event: Event) -> bool:
+    """`s3: {existing: true}`: a bucket outside the stack (notes.py says what of it)."""
+    return isinstance(event.config, dict) and bool(event.config.get("existing"))
 
 
 def _integrations(fn: Function) -> list[dict[str, Any] | None]:
@@ -103,6 +108,7 @@ class DeployedFunction:
     websockets: list[dict[str, Any]] = field(default_factory=list)
     sqs: list[Any] = field(default_factory=list)  # the `sqs` events' config (sqs_source.py)
     sns: list[Any] = field(default_factory=list)  # the `sns` events' config (sqs_source.py)
+    s3: list[Any] = field(default_factory=list)  # the `s3` events' config (sqs_source.py)
 
     @property
     def masker(self) -> Masker:
@@ -174,6 +180,7 @@ class DeployedFunction:
             websockets=[websocket_route(e.config) for e in fn.events if e.type == "websocket"],
             sqs=[_jsonable(e.config) for e in fn.events if e.type == "sqs"],
             sns=[_jsonable(e.config) for e in fn.events if e.type == "sns"],
+            s3=[_jsonable(e.config) for e in fn.events if e.type == "s3" and not _existing(e)],
         )
 
     def to_dict(self, reveal: bool = False) -> dict[str, Any]:
@@ -196,6 +203,7 @@ class DeployedFunction:
         out |= {"websockets": [dict(w) for w in self.websockets]} if self.websockets else {}
         out |= {"sqs": list(self.sqs)} if self.sqs else {}
         out |= {"sns": list(self.sns)} if self.sns else {}
+        out |= {"s3": list(self.s3)} if self.s3 else {}
         return out | ({"eventBridge": list(self.event_rules)} if self.event_rules else {})
 
     @classmethod
@@ -221,6 +229,7 @@ class DeployedFunction:
             websockets=[dict(w) for w in d.get("websockets", [])],
             sqs=list(d.get("sqs", [])),
             sns=list(d.get("sns", [])),
+            s3=list(d.get("s3", [])),
         )
 
 

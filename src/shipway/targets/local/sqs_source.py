@@ -25,6 +25,7 @@ import sys
 import threading
 import time
 import traceback
+import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,11 +37,11 @@ from shipway.targets.local.releases import ReleaseManifest
 from shipway.targets.local.stack_outputs import substitute
 from shipway.targets.local.workers import FunctionSpec, append_log
 
-__all__ = ["SqsPoller", "sns_event", "sqs_event"]
+__all__ = ["SqsPoller", "s3_event", "sns_event", "sqs_event"]
 
 POLL_S = 0.25  # how often an idle queue is looked at
 _DEFAULT_BATCH = 10
-_SNS_TRIES = 3  # an asynchronous invocation and Lambda's two retries
+_ASYNC_TRIES = 3  # an asynchronous invocation (SNS, S3) and Lambda's two retries
 
 
 #: (env, the function's spec key, the event's index, `sqs` or `sns`)
@@ -55,7 +56,7 @@ class Source:
     spec: FunctionSpec
     stack: str  # the service's stack on the emulator
     config: dict[str, Any]
-    kind: str = "sqs"  # or "sns": the topic delivers to a queue of Shipway's own
+    kind: str = "sqs"  # or "sns" / "s3": the topic or bucket delivers to a queue of Shipway's
     url: str | None = None
     arn: str = ""  # the queue's ARN (sqs), the topic's (sns)
     subscription: str = ""  # sns: the queue's subscription of the topic
@@ -64,14 +65,14 @@ class Source:
 
     @property
     def batch_size(self) -> int:
-        if self.kind == "sns":
-            return 1  # SNS invokes a function with one message at a time
+        if self.kind != "sqs":
+            return 1  # SNS and S3 invoke a function with one message at a time
         value = self.config.get("batchSize")
         return value if isinstance(value, int) and value > 0 else _DEFAULT_BATCH
 
     @property
     def window_s(self) -> float:
-        if self.kind == "sns":
+        if self.kind != "sqs":
             return 0.0
         value = self.config.get("maximumBatchingWindow")
         return float(value) if isinstance(value, int | float) and value > 0 else 0.0
@@ -83,6 +84,11 @@ class Source:
 
 def _config(raw: Any) -> dict[str, Any]:
     return dict(raw) if isinstance(raw, dict) else {"arn": raw}
+
+
+def _s3_config(raw: Any) -> dict[str, Any]:
+    """An `s3` event as `{bucket, event?, rules?}`."""
+    return dict(raw) if isinstance(raw, dict) else {"bucket": raw}
 
 
 def _sns_config(raw: Any) -> dict[str, Any]:
@@ -184,6 +190,7 @@ class SqsPoller:
                 stack = f"{sname}-{svc.stage or env}"
                 events = [("sqs", i, _config(raw)) for i, raw in enumerate(fn.sqs)]
                 events += [("sns", i, _sns_config(raw)) for i, raw in enumerate(fn.sns)]
+                events += [("s3", i, _s3_config(raw)) for i, raw in enumerate(fn.s3)]
                 for kind, index, config in events:
                     spec = self.gateway.function_spec(env, release_dir, manifest, sname, fname)
                     if kind == "sqs" and config.get("enabled") is False:
@@ -198,6 +205,8 @@ class SqsPoller:
     def _locate(self, endpoint: str, source: Source) -> bool:
         if source.kind == "sns":
             return self._subscribe(endpoint, source)
+        if source.kind == "s3":
+            return self._notified(endpoint, source)
         client = emulator_client(endpoint, source.spec.region)
         try:
             name, region = self._queue_name(endpoint, source)
@@ -234,6 +243,42 @@ class SqsPoller:
             self._warn(source, f"no topic `{topic}` on the local AWS emulator (yet)")
             return False
         source.url, source.arn, source.subscription = url, topic, subscription
+        return True
+
+    def _notified(self, endpoint: str, source: Source) -> bool:
+        """A queue of Shipway's own among the bucket's notifications (the event's `event`
+        and `rules`): the bucket's events for this function wait there."""
+        region = source.spec.region
+        client = emulator_client(endpoint, region)
+        bucket = source.config.get("bucket")
+        try:
+            if isinstance(bucket, dict) and "Ref" in bucket:
+                bucket = client.stack_resource_id(source.stack, str(bucket["Ref"]), region)
+            if not isinstance(bucket, str) or not bucket:
+                raise ShipwayError("the event names no bucket the local runtime reads")
+            digest = hashlib.sha256(repr(source.key).encode()).hexdigest()[:16]
+            url, queue_arn = client.ensure_queue(f"shipway-s3-{digest}", region)
+            queue: dict[str, Any] = {
+                "QueueArn": queue_arn,
+                "Events": [str(source.config.get("event") or "s3:ObjectCreated:*")],
+            }
+            rules = [
+                {"Name": name, "Value": str(value)}
+                for rule in source.config.get("rules") or []
+                if isinstance(rule, dict)
+                for name, value in rule.items()
+                if name in ("prefix", "suffix")
+            ]
+            if rules:
+                queue["Filter"] = {"Key": {"FilterRules": rules}}
+            found = client.notify_queue(bucket, f"shipway-{digest}", queue, region)
+        except ShipwayError as exc:
+            self._warn(source, f"the bucket cannot be found on the local AWS emulator: {exc}")
+            return False
+        if not found:
+            self._warn(source, f"no bucket `{bucket}` on the local AWS emulator (yet)")
+            return False
+        source.url, source.arn = url, f"arn:aws:s3:::{bucket}"
         return True
 
     def _topic_arn(self, endpoint: str, source: Source) -> str:
@@ -315,7 +360,7 @@ class SqsPoller:
                 source.busy = False
 
     def _invoke(self, client: Any, source: Source, messages: list[dict[str, Any]]) -> None:
-        if source.kind == "sns":
+        if source.kind != "sqs":
             for message in messages:
                 self._notify(client, source, message)
             return
@@ -351,16 +396,20 @@ class SqsPoller:
         append_log(spec, f"[SQS] {label}: ok in {took}, {len(done)} deleted{kept}")
 
     def _notify(self, client: Any, source: Source, message: dict[str, Any]) -> None:
-        """One SNS message to the function. SNS invokes asynchronously, so a failure is
-        tried again (after the queue's visibility timeout) and given up after three tries,
-        as Lambda's two retries give up."""
+        """One SNS message or S3 event to the function. Both invoke asynchronously, so a
+        failure is tried again (after the queue's visibility timeout) and given up after
+        three tries, as Lambda's two retries give up."""
         spec = source.spec
+        tag = f"[{source.kind.upper()}]"
         label = f"{spec.function.name} a message from {source.arn}"
         try:
-            event = sns_event(message, source.subscription)
+            if source.kind == "sns":
+                event = sns_event(message, source.subscription)
+            else:
+                event = s3_event(message)
+                label = f"{spec.function.name} {_s3_label(event)}"
         except ValueError:
-            client.delete_messages(source.url, [message["ReceiptHandle"]])
-            append_log(spec, f"[SNS] {label}: not an SNS notification, dropped")
+            client.delete_messages(source.url, [message["ReceiptHandle"]])  # e.g. a test event
             return
         took = ""
         try:
@@ -371,14 +420,39 @@ class SqsPoller:
             error = str(e)
         if error is None:
             client.delete_messages(source.url, [message["ReceiptHandle"]])
-            append_log(spec, f"[SNS] {label}: ok{took}")
+            append_log(spec, f"{tag} {label}: ok{took}")
             return
         tries = int((message.get("Attributes") or {}).get("ApproximateReceiveCount", "1"))
-        if tries >= _SNS_TRIES:
+        if tries >= _ASYNC_TRIES:
             client.delete_messages(source.url, [message["ReceiptHandle"]])
-            append_log(spec, f"[SNS] {label}: error ({error}); given up after {tries} tries")
+            append_log(spec, f"{tag} {label}: error ({error}); given up after {tries} tries")
         else:
-            append_log(spec, f"[SNS] {label}: error ({error}); tried again later")
+            append_log(spec, f"{tag} {label}: error ({error}); tried again later")
+
+
+def s3_event(message: dict[str, Any]) -> dict[str, Any]:
+    """Lambda's event for one S3 notification: the event S3 sent (its test event, sent when
+    the notification is set, is not one)."""
+    event = json.loads(message.get("Body") or "null")
+    if not isinstance(event, dict) or not isinstance(event.get("Records"), list):
+        raise ValueError("not an S3 event")
+    for record in event["Records"]:
+        found = ((record.get("s3") or {}).get("object") or {}) if isinstance(record, dict) else {}
+        if isinstance(found.get("key"), str):
+            # S3 form-encodes the key but keeps its `/` (`photos/my cat.jpg` is
+            # `photos/my+cat.jpg`); the emulator encodes the `/` too
+            found["key"] = urllib.parse.quote_plus(urllib.parse.unquote_plus(found["key"]), "/")
+    return event
+
+
+def _s3_label(event: dict[str, Any]) -> str:
+    records = event.get("Records") or [{}]
+    first = records[0] if isinstance(records[0], dict) else {}
+    s3 = first.get("s3") or {}
+    key = (s3.get("object") or {}).get("key", "")
+    return (
+        f"{first.get('eventName', 'event')} s3://{(s3.get('bucket') or {}).get('name', '')}/{key}"
+    )
 
 
 def sns_event(message: dict[str, Any], subscription: str) -> dict[str, Any]:
