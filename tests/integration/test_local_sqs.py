@@ -293,3 +293,87 @@ def test_a_bucket_notifies_its_function(make_repo: Callable[..., Path], tmp_path
         (record,) = seen()
         assert record["key"] == "incoming/cat.jpg" and record["bucket"] == "photos-dev-uploads"
         assert record["source"] == "aws:s3" and record["name"].startswith("ObjectCreated")
+
+
+STREAMED = """\
+service: audit
+provider:
+  name: aws
+  runtime: python3.12
+  environment:
+    OUT: {out}
+    TABLE: {{Ref: Orders}}
+functions:
+  audit:
+    handler: handler.audit
+    events:
+      - stream:
+          type: dynamodb
+          arn: {{Fn::GetAtt: [Orders, StreamArn]}}
+          batchSize: 10
+          startingPosition: TRIM_HORIZON
+resources:
+  Resources:
+    Orders:
+      Type: AWS::DynamoDB::Table
+      Properties:
+        AttributeDefinitions: [{{AttributeName: id, AttributeType: S}}]
+        KeySchema: [{{AttributeName: id, KeyType: HASH}}]
+        BillingMode: PAY_PER_REQUEST
+        StreamSpecification: {{StreamViewType: NEW_AND_OLD_IMAGES}}
+"""
+
+AUDITOR = """\
+import json, os
+
+def audit(event, context):
+    with open(os.environ["OUT"], "a") as out:
+        for record in event["Records"]:
+            out.write(json.dumps({"name": record["eventName"], "source": record["eventSource"],
+                                  "arn": record["eventSourceARN"],
+                                  "new": record["dynamodb"].get("NewImage")}) + "\\n")
+"""
+
+
+def test_a_tables_stream_feeds_its_function(make_repo: Callable[..., Path], tmp_path: Path) -> None:
+    out = tmp_path / "audit.jsonl"
+    repo = make_repo(
+        {
+            "shipway.yml": "project: audit\nbuild: {sandbox: off}\n"
+            "environments:\n  dev: {branch: dev}\n",
+            ".gitignore": ".shipway/\n",
+            "services/audit/serverless.yml": STREAMED.format(out=out),
+            "services/audit/handler.py": AUDITOR,
+        }
+    )
+    git(repo, "checkout", "-q", "dev")
+    with serving(repo):
+        ran = shipway("run", "dev", repo=repo)
+        assert ran.returncode == 0, ran.stderr
+        endpoint = json.loads((repo / ".shipway/server.json").read_text())["emulator"]
+        dynamodb = boto3.client(
+            "dynamodb",
+            region_name="us-east-1",
+            endpoint_url=endpoint,
+            aws_access_key_id="x",
+            aws_secret_access_key="x",
+        )
+        (table,) = dynamodb.list_tables()["TableNames"]
+        dynamodb.put_item(TableName=table, Item={"id": {"S": "o1"}, "total": {"N": "5"}})
+        dynamodb.update_item(
+            TableName=table,
+            Key={"id": {"S": "o1"}},
+            UpdateExpression="SET #t = :t",
+            ExpressionAttributeNames={"#t": "total"},
+            ExpressionAttributeValues={":t": {"N": "7"}},
+        )
+
+        def seen() -> list[dict[str, Any]]:
+            text = out.read_text() if out.exists() else ""
+            return [json.loads(line) for line in text.splitlines()]
+
+        _until(lambda: len(seen()) >= 2)
+        first, second = seen()[:2]
+        assert (first["name"], second["name"]) == ("INSERT", "MODIFY")
+        assert first["source"] == "aws:dynamodb" and f"table/{table}/stream/" in first["arn"]
+        assert second["new"] == {"id": {"S": "o1"}, "total": {"N": "7"}}

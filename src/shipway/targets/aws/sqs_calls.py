@@ -166,3 +166,57 @@ class SqsCalls(CallsBase):
         except AwsError as exc:
             raise failure(exc.response, what, "s3:PutBucketNotification", "configure") from None
         return True
+
+    def table_stream_arn(self, table: str, region: str | None = None) -> str | None:
+        """The latest stream of a DynamoDB table; None without a table or a stream."""
+        region = region or self.region
+        what = f"DynamoDB table `{table}`"
+        dynamodb = self._client("dynamodb", region)
+        try:
+            out = self._call(what, lambda: dynamodb.describe_table(TableName=table))
+        except AwsError as exc:
+            if exc.code == "ResourceNotFoundException":
+                return None
+            raise failure(exc.response, what, "dynamodb:DescribeTable") from None
+        found = (out.get("Table") or {}).get("LatestStreamArn")
+        return str(found) if found else None
+
+    def shard_iterator(
+        self, stream: str, position: str, sequence: str | None = None, region: str | None = None
+    ) -> str | None:
+        """An iterator of the stream's first shard at `position` (TRIM_HORIZON, LATEST,
+        AT_SEQUENCE_NUMBER with `sequence`); None when it has no shard."""
+        region = region or self.region
+        what = f"DynamoDB stream `{stream}`"
+        streams = self._client("dynamodbstreams", region)
+        try:
+            shards = self._call(what, lambda: streams.describe_stream(StreamArn=stream))
+            found = (shards.get("StreamDescription") or {}).get("Shards") or []
+            if not found:
+                return None
+            ask: dict[str, Any] = {
+                "StreamArn": stream,
+                "ShardId": found[0]["ShardId"],
+                "ShardIteratorType": position,
+            }
+            if sequence is not None:
+                ask["SequenceNumber"] = sequence
+            out = self._call(what, lambda: streams.get_shard_iterator(**ask))
+        except AwsError as exc:
+            raise failure(exc.response, what, "dynamodb:GetShardIterator") from None
+        return str(out["ShardIterator"])
+
+    def stream_records(
+        self, iterator: str, limit: int, region: str | None = None
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """(up to `limit` records, the next iterator)."""
+        region = region or self.region
+        what = "a DynamoDB stream"
+        streams = self._client("dynamodbstreams", region)
+        try:
+            out = self._call(
+                what, lambda: streams.get_records(ShardIterator=iterator, Limit=max(1, limit))
+            )
+        except AwsError as exc:
+            raise failure(exc.response, what, "dynamodb:GetRecords") from None
+        return list(out.get("Records") or []), out.get("NextShardIterator")

@@ -109,6 +109,7 @@ class DeployedFunction:
     sqs: list[Any] = field(default_factory=list)  # the `sqs` events' config (sqs_source.py)
     sns: list[Any] = field(default_factory=list)  # the `sns` events' config (sqs_source.py)
     s3: list[Any] = field(default_factory=list)  # the `s3` events' config (sqs_source.py)
+    streams: list[Any] = field(default_factory=list)  # the `stream` events' (stream_source.py)
 
     @property
     def masker(self) -> Masker:
@@ -181,6 +182,7 @@ class DeployedFunction:
             sqs=[_jsonable(e.config) for e in fn.events if e.type == "sqs"],
             sns=[_jsonable(e.config) for e in fn.events if e.type == "sns"],
             s3=[_jsonable(e.config) for e in fn.events if e.type == "s3" and not _existing(e)],
+            streams=[_jsonable(e.config) for e in fn.events if e.type == "stream"],
         )
 
     def to_dict(self, reveal: bool = False) -> dict[str, Any]:
@@ -204,6 +206,7 @@ class DeployedFunction:
         out |= {"sqs": list(self.sqs)} if self.sqs else {}
         out |= {"sns": list(self.sns)} if self.sns else {}
         out |= {"s3": list(self.s3)} if self.s3 else {}
+        out |= {"stream": list(self.streams)} if self.streams else {}
         return out | ({"eventBridge": list(self.event_rules)} if self.event_rules else {})
 
     @classmethod
@@ -230,6 +233,7 @@ class DeployedFunction:
             sqs=list(d.get("sqs", [])),
             sns=list(d.get("sns", [])),
             s3=list(d.get("s3", [])),
+            streams=list(d.get("stream", [])),
         )
 
 

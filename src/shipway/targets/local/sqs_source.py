@@ -35,6 +35,13 @@ from shipway.targets.local.emulator import ACCOUNT, EmulatorAccess, emulator_cli
 from shipway.targets.local.gateway import Gateway
 from shipway.targets.local.releases import ReleaseManifest
 from shipway.targets.local.stack_outputs import substitute
+from shipway.targets.local.stream_source import (
+    lambda_records,
+    reported_checkpoint,
+    stream_batch_size,
+    stream_config,
+    table_of,
+)
 from shipway.targets.local.workers import FunctionSpec, append_log
 
 __all__ = ["SqsPoller", "s3_event", "sns_event", "sqs_event"]
@@ -60,6 +67,7 @@ class Source:
     url: str | None = None
     arn: str = ""  # the queue's ARN (sqs), the topic's (sns)
     subscription: str = ""  # sns: the queue's subscription of the topic
+    retries: int = 0  # stream: how often the batch at `url` (its iterator) failed
     busy: bool = False
     warned: set[str] = field(default_factory=set)
 
@@ -143,6 +151,9 @@ class SqsPoller:
                 if source.url is None and not self._locate(endpoint, source):
                     continue
                 assert source.url is not None
+                if source.kind == "stream":
+                    self._poll_stream(endpoint, source)
+                    continue
                 try:
                     first = emulator_client(endpoint, source.spec.region).receive_messages(
                         source.url, source.batch_size
@@ -191,10 +202,12 @@ class SqsPoller:
                 events = [("sqs", i, _config(raw)) for i, raw in enumerate(fn.sqs)]
                 events += [("sns", i, _sns_config(raw)) for i, raw in enumerate(fn.sns)]
                 events += [("s3", i, _s3_config(raw)) for i, raw in enumerate(fn.s3)]
+                events += [("stream", i, stream_config(raw)) for i, raw in enumerate(fn.streams)]
                 for kind, index, config in events:
                     spec = self.gateway.function_spec(env, release_dir, manifest, sname, fname)
-                    if kind == "sqs" and config.get("enabled") is False:
-                        append_log(spec, f"[SQS] {fname} event {index}: disabled, not polled")
+                    if kind in ("sqs", "stream") and config.get("enabled") is False:
+                        tag = kind.upper()
+                        append_log(spec, f"[{tag}] {fname} event {index}: disabled, not polled")
                         continue
                     key: SourceKey = (env, spec.key, index, kind)
                     sources.append(Source(key, spec, stack, config, kind))
@@ -207,6 +220,8 @@ class SqsPoller:
             return self._subscribe(endpoint, source)
         if source.kind == "s3":
             return self._notified(endpoint, source)
+        if source.kind == "stream":
+            return self._stream(endpoint, source)
         client = emulator_client(endpoint, source.spec.region)
         try:
             name, region = self._queue_name(endpoint, source)
@@ -244,6 +259,94 @@ class SqsPoller:
             return False
         source.url, source.arn, source.subscription = url, topic, subscription
         return True
+
+    def _stream(self, endpoint: str, source: Source) -> bool:
+        """An iterator of the table's stream at the event's `startingPosition`."""
+        region = source.spec.region
+        client = emulator_client(endpoint, region)
+        try:
+            logical, table = table_of(source.config)
+            if logical is not None:
+                table = client.stack_resource_id(source.stack, logical, region)
+            stream = client.table_stream_arn(table, region) if table else None
+            if stream is None:
+                raise ShipwayError(f"table `{table or logical}` has no stream there (yet)")
+            position = str(source.config.get("startingPosition") or "TRIM_HORIZON")
+            iterator = client.shard_iterator(stream, position, region=region)
+        except ShipwayError as exc:
+            self._warn(source, f"the stream cannot be read on the local AWS emulator: {exc}")
+            return False
+        if iterator is None:
+            return False
+        source.url, source.arn = iterator, stream
+        return True
+
+    def _poll_stream(self, endpoint: str, source: Source) -> None:
+        client = emulator_client(endpoint, source.spec.region)
+        assert source.url is not None
+        try:
+            records, after = client.stream_records(source.url, stream_batch_size(source.config))
+        except ShipwayError as exc:
+            self._warn(source, f"cannot read the stream: {exc}")
+            source.url = None
+            return
+        if not records:
+            source.url = after or source.url
+            return
+        with self._lock:
+            source.busy = True
+        threading.Thread(
+            target=self._stream_batch,
+            args=(client, source, records, after),
+            name=f"shipway-stream-{source.spec.service}-{source.spec.function.name}",
+            daemon=True,
+        ).start()
+
+    def _stream_batch(
+        self, client: Any, source: Source, records: list[dict[str, Any]], after: str | None
+    ) -> None:
+        """One batch of stream records to the function; where the stream goes on from."""
+        spec = source.spec
+        label = f"{spec.function.name} {len(records)} record(s) from {source.arn}"
+        try:
+            event = lambda_records(records, source.arn, spec.region)
+            try:
+                result = self.gateway.workers.invoke(spec, event)
+                error = None if result.ok else f"{result.error_type}: {result.error_message}"
+                answer = result.result if result.ok else None
+            except ShipwayError as e:
+                error, answer = str(e), None
+            checkpoint = None
+            if error is None and source.partial:
+                checkpoint = reported_checkpoint(answer, records)
+                if checkpoint is False:
+                    error = "`batchItemFailures` names no record of the batch"
+            if error is None and checkpoint is None:
+                source.url, source.retries = after or source.url, 0
+                append_log(spec, f"[STREAM] {label}: ok")
+                return
+            if error is None and isinstance(checkpoint, str):  # go on from the first failed
+                source.url = client.shard_iterator(
+                    source.arn, "AT_SEQUENCE_NUMBER", checkpoint, spec.region
+                )
+                source.retries = 0
+                append_log(spec, f"[STREAM] {label}: ok, again from record {checkpoint}")
+                return
+            source.retries += 1
+            limit = source.config.get("maximumRetryAttempts")
+            if isinstance(limit, int) and limit >= 0 and source.retries > limit:
+                source.url, source.retries = after or source.url, 0
+                append_log(
+                    spec, f"[STREAM] {label}: error ({error}); skipped after {limit} retries"
+                )
+                return
+            append_log(spec, f"[STREAM] {label}: error ({error}); handed over again")
+            self._wake.wait(min(2.0 ** min(source.retries, 4) / 4, 4.0))  # as AWS backs off
+        except Exception:
+            append_log(spec, f"[STREAM] local runtime failure\n{traceback.format_exc()}")
+        finally:
+            with self._lock:
+                source.busy = False
 
     def _notified(self, endpoint: str, source: Source) -> bool:
         """A queue of Shipway's own among the bucket's notifications (the event's `event`
