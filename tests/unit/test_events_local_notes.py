@@ -102,3 +102,17 @@ def test_plugin_keys_without_the_plugin_are_an_error() -> None:
         "PolicyDocument"
     ]["Statement"]
     assert statements[-1]["Action"] == ["s3:*"]
+
+
+def test_queue_settings_the_local_poller_does_not_apply_are_said() -> None:
+    doc = {
+        **BASE,
+        "functions": {
+            "api": {
+                "handler": "app.handler",
+                "events": [{"sqs": {"arn": "arn:aws:sqs:us-east-1:1:q", "filterPatterns": [{}]}}],
+            }
+        },
+    }
+    notes = local_notes(_definition(doc))
+    assert any(n.startswith("`functions.api.events[0].sqs.filterPatterns`") for n in notes)

@@ -12,6 +12,14 @@ from shipway.model import ServiceDefinition
 
 __all__ = ["local_notes"]
 
+#: settings of queue and stream events the local poller (sqs_source.py) does not apply
+_UNFED_KEYS = (
+    "filterPatterns",
+    "bisectBatchOnFunctionError",
+    "parallelizationFactor",
+    "tumblingWindowInSeconds",
+)
+
 
 def _note(key: str, why: str) -> str:
     return f"`{key}`: {why} (no local meaning: the local runtime ignores it)"
@@ -58,6 +66,15 @@ def local_notes(definition: ServiceDefinition) -> list[str]:
                     "stack is subscribed on AWS (by the Framework's custom resource); the "
                     "local runtime creates no such bucket and gets no events from it"
                 )
+            for kind in ("sqs", "stream"):
+                source = event.get(kind) if isinstance(event, dict) else None
+                for key in _UNFED_KEYS:
+                    if isinstance(source, dict) and source.get(key):
+                        notes.append(
+                            f"`functions.{name}.events[{index}].{kind}.{key}`: the local "
+                            "runtime does not apply it (every record is handed over, one "
+                            "whole batch at a time)"
+                        )
             bus = event.get("eventBridge") if isinstance(event, dict) else None
             if isinstance(bus, dict) and isinstance(bus.get("eventBus"), dict):
                 notes.append(
