@@ -3,7 +3,9 @@ answer is read (tests/integration/test_local_sqs.py runs them against the emulat
 
 from __future__ import annotations
 
-from shipway.targets.local.sqs_source import _merged, _reported_failures, sqs_event
+from shipway.targets.local.source_events import merged as _merged
+from shipway.targets.local.source_events import reported_failures as _reported_failures
+from shipway.targets.local.source_events import sqs_event
 
 MESSAGES = [
     {
@@ -58,7 +60,7 @@ def test_an_sns_notification_becomes_lambdas_sns_event() -> None:
 
     import pytest
 
-    from shipway.targets.local.sqs_source import sns_event
+    from shipway.targets.local.source_events import sns_event
 
     note = {
         "Type": "Notification",
@@ -88,7 +90,7 @@ def test_an_s3_event_keeps_the_slashes_of_its_key_and_a_test_event_is_none() -> 
 
     import pytest
 
-    from shipway.targets.local.sqs_source import s3_event
+    from shipway.targets.local.source_events import s3_event
 
     body = {"Records": [{"eventSource": "aws:s3", "s3": {"object": {"key": "a%2Fmy+cat.jpg"}}}]}
     (record,) = s3_event({"Body": json.dumps(body)})["Records"]

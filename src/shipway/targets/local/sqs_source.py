@@ -1,5 +1,9 @@
-"""The `sqs` events of each local environment's current release, fed by the queues of the
-local AWS emulator while `shipway serve` runs — as Lambda's event source mapping does.
+"""The event sources of each local environment's current release — `sqs`, `sns`, `s3`
+and `stream` events — fed by the local AWS emulator while `shipway serve` runs, as
+Lambda's event source mappings and asynchronous invocations feed them (where each
+comes from: source_locations.py; the events: source_events.py, stream_source.py).
+
+For `sqs` events:
 
 * the queue: the event's `arn` — an ARN (its name), `Fn::GetAtt: [Queue, Arn]` / `Ref` of a
   queue of the service's own stack, or a sibling's output (`${cf:…}`) — looked up on the
@@ -14,97 +18,52 @@ local AWS emulator while `shipway serve` runs — as Lambda's event source mappi
   ReportBatchItemFailures` the `batchItemFailures` it returns stay and the rest go — an
   answer that names a message not in the batch fails the whole batch, as on AWS;
 * `enabled: false` is not polled. Each batch is a `[SQS]` line in the service's log.
+
+`sns` and `s3` events are asynchronous invocations: one message at a time, tried again
+after a failure and given up after three tries. `stream` events: stream_source.py.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import json
 import sys
 import threading
 import time
 import traceback
-import urllib.parse
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from shipway.errors import ShipwayError
-from shipway.targets.local.emulator import ACCOUNT, EmulatorAccess, emulator_client
+from shipway.targets.local.emulator import EmulatorAccess, emulator_client
 from shipway.targets.local.gateway import Gateway
 from shipway.targets.local.releases import ReleaseManifest
-from shipway.targets.local.stack_outputs import substitute
+from shipway.targets.local.source_events import (
+    merged,
+    reported_failures,
+    s3_event,
+    s3_label,
+    sns_event,
+    sqs_event,
+)
+from shipway.targets.local.source_locations import (
+    Source,
+    SourceKey,
+    locate,
+    s3_config,
+    sns_config,
+    sqs_config,
+)
 from shipway.targets.local.stream_source import (
     lambda_records,
     reported_checkpoint,
     stream_batch_size,
     stream_config,
-    table_of,
 )
-from shipway.targets.local.workers import FunctionSpec, append_log
+from shipway.targets.local.workers import append_log
 
-__all__ = ["SqsPoller", "s3_event", "sns_event", "sqs_event"]
+__all__ = ["SqsPoller"]
 
 POLL_S = 0.25  # how often an idle queue is looked at
-_DEFAULT_BATCH = 10
 _ASYNC_TRIES = 3  # an asynchronous invocation (SNS, S3) and Lambda's two retries
-
-
-#: (env, the function's spec key, the event's index, `sqs` or `sns`)
-SourceKey = tuple[str, tuple[str, str, str, str], int, str]
-
-
-@dataclass
-class Source:
-    """One `sqs` (or `sns`) event of a function of a current release."""
-
-    key: SourceKey
-    spec: FunctionSpec
-    stack: str  # the service's stack on the emulator
-    config: dict[str, Any]
-    kind: str = "sqs"  # or "sns" / "s3": the topic or bucket delivers to a queue of Shipway's
-    url: str | None = None
-    arn: str = ""  # the queue's ARN (sqs), the topic's (sns)
-    subscription: str = ""  # sns: the queue's subscription of the topic
-    retries: int = 0  # stream: how often the batch at `url` (its iterator) failed
-    busy: bool = False
-    warned: set[str] = field(default_factory=set)
-
-    @property
-    def batch_size(self) -> int:
-        if self.kind != "sqs":
-            return 1  # SNS and S3 invoke a function with one message at a time
-        value = self.config.get("batchSize")
-        return value if isinstance(value, int) and value > 0 else _DEFAULT_BATCH
-
-    @property
-    def window_s(self) -> float:
-        if self.kind != "sqs":
-            return 0.0
-        value = self.config.get("maximumBatchingWindow")
-        return float(value) if isinstance(value, int | float) and value > 0 else 0.0
-
-    @property
-    def partial(self) -> bool:
-        return self.config.get("functionResponseType") == "ReportBatchItemFailures"
-
-
-def _config(raw: Any) -> dict[str, Any]:
-    return dict(raw) if isinstance(raw, dict) else {"arn": raw}
-
-
-def _s3_config(raw: Any) -> dict[str, Any]:
-    """An `s3` event as `{bucket, event?, rules?}`."""
-    return dict(raw) if isinstance(raw, dict) else {"bucket": raw}
-
-
-def _sns_config(raw: Any) -> dict[str, Any]:
-    """An `sns` event as `{arn | topicName, filterPolicy?, filterPolicyScope?}`."""
-    if isinstance(raw, dict):
-        return dict(raw)
-    text = str(raw)
-    return {"arn": text} if text.startswith("arn:") else {"topicName": text}
 
 
 class SqsPoller:
@@ -199,9 +158,9 @@ class SqsPoller:
         for sname, svc in sorted(manifest.services.items()):
             for fname, fn in sorted(svc.functions.items()):
                 stack = f"{sname}-{svc.stage or env}"
-                events = [("sqs", i, _config(raw)) for i, raw in enumerate(fn.sqs)]
-                events += [("sns", i, _sns_config(raw)) for i, raw in enumerate(fn.sns)]
-                events += [("s3", i, _s3_config(raw)) for i, raw in enumerate(fn.s3)]
+                events = [("sqs", i, sqs_config(raw)) for i, raw in enumerate(fn.sqs)]
+                events += [("sns", i, sns_config(raw)) for i, raw in enumerate(fn.sns)]
+                events += [("s3", i, s3_config(raw)) for i, raw in enumerate(fn.s3)]
                 events += [("stream", i, stream_config(raw)) for i, raw in enumerate(fn.streams)]
                 for kind, index, config in events:
                     spec = self.gateway.function_spec(env, release_dir, manifest, sname, fname)
@@ -216,69 +175,11 @@ class SqsPoller:
     # ------------------------------------------------------------------ the queue
 
     def _locate(self, endpoint: str, source: Source) -> bool:
-        if source.kind == "sns":
-            return self._subscribe(endpoint, source)
-        if source.kind == "s3":
-            return self._notified(endpoint, source)
-        if source.kind == "stream":
-            return self._stream(endpoint, source)
-        client = emulator_client(endpoint, source.spec.region)
         try:
-            name, region = self._queue_name(endpoint, source)
-            url = client.queue_url(name, region) if name else None
+            locate(endpoint, source)
         except ShipwayError as exc:
-            self._warn(source, f"the queue cannot be found on the local AWS emulator: {exc}")
+            self._warn(source, str(exc))
             return False
-        if url is None:
-            self._warn(source, f"no queue `{name}` on the local AWS emulator (yet)")
-            return False
-        source.url = url
-        source.arn = f"arn:aws:sqs:{region}:{ACCOUNT}:{name}"
-        return True
-
-    def _subscribe(self, endpoint: str, source: Source) -> bool:
-        """A queue of Shipway's own, subscribed to the event's topic (with its filter
-        policy): the topic's messages for this function wait there."""
-        region = source.spec.region
-        client = emulator_client(endpoint, region)
-        try:
-            topic = self._topic_arn(endpoint, source)
-            digest = hashlib.sha256(repr(source.key).encode()).hexdigest()[:16]
-            url, queue_arn = client.ensure_queue(f"shipway-sns-{digest}", region)
-            attributes: dict[str, str] = {}
-            if source.config.get("filterPolicy") is not None:
-                attributes["FilterPolicy"] = json.dumps(source.config["filterPolicy"])
-            if source.config.get("filterPolicyScope") is not None:
-                attributes["FilterPolicyScope"] = str(source.config["filterPolicyScope"])
-            subscription = client.subscribe_queue(topic, queue_arn, attributes, region)
-        except ShipwayError as exc:
-            self._warn(source, f"the topic cannot be found on the local AWS emulator: {exc}")
-            return False
-        if subscription is None:
-            self._warn(source, f"no topic `{topic}` on the local AWS emulator (yet)")
-            return False
-        source.url, source.arn, source.subscription = url, topic, subscription
-        return True
-
-    def _stream(self, endpoint: str, source: Source) -> bool:
-        """An iterator of the table's stream at the event's `startingPosition`."""
-        region = source.spec.region
-        client = emulator_client(endpoint, region)
-        try:
-            logical, table = table_of(source.config)
-            if logical is not None:
-                table = client.stack_resource_id(source.stack, logical, region)
-            stream = client.table_stream_arn(table, region) if table else None
-            if stream is None:
-                raise ShipwayError(f"table `{table or logical}` has no stream there (yet)")
-            position = str(source.config.get("startingPosition") or "TRIM_HORIZON")
-            iterator = client.shard_iterator(stream, position, region=region)
-        except ShipwayError as exc:
-            self._warn(source, f"the stream cannot be read on the local AWS emulator: {exc}")
-            return False
-        if iterator is None:
-            return False
-        source.url, source.arn = iterator, stream
         return True
 
     def _poll_stream(self, endpoint: str, source: Source) -> None:
@@ -348,95 +249,6 @@ class SqsPoller:
             with self._lock:
                 source.busy = False
 
-    def _notified(self, endpoint: str, source: Source) -> bool:
-        """A queue of Shipway's own among the bucket's notifications (the event's `event`
-        and `rules`): the bucket's events for this function wait there."""
-        region = source.spec.region
-        client = emulator_client(endpoint, region)
-        bucket = source.config.get("bucket")
-        try:
-            if isinstance(bucket, dict) and "Ref" in bucket:
-                bucket = client.stack_resource_id(source.stack, str(bucket["Ref"]), region)
-            if not isinstance(bucket, str) or not bucket:
-                raise ShipwayError("the event names no bucket the local runtime reads")
-            digest = hashlib.sha256(repr(source.key).encode()).hexdigest()[:16]
-            url, queue_arn = client.ensure_queue(f"shipway-s3-{digest}", region)
-            queue: dict[str, Any] = {
-                "QueueArn": queue_arn,
-                "Events": [str(source.config.get("event") or "s3:ObjectCreated:*")],
-            }
-            rules = [
-                {"Name": name, "Value": str(value)}
-                for rule in source.config.get("rules") or []
-                if isinstance(rule, dict)
-                for name, value in rule.items()
-                if name in ("prefix", "suffix")
-            ]
-            if rules:
-                queue["Filter"] = {"Key": {"FilterRules": rules}}
-            found = client.notify_queue(bucket, f"shipway-{digest}", queue, region)
-        except ShipwayError as exc:
-            self._warn(source, f"the bucket cannot be found on the local AWS emulator: {exc}")
-            return False
-        if not found:
-            self._warn(source, f"no bucket `{bucket}` on the local AWS emulator (yet)")
-            return False
-        source.url, source.arn = url, f"arn:aws:s3:::{bucket}"
-        return True
-
-    def _topic_arn(self, endpoint: str, source: Source) -> str:
-        region = source.spec.region
-        arn = source.config.get("arn")
-        if isinstance(arn, dict) and ("Ref" in arn or "Fn::GetAtt" in arn):
-            target = arn.get("Ref") or arn["Fn::GetAtt"]
-            logical = target.split(".", 1)[0] if isinstance(target, str) else str(target[0])
-            physical = emulator_client(endpoint, region).stack_resource_id(
-                source.stack, logical, region
-            )
-            if not physical:
-                raise ShipwayError(f"`{logical}` is not in stack `{source.stack}` (yet)")
-            return physical
-        if isinstance(arn, str):
-            text, missing = substitute(
-                arn, lambda r, s: emulator_client(endpoint, r).stack_outputs(s, r)
-            )
-            if missing:
-                raise ShipwayError(f"`{missing[0]}` is not on the emulator (yet)")
-            parts = text.split(":")
-            if len(parts) == 6 and parts[2] == "sns":  # the emulator's account, not AWS's
-                return ":".join([*parts[:4], ACCOUNT, parts[5]])
-            raise ShipwayError(f"`arn` {text[:120]} is not a topic the local runtime reads")
-        name = source.config.get("topicName")
-        if not name:
-            raise ShipwayError("the event names no topic the local runtime reads")
-        return f"arn:aws:sns:{region}:{ACCOUNT}:{name}"
-
-    def _queue_name(self, endpoint: str, source: Source) -> tuple[str | None, str]:
-        """(the queue's name, its region) from the event's `arn`."""
-        region = source.spec.region
-        arn = source.config.get("arn")
-        logical = None
-        if isinstance(arn, dict) and "Fn::GetAtt" in arn:
-            target = arn["Fn::GetAtt"]
-            parts = target.split(".", 1) if isinstance(target, str) else list(target)
-            logical = str(parts[0]) if parts else None
-        elif isinstance(arn, dict) and "Ref" in arn:
-            logical = str(arn["Ref"])
-        if logical is not None:
-            client = emulator_client(endpoint, region)
-            physical = client.stack_resource_id(source.stack, logical, region)
-            return (physical.rstrip("/").rsplit("/", 1)[-1] if physical else None), region
-        if isinstance(arn, str):
-            text, missing = substitute(
-                arn, lambda r, s: emulator_client(endpoint, r).stack_outputs(s, r)
-            )
-            if missing:
-                raise ShipwayError(f"`{missing[0]}` is not on the emulator (yet)")
-            parts = text.split(":")
-            if len(parts) == 6 and parts[2] == "sqs":
-                return parts[5], parts[3] or region
-        raise ShipwayError(f"`arn` {json.dumps(arn)[:120]} is not a queue the local runtime reads")
-
     def _warn(self, source: Source, message: str) -> None:
         if message not in source.warned:  # once per problem, not once per poll
             source.warned.add(message)
@@ -452,7 +264,7 @@ class SqsPoller:
             while len(messages) < source.batch_size and time.monotonic() < deadline:
                 more = client.receive_messages(source.url, source.batch_size - len(messages))
                 if more:
-                    messages = _merged(messages, more)
+                    messages = merged(messages, more)
                 else:
                     self._wake.wait(min(0.1, max(0.0, deadline - time.monotonic())))
             self._invoke(client, source, messages)
@@ -484,7 +296,7 @@ class SqsPoller:
                 "after its visibility timeout",
             )
             return
-        failed = _reported_failures(result.result, messages) if source.partial else set()
+        failed = reported_failures(result.result, messages) if source.partial else set()
         if failed is None:
             append_log(
                 spec,
@@ -510,7 +322,7 @@ class SqsPoller:
                 event = sns_event(message, source.subscription)
             else:
                 event = s3_event(message)
-                label = f"{spec.function.name} {_s3_label(event)}"
+                label = f"{spec.function.name} {s3_label(event)}"
         except ValueError:
             client.delete_messages(source.url, [message["ReceiptHandle"]])  # e.g. a test event
             return
@@ -531,119 +343,3 @@ class SqsPoller:
             append_log(spec, f"{tag} {label}: error ({error}); given up after {tries} tries")
         else:
             append_log(spec, f"{tag} {label}: error ({error}); tried again later")
-
-
-def s3_event(message: dict[str, Any]) -> dict[str, Any]:
-    """Lambda's event for one S3 notification: the event S3 sent (its test event, sent when
-    the notification is set, is not one)."""
-    event = json.loads(message.get("Body") or "null")
-    if not isinstance(event, dict) or not isinstance(event.get("Records"), list):
-        raise ValueError("not an S3 event")
-    for record in event["Records"]:
-        found = ((record.get("s3") or {}).get("object") or {}) if isinstance(record, dict) else {}
-        if isinstance(found.get("key"), str):
-            # S3 form-encodes the key but keeps its `/` (`photos/my cat.jpg` is
-            # `photos/my+cat.jpg`); the emulator encodes the `/` too
-            found["key"] = urllib.parse.quote_plus(urllib.parse.unquote_plus(found["key"]), "/")
-    return event
-
-
-def _s3_label(event: dict[str, Any]) -> str:
-    records = event.get("Records") or [{}]
-    first = records[0] if isinstance(records[0], dict) else {}
-    s3 = first.get("s3") or {}
-    key = (s3.get("object") or {}).get("key", "")
-    return (
-        f"{first.get('eventName', 'event')} s3://{(s3.get('bucket') or {}).get('name', '')}/{key}"
-    )
-
-
-def sns_event(message: dict[str, Any], subscription: str) -> dict[str, Any]:
-    """Lambda's event for one SNS notification (as its SQS delivery carries it)."""
-    note = json.loads(message.get("Body") or "null")
-    if not isinstance(note, dict) or note.get("Type") != "Notification":
-        raise ValueError("not an SNS notification")
-    return {
-        "Records": [
-            {
-                "EventSource": "aws:sns",
-                "EventVersion": "1.0",
-                "EventSubscriptionArn": subscription,
-                "Sns": {
-                    "Type": "Notification",
-                    "MessageId": note.get("MessageId", ""),
-                    "TopicArn": note.get("TopicArn", ""),
-                    "Subject": note.get("Subject"),
-                    "Message": note.get("Message", ""),
-                    "Timestamp": note.get("Timestamp", ""),
-                    "SignatureVersion": note.get("SignatureVersion", "1"),
-                    "Signature": note.get("Signature", ""),
-                    "SigningCertUrl": note.get("SigningCertURL", ""),
-                    "UnsubscribeUrl": note.get("UnsubscribeURL", ""),
-                    "MessageAttributes": dict(note.get("MessageAttributes") or {}),
-                },
-            }
-        ]
-    }
-
-
-def _merged(batch: list[dict[str, Any]], more: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """`batch` with `more`: a message seen again (its visibility timeout ran out while the
-    batch filled) is kept once, with its newer receipt handle (the older one is void)."""
-    by_id = {m["MessageId"]: m for m in batch}
-    for message in more:
-        by_id[message["MessageId"]] = message
-    return list(by_id.values())
-
-
-def _reported_failures(result: Any, messages: list[dict[str, Any]]) -> set[str] | None:
-    """The message IDs a ReportBatchItemFailures answer names; None when it is invalid."""
-    if not isinstance(result, dict) or not result.get("batchItemFailures"):
-        return set()
-    ids = {m["MessageId"] for m in messages}
-    failed = set()
-    for item in result["batchItemFailures"]:
-        identifier = item.get("itemIdentifier") if isinstance(item, dict) else None
-        if not identifier or identifier not in ids:
-            return None
-        failed.add(str(identifier))
-    return failed
-
-
-def sqs_event(messages: list[dict[str, Any]], arn: str, region: str) -> dict[str, Any]:
-    """Lambda's event for a batch of SQS messages (as ReceiveMessage gave them)."""
-    return {
-        "Records": [
-            {
-                "messageId": m["MessageId"],
-                "receiptHandle": m["ReceiptHandle"],
-                "body": m.get("Body", ""),
-                "attributes": dict(m.get("Attributes") or {}),
-                "messageAttributes": {
-                    name: _attribute(value)
-                    for name, value in (m.get("MessageAttributes") or {}).items()
-                },
-                "md5OfBody": m.get("MD5OfBody", ""),
-                "eventSource": "aws:sqs",
-                "eventSourceARN": arn,
-                "awsRegion": region,
-            }
-            for m in messages
-        ]
-    }
-
-
-def _attribute(value: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "stringListValues": [],
-        "binaryListValues": [],
-        "dataType": value.get("DataType", "String"),
-    }
-    if "StringValue" in value:
-        out["stringValue"] = value["StringValue"]
-    if "BinaryValue" in value:
-        binary = value["BinaryValue"]
-        out["binaryValue"] = (
-            base64.b64encode(binary).decode() if isinstance(binary, bytes) else str(binary)
-        )
-    return out
