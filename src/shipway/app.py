@@ -7,6 +7,7 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -81,12 +82,21 @@ class App:
     def validate(self) -> list[ServiceSummary]:
         """Check shipway.yml and, for every environment, every service's serverless.yml,
         buildspec.yml and .env layers; raise ValidationFailed listing every problem."""
-        return validate_repo(self.repo).services
+        return self.validation().services
 
     @masks_secrets
     def validation(self) -> Validation:
-        """`validate`, with every warning (file, line, key) besides the summaries."""
-        return validate_repo(self.repo)
+        """`validate`, with every warning (file, line, key) besides the summaries (a
+        warning can quote a resolved value: masked, as errors are)."""
+        found = validate_repo(self.repo)
+        mask = Masker(seen_secrets())
+        return replace(
+            found,
+            services=[
+                replace(s, warnings=tuple(mask(w) for w in s.warnings)) for s in found.services
+            ],
+            warnings=[mask.error(w) for w in found.warnings],
+        )
 
     def _definition(
         self, service_name: str, env_name: str

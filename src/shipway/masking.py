@@ -13,6 +13,7 @@ Three tools, one rule (a secret never leaves in plaintext):
 from __future__ import annotations
 
 import contextlib
+import copy
 import functools
 import json
 import re
@@ -67,9 +68,17 @@ class Masker:
         when it holds no secret."""
         if isinstance(exc, ConfigErrors):
             parts = [self.error(e) for e in exc.errors]
-            if all(p is e for p, e in zip(parts, exc.errors, strict=True)):
+            found = getattr(exc, "warnings", None)  # what was found beside the errors
+            warned = [self.error(w) for w in found] if isinstance(found, list) else None
+            if all(p is e for p, e in zip(parts, exc.errors, strict=True)) and (
+                warned is None or all(a is b for a, b in zip(warned, found or [], strict=True))
+            ):
                 return exc
-            return ConfigErrors(parts)
+            masked_all = copy.copy(exc)  # the same type, with what it carries masked
+            masked_all.errors = parts
+            if warned is not None:
+                masked_all.warnings = warned  # type: ignore[attr-defined]
+            return masked_all
         where = exc.where
         texts = [exc.message, exc.hint or "", *(_where_texts(where))]
         if not any(self(t) != t for t in texts):

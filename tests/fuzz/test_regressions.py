@@ -191,7 +191,8 @@ def test_resources_that_are_not_a_mapping_are_refused(repo: Path) -> None:
         ("  iam:\n    role:\n      statements: 1\n", "provider.iam.role.statements"),
         ("  iam:\n    role:\n      statements: [a]\n", "provider.iam.role.statements[0]"),
         ("  iamRoleStatements: {Effect: Allow}\n", "provider.iamRoleStatements"),
-        ("  iam:\n    role:\n      managedPolicies: arn:x\n", "provider.iam.role.managedPolicies"),
+        # (a single ARN is a list of one, as the Framework's Ajv converts it: not refused)
+        ("  iam:\n    role:\n      managedPolicies: {a: 1}\n", "provider.iam.role.managedPolicies"),
         ("  httpApi: 1\n", "provider.httpApi"),
         ("  httpApi: [{a: 1}]\n", "provider.httpApi"),
     ],
@@ -367,3 +368,16 @@ def test_a_secret_in_an_http_path_stays_masked_in_the_logical_ids(repo: Path, se
     leaked = normalize_path(f"pre-{secret}-post")[len("PreDash") : -len("Dashpost")]
     assert leaked and leaked not in out
     assert "ApiGatewayResourcePreDash***Dashpost" in out  # the template is there, masked
+
+
+def test_a_secret_runtime_stays_masked_in_the_warnings(repo: Path) -> None:
+    """Found by the fuzzer: the local runtime's warning about a runtime it cannot run
+    quoted the resolved value, a secret (`validate` masked its errors, not its warnings)."""
+    path = repo / ACCOUNTS
+    path.write_text(path.read_text().replace("runtime: python3.13", "runtime: ${env:API_KEY}"))
+    commit(repo)
+    result = shipway(repo, "validate")
+    err = result.stderr.decode("utf-8", "replace")
+    assert "the local runtime cannot run ***" in err, err[-2000:]
+    assert_nothing_leaked(result)
+    assert_nothing_leaked(shipway(repo, "validate", "--json"))

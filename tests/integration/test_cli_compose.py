@@ -1,6 +1,6 @@
 """A repository that keeps serverless-compose.yml: `shipway init` writes shipway.yml from
-it, a run on the local target deploys in Compose's order with its params, and `validate`
-and `run` say the same about a sibling output the local target cannot give."""
+it, a run on the local target deploys in Compose's order with its params, and a param of
+a sibling's output is read on the local AWS emulator."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tests.conftest import commit_all, git
-from tests.integration.cli import shipway
+from tests.integration.cli import serving, shipway
 
 HANDLER = (
     "import os\n\ndef f(event, context):\n"
@@ -102,21 +102,34 @@ def test_compose_alone_is_the_service_list(make_repo: Callable[..., Path]) -> No
     assert [line.split()[0] for line in checked.stdout.splitlines()] == ["db", "api", "web"]
 
 
-def test_validate_and_run_agree_on_a_sibling_output_locally(
+def test_a_sibling_output_param_is_read_on_the_local_emulator(
     make_repo: Callable[..., Path],
 ) -> None:
+    """Compose's `${db.TableName}`: `validate` needs no AWS for it, and the function gets
+    the table's name on the local AWS emulator."""
     compose = COMPOSE.replace("orders-${sls:stage}", "${db.TableName}")
+    table = (
+        "resources:\n  Resources:\n    Orders:\n      Type: AWS::DynamoDB::Table\n"
+        "      Properties:\n        AttributeDefinitions: [{AttributeName: id, AttributeType: S}]\n"
+        "        KeySchema: [{AttributeName: id, KeyType: HASH}]\n"
+        "        BillingMode: PAY_PER_REQUEST\n"
+        "  Outputs:\n    TableName: {Value: {Ref: Orders}}\n"
+    )
     shipway_yml = "project: shop\nenvironments:\n  dev:\n    branch: dev\n"
-    repo = make_repo({**FILES, "serverless-compose.yml": compose, "shipway.yml": shipway_yml})
-    expected = (
-        "serverless-compose.yml:11: `services.api.params.table`: param `table` reads output "
-        "`TableName` of service `db`'s stack; environment `dev` deploys to the local target, "
-        "which has no stack outputs"
+    repo = make_repo(
+        {
+            **FILES,
+            "serverless-compose.yml": compose,
+            "shipway.yml": shipway_yml,
+            "apps/db/serverless.yml": service("db") + table,
+        }
     )
     checked = shipway("validate", repo=repo)
-    assert checked.returncode == 2 and expected in checked.stderr, checked.stderr
-    run = shipway("run", "dev", repo=repo)
-    assert run.returncode == 2 and expected in run.stderr, run.stderr
-    assert "not set" not in checked.stderr + run.stderr
-    assert "environments.dev.params.table" in checked.stderr
-    assert "Traceback" not in checked.stderr + run.stderr
+    assert checked.returncode == 0, checked.stderr
+    git(repo, "branch", "-f", "dev", "main")
+    with serving(repo):
+        run = shipway("run", "dev", repo=repo)
+        assert run.returncode == 0, run.stderr
+        called = shipway("invoke", "api.f", "--env", "dev", repo=repo)
+        assert called.returncode == 0, called.stderr
+        assert json.loads(called.stdout)["table"].startswith("db-dev-Orders-")
