@@ -13,7 +13,6 @@ Three tools, one rule (a secret never leaves in plaintext):
 from __future__ import annotations
 
 import contextlib
-import copy
 import functools
 import json
 import re
@@ -74,8 +73,10 @@ class Masker:
                 warned is None or all(a is b for a, b in zip(warned, found or [], strict=True))
             ):
                 return exc
-            masked_all = copy.copy(exc)  # the same type, with what it carries masked
-            masked_all.errors = parts
+            # the same type (ValidationFailed stays one), with what it carries masked
+            masked_all = ConfigErrors.__new__(type(exc))
+            masked_all.__dict__.update(exc.__dict__)
+            ConfigErrors.__init__(masked_all, parts)
             if warned is not None:
                 masked_all.warnings = warned  # type: ignore[attr-defined]
             return masked_all
