@@ -8,7 +8,6 @@ import hashlib
 import http.client
 import json
 import stat
-import threading
 import time
 import zipfile
 from collections.abc import Iterator
@@ -21,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from shipway.model import Artifact, Event, Function, HttpRoute, ServiceDefinition
 from shipway.targets.local.target import LocalTarget
-from shipway.web.serve import GatewayServer
+from tests.integration.gatewaykit import running_gateway
 
 HANDLERS = """
 import json, os
@@ -324,21 +323,8 @@ def served(tmp_path: Path, keys: tuple[Any, Any]) -> Iterator[tuple[Client, Path
     jwks_file = tmp_path / "jwks.json"
     jwks_file.write_text(json.dumps(jwks_of(keys[0])))
     release(state, tmp_path / "zips", count, jwks_file)
-    srv = GatewayServer(state, port=0)
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    client = Client(srv.port)
-    for _ in range(200):
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=5)
-            conn.request("GET", "/healthz")
-            if conn.getresponse().status == 200:
-                break
-        except OSError:
-            time.sleep(0.02)
-    yield client, count
-    srv.stop()
-    thread.join(10)
+    with running_gateway(state) as port:
+        yield Client(port), count
 
 
 def calls(count: Path) -> list[str]:

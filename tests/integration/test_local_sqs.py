@@ -65,15 +65,36 @@ def strict(event, context):
 """
 
 
-def _sqs(repo: Path) -> Any:
+def _client(repo: Path, service: str) -> Any:
+    """boto3 for `service` on the served emulator of `repo`."""
     endpoint = json.loads((repo / ".shipway/server.json").read_text())["emulator"]
     return boto3.client(
-        "sqs",
+        service,
         region_name="us-east-1",
         endpoint_url=endpoint,
         aws_access_key_id="x",
         aws_secret_access_key="x",
     )
+
+
+def _repo(make_repo: Callable[..., Path], name: str, yml: str, handler: str) -> Path:
+    """A one-service repository on the local target, its dev branch checked out."""
+    repo = make_repo(
+        {
+            "shipway.yml": f"project: {name}\nbuild: {{sandbox: off}}\n"
+            "environments:\n  dev: {branch: dev}\n",
+            ".gitignore": ".shipway/\n",
+            f"services/{name}/serverless.yml": yml,
+            f"services/{name}/handler.py": handler,
+        }
+    )
+    git(repo, "checkout", "-q", "dev")
+    return repo
+
+
+def _lines(path: Path) -> list[dict[str, Any]]:
+    text = path.read_text() if path.exists() else ""
+    return [json.loads(line) for line in text.splitlines()]
 
 
 def _until(check: Callable[[], bool], timeout: float = 30) -> None:
@@ -85,32 +106,19 @@ def _until(check: Callable[[], bool], timeout: float = 30) -> None:
 
 def test_a_queue_feeds_its_consumer(make_repo: Callable[..., Path], tmp_path: Path) -> None:
     out = tmp_path / "seen.jsonl"
-    repo = make_repo(
-        {
-            "shipway.yml": "project: jobs\nbuild: {sandbox: off}\n"
-            "environments:\n  dev: {branch: dev}\n",
-            ".gitignore": ".shipway/\n",
-            "services/jobs/serverless.yml": SERVICE.format(out=out),
-            "services/jobs/handler.py": HANDLER,
-        }
-    )
-    git(repo, "checkout", "-q", "dev")
+    repo = _repo(make_repo, "jobs", SERVICE.format(out=out), HANDLER)
     with serving(repo):
         ran = shipway("run", "dev", repo=repo)
         assert ran.returncode == 0, ran.stderr
-        sqs = _sqs(repo)
+        sqs = _client(repo, "sqs")
         (url,) = [u for u in sqs.list_queues()["QueueUrls"] if "Jobs" in u]
         attributes = {"kind": {"DataType": "String", "StringValue": "order"}}
         for body in ("a", "b", "bad", "c"):
             sqs.send_message(QueueUrl=url, MessageBody=body, MessageAttributes=attributes)
 
-        def seen() -> list[dict[str, Any]]:
-            text = out.read_text() if out.exists() else ""
-            return [json.loads(line) for line in text.splitlines()]
-
         # the four arrive (in one batch or more), and `bad` again after its timeout
-        _until(lambda: [r["body"] for r in seen()].count("bad") >= 2)
-        records = seen()
+        _until(lambda: [r["body"] for r in _lines(out)].count("bad") >= 2)
+        records = _lines(out)
         assert {r["body"] for r in records} == {"a", "b", "bad", "c"}
         assert [r["body"] for r in records].count("a") == 1  # deleted once handled
         first = records[0]
@@ -169,27 +177,11 @@ def listen(event, context):
 
 def test_a_topic_notifies_its_subscribers(make_repo: Callable[..., Path], tmp_path: Path) -> None:
     out = tmp_path / "heard.jsonl"
-    repo = make_repo(
-        {
-            "shipway.yml": "project: news\nbuild: {sandbox: off}\n"
-            "environments:\n  dev: {branch: dev}\n",
-            ".gitignore": ".shipway/\n",
-            "services/news/serverless.yml": TOPICS.format(out=out),
-            "services/news/handler.py": LISTENER,
-        }
-    )
-    git(repo, "checkout", "-q", "dev")
+    repo = _repo(make_repo, "news", TOPICS.format(out=out), LISTENER)
     with serving(repo):
         ran = shipway("run", "dev", repo=repo)
         assert ran.returncode == 0, ran.stderr
-        endpoint = json.loads((repo / ".shipway/server.json").read_text())["emulator"]
-        sns = boto3.client(
-            "sns",
-            region_name="us-east-1",
-            endpoint_url=endpoint,
-            aws_access_key_id="x",
-            aws_secret_access_key="x",
-        )
+        sns = _client(repo, "sns")
         topics = {
             t["TopicArn"].rsplit(":", 1)[-1]: t["TopicArn"] for t in sns.list_topics()["Topics"]
         }
@@ -207,13 +199,9 @@ def test_a_topic_notifies_its_subscribers(make_repo: Callable[..., Path], tmp_pa
         level = {"level": {"DataType": "String", "StringValue": "high"}}
         sns.publish(TopicArn=alarms, Message="fire", MessageAttributes=level)
 
-        def heard() -> list[dict[str, Any]]:
-            text = out.read_text() if out.exists() else ""
-            return [json.loads(line) for line in text.splitlines()]
-
-        _until(lambda: len(heard()) >= 2)
+        _until(lambda: len(_lines(out)) >= 2)
         time.sleep(1)  # the filtered-out message would have come by now
-        got = {r["message"]: r for r in heard()}
+        got = {r["message"]: r for r in _lines(out)}
         assert set(got) == {"rain", "fire"}  # `low` does not pass the filter policy
         assert got["rain"]["source"] == "aws:sns" and got["rain"]["subject"] == "weather"
         assert got["rain"]["topic"] == topics["headlines"] and got["fire"]["topic"] == alarms
@@ -253,27 +241,11 @@ def thumb(event, context):
 
 def test_a_bucket_notifies_its_function(make_repo: Callable[..., Path], tmp_path: Path) -> None:
     out = tmp_path / "thumbs.jsonl"
-    repo = make_repo(
-        {
-            "shipway.yml": "project: photos\nbuild: {sandbox: off}\n"
-            "environments:\n  dev: {branch: dev}\n",
-            ".gitignore": ".shipway/\n",
-            "services/photos/serverless.yml": BUCKETS.format(out=out),
-            "services/photos/handler.py": THUMB,
-        }
-    )
-    git(repo, "checkout", "-q", "dev")
+    repo = _repo(make_repo, "photos", BUCKETS.format(out=out), THUMB)
     with serving(repo):
         ran = shipway("run", "dev", repo=repo)
         assert ran.returncode == 0, ran.stderr
-        endpoint = json.loads((repo / ".shipway/server.json").read_text())["emulator"]
-        s3 = boto3.client(
-            "s3",
-            region_name="us-east-1",
-            endpoint_url=endpoint,
-            aws_access_key_id="x",
-            aws_secret_access_key="x",
-        )
+        s3 = _client(repo, "s3")
 
         def notified() -> bool:  # the poller adds its queue once it sees the release
             config = s3.get_bucket_notification_configuration(Bucket="photos-dev-uploads")
@@ -284,13 +256,9 @@ def test_a_bucket_notifies_its_function(make_repo: Callable[..., Path], tmp_path
         s3.put_object(Bucket="photos-dev-uploads", Key="other/cat.jpg", Body=b"x")  # prefix
         s3.put_object(Bucket="photos-dev-uploads", Key="incoming/cat.jpg", Body=b"x")
 
-        def seen() -> list[dict[str, Any]]:
-            text = out.read_text() if out.exists() else ""
-            return [json.loads(line) for line in text.splitlines()]
-
-        _until(lambda: len(seen()) >= 1)
+        _until(lambda: len(_lines(out)) >= 1)
         time.sleep(1)  # the filtered-out objects would have come by now
-        (record,) = seen()
+        (record,) = _lines(out)
         assert record["key"] == "incoming/cat.jpg" and record["bucket"] == "photos-dev-uploads"
         assert record["source"] == "aws:s3" and record["name"].startswith("ObjectCreated")
 
@@ -337,27 +305,11 @@ def audit(event, context):
 
 def test_a_tables_stream_feeds_its_function(make_repo: Callable[..., Path], tmp_path: Path) -> None:
     out = tmp_path / "audit.jsonl"
-    repo = make_repo(
-        {
-            "shipway.yml": "project: audit\nbuild: {sandbox: off}\n"
-            "environments:\n  dev: {branch: dev}\n",
-            ".gitignore": ".shipway/\n",
-            "services/audit/serverless.yml": STREAMED.format(out=out),
-            "services/audit/handler.py": AUDITOR,
-        }
-    )
-    git(repo, "checkout", "-q", "dev")
+    repo = _repo(make_repo, "audit", STREAMED.format(out=out), AUDITOR)
     with serving(repo):
         ran = shipway("run", "dev", repo=repo)
         assert ran.returncode == 0, ran.stderr
-        endpoint = json.loads((repo / ".shipway/server.json").read_text())["emulator"]
-        dynamodb = boto3.client(
-            "dynamodb",
-            region_name="us-east-1",
-            endpoint_url=endpoint,
-            aws_access_key_id="x",
-            aws_secret_access_key="x",
-        )
+        dynamodb = _client(repo, "dynamodb")
         (table,) = dynamodb.list_tables()["TableNames"]
         dynamodb.put_item(TableName=table, Item={"id": {"S": "o1"}, "total": {"N": "5"}})
         dynamodb.update_item(
@@ -368,12 +320,8 @@ def test_a_tables_stream_feeds_its_function(make_repo: Callable[..., Path], tmp_
             ExpressionAttributeValues={":t": {"N": "7"}},
         )
 
-        def seen() -> list[dict[str, Any]]:
-            text = out.read_text() if out.exists() else ""
-            return [json.loads(line) for line in text.splitlines()]
-
-        _until(lambda: len(seen()) >= 2)
-        first, second = seen()[:2]
+        _until(lambda: len(_lines(out)) >= 2)
+        first, second = _lines(out)[:2]
         assert (first["name"], second["name"]) == ("INSERT", "MODIFY")
         assert first["source"] == "aws:dynamodb" and f"table/{table}/stream/" in first["arn"]
         assert second["new"] == {"id": {"S": "o1"}, "total": {"N": "7"}}

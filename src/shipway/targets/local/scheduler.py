@@ -27,7 +27,8 @@ from typing import Protocol
 
 from shipway.errors import ShipwayError
 from shipway.targets.local.gateway import Gateway, function_spec
-from shipway.targets.local.releases import ReleaseManifest, check_name
+from shipway.targets.local.release_watch import ReleaseWatch
+from shipway.targets.local.releases import ReleaseManifest
 from shipway.targets.local.schedules import (
     Schedule,
     iso_z,
@@ -89,7 +90,7 @@ class Scheduler:
         self.state_dir = gateway.state_dir
         self.clock: Clock = clock or SystemClock()
         self.poll_interval = poll_interval
-        self._releases: dict[str, Path | None] = {}  # env -> the release its rules are from
+        self._watch = ReleaseWatch(gateway)  # which environments' release changed
         self._rules: dict[str, list[Rule]] = {}
         self._cond = threading.Condition()
         self._running: set[RuleKey] = set()
@@ -155,34 +156,12 @@ class Scheduler:
 
     # ------------------------------------------------------------------ releases
 
-    def _envs(self) -> list[str]:
-        try:
-            names = sorted(p.name for p in (self.state_dir / "envs").iterdir() if p.is_dir())
-        except OSError:
-            return []
-        valid = []
-        for name in names:
-            try:
-                valid.append(check_name("environment", name))
-            except ShipwayError:
-                continue
-        return valid
-
     def _refresh(self, now: float) -> None:
-        envs = self._envs()
-        for env in [e for e in self._rules if e not in envs]:
-            del self._rules[env]
-            self._releases.pop(env, None)
-        for env in envs:
-            try:
-                found = self.gateway.current_release(env)
-            except (ShipwayError, OSError):
-                found = None
-            release_dir = found[0] if found else None
-            if env in self._releases and self._releases[env] == release_dir:
-                continue
+        gone, changed = self._watch.changes()
+        for env in gone:
+            self._rules.pop(env, None)
+        for env, found in changed:
             previous = {r.key: r for r in self._rules.get(env, [])}
-            self._releases[env] = release_dir
             self._rules[env] = [] if found is None else self._load(env, *found, previous, now)
 
     def _load(

@@ -35,6 +35,7 @@ from typing import Any
 from shipway.errors import ShipwayError
 from shipway.targets.local.emulator import EmulatorAccess, emulator_client
 from shipway.targets.local.gateway import Gateway
+from shipway.targets.local.release_watch import ReleaseWatch
 from shipway.targets.local.releases import ReleaseManifest
 from shipway.targets.local.source_events import (
     merged,
@@ -71,7 +72,7 @@ class SqsPoller:
         self.gateway = gateway
         self.state_dir: Path = gateway.state_dir
         self.poll_interval = poll_interval
-        self._releases: dict[str, Path | None] = {}
+        self._watch = ReleaseWatch(gateway)
         self._sources: dict[str, list[Source]] = {}
         self._lock = threading.Lock()
         self._wake = threading.Event()
@@ -135,22 +136,10 @@ class SqsPoller:
     # ------------------------------------------------------------------ releases
 
     def _refresh(self) -> None:
-        try:
-            envs = sorted(p.name for p in (self.state_dir / "envs").iterdir() if p.is_dir())
-        except OSError:
-            envs = []
-        for env in [e for e in self._sources if e not in envs]:
-            del self._sources[env]
-            self._releases.pop(env, None)
-        for env in envs:
-            try:
-                found = self.gateway.current_release(env)
-            except (ShipwayError, OSError):
-                found = None
-            release_dir = found[0] if found else None
-            if env in self._releases and self._releases[env] == release_dir:
-                continue
-            self._releases[env] = release_dir
+        gone, changed = self._watch.changes()
+        for env in gone:
+            self._sources.pop(env, None)
+        for env, found in changed:
             self._sources[env] = [] if found is None else self._load(env, *found)
 
     def _load(self, env: str, release_dir: Path, manifest: ReleaseManifest) -> list[Source]:
