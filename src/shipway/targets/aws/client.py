@@ -36,8 +36,8 @@ from botocore.exceptions import (  # type: ignore[import-untyped]
 from shipway.errors import ShipwayError
 from shipway.targets.aws import errors
 from shipway.targets.aws.errors import AwsError
+from shipway.targets.aws.event_source_calls import EventSourceCalls
 from shipway.targets.aws.s3_calls import S3Calls
-from shipway.targets.aws.sqs_calls import SqsCalls
 from shipway.targets.aws.stack_calls import CloudFormationCalls
 from shipway.targets.aws.stage_calls import ApiGatewayCalls
 
@@ -56,7 +56,7 @@ class SsmParameter:
     value: str
 
 
-class AwsClient(CloudFormationCalls, S3Calls, ApiGatewayCalls, SqsCalls):
+class AwsClient(CloudFormationCalls, S3Calls, ApiGatewayCalls, EventSourceCalls):
     """AWS calls for one account, with `region` the default for every call.
 
     `sleep` is called between retries (inject a fake in tests); `attempts` is the total

@@ -1,5 +1,6 @@
-"""SQS, SNS and S3-notification calls of `AwsClient`: what the local runtime's queue
-poller needs of the local AWS emulator (targets/local/sqs_source.py). No boto3 here."""
+"""SQS, SNS, S3-notification and DynamoDB-stream calls of `AwsClient`: what the local
+runtime's event-source poller needs of the local AWS emulator (targets/local/sqs_source.py).
+No boto3 here."""
 
 from __future__ import annotations
 
@@ -8,10 +9,10 @@ from typing import Any
 from shipway.targets.aws.calls import CallsBase
 from shipway.targets.aws.errors import AwsError, failure
 
-__all__ = ["SqsCalls"]
+__all__ = ["EventSourceCalls"]
 
 
-class SqsCalls(CallsBase):
+class EventSourceCalls(CallsBase):
     def queue_url(self, name: str, region: str | None = None) -> str | None:
         """The URL of queue `name`, or None when there is no such queue."""
         region = region or self.region
