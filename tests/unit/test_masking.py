@@ -10,7 +10,8 @@ import yaml
 from shipway.errors import ConfigErrors, NotFound, ShipwayError, Where
 from shipway.masking import LinePieces, Masker, remember, watching
 from shipway.model import Function
-from shipway.targets.local.releases import DeployedFunction, DeployedService, ReleaseManifest
+from shipway.targets.local.deployed_function import DeployedFunction
+from shipway.targets.local.releases import DeployedService, ReleaseManifest
 
 ODD = "q\"uo\\te'd-é\nnext-line-part"
 

@@ -16,10 +16,10 @@ from pathlib import Path
 
 from shipway.config.stack_inputs import is_expression
 from shipway.errors import ShipwayError
+from shipway.targets.local.deployed_function import DeployedFunction
 from shipway.targets.local.emulated_stacks import resolved_environment
 from shipway.targets.local.emulator import EmulatorAccess, emulator_client
 from shipway.targets.local.release_stacks import load_stacks
-from shipway.targets.local.releases import DeployedFunction
 from shipway.targets.local.stack_outputs import references, substitute
 
 __all__ = ["emulated_values"]

@@ -18,6 +18,7 @@ from shipway.model import (
     ServiceDefinition,
 )
 from shipway.targets.local.authorizer_config import local_notes
+from shipway.targets.local.deployed_function import DeployedFunction
 from shipway.targets.local.emulated_stacks import EmulatedStack
 from shipway.targets.local.emulator import EmulatorAccess
 from shipway.targets.local.eventbus import parse_bus_rules
@@ -29,7 +30,6 @@ from shipway.targets.local.release_stacks import (
 )
 from shipway.targets.local.releases import (
     MANIFEST_FILE,
-    DeployedFunction,
     DeployedService,
     ReleaseManifest,
     ReleaseStore,

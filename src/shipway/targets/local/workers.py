@@ -28,10 +28,10 @@ from typing import Any
 
 from shipway.masking import Masker
 from shipway.targets.local.apigw import new_request_id
+from shipway.targets.local.deployed_function import DeployedFunction
 from shipway.targets.local.endpoints import local_endpoints
 from shipway.targets.local.layers import node_paths, python_paths
 from shipway.targets.local.output import WorkerOutput
-from shipway.targets.local.releases import DeployedFunction
 from shipway.targets.local.runtimes import family, worker_command
 
 # Below malloc's mmap threshold: a larger read buffer is mapped and unmapped per response.
