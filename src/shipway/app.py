@@ -88,7 +88,7 @@ class App:
     def validation(self) -> Validation:
         """`validate`, with every warning (file, line, key) besides the summaries (a
         warning can quote a resolved value: masked, as errors are)."""
-        found = validate_repo(self.repo)
+        found = validate_repo(self.repo, self.paths.home)
         mask = Masker(seen_secrets())
         return replace(
             found,
@@ -109,7 +109,8 @@ class App:
             known = ", ".join(s.name for s in project.services)
             raise NotFound(f"no service `{service_name}` (known: {known})") from None
         values = service_env(self.repo, env, service)
-        return service, load_definition(self.repo, env, service, values), values
+        definition = load_definition(self.repo, env, service, values, state_dir=self.paths.home)
+        return service, definition, values
 
     @masks_secrets
     def synth(self, service_name: str, env_name: str, fmt: str = "json") -> str:

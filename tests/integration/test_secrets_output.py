@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import json
 import secrets
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from tests.integration.cli import shipway
+from tests.integration.cli import SHIPWAY, shipway
 
 CANARY = f"canary-{secrets.token_hex(8)}"
 # JSON escapes `"` and `\`, ensure_ascii escapes `é`, YAML quotes `'`: masking the encoded text
@@ -227,21 +228,42 @@ def test_securestring_parameters_resolved_in_serverless_yml_are_secrets(
     ssm.put_parameter(Name="/sec/db", Value=secret, Type="SecureString")
     ssm.put_parameter(Name="/sec/url", Value="https://plain.example", Type="String")
     files = _files()
+    files["shipway.yml"] += "  prod:\n    branch: main\n    target: {aws: {region: us-east-1}}\n"
+    files[".env.prod"] = files[".env.dev"]
     files["services/api/serverless.yml"] = files["services/api/serverless.yml"].replace(
         "    ODD:", "    DB: ${ssm:/sec/db}\n    URL: ${ssm:/sec/url}\n    ODD:"
     )
     files["services/api/handler.py"] = HANDLER.replace('os.environ["API_KEY"]', 'os.environ["DB"]')
     repo = make_repo(files)
-    for args in (("print", "api", "--env", "dev"), ("synth", "api", "--env", "dev")):
+    # an aws environment reads AWS's parameters (moto's here)
+    for args in (("print", "api", "--env", "prod"), ("synth", "api", "--env", "prod")):
         out = shipway(*args, repo=repo)
         assert out.returncode == 0, out.stderr
         assert secret not in out.stdout and "https://plain.example" in out.stdout, args
+    # a local one reads the local emulator's, which `shipway ssm put` writes
+    for name, value, kind in (
+        ("/sec/db", secret, "--secure"),
+        ("/sec/url", "https://p.example", ""),
+    ):
+        command = [
+            SHIPWAY,
+            "ssm",
+            "put",
+            "dev",
+            name,
+            *([kind] if kind else []),
+            "--repo",
+            str(repo),
+        ]
+        put = subprocess.run(command, input=value, capture_output=True, text=True, timeout=60)
+        assert put.returncode == 0, put.stderr
     assert shipway("run", "dev", repo=repo).returncode == 0
     assert shipway("invoke", "f", "--env", "dev", repo=repo).returncode == 0
     assert "the key is ***" in (repo / ".shipway/envs/dev/logs/api.log").read_text()
-    holding = [
+    holding = sorted(
         p.relative_to(repo / ".shipway").as_posix()
         for p in (repo / ".shipway").rglob("*")
         if p.is_file() and secret.encode() in p.read_bytes()
-    ]
-    assert holding == ["envs/dev/releases/1/secrets.json"]
+    )
+    # where secrets are kept, owner-only: the parameter store and the release's secrets
+    assert holding == ["emulator/parameters.json", "envs/dev/releases/1/secrets.json"]

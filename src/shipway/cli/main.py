@@ -24,6 +24,7 @@ from shipway.cli.hooks import hook_group
 from shipway.cli.progress import progress_for
 from shipway.cli.releases import plan, rollback
 from shipway.cli.remote import SERVER_ENV, remote_client
+from shipway.cli.ssm import ssm_group
 from shipway.cli.tokens import audit, token_group
 from shipway.errors import ShipwayError
 from shipway.limits import MAX_DEPTH
@@ -336,6 +337,7 @@ def demo(no_serve: bool, port: int) -> None:
 
 
 cli.add_command(env_group)
+cli.add_command(ssm_group)
 for command in (approve, reject, cancel, retry, show):
     cli.add_command(command)
 cli.add_command(plan)

@@ -158,6 +158,7 @@ class Engine(StageWork):
                 commit,
                 governing=self.governing(commit),
                 support=self.support,
+                state_dir=self.paths.home,
             )
             for warning in plan.warnings:  # what `validate` warns about, said at the run too
                 self.warn(warning)
@@ -318,6 +319,7 @@ class Engine(StageWork):
                 run.commit,
                 governing=self.governing(run.commit),
                 support=self.support,
+                state_dir=self.paths.home,
             )
             target, hooks = self._target(plan)
         except BaseException:

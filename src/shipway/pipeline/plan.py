@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shipway.config.buildspec import parse_buildspec
 from shipway.config.compose import sibling_outputs
@@ -25,7 +25,12 @@ from shipway.model import AwsTarget, BuildSpec, Environment, Project, Service, S
 from shipway.targets.aws import lazy_aws_sources
 from shipway.targets.local.emulator import ACCOUNT as EMULATOR_ACCOUNT
 from shipway.targets.local.layers import is_layer_output, local_layer_arn
+from shipway.targets.local.parameters import LocalParameters
 from shipway.targets.local.stack_outputs import output_reference
+
+if TYPE_CHECKING:
+    from shipway.targets.aws.client import SsmParameter
+    from shipway.targets.aws.sources import ParameterReader
 
 #: what `${cf:<stack>.<output>}` read while planning, by (stack, output): the value, or
 #: None when the stack or output did not exist yet (a service of this repository that the
@@ -100,10 +105,12 @@ def load_definition(
     *,
     own_stacks: Mapping[str, Mapping[str, str] | None] | None = None,
     cf_reads: CfReads | None = None,
+    state_dir: Path | None = None,
 ) -> ServiceDefinition:
     """The service's serverless.yml resolved for `env`: `${env:}` sees the `.env` layers,
     then the process environment; `${ssm:}`, `${cf:}`, `${s3:}` and `${aws:accountId}` ask
-    AWS (only when a file uses them).
+    AWS (only when a file uses them). On a local environment `${ssm:}` reads the local
+    emulator's parameter store of `state_dir` (targets/local/parameters.py).
 
     `own_stacks`: the stacks of this repository's services, each with the outputs it has
     in this run (None: not deployed in this run yet). `${cf:}` of one of them reads those
@@ -116,8 +123,10 @@ def load_definition(
     if isinstance(env.target, AwsTarget):
         options["region"] = region = env.target.region
         profile = env.target.profile
-    sources = lazy_aws_sources(region, profile, on_secret=_remember_one)
     local = not isinstance(env.target, AwsTarget)
+    sources = lazy_aws_sources(
+        region, profile, on_secret=_remember_one, parameters=_local_parameters(local, state_dir)
+    )
     if own_stacks is not None:
         if local:  # the stacks are the local AWS emulator's (targets/local/stack_outputs.py)
             sources["cf"] = _emulated_stack_outputs(sources["cf"], own_stacks, cf_reads)
@@ -147,6 +156,26 @@ def load_definition(
         sources=sources,
         config_file=service.config_file,
     )
+
+
+def _local_parameters(local: bool, state_dir: Path | None) -> ParameterReader | None:
+    if not local:
+        return None
+    if state_dir is None:
+        return _NO_PARAMETERS
+    return LocalParameters(state_dir)
+
+
+class _NoParameters:
+    """A local environment's `${ssm:}` where no state directory is known: nothing."""
+
+    def ssm_parameter(
+        self, name: str, decrypt: bool = True, region: str | None = None
+    ) -> SsmParameter | None:
+        return None
+
+
+_NO_PARAMETERS = _NoParameters()
 
 
 def _need_no_stack_outputs(root: Path, env: Environment, service: Service) -> None:
@@ -263,12 +292,14 @@ def plan_run(
     project: Project | None = None,
     governing: Mapping[str, Environment] | None = None,
     support: SupportCheck | None = None,
+    state_dir: Path | None = None,
 ) -> RunPlan:
     """Read the commit's files in `root` and decide the run; ConfigErrors lists every problem.
     `governing`: the environments that govern it (config/governing.py), in place of the
-    commit's own. `support`: lists a service's refused settings (see verdict.py)."""
+    commit's own. `support`: lists a service's refused settings (see verdict.py).
+    `state_dir`: where a local environment's `${ssm:}` parameters are (see load_definition)."""
     with watching() as seen:
-        plan = _plan_run(root, env_name, commit, project, governing, support)
+        plan = _plan_run(root, env_name, commit, project, governing, support, state_dir)
     return replace(plan, resolved_secrets=frozenset(seen))
 
 
@@ -279,6 +310,7 @@ def _plan_run(
     project: Project | None,
     governing: Mapping[str, Environment] | None,
     support: SupportCheck | None,
+    state_dir: Path | None,
 ) -> RunPlan:
     if project is None and not (root / PROJECT_FILE).is_file():
         raise ShipwayError(
@@ -302,7 +334,14 @@ def _plan_run(
             values = service_env(root, env, service)
             # the verdict `validate` gives, for every target: refused is refused here too
             verdict = service_verdict(
-                root, env, service, values, own_stacks=own, cf_reads=reads, support=support
+                root,
+                env,
+                service,
+                values,
+                own_stacks=own,
+                cf_reads=reads,
+                support=support,
+                state_dir=state_dir,
             )
         except ShipwayError as exc:
             errors.append(exc)

@@ -63,13 +63,20 @@ def service_verdict(
     own_stacks: Mapping[str, Mapping[str, str] | None] | None = None,
     cf_reads: CfReads | None = None,
     support: SupportCheck | None = None,
+    state_dir: Path | None = None,
 ) -> Verdict:
     """`support`: what lists the refused settings (default `support_problems`; a run
     passes pipeline/verdict_cache.SupportCache)."""
     source = service.config_path
     try:
         definition = load_definition(
-            root, env, service, values, own_stacks=own_stacks, cf_reads=cf_reads
+            root,
+            env,
+            service,
+            values,
+            own_stacks=own_stacks,
+            cf_reads=cf_reads,
+            state_dir=state_dir,
         )
     except ServiceErrors as exc:
         # what did resolve is still checked: one variable hides nothing else

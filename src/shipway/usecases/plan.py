@@ -62,7 +62,7 @@ def plan_environment(
     checkout = paths.checkout_pool(repo).take()
     try:
         workspace = checkout.update(commit)
-        plan = plan_run(workspace, env_name, commit)
+        plan = plan_run(workspace, env_name, commit, state_dir=paths.home)
         return _plan(repo, paths, store, plan, workspace)
     finally:
         checkout.release()

@@ -90,14 +90,15 @@ class Found:
         return out
 
 
-def validate(repo: Path) -> Validation:
+def validate(repo: Path, state_dir: Path | None = None) -> Validation:
     """Check shipway.yml and, for every environment, every service's serverless.yml,
-    buildspec.yml and .env layers; raise ValidationFailed listing every problem."""
+    buildspec.yml and .env layers; raise ValidationFailed listing every problem.
+    `state_dir`: where local environments' `${ssm:}` parameters are kept."""
     with files_read() as through_file:  # what `${file()}` read: a run must see it too
-        return _validate(repo, through_file)
+        return _validate(repo, through_file, state_dir)
 
 
-def _validate(repo: Path, through_file: list[str]) -> Validation:
+def _validate(repo: Path, through_file: list[str], state_dir: Path | None) -> Validation:
     try:
         project = load_project(repo)
     except ShipwayError as exc:
@@ -110,7 +111,7 @@ def _validate(repo: Path, through_file: list[str]) -> Validation:
         for service in services:
             _check_buildspec(repo, service, problems)
             for env in environments:
-                _check_service(repo, service, env, problems, warnings)
+                _check_service(repo, service, env, problems, warnings, state_dir=state_dir)
         raise ValidationFailed(problems.listed(), warnings.listed()) from None
     names = list(project.environments)
     problems, warnings = Found(names), Found(names)
@@ -124,7 +125,7 @@ def _validate(repo: Path, through_file: list[str]) -> Validation:
             seen = None if isinstance(env.target, AwsTarget) else loaded.setdefault(env.name, [])
             before = len(seen or ())
             count = _check_service(
-                repo, service, env, problems, warnings, own_stacks(project, env), seen
+                repo, service, env, problems, warnings, own_stacks(project, env), seen, state_dir
             )
             functions[service.name] = max(functions.get(service.name, 0), count or 0)
             if seen is not None and len(seen) > before:
@@ -192,13 +193,14 @@ def _check_service(
     warnings: Found,
     own: Mapping[str, Mapping[str, str] | None] | None = None,
     seen: list[ServiceDefinition] | None = None,
+    state_dir: Path | None = None,
 ) -> int | None:
     """Problems of one service in one environment; its function count when it loads
     (its definition appended to `seen`)."""
     try:
         values = service_env(repo, env, service)
         # `${cf:}` of a stack of the repository not deployed yet: resolved in the run
-        verdict = service_verdict(repo, env, service, values, own_stacks=own)
+        verdict = service_verdict(repo, env, service, values, own_stacks=own, state_dir=state_dir)
     except ShipwayError as exc:
         problems.add(exc, env.name)
         return None

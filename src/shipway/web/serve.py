@@ -34,6 +34,7 @@ from shipway.source.github import GITHUB_SECRET_FILE
 from shipway.source.hooks import hook_secret
 from shipway.targets.local.emulator import Emulator
 from shipway.targets.local.gateway import Gateway
+from shipway.targets.local.parameters import LocalParameters
 from shipway.targets.local.pools import DEFAULT_MAX_WORKERS, WorkerManager
 from shipway.targets.local.release_stacks import replay_stacks
 from shipway.targets.local.scheduler import Scheduler
@@ -204,10 +205,13 @@ class GatewayServer:
         self.sqs.start()
 
     def _start_emulator(self) -> None:
-        """The local AWS emulator, with every local environment's current stacks on it
-        (moto keeps them in memory: they are put back each time the server starts)."""
+        """The local AWS emulator, with the kept SSM parameters and every local
+        environment's current stacks on it (moto keeps them in memory: they are put back
+        each time the server starts)."""
         endpoint = self.emulator.start()
-        for problem in replay_stacks(self.state_dir, endpoint):
+        # parameters first: what `${ssm:}` and the functions read is there before they run
+        problems = LocalParameters(self.state_dir).replay(endpoint)
+        for problem in problems + replay_stacks(self.state_dir, endpoint):
             print(f"warning: {problem}", file=sys.stderr, flush=True)
 
     def _run_fast(self) -> None:

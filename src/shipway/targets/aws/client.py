@@ -118,6 +118,32 @@ class AwsClient(CloudFormationCalls, S3Calls, ApiGatewayCalls, EventSourceCalls)
         param = out["Parameter"]
         return SsmParameter(name, str(param["Type"]), str(param["Value"]))
 
+    def put_parameter(self, name: str, value: str, type_: str, region: str | None = None) -> None:
+        """Writes (or overwrites) an SSM parameter."""
+        region = region or self.region
+        what = f"SSM parameter `{name}` (region {region})"
+        ssm = self._client("ssm", region)
+        try:
+            self._call(
+                what,
+                lambda: ssm.put_parameter(Name=name, Value=value, Type=type_, Overwrite=True),
+            )
+        except AwsError as exc:
+            raise _failure(exc, what, "ssm:PutParameter", "write") from None
+
+    def delete_parameter(self, name: str, region: str | None = None) -> bool:
+        """Deletes an SSM parameter; False when there was none."""
+        region = region or self.region
+        what = f"SSM parameter `{name}` (region {region})"
+        ssm = self._client("ssm", region)
+        try:
+            self._call(what, lambda: ssm.delete_parameter(Name=name))
+        except AwsError as exc:
+            if _code(exc) == "ParameterNotFound":
+                return False
+            raise _failure(exc, what, "ssm:DeleteParameter", "delete") from None
+        return True
+
     def stack_outputs(self, stack: str, region: str | None = None) -> dict[str, str] | None:
         """A CloudFormation stack's outputs (key -> value), or None when no such stack."""
         region = region or self.region

@@ -24,33 +24,50 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from shipway.config.variables import Absent, SourceCall, SourceFn
 from shipway.errors import ShipwayError
 from shipway.limits import REGION_PATTERN
 from shipway.targets.aws.client import AwsClient, SsmParameter
 
-__all__ = ["AwsSources", "aws_sources"]
+__all__ = ["AwsSources", "ParameterReader", "aws_sources"]
 
 _SSM_FLAGS = frozenset({"raw", "noDecrypt"})
 _LEGACY_SSM_SUFFIXES = ("~true", "~split")
 _REGION = re.compile(REGION_PATTERN)
 
 
+class ParameterReader(Protocol):
+    """Where `${ssm:}` reads: AWS (`AwsClient`), or the local emulator's parameter store."""
+
+    def ssm_parameter(
+        self, name: str, decrypt: bool = True, region: str | None = None
+    ) -> SsmParameter | None: ...
+
+
 def aws_sources(
-    client: AwsClient, on_secret: Callable[[str], None] | None = None
+    client: AwsClient,
+    on_secret: Callable[[str], None] | None = None,
+    parameters: ParameterReader | None = None,
 ) -> dict[str, SourceFn]:
     """`ssm`, `cf`, `s3` and `aws` sources over `client`, with a fresh lookup cache.
-    `on_secret` is told every decrypted SecureString value (to be masked)."""
-    return AwsSources(client, on_secret).mapping()
+    `on_secret` is told every decrypted SecureString value (to be masked); `parameters`:
+    where `${ssm:}` reads, when not `client`."""
+    return AwsSources(client, on_secret, parameters).mapping()
 
 
 class AwsSources:
     """The AWS sources of one resolution; every AWS answer (or error) is kept."""
 
-    def __init__(self, client: AwsClient, on_secret: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self,
+        client: AwsClient,
+        on_secret: Callable[[str], None] | None = None,
+        parameters: ParameterReader | None = None,
+    ) -> None:
         self.client = client
+        self.parameters: ParameterReader = parameters or client
         self.on_secret = on_secret
         self._cache: dict[tuple[Any, ...], Any] = {}
 
@@ -71,9 +88,12 @@ class AwsSources:
         decrypt = "noDecrypt" not in flags
         param: SsmParameter | None = self._once(
             ("ssm", region, name, decrypt),
-            lambda: self.client.ssm_parameter(name, decrypt, region=region),
+            lambda: self.parameters.ssm_parameter(name, decrypt, region=region),
         )
         if param is None:
+            missing = getattr(self.parameters, "missing", None)  # the reader's own words
+            if missing is not None:
+                return Absent(missing(name, region))
             return Absent(f"SSM parameter `{name}` does not exist in {region}")
         raw = "raw" in flags
         if param.type == "SecureString" and decrypt and self.on_secret is not None:

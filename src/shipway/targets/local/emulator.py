@@ -16,9 +16,12 @@ import threading
 import urllib.request
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from shipway.errors import ShipwayError
-from shipway.targets.aws.client import AwsClient
+
+if TYPE_CHECKING:  # boto3 loads only when the emulator is asked something
+    from shipway.targets.aws.client import AwsClient
 
 __all__ = [
     "ACCOUNT",
@@ -94,6 +97,8 @@ class Emulator:
 
 def emulator_client(endpoint: str, region: str) -> AwsClient:
     """An `AwsClient` on the emulator (its credentials; short pauses: it answers at once)."""
+    from shipway.targets.aws.client import AwsClient
+
     return AwsClient(region, endpoint_url=endpoint, credentials=CREDENTIALS, base_delay=0.01)
 
 
