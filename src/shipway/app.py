@@ -35,7 +35,7 @@ from shipway.model import (
 from shipway.pipeline.engine import Engine, Outcome
 from shipway.pipeline.events import Listener, Warn, ignore
 from shipway.pipeline.paths import STATE_FOLDER, StatePaths, running_server
-from shipway.pipeline.plan import environment, load_definition, service_env
+from shipway.pipeline.plan import environment, load_definition, own_stacks, service_env
 from shipway.pipeline.recovery import recover
 from shipway.source.git import branch_head, repository_root, resolve_commit
 from shipway.store.sqlite import Store
@@ -109,7 +109,11 @@ class App:
             known = ", ".join(s.name for s in project.services)
             raise NotFound(f"no service `{service_name}` (known: {known})") from None
         values = service_env(self.repo, env, service)
-        definition = load_definition(self.repo, env, service, values, state_dir=self.paths.home)
+        # a local environment's `${cf:}` of a sibling: the emulator's reference, as in a run
+        own = None if isinstance(env.target, AwsTarget) else own_stacks(project, env)
+        definition = load_definition(
+            self.repo, env, service, values, own_stacks=own, state_dir=self.paths.home
+        )
         return service, definition, values
 
     @masks_secrets

@@ -111,7 +111,10 @@ def _validate(repo: Path, through_file: list[str], state_dir: Path | None) -> Va
         for service in services:
             _check_buildspec(repo, service, problems)
             for env in environments:
-                _check_service(repo, service, env, problems, warnings, state_dir=state_dir)
+                # the stacks of the services seen: a sibling's `${cf:}` as in a run
+                # (named by their folders here: a stack is `<folder's name>-<stage>`)
+                own = {f"{s.path.rsplit('/', 1)[-1]}-{env.stage}": None for s in services}
+                _check_service(repo, service, env, problems, warnings, own, state_dir=state_dir)
         raise ValidationFailed(problems.listed(), warnings.listed()) from None
     names = list(project.environments)
     problems, warnings = Found(names), Found(names)
