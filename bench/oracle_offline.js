@@ -1,7 +1,9 @@
 // Preloaded into `serverless package` by bench/synth_oracle.py (NODE_OPTIONS=--require):
 // packaging a service with `layers:` asks CloudFormation for the last stack's layer hash
 // (compile/layers.js compareWithLastLayer). Offline, that call answers as for a first
-// deploy ("does not exist"), so the oracle runs without AWS.
+// deploy ("does not exist"), so the oracle runs without AWS. The stacks named in
+// SHIPWAY_ORACLE_STACKS ({stack: {output: value}}) answer with those outputs instead: the
+// examples' `${cf:<sibling>.Output}`.
 'use strict';
 const Module = require('module');
 const load = Module._load;
@@ -12,6 +14,11 @@ Module._load = function (request, parent, isMain) {
     const request_ = loaded.prototype.request;
     loaded.prototype.request = function (service, method, params) {
       if (service === 'CloudFormation' && method === 'describeStacks') {
+        const known = JSON.parse(process.env.SHIPWAY_ORACLE_STACKS || '{}')[params.StackName];
+        if (known) {
+          const outputs = Object.entries(known).map(([k, v]) => ({ OutputKey: k, OutputValue: v }));
+          return Promise.resolve({ Stacks: [{ StackName: params.StackName, Outputs: outputs }] });
+        }
         return Promise.reject(new Error(`Stack with id ${params.StackName} does not exist`));
       }
       return request_.apply(this, arguments);

@@ -163,6 +163,9 @@ EXAMPLE_ENV = {
     "LEDGER_BANK": "Test Bank",
     "DAILY_LIMIT_PENCE": "100000",
 }
+#: the sibling stacks the examples read with `${cf:…}`, with their outputs: both sides are
+#: answered these offline (oracle_offline.js reads them from SHIPWAY_ORACLE_STACKS)
+EXAMPLE_STACKS = {"payments-dev": {"PaymentsTableName": "payments-dev-PaymentsTable-EXAMPLE"}}
 
 
 def find_oracle(explicit: str | None = None) -> Path | None:
@@ -217,6 +220,7 @@ def run_oracle(oracle: Path, service_dir: Path, scratch: Path) -> tuple[dict[str
         "SLS_TELEMETRY_DISABLED": "1",
         "SLS_NOTIFICATIONS_MODE": "off",
         "SLS_DEPRECATION_DISABLE": "*",
+        "SHIPWAY_ORACLE_STACKS": json.dumps(EXAMPLE_STACKS),
         # a service with `layers:` asks CloudFormation for the last layer hash: answered
         # offline as for a first deploy
         "NODE_OPTIONS": f"--require {ROOT / 'bench' / 'oracle_offline.js'}",
@@ -284,7 +288,13 @@ def oracle_inputs(oracle_template: dict[str, Any]) -> dict[str, Any]:
 
 def synthesize_dir(service_dir: Path, **kwargs: Any) -> dict[str, Any]:
     from shipway.config.serverless import load_service
+    from shipway.config.variables import Absent, SourceCall
     from shipway.synth import synthesize
+
+    def cf(call: SourceCall) -> Any:
+        stack, _, output = (call.address or "").partition(".")
+        found = EXAMPLE_STACKS.get(stack, {}).get(output)
+        return Absent(f"no stack output {call.address}") if found is None else found
 
     definition = load_service(
         service_dir,
@@ -293,6 +303,7 @@ def synthesize_dir(service_dir: Path, **kwargs: Any) -> dict[str, Any]:
         env=EXAMPLE_ENV,
         params={},
         options={"region": "us-east-1"},
+        sources={"cf": cf},
     )
     return synthesize(definition, source=f"{service_dir.name}/serverless.yml", **kwargs)
 

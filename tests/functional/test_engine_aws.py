@@ -44,7 +44,8 @@ def test_a_failed_service_rolls_back_the_others_and_the_release_stays(
     failing: list[FailingClient] = []
 
     def make(region: str, profile: str | None = None, **kw: Any) -> FailingClient:
-        failing.append(FailingClient("payments-Prod"))
+        # notifications deploys last (it reads payments' output): the others roll back
+        failing.append(FailingClient("notifications-Prod"))
         return failing[-1]
 
     monkeypatch.setattr(client_module, "AwsClient", make)
@@ -54,14 +55,14 @@ def test_a_failed_service_rolls_back_the_others_and_the_release_stays(
     run = second.run
     assert run.state == RunState.FAILED and run.release is None
     assert run.error is not None
-    assert "service `payments` failed" in run.error and REASON in run.error
-    assert "rolled back: `accounts`, `notifications`" in run.error
+    assert "service `notifications` failed" in run.error and REASON in run.error
+    assert "rolled back: `accounts`, `payments`" in run.error
     jobs = {j.service: j for j in app.store.jobs(run.id) if j.stage.value == "deploy"}
-    assert jobs["payments"].state.value == "failed"
+    assert jobs["notifications"].state.value == "failed"
     assert "HelloLambdaFunction (AWS::Lambda::Function) UPDATE_FAILED" in str(
-        jobs["payments"].error
+        jobs["notifications"].error
     )
-    for name in ("accounts", "notifications"):
+    for name in ("accounts", "payments"):
         assert jobs[name].state.value == "failed"
         assert jobs[name].detail["outcome"] == "rolled_back"
         assert jobs[name].detail["message"] == (
@@ -91,10 +92,10 @@ def test_a_release_record_deploys_that_release_again_through_the_protocol(
     assert not code_location("accounts-Prod-getAccount").endswith("/" + v1_key)
 
     request = release_request(app.paths, "prod", 1)
-    assert [s.stack for s in request.services] == [
+    assert [s.stack for s in request.services] == [  # in deploy order
         "accounts-Prod",
-        "notifications-Prod",
         "payments-Prod",
+        "notifications-Prod",
     ]
     target = select_target(app.project().environments["prod"], app.paths.home)
     result = target.rollback(request, 3)

@@ -26,8 +26,14 @@ def test_a_local_release_is_deployed_again_from_its_record(ledger_repo: Path) ->
     folder = ledger_repo / ".shipway/records/dev/1"
     record = json.loads((folder / "record.json").read_text())
     assert record["format"] == 1 and record["target"] == "local" and record["stage"] == "dev"
-    assert [s["name"] for s in record["services"]] == ["accounts", "notifications", "payments"]
-    assert all(s["template"] is None and s["stack"] == "" for s in record["services"])
+    assert [s["name"] for s in record["services"]] == ["accounts", "payments", "notifications"]
+    # a local service's stack is recorded where it holds resources (the emulator's)
+    templates = {s["name"]: (s["template"], s["stack"]) for s in record["services"]}
+    assert templates == {
+        "accounts": (None, ""),
+        "payments": ("payments.template.json", "payments-dev"),
+        "notifications": (None, ""),
+    }
     # the signing key is a secret: masked in the record, real in the request read back
     assert "demo-signing-key" not in (folder / "payments.definition.json").read_text()
     request = release_request(app.paths, "dev", 1)
@@ -37,7 +43,7 @@ def test_a_local_release_is_deployed_again_from_its_record(ledger_repo: Path) ->
     target = select_target(app.project().environments["dev"], app.paths.home)
     result = target.rollback(request, 3)
     assert result.ok
-    # payments depends on accounts: the local target redeploys it with it
-    assert result.having(ServiceOutcome.DEPLOYED) == ("accounts", "payments")
+    # payments depends on accounts, notifications on payments: redeployed with it
+    assert result.having(ServiceOutcome.DEPLOYED) == ("accounts", "payments", "notifications")
     live = ledger_repo / ".shipway/envs/dev/current/accounts/handler.py"
     assert live.read_text() == v1

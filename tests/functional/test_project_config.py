@@ -33,11 +33,13 @@ def errors_of(root: Path) -> list[ShipwayError]:
 def test_example_loads_with_dependencies_first() -> None:
     p = load_project(EXAMPLE)
     assert p.name == "ledger"
-    assert [s.name for s in p.services] == ["accounts", "notifications", "payments"]
+    assert [s.name for s in p.services] == ["accounts", "payments", "notifications"]
     payments = p.service("payments")
     assert payments.depends_on == ("accounts",)
     assert payments.shared == ("libs/common",)
     assert payments.buildspec == "buildspec.yml"
+    # `${cf:payments-<stage>.PaymentsTableName}`: deployed after payments, implied
+    assert p.service("notifications").depends_on == ("payments",)
     assert p.service("accounts").buildspec is None
     assert set(p.environments) == {"dev", "qa", "prod"}
     assert p.environments["prod"].params == {"LOG_LEVEL": "warning"}

@@ -40,6 +40,16 @@ def aws_ledger(repo: Path, stage: str | None = "Prod") -> Path:
     sls.write_text(
         sls.read_text().replace("    STAGE: ${sls:stage}\n", "    STAGE: ${sls:stage}\n" + CF_LINE)
     )
+    # moto's change sets drop a stack's new outputs, which notifications reads from
+    # payments' (`${cf:payments-<stage>.PaymentsTableName}`): payments deploys directly
+    payments = repo / "services/payments/serverless.yml"
+    text = payments.read_text()
+    assert "  region: eu-west-2\n" in text
+    payments.write_text(
+        text.replace(
+            "  region: eu-west-2\n", "  region: eu-west-2\n  deploymentMethod: direct\n", 1
+        )
+    )
     git(repo, "checkout", "-q", "main")
     commit_all(repo, "prod deploys to AWS")
     return repo

@@ -13,8 +13,10 @@ def test_validate_clean_repository_lists_services(ledger_repo: Path) -> None:
     proc = shipway("validate", repo=ledger_repo)
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
-    assert [line.split()[0] for line in lines] == ["accounts", "notifications", "payments"]
-    assert "build: buildspec.yml" in lines[2] and "depends on: accounts" in lines[2]
+    # in deploy order: notifications reads payments' stack output
+    assert [line.split()[0] for line in lines] == ["accounts", "payments", "notifications"]
+    assert "build: buildspec.yml" in lines[1] and "depends on: accounts" in lines[1]
+    assert "depends on: payments" in lines[2]
 
 
 def test_validate_reports_every_problem_with_exit_2(ledger_repo: Path) -> None:
@@ -116,8 +118,9 @@ def test_packaging_plugins_warn_and_other_plugins_are_refused(ledger_repo: Path)
     sls.write_text(original + "plugins:\n  - serverless-python-requirements\n")
     proc = shipway("validate", repo=ledger_repo)
     assert proc.returncode == 0, proc.stderr
+    line = len(original.splitlines()) + 1
     assert (
-        "warning: services/notifications/serverless.yml:26: `plugins`: plugin "
+        f"warning: services/notifications/serverless.yml:{line}: `plugins`: plugin "
         "`serverless-python-requirements` changes only packaging"
     ) in proc.stderr
     sls.write_text(original + "plugins:\n  - serverless-wsgi\n")

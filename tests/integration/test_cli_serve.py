@@ -93,7 +93,9 @@ def test_demo_runs_the_whole_story_offline() -> None:
     out = proc.stdout
     assert "run dev-1 succeeded: release 1" in out
     assert '-> 200 {"id": "acc-001", "owner": "Ada Lovelace"' in out
-    assert '-> 201 {"id": "pay-0001"' in out
+    assert '-> 201 {"id": "pay-' in out and '"status": "pending"' in out
+    # settled through payments' queue and table on the emulator; notifications reads it
+    assert '"status": "settled", "settled_at":' in out and "to acc-002: settled." in out
     assert "/dev/payments" in out
 
 

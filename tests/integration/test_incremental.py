@@ -73,7 +73,10 @@ def test_a_dependency_change_redeploys_its_dependents(ledger_repo: Path) -> None
     assert builds["payments"]["reused_from"] == "dev-1"  # not rebuilt ...
     assert deploys["payments"]["state"] == "succeeded"  # ... but redeployed after accounts
     assert "dependency `accounts` deployed" in deploys["payments"]["message"]
-    assert deploys["notifications"]["state"] == "skipped"
+    # notifications reads payments' output: it follows payments (not rebuilt either)
+    assert builds["notifications"]["reused_from"] == "dev-1"
+    assert deploys["notifications"]["state"] == "succeeded"
+    assert "dependency `payments` deployed" in deploys["notifications"]["message"]
 
 
 def test_configuration_change_redeploys_without_a_rebuild(ledger_repo: Path) -> None:

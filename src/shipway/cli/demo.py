@@ -14,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -75,6 +76,21 @@ def _call(method: str, url: str, body: dict[str, object] | None = None) -> tuple
         return exc.code, exc.read().decode()
 
 
+def _show_settled(base: str, payment: str) -> None:
+    """The payment after payments' queue consumer settled it in its table (on the local AWS
+    emulator), and the receipt notifications renders from that table."""
+    url = f"{base}/dev/payments/payments/{payment}"
+    deadline = time.monotonic() + 15
+    status, text = _call("GET", url)
+    while status == 200 and '"settled"' not in text and time.monotonic() < deadline:
+        time.sleep(0.2)
+        status, text = _call("GET", url)
+    click.echo(f"   GET {url}   (settled from the queue)\n   -> {status} {text}")
+    receipt = f"{base}/dev/notifications/receipts/{payment}"
+    status, text = _call("GET", receipt)
+    click.echo(f"   GET {receipt}   (a sibling reads the table)\n   -> {status} {text}")
+
+
 def run_demo(serve: bool = True, port: int = 0) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="shipway-demo-"))
     repo = make_repository(workdir / "ledger")
@@ -108,9 +124,14 @@ def run_demo(serve: bool = True, port: int = 0) -> int:
         ),
         ("GET", f"{base}/dev/payments/quote?amount=250.00", None),
     ]
+    created = None
     for method, url, body in calls:
         status, text = _call(method, url, body)
         click.echo(f"   {method} {url}\n   -> {status} {text}")
+        if status == 201 and "/payments/" in url:
+            created = json.loads(text)["id"]
+    if created is not None:
+        _show_settled(base, created)
     status_doc = app.status("dev")["dev"]
     click.echo("5. `shipway status dev`:")
     for name, s in status_doc["services"].items():

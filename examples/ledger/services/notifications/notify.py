@@ -8,6 +8,7 @@ TEMPLATES = {
     "payment-sent": Template("$name, your payment of $amount has been sent."),
     "low-balance": Template("$name, your balance is down to $amount."),
 }
+RECEIPT = Template("Payment $id of $amount from $from to $to: $status.")
 
 
 def render(event, context):
@@ -20,6 +21,18 @@ def render(event, context):
     except (ValueError, KeyError) as exc:
         return {"statusCode": 400, "body": json.dumps({"message": f"missing field {exc}"})}
     return {"from": os.environ["SENDER"], "text": text}
+
+
+def receipt(event, context):
+    """A payment's receipt, read from payments' table (its name: payments' stack output)."""
+    import boto3  # only this function talks to AWS
+
+    table = boto3.resource("dynamodb").Table(os.environ["PAYMENTS_TABLE"])
+    payment = table.get_item(Key={"id": event["pathParameters"]["id"]}).get("Item")
+    if payment is None:
+        return {"statusCode": 404, "body": json.dumps({"message": "no such payment"})}
+    text = RECEIPT.substitute(payment)
+    return {"from": os.environ["SENDER"], "text": text, "status": payment["status"]}
 
 
 def health(event, context):

@@ -4,11 +4,16 @@ import hashlib
 import hmac
 import json
 import os
+import uuid
 from pathlib import Path
+
+import boto3
 
 from common.money import format_minor_units, to_minor_units
 
-PAYMENTS = {}
+# the stack's table and queue (on the local target: the AWS emulator's, with no change here)
+_table = boto3.resource("dynamodb").Table(os.environ["PAYMENTS_TABLE"])
+_sqs = boto3.client("sqs")
 
 
 def _version():
@@ -34,7 +39,7 @@ def create_payment(event, context):
             "statusCode": 422,
             "body": json.dumps({"message": f"over the daily limit of {limit} pence"}),
         }
-    payment_id = f"pay-{len(PAYMENTS) + 1:04d}"
+    payment_id = f"pay-{uuid.uuid4().hex[:12]}"
     payment = {
         "id": payment_id,
         "from": source,
@@ -42,16 +47,23 @@ def create_payment(event, context):
         "amount": format_minor_units(pence, os.environ["CURRENCY"]),
         "signature": _sign(payment_id, pence),
         "bank": os.environ["BANK_NAME"],
+        "status": "pending",
     }
-    PAYMENTS[payment_id] = payment
+    _table.put_item(Item=payment)
+    # settled by `settle`, from the queue
+    _sqs.send_message(
+        QueueUrl=os.environ["EVENTS_QUEUE_URL"],
+        MessageBody=json.dumps({"type": "payment.created", "id": payment_id}),
+    )
     return {"statusCode": 201, "body": json.dumps(payment)}
 
 
 def get_payment(event, context):
-    payment = PAYMENTS.get(event["pathParameters"]["id"])
+    payment = _table.get_item(Key={"id": event["pathParameters"]["id"]}).get("Item")
     if payment is None:
         return {"statusCode": 404, "body": json.dumps({"message": "no such payment"})}
-    return payment
+    # DynamoDB's numbers come back as Decimal
+    return {"statusCode": 200, "body": json.dumps(payment, default=int)}
 
 
 def quote(event, context):
