@@ -205,3 +205,27 @@ def test_a_sibling_stacks_output_reaches_another_services_function(
             # an endpoint output is where the local gateway serves the service
             assert answer["api"] == f"{url}/dev/users"
             assert call(answer["api"] + "/users/7")[0] == 200
+
+
+def test_the_emulator_process_ends_with_a_killed_server(make_repo: Callable[..., Path]) -> None:
+    """moto runs in a process of its own beside the server: killed without a chance to
+    clean up, the server leaves no emulator behind (its pipe closes, the child leaves)."""
+    import signal
+    import time
+
+    repo = make_repo(FILES)
+    git(repo, "checkout", "-q", "dev")
+    with serving(repo) as (proc, _):
+        emulator = json.loads((repo / ".shipway/server.json").read_text())["emulator"]
+        assert call(f"{emulator}/moto-api/data.json")[0] == 200
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                call(f"{emulator}/moto-api/data.json")
+            except OSError:
+                break  # nothing listens there any more
+            time.sleep(0.1)
+        else:
+            raise AssertionError(f"the emulator at {emulator} outlived its server")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
 import sys
@@ -317,10 +316,14 @@ def _finite(text: str) -> float:
 def serve(port: int, repo: Path | None) -> None:
     """Serve the latest release of every local environment at
     http://127.0.0.1:PORT/<env>/<service>/<path>."""
+    from shipway.targets.local.emulator import Emulator
+
+    emulator = Emulator(own_process=True)
+    emulator.launch()  # moto loads in its own process while the web stack does here
     from shipway.web.serve import GatewayServer  # the web stack loads only to serve
 
     app = App(repo)
-    server = GatewayServer(app.paths.home, port=port, repo=app.repo)
+    server = GatewayServer(app.paths.home, port=port, repo=app.repo, emulator=emulator)
     _err(f"serving local environments at {server.url}/<env>/<service>/<path> (Ctrl-C stops)")
     server.run()
 
@@ -348,10 +351,9 @@ cli.add_command(audit)
 
 
 def main() -> None:
-    # Everything Shipway writes (state, logs, releases, the database) is its owner's alone:
-    # files 0600, folders 0700. Builds inherit it; their artifacts have fixed modes anyway.
-    os.umask(0o077)
-    cli(prog_name="shipway")
+    from shipway.cli.entry import main as entry
+
+    entry()  # the `shipway` command's entry (it sets the umask first)
 
 
 if __name__ == "__main__":

@@ -99,9 +99,13 @@ class GatewayServer:
         engine: Engine = "auto",
         concurrency: int | None = None,
         repo: Path | None = None,
+        emulator: Emulator | None = None,
     ) -> None:
         if host not in _LOOPBACK:
             raise ShipwayError(f"the local gateway listens on 127.0.0.1 only, not `{host}`")
+        # the local releases' stacks: moto loads in its own process while this one starts
+        self.emulator = emulator or Emulator(own_process=True)
+        self.emulator.launch()
         if engine == "auto":
             wanted = os.environ.get(ENGINE_ENV, "auto")
             engine = "asgi" if wanted == "asgi" or not fast_engine_available() else "fast"
@@ -128,7 +132,6 @@ class GatewayServer:
         self.port: int = self.sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
         self.gateway.public_url = self.url  # WebSocket functions' management API endpoint
-        self.emulator = Emulator()  # started by `run`: the local releases' stacks
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping: asyncio.Event | None = None
         self._stop_asked = threading.Event()

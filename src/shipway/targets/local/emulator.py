@@ -12,11 +12,12 @@ import contextlib
 import json
 import logging
 import os
+import subprocess
 import threading
 import urllib.request
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from shipway.errors import ShipwayError
 
@@ -45,11 +46,23 @@ _lock = threading.Lock()
 
 
 class Emulator:
-    """moto's `ThreadedMotoServer` on 127.0.0.1 and a free port."""
+    """moto's `ThreadedMotoServer` on 127.0.0.1 and a free port: in this process, or with
+    `own_process` in a child of its own (emulator_main.py) — the server's, so that moto's
+    work (loading its backends, making the stacks, answering the functions) runs on
+    another core than the gateway's, and its start overlaps the server's own."""
 
-    def __init__(self) -> None:
+    def __init__(self, own_process: bool = False) -> None:
+        self.own_process = own_process
         self._server: object | None = None
+        self._child: subprocess.Popen[str] | None = None
         self.endpoint = ""
+
+    def launch(self) -> None:
+        """Starts the child process, not waiting for it (`start` does); in-process: none."""
+        if self.own_process and self._child is None:
+            from shipway.launch import spawn_emulator, take_early_emulator
+
+            self._child = take_early_emulator() or spawn_emulator()
 
     def start(self) -> str:
         """Starts it (once per process: moto's state is the process's); its endpoint."""
@@ -57,7 +70,11 @@ class Emulator:
         with _lock:
             if _started is not None and _started is not self:
                 raise ShipwayError("this process already runs the local AWS emulator")
-            if self._server is not None:
+            if self._server is not None or (self._child is not None and self.endpoint):
+                return self.endpoint
+            if self.own_process:
+                self.endpoint = self._child_endpoint()
+                _started = self
                 return self.endpoint
             from moto.server import ThreadedMotoServer  # only a local release needs moto
 
@@ -73,9 +90,44 @@ class Emulator:
             _started = self
             return self.endpoint
 
+    def _child_endpoint(self) -> str:
+        self.launch()
+        child = self._child
+        assert child is not None and child.stdout is not None
+        line = child.stdout.readline()  # its first line: the port, once moto is loaded
+        said: Any = None
+        with contextlib.suppress(ValueError):
+            said = json.loads(line)
+        if isinstance(said, dict) and isinstance(said.get("port"), int):
+            return f"http://127.0.0.1:{said['port']}"
+        self._end_child()
+        why = said.get("error") if isinstance(said, dict) else None
+        raise ShipwayError(f"cannot start the local AWS emulator: {why or 'its process ended'}")
+
+    def _end_child(self) -> None:
+        child, self._child = self._child, None
+        if child is None:
+            return
+        with contextlib.suppress(OSError, ValueError):
+            if child.stdin is not None:
+                child.stdin.close()  # it leaves when its input ends
+        try:
+            child.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+        if child.stdout is not None:
+            child.stdout.close()
+
     def stop(self) -> None:
         global _started
         with _lock:
+            if self.own_process:
+                self._end_child()
+                self.endpoint = ""
+                if _started is self:
+                    _started = None
+                return
             server, self._server = self._server, None
             if server is None:
                 return
