@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from shipway.errors import ShipwayError, WorkFailed
-from shipway.targets.local.emulated_stacks import EmulatedStack, deploy_stacks
+from shipway.targets.local.emulated_stacks import EmulatedStack, deploy_stacks, put_back_stacks
 from shipway.targets.local.emulated_template import holds_resources
 from shipway.targets.local.emulator import EmulatorAccess
 from shipway.targets.local.releases import ReleaseManifest, ReleaseStore
@@ -110,7 +110,9 @@ def replay_stacks(state_dir: Path, endpoint: str) -> list[str]:
             continue
         try:
             manifest = ReleaseManifest.load(current[1])
-            deploy_stacks(endpoint, store.env, load_stacks(current[1], list(manifest.services)))
+            put_back_stacks(endpoint, load_stacks(current[1], list(manifest.services)))
         except (ShipwayError, WorkFailed) as exc:
-            problems.append(f"environment `{store.env}`: its stacks are not on the emulator: {exc}")
+            problems.append(
+                f"environment `{store.env}`: not all its stacks are on the emulator: {exc}"
+            )
     return problems
