@@ -1,7 +1,10 @@
 """The public monorepos of the corpus as a new user meets them: per repository, how many
 services synthesize clean (with stub values for AWS look-ups), validate clean (`shipway
 validate` in every environment `shipway init` wrote) and deploy to the local target (`shipway
-run dev`).
+run dev`); and of the deployed services' functions, invoked once each (`shipway invoke
+S.F --data {}` while `shipway serve` runs, with no AWS credentials on the machine), how
+many answer without boto3's `Unable to locate credentials` (what every function touching
+AWS answered before the local AWS emulator).
 
     python bench/corpus.py [--corpus ../shared/corpus] [--only NAME] [--verbose]
 
@@ -18,6 +21,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -48,6 +52,9 @@ class RepoResult:
     run_clean: set[str] = field(default_factory=set)
     problems: dict[str, str] = field(default_factory=dict)  # service -> first problem
     seconds: float = 0.0
+    invoked: int = 0  # functions of deployed services, invoked once each
+    answered: int = 0  # of them, answering with a result (exit 0)
+    no_credentials: int = 0  # of them, answering `Unable to locate credentials`
 
 
 def service_folders(repo: Path) -> list[str]:
@@ -112,9 +119,19 @@ def synth_clean(
             result.synth_clean.add(folder)
 
 
-def shipway(repo: Path, *args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+def _env(repo: Path) -> dict[str, str]:
+    """A new user's machine: no AWS account (nor a metadata service to wait for)."""
     env = {**os.environ, **GIT_ENV, "SHIPWAY_HOME": str(repo.parent / "state")}
-    env.pop("SHIPWAY_SERVER", None)
+    for name in ("SHIPWAY_SERVER", "AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        env.pop(name, None)
+    env.pop("AWS_SESSION_TOKEN", None)
+    env.pop("AWS_ENDPOINT_URL", None)
+    env["AWS_EC2_METADATA_DISABLED"] = "true"
+    return env
+
+
+def shipway(repo: Path, *args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+    env = _env(repo)
     return subprocess.run(
         [*SHIPWAY, *args, "--repo", str(repo)] if args[0] != "init" else [*SHIPWAY, *args],
         cwd=repo,
@@ -191,8 +208,70 @@ def measure(source: Path, verbose: bool) -> RepoResult:
             for folder in folders:
                 if folder not in result.run_clean:
                     result.problems.setdefault(folder, f"run: {tail[:300]}")
+        if deployed:
+            call_functions(repo, sorted(deployed), result, verbose)
         result.seconds = time.perf_counter() - started
         return result
+
+
+NO_CREDENTIALS = "Unable to locate credentials"
+#: boto3's words, and the AWS SDK for JavaScript v3's
+NO_CREDENTIALS_SAID = (NO_CREDENTIALS, "Could not load credentials from any providers")
+
+
+def call_functions(
+    repo: Path, services: list[str], result: RepoResult, verbose: bool = False
+) -> None:
+    """Every function of `services` invoked once while the server (and its AWS emulator,
+    where the version has one) runs."""
+    env = _env(repo)
+    server_file = repo.parent / "state" / "server.json"
+    server = subprocess.Popen(
+        [*SHIPWAY, "serve", "--port", "0", "--repo", str(repo)],
+        cwd=repo,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not server_file.exists() and server.poll() is None:
+            if time.monotonic() > deadline:
+                return
+            time.sleep(0.1)
+        for service in services:
+            printed = shipway(repo, "print", service, "--env", "dev", "--format", "json")
+            try:
+                functions = json.loads(printed.stdout).get("functions") or {}
+            except ValueError:
+                continue
+            for fn in functions if isinstance(functions, dict) else []:
+                result.invoked += 1
+                try:
+                    called = shipway(
+                        repo,
+                        "invoke",
+                        f"{service}.{fn}",
+                        "--env",
+                        "dev",
+                        "--data",
+                        "{}",
+                        timeout=120,
+                    )
+                except subprocess.TimeoutExpired:
+                    continue
+                said = called.stdout + called.stderr
+                result.answered += called.returncode == 0
+                result.no_credentials += any(m in said for m in NO_CREDENTIALS_SAID)
+                if verbose:
+                    answer = " ".join(said.split())[:160]
+                    print(f"    invoke {service}.{fn}: exit {called.returncode}: {answer}")
+    finally:
+        server.send_signal(signal.SIGINT)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
 
 
 def _deployed(stdout: str) -> set[str]:
@@ -232,8 +311,60 @@ def _service_names(repo: Path) -> dict[str, str]:
     return {folder: name for folder, (name, _) in _project(repo).items()}
 
 
-_PYTHON = "def {fn}(event, context):\n    return {{'statusCode': 200, 'body': 'ok'}}\n"
-_NODE = "exports.{fn} = async () => ({{ statusCode: 200, body: 'ok' }});\n"
+# A stand-in for a handler the corpus does not hold (it keeps configuration only). Where the
+# function's configuration wires AWS resources into its environment (`Ref`, `Fn::GetAtt`,
+# `${param:}`, `${cf:}`, `${ssm:}` …), it uses them as its handler would — a queue URL gets
+# a message, a table ARN is described, anything else is an STS call — so what it answers
+# says whether the function reaches AWS (or the local emulator) at all.
+_PYTHON = """
+def {fn}(event, context):
+    import json, os, boto3
+    used = []
+    for name in {names!r}:
+        value = os.environ.get(name, "")
+        if value.startswith("http") and "/" in value.split("//", 1)[-1]:
+            boto3.client("sqs").send_message(QueueUrl=value, MessageBody="{{}}")
+        elif value.startswith("arn:aws:dynamodb:") and ":table/" in value:
+            boto3.client("dynamodb").describe_table(TableName=value.split(":table/")[1])
+        elif value.startswith("arn:aws:sqs:"):
+            boto3.client("sqs").get_queue_url(QueueName=value.rsplit(":", 1)[1])
+        else:
+            boto3.client("sts").get_caller_identity()
+        used.append(name)
+    return {{"statusCode": 200, "body": json.dumps(used)}}
+"""
+_NODE = """
+exports.{fn} = async () => {{
+  const names = {names_json};
+  if (names.length && {sts_client_json}) {{
+    const {{ STSClient, GetCallerIdentityCommand }} = require({sts_client_json});
+    await new STSClient({{}}).send(new GetCallerIdentityCommand({{}}));
+  }}
+  return {{ statusCode: 200, body: JSON.stringify(names) }};
+}};
+"""
+#: the AWS SDK v3's STS client, where the Framework oracle installed it (Lambda's Node.js
+#: runtimes provide the SDK; the local runtime does not, so the stand-in brings its own)
+_STS_CLIENT = Path(os.environ.get("SHIPWAY_SLS_ORACLE", "/nonexistent")).parent.parent / (
+    "@aws-sdk/client-sts"
+)
+
+
+def _wired(spec: dict[str, Any], provider: dict[str, Any]) -> list[str]:
+    """The function's environment variables whose values come from AWS resources."""
+    env: dict[str, Any] = {}
+    for source in (provider.get("environment"), spec.get("environment")):
+        if isinstance(source, dict):
+            env.update(source)
+
+    def from_aws(value: Any) -> bool:
+        if isinstance(value, dict):
+            return True  # Ref, Fn::GetAtt, Fn::ImportValue, Fn::Sub …
+        return isinstance(value, str) and any(
+            f"${{{kind}:" in value for kind in ("param", "cf", "ssm")
+        )
+
+    return sorted(k for k, v in env.items() if isinstance(k, str) and from_aws(v))
 
 
 def _stand_in_handlers(repo: Path, folders: list[str], config_files: dict[str, str]) -> None:
@@ -268,10 +399,17 @@ def _stand_in_handlers(repo: Path, folders: list[str], config_files: dict[str, s
             if any((base / f"{module}{ext}").is_file() for ext in candidates):
                 continue
             target = base / f"{module}{'.js' if node else '.py'}"
+            names = _wired(spec, provider)
+            sts = json.dumps(str(_STS_CLIENT)) if _STS_CLIENT.is_dir() else "null"
+            text = (
+                _NODE.format(fn=fn, names_json=json.dumps(names), sts_client_json=sts)
+                if node
+                else _PYTHON.format(fn=fn, names=names)
+            )
             try:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 with target.open("a") as out:
-                    out.write((_NODE if node else _PYTHON).format(fn=fn))
+                    out.write(text)
             except OSError:
                 continue
 
@@ -296,7 +434,8 @@ def main() -> int:
         print(
             f"{result.name:<78} services {n:>2}  synth {len(result.synth_clean):>2}  "
             f"validate {len(result.validate_clean):>2}  run {len(result.run_clean):>2}  "
-            f"({result.seconds:.1f} s)",
+            f"functions {result.invoked:>2} answered {result.answered:>2} "
+            f"no-credentials {result.no_credentials:>2}  ({result.seconds:.1f} s)",
             flush=True,
         )
         if args.verbose:
@@ -312,6 +451,13 @@ def main() -> int:
         f"{sum(len(r.validate_clean) for r in rows)} validate clean, "
         f"{sum(len(r.run_clean) for r in rows)} deploy to the local target; "
         f"repositories validating clean: {whole}"
+    )
+    invoked = sum(r.invoked for r in rows)
+    print(
+        f"functions of the deployed services: {invoked} invoked, "
+        f"{sum(r.answered for r in rows)} answered, "
+        f"{invoked - sum(r.no_credentials for r in rows)} without `{NO_CREDENTIALS}` "
+        f"({sum(r.no_credentials for r in rows)} with it)"
     )
     return 0
 
