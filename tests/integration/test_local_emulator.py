@@ -229,3 +229,56 @@ def test_the_emulator_process_ends_with_a_killed_server(make_repo: Callable[...,
             time.sleep(0.1)
         else:
             raise AssertionError(f"the emulator at {emulator} outlived its server")
+
+
+def test_a_restarted_server_puts_an_export_back_before_its_import(
+    make_repo: Callable[..., Path],
+) -> None:
+    exporter = (
+        "service: jobs\nprovider:\n  name: aws\n  runtime: python3.12\n"
+        "functions:\n  f:\n    handler: handler.f\n"
+        "resources:\n  Resources:\n    Jobs: {Type: AWS::SQS::Queue}\n"
+        "  Outputs:\n    JobsName:\n      Value: {'Fn::GetAtt': [Jobs, QueueName]}\n"
+        "      Export: {Name: jobs-dev-JobsName}\n"
+    )
+    importer = (
+        "service: zeta\nprovider:\n  name: aws\n  runtime: python3.12\n"
+        "  environment:\n    JOBS: {'Fn::ImportValue': jobs-dev-JobsName}\n"
+        "functions:\n  f:\n    handler: handler.f\n"
+        "resources:\n  Resources:\n    Notes:\n      Type: AWS::SQS::Queue\n"
+        "      Properties: {QueueName: {'Fn::Join': ['-', [{'Fn::ImportValue': "
+        "jobs-dev-JobsName}, notes]]}}\n"
+    )
+    handler = "import os\n\ndef f(event, context):\n    return os.environ['JOBS']\n"
+    repo = make_repo(
+        {
+            # `zeta` sorts after `jobs` by name but is listed first: the order is the deps'
+            "shipway.yml": "project: q\nbuild: {sandbox: off}\nservices:\n"
+            "  - path: services/zeta\n    depends_on: [jobs]\n  - services/jobs\n"
+            "environments:\n  dev: {branch: dev}\n",
+            "services/jobs/serverless.yml": exporter,
+            "services/jobs/handler.py": handler.replace("os.environ['JOBS']", "1"),
+            "services/zeta/serverless.yml": importer,
+            "services/zeta/handler.py": handler,
+        }
+    )
+    git(repo, "checkout", "-q", "dev")
+    ran = shipway("run", "dev", repo=repo)
+    assert ran.returncode == 0, ran.stderr
+    for _ in range(2):  # each new server puts both back, the export first
+        with serving(repo):
+            emulator = json.loads((repo / ".shipway/server.json").read_text())["emulator"]
+            invoked = shipway("invoke", "zeta.f", "--env", "dev", repo=repo)
+            assert invoked.returncode == 0, invoked.stderr
+            assert json.loads(invoked.stdout).startswith("jobs-dev-Jobs")
+            import boto3
+
+            sqs = boto3.client(
+                "sqs",
+                endpoint_url=emulator,
+                region_name="us-east-1",
+                aws_access_key_id="shipway-local",
+                aws_secret_access_key="shipway-local-secret",
+            )
+            names = [u.rsplit("/", 1)[1] for u in sqs.list_queues().get("QueueUrls", [])]
+            assert any(n.endswith("-notes") for n in names), names
