@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import replace
@@ -186,18 +187,25 @@ class App:
         outcome = engine.run(env_name, sha, force=force, actor=who)
         if wait and not outcome.run.state.finished:
             outcome = Outcome(self.wait_for(outcome.run.id, engine), outcome.builds)
-        self._prune_after(outcome.run)
+        self._after_release(outcome.run, warn)
         return outcome
 
     def after_run(self, run_id: str) -> None:
         """A run driven by the server ended or waits (the worker's `on_end`)."""
-        self._prune_after(self.store.run(run_id))
+        self._after_release(self.store.run(run_id), _to_stderr)
 
-    def _prune_after(self, run: Run) -> None:
-        """A run that made a release prunes the old ones beyond `releases.keep` (every
-        way a release is made: `shipway run`, the server's runs, rollbacks)."""
+    def _after_release(self, run: Run, warn: Warn | None = None) -> None:
+        """A run that made a release prunes the old ones beyond `releases.keep`, and seeds a
+        local environment's emulator (every way a release is made: `shipway run`, the
+        server's runs, rollbacks). `warn` hears a seed that failed."""
         if run.state == RunState.SUCCEEDED and run.release is not None:
             prune_releases(self.paths, self.store, run.env, releases_keep(self.repo))
+            env = self.governing(run.commit).get(run.env)
+            if env is not None and env.seed:
+                from shipway.usecases.seed import seed_environment  # the local runtime's
+
+                for problem in seed_environment(self.paths.home, env, "deploy"):
+                    (warn or _to_stderr)(ShipwayError(problem))
 
     def wait_for(self, run_id: str, engine: Engine | None = None, poll_s: float = 0.5) -> Run:
         """Wait until `run_id` ends, driving it whenever it is queued for no live process
@@ -317,7 +325,7 @@ class App:
         if token is not None:
             audit_log.require(self.store, token, Action.ROLLBACK, env, actor.origin, env.name)
         done = rollback_environment(self.paths, self.store, env, to, actor)
-        self._prune_after(done.run)
+        self._after_release(done.run)
         return done
 
     def run_detail(self, run_id: str) -> dict[str, Any]:
@@ -518,6 +526,10 @@ class App:
             if not existing:
                 ignore_file.chmod(0o644)
         return path, services
+
+
+def _to_stderr(problem: ShipwayError) -> None:
+    print(f"warning: {problem}", file=sys.stderr, flush=True)
 
 
 def private_state(paths: StatePaths) -> None:

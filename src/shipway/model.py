@@ -55,6 +55,8 @@ class Environment:
     source: Mapping[str, Any] | None = None
     paths_include: tuple[str, ...] = ()
     paths_exclude: tuple[str, ...] = ()
+    # SERVICE.FUNCTION of a local environment, invoked once its stacks are on the emulator
+    seed: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.stage:

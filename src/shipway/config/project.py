@@ -7,6 +7,7 @@ Every problem is collected and reported at once, each naming the file, line and 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -244,6 +245,7 @@ def _environments(
         _check_path_globs(name, block.paths, doc, errors)
         target = _target(name, block, doc, errors)
         _check_notify(name, block.notify, doc, errors)
+        _check_seed(name, block.seed, target, doc, errors)
         if block.source is not None:
             src = block.source
             wrong = source_problem(src.git, src.s3, src.poll)
@@ -273,8 +275,40 @@ def _environments(
             source=block.source.model_dump(exclude_none=True) if block.source else None,
             paths_include=tuple(block.paths.include) if block.paths else (),
             paths_exclude=tuple(block.paths.exclude) if block.paths else (),
+            seed=tuple(block.seed),
         )
     return out
+
+
+_SEED = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*\.[A-Za-z0-9][A-Za-z0-9_-]*")
+
+
+def _check_seed(
+    name: str, seed: Sequence[str], target: Target, doc: LineDict, errors: list[ShipwayError]
+) -> None:
+    """`seed`: SERVICE.FUNCTION entries, on a local environment (whose emulator forgets its
+    data when the server stops); that each names a deployed function is checked by a run."""
+    for index, entry in enumerate(seed):
+        path: list[str | int] = ["environments", name, "seed", index]
+        if not isinstance(target, LocalTarget):
+            errors.append(
+                entry_error(
+                    doc,
+                    path,
+                    "`seed` is for local environments: their AWS emulator forgets its data "
+                    "when the server stops, an AWS account does not",
+                )
+            )
+            return
+        if not _SEED.fullmatch(entry):
+            errors.append(
+                entry_error(
+                    doc,
+                    path,
+                    f"`{entry[:60]}` is not SERVICE.FUNCTION",
+                    hint="e.g. `accounts.seedAccounts`",
+                )
+            )
 
 
 def _check_path_globs(

@@ -96,6 +96,8 @@ class EnvironmentBlock(_Strict):
     secrets: list[str] = Field(default_factory=list)
     source: SourceBlock | None = None
     paths: PathsBlock | None = None
+    # SERVICE.FUNCTION invoked after each deploy and server start: the emulator's data
+    seed: list[str] = Field(default_factory=list, max_length=20)
 
 
 class ReleasesBlock(_Strict):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 from collections import ChainMap
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
@@ -19,7 +19,7 @@ from shipway.config.project import load_project
 from shipway.config.serverless import load_service
 from shipway.config.services import PROJECT_FILE, deploy_waves
 from shipway.config.variables import Absent, SourceCall, SourceFn
-from shipway.errors import ConfigErrors, NotFound, ShipwayError
+from shipway.errors import ConfigErrors, NotFound, ShipwayError, Where
 from shipway.masking import remember, watching
 from shipway.model import AwsTarget, BuildSpec, Environment, Project, Service, ServiceDefinition
 from shipway.targets.aws import lazy_aws_sources
@@ -281,6 +281,20 @@ def _emulator_account(real: SourceFn) -> SourceFn:
     return aws
 
 
+def seed_problems(env: Environment, definitions: Sequence[ServiceDefinition]) -> list[ShipwayError]:
+    """Each `seed` entry names a function of the services the run deploys."""
+    functions = {f"{d.service}.{fn.name}" for d in definitions for fn in d.functions}
+    return [
+        ShipwayError(
+            f"`{entry}` is not a function of this commit's services",
+            Where(PROJECT_FILE, None, f"environments.{env.name}.seed[{index}]"),
+            hint="SERVICE.FUNCTION, as `shipway invoke` names it",
+        )
+        for index, entry in enumerate(env.seed)
+        if entry not in functions
+    ]
+
+
 def _remember_one(value: str) -> None:
     remember((value,))
 
@@ -360,6 +374,8 @@ def _plan_run(
         if verdict.definition is None or not verdict.ok:
             continue
         services.append(ServicePlan(service, verdict.definition, buildspec, values, reads))
+    if not errors:  # (a service that did not load hides its functions)
+        errors += seed_problems(env, [s.definition for s in services])
     if errors:
         raise ConfigErrors(errors)
     waves = tuple(tuple(s.name for s in wave) for wave in deploy_waves(project.services))

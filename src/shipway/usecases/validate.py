@@ -21,7 +21,7 @@ from shipway.config.services import PROJECT_FILE, services_seen_despite_errors
 from shipway.config.variables import files_read
 from shipway.errors import ConfigErrors, ShipwayError, Where
 from shipway.model import AwsTarget, Environment, Service, ServiceDefinition
-from shipway.pipeline.plan import own_stacks, service_env
+from shipway.pipeline.plan import own_stacks, seed_problems, service_env
 from shipway.pipeline.verdict import service_verdict
 from shipway.source.git import uncommitted
 from shipway.targets.local.layers import release_warnings
@@ -134,6 +134,9 @@ def _validate(repo: Path, through_file: list[str], state_dir: Path | None) -> Va
             if seen is not None and len(seen) > before:
                 local.setdefault(env.name, {})[seen[-1].service] = service
     for env_name, definitions in loaded.items():
+        if len(definitions) == len(project.services):  # a service that did not load: said
+            for problem in seed_problems(project.environments[env_name], definitions):
+                problems.add(problem, env_name)
         for name, notes in release_warnings(definitions).items():
             service = local[env_name][name]
             for note in notes:

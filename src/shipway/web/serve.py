@@ -39,6 +39,7 @@ from shipway.targets.local.pools import DEFAULT_MAX_WORKERS, WorkerManager
 from shipway.targets.local.release_stacks import replay_stacks
 from shipway.targets.local.scheduler import Scheduler
 from shipway.targets.local.sqs_source import SqsPoller
+from shipway.usecases.seed import seed_environment
 from shipway.web.api import Api
 from shipway.web.app import ServerGateway, create_app
 from shipway.web.hooks import Hooks
@@ -178,6 +179,7 @@ class GatewayServer:
                 previous[signum] = signal.signal(signum, self._on_signal)
         self._start_emulator()
         self._write_server_file()
+        self._seed()
         if self.worker is not None:
             self.worker.start()
         if self.watcher is not None:
@@ -215,6 +217,22 @@ class GatewayServer:
         # parameters first: what `${ssm:}` and the functions read is there before they run
         problems = LocalParameters(self.state_dir).replay(endpoint)
         for problem in problems + replay_stacks(self.state_dir, endpoint):
+            print(f"warning: {problem}", file=sys.stderr, flush=True)
+
+    def _seed(self) -> None:
+        """The data the environments' `seed` functions put on the emulator, before the
+        first request is served (it waits in the socket's backlog): the functions reach
+        the emulator through server.json, so it is written first."""
+        if self.app is None:
+            return
+        problems: list[str] = []
+        try:
+            envs = list(self.app.governing().values())
+        except ShipwayError as exc:
+            envs, problems = [], [f"no environment is seeded: {exc}"]
+        for env in envs:
+            problems += seed_environment(self.state_dir, env, "server started")
+        for problem in problems:
             print(f"warning: {problem}", file=sys.stderr, flush=True)
 
     def _run_fast(self) -> None:
