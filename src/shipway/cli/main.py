@@ -19,6 +19,7 @@ from shipway.cli.common import handle_errors, json_option, repo_option
 from shipway.cli.common import print_json as _print_json
 from shipway.cli.decisions import approve, cancel, print_run, reject, report_run, retry, show
 from shipway.cli.envs import env_group
+from shipway.cli.export import export_group
 from shipway.cli.hooks import hook_group
 from shipway.cli.progress import progress_for
 from shipway.cli.releases import plan, rollback
@@ -341,6 +342,7 @@ def demo(no_serve: bool, port: int) -> None:
 
 cli.add_command(env_group)
 cli.add_command(ssm_group)
+cli.add_command(export_group)
 for command in (approve, reject, cancel, retry, show):
     cli.add_command(command)
 cli.add_command(plan)

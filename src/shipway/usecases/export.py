@@ -1,0 +1,96 @@
+"""`shipway export codepipeline`: an environment's pipeline as a CloudFormation template
+for AWS CodePipeline + CodeBuild (export/), checked by cfn-lint before it is written.
+
+The environments are the ones that govern runs (shipway.yml on the control branch), the
+services the working tree's. `--all` exports every aws environment, each its own
+pipeline; a local one has nothing to run on AWS and is left out (said)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from shipway import __version__
+from shipway.config.edit import write_atomically
+from shipway.errors import ShipwayError
+from shipway.export import ExportOptions, pipeline_template
+from shipway.export.parts import Source
+from shipway.model import AwsTarget, Environment, Project
+from shipway.pipeline.plan import environment
+from shipway.synth.lint import lint
+
+__all__ = ["Exported", "export_codepipeline", "template_text"]
+
+
+@dataclass(frozen=True)
+class Exported:
+    env: str
+    template: dict[str, Any]
+    path: Path | None = None  # where it was written (None: not written)
+
+
+def export_codepipeline(
+    project: Project,
+    envs: dict[str, Environment],
+    names: list[str] | None,
+    source: Source,
+) -> tuple[list[Exported], list[str]]:
+    """The templates of the environments `names` (None: every aws one) and one line per
+    environment left out. Raises ShipwayError for a named local environment."""
+    skipped: list[str] = []
+    chosen: list[Environment]
+    if names is None:
+        chosen = [e for e in envs.values() if isinstance(e.target, AwsTarget)]
+        skipped = [
+            f"`{e.name}` deploys to the local target: no pipeline for it"
+            for e in envs.values()
+            if not isinstance(e.target, AwsTarget)
+        ]
+        if not chosen:
+            raise ShipwayError(
+                "no environment deploys to AWS: nothing to export",
+                hint="give one `target: {aws: {region: …}}` in shipway.yml",
+            )
+    else:
+        chosen = [environment(envs, n) for n in names]
+    options = ExportOptions(source=source, version=__version__)
+    out = []
+    for env in chosen:
+        template = pipeline_template(project, env, options)
+        findings = lint(template)
+        if findings:  # Shipway's own defect: never hand the user a template AWS refuses
+            raise ShipwayError(
+                f"the `{env.name}` pipeline's template fails cfn-lint: {findings[0]}",
+                hint="report this: the export made a template CloudFormation would refuse",
+            )
+        out.append(Exported(env.name, template))
+    return out, skipped
+
+
+def template_text(template: dict[str, Any], path: Path | None) -> str:
+    """YAML for a `.yml`/`.yaml` file, else JSON."""
+    if path is not None and path.suffix in (".yml", ".yaml"):
+        return yaml.safe_dump(template, sort_keys=False, width=100)
+    return json.dumps(template, indent=2) + "\n"
+
+
+def write_templates(exported: list[Exported], out: Path, many: bool) -> list[Exported]:
+    """Each template written whole (into the folder `out` when `many`)."""
+    written = []
+    if many:
+        out.mkdir(parents=True, exist_ok=True)
+    for e in exported:
+        path = (
+            out / f"{e.template['Resources']['Pipeline']['Properties']['Name']}.json"
+            if many
+            else out
+        )
+        if not many and not path.parent.is_dir():
+            raise ShipwayError(f"`{path.parent}` is not a folder: cannot write {path.name}")
+        write_atomically(path, template_text(e.template, path))
+        written.append(Exported(e.env, e.template, path))
+    return written
