@@ -71,6 +71,8 @@ def pipeline_template(project: Project, env: Environment, options: ExportOptions
     codebuild_projects(parts, stacks, env.target.region)
     builder.pipeline()
     builder.outputs()
+    if parts.notes:  # the template says it too
+        parts.template["Metadata"] = {"Shipway": {"Notes": parts.notes}}
     return parts.template
 
 

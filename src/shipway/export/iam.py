@@ -55,18 +55,16 @@ def _sub(text: str) -> dict[str, str]:
     return {"Fn::Sub": text}
 
 
-def read_statements(stacks: Sequence[str], region: str) -> list[dict[str, Any]]:
-    """What planning reads: the stacks' outputs (`${cf:}`) and SSM parameters (`${ssm:}`)."""
+def read_statements(region: str) -> list[dict[str, Any]]:
+    """What planning reads: stack outputs (`${cf:}`, of the repository's stacks or any
+    other in the region) and SSM parameters (`${ssm:}`); read-only."""
     return [
         {
             "Effect": "Allow",
             "Action": ["cloudformation:DescribeStacks"],
-            "Resource": [
-                _sub(
-                    f"arn:${{AWS::Partition}}:cloudformation:{region}:${{AWS::AccountId}}:stack/{s}/*"
-                )
-                for s in stacks
-            ],
+            "Resource": _sub(
+                f"arn:${{AWS::Partition}}:cloudformation:{region}:${{AWS::AccountId}}:stack/*"
+            ),
         },
         {
             "Effect": "Allow",

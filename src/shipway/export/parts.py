@@ -39,6 +39,7 @@ class TemplateParts:
     options: ExportOptions
     name: str  # `<project>-<env>`: the pipeline's, and its projects' prefix
     template: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  # what the user should know of it
 
     @property
     def resources(self) -> dict[str, Any]:

@@ -39,8 +39,9 @@ def export_codepipeline(
     names: list[str] | None,
     source: Source,
 ) -> tuple[list[Exported], list[str]]:
-    """The templates of the environments `names` (None: every aws one) and one line per
-    environment left out. Raises ShipwayError for a named local environment."""
+    """The templates of the environments `names` (None: every aws one), and notes: one
+    line per environment left out, or per thing to know of a template. Raises
+    ShipwayError for a named local environment."""
     skipped: list[str] = []
     chosen: list[Environment]
     if names is None:
@@ -68,6 +69,8 @@ def export_codepipeline(
                 hint="report this: the export made a template CloudFormation would refuse",
             )
         out.append(Exported(env.name, template))
+        notes = template.get("Metadata", {}).get("Shipway", {}).get("Notes", [])
+        skipped += [f"`{env.name}`: {n}" for n in notes]
     return out, skipped
 
 
