@@ -190,6 +190,36 @@ class App:
         self._after_release(outcome.run, warn)
         return outcome
 
+    @masks_secrets
+    def build(
+        self,
+        env_name: str,
+        commit: str | None,
+        out: Path,
+        listener: Listener = ignore,
+        warn: Warn | None = None,
+    ) -> tuple[Outcome, Path | None]:
+        """`shipway build ENV --out DIR` (usecases/handoff.py)."""
+        from shipway.usecases.handoff import build_into
+
+        sha = self.resolve_run_commit(env_name, commit)
+        return build_into(
+            self.engine(listener, warn), self.store, env_name, sha, out, local_actor().who
+        )
+
+    @masks_secrets
+    def deploy_from(
+        self, env_name: str, folder: Path, listener: Listener = ignore, warn: Warn | None = None
+    ) -> Outcome:
+        """`shipway deploy ENV --from DIR` (usecases/handoff.py)."""
+        from shipway.usecases.handoff import deploy_from
+
+        engine = self.engine(listener, warn)
+        who = local_actor().who
+        outcome = deploy_from(engine, self.store, self.paths, self.repo, env_name, folder, who)
+        self._after_release(outcome.run, warn)
+        return outcome
+
     def after_run(self, run_id: str) -> None:
         """A run driven by the server ended or waits (the worker's `on_end`)."""
         self._after_release(self.store.run(run_id), _to_stderr)

@@ -28,6 +28,12 @@ def err(text: str) -> None:
     click.echo(text, err=True)
 
 
+def terminate(signum: int, frame: object) -> None:
+    """SIGTERM (a CI job's timeout, `kill`) as Ctrl-C: the run is recorded as cancelled
+    and its builds stopped, instead of the process vanishing with them running."""
+    raise KeyboardInterrupt
+
+
 def handle_errors(fn: F) -> F:
     """Bad input -> a clear message and exit 2; the user's work failing -> exit 1."""
 

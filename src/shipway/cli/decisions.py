@@ -40,6 +40,8 @@ def print_run(doc: dict[str, Any], jobs: list[Any], as_json: bool, lines: list[s
         line = f"run {doc['id']} {state.value}: {doc['env']} at {doc['commit'][:12]}"
         if doc.get("release") is not None:
             line += f", release {doc['release']}"
+        elif state == RunState.SUCCEEDED and doc.get("trigger") == "build":
+            line += ", built (`shipway build` deploys nothing)"
         elif state == RunState.SUCCEEDED:
             line += ", no change (no new release)"
         if doc.get("error"):

@@ -7,7 +7,6 @@ import re
 import signal
 import sys
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import click
@@ -15,11 +14,12 @@ import click
 from shipway import __version__
 from shipway.app import DEFAULT_PORT, App
 from shipway.cli.common import err as _err
-from shipway.cli.common import handle_errors, json_option, repo_option
+from shipway.cli.common import handle_errors, json_option, repo_option, terminate
 from shipway.cli.common import print_json as _print_json
 from shipway.cli.decisions import approve, cancel, print_run, reject, report_run, retry, show
 from shipway.cli.envs import env_group
 from shipway.cli.export import export_group
+from shipway.cli.handoff import build, deploy
 from shipway.cli.hooks import hook_group
 from shipway.cli.progress import progress_for
 from shipway.cli.releases import plan, rollback
@@ -29,10 +29,6 @@ from shipway.cli.tokens import audit, token_group
 from shipway.errors import ShipwayError
 from shipway.limits import MAX_DEPTH
 from shipway.usecases.validate import ValidationFailed
-
-
-def _terminate(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -133,7 +129,7 @@ def run(
     app = App(repo)
     # SIGTERM (a CI job's timeout, `kill`) cancels like Ctrl-C: builds are stopped and the
     # run is recorded, instead of the process vanishing with its builds still running.
-    signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGTERM, terminate)
     with progress_for(sys.stderr) as progress:
         outcome = app.run(
             env, commit, listener=progress, force=force, wait=wait, warn=progress.warn
@@ -343,6 +339,8 @@ def demo(no_serve: bool, port: int) -> None:
 cli.add_command(env_group)
 cli.add_command(ssm_group)
 cli.add_command(export_group)
+cli.add_command(build)
+cli.add_command(deploy)
 for command in (approve, reject, cancel, retry, show):
     cli.add_command(command)
 cli.add_command(plan)

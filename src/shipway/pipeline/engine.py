@@ -128,10 +128,15 @@ class Engine(StageWork):
         allow_older: bool = False,
         actor: str = "local",
         poll_s: float = 0.2,
+        stages: tuple[Stage, ...] | None = None,
+        options: Mapping[str, Any] | None = None,
     ) -> Outcome:
         """`shipway run` in-process: submit, then drive the run until it ends or waits for
-        an approval (waiting first for its turn behind the environment's active run)."""
-        run = self.submit(env_name, commit, trigger, actor=actor, force=force)
+        an approval (waiting first for its turn behind the environment's active run).
+        `stages`, `options`: see `submit`."""
+        run = self.submit(
+            env_name, commit, trigger, actor=actor, force=force, stages=stages, options=options
+        )
         run = self.drive_until_settled(run.id, poll_s)
         return Outcome(run, tuple(self._builds_of(run.id)))
 
@@ -145,10 +150,14 @@ class Engine(StageWork):
         force: bool = False,
         owner: str | None = "self",
         entry: AuditEntry | None = None,
+        stages: tuple[Stage, ...] | None = None,
+        options: Mapping[str, Any] | None = None,
     ) -> Run:
         """Check the commit's configuration and queue a run of it. Bad configuration
         raises ShipwayError before any run is recorded. `owner`: "self" when this process
-        drives the run, None when it is left to the server."""
+        drives the run, None when it is left to the server. `stages`: the run's, when not
+        the environment's own (`shipway build` stops after its build); `options` beside
+        `force` (`reuse_only`: every build must be one the store holds)."""
         checkout = self.paths.checkout_pool(self.repo).take()
         try:
             workspace = checkout.update(commit)
@@ -170,11 +179,13 @@ class Engine(StageWork):
             env_name,
             commit,
             trigger,
-            run_stages(plan),
+            stages or run_stages(plan),
             actor=actor,
             owner=self.owner if owner == "self" else None,
-            options={"force": force},
-            supersede=plan.environment.mode == "superseded",
+            options={**(options or {}), "force": force},
+            # a run that does not deploy neither supersedes queued runs nor is superseded
+            supersede=plan.environment.mode == "superseded"
+            and Stage.DEPLOY in (stages or (Stage.DEPLOY,)),
             entry=entry,
         )
         if owner == "self":
@@ -235,7 +246,8 @@ class Engine(StageWork):
             if stage.stage == Stage.SOURCE:
                 self._job(run, Stage.SOURCE, "*", JobState.SUCCEEDED, 0.0, run.commit[:12])
                 live = self.store.latest_release(run.env)
-                if live is not None and self._newer(live, run.commit):
+                deploys = any(s.stage == Stage.DEPLOY for s in self.store.stages(run.id))
+                if deploys and live is not None and self._newer(live, run.commit):
                     # already older than what is live: building it would be wasted (the
                     # deploy checks again, under the lock, for a release made meanwhile)
                     return self._supersede(run, plan, Superseded(live), ())
@@ -250,9 +262,12 @@ class Engine(StageWork):
 
     def _build_stage(self, run: Run, ctx: _Context) -> Run | None:
         """Every service's build; the run when it ended here (a build failed, cancelled)."""
-        force = bool(self.store.run_options(run.id).get("force"))
+        options = self.store.run_options(run.id)
+        force = bool(options.get("force"))
         try:
-            builds = self._build(run, ctx.plan, ctx.workspace, force)
+            builds = self._build(
+                run, ctx.plan, ctx.workspace, force, bool(options.get("reuse_only"))
+            )
         except RunCancelled as cancelled:
             state = RunState.INTERRUPTED if self.stopping else RunState.CANCELLED
             return self._finish(run, state, str(cancelled))

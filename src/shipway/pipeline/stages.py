@@ -76,6 +76,7 @@ class _BuildStage:
     force: bool
     files: FileIndex  # the commit's tracked files, indexed once for every key
     remover: LaterRemover  # removes each build's scratch folder while the next builds run
+    reuse_only: bool = False  # `deploy --from`: only builds the store holds
 
     @property
     def seq(self) -> int:
@@ -113,10 +114,13 @@ class StageWork:
 
     # ------------------------------------------------------------------ stages
 
-    def _build(self, run: Run, plan: RunPlan, workspace: Path, force: bool) -> list[BuildResult]:
-        """Every service's build, in parallel up to `build.concurrency`."""
+    def _build(
+        self, run: Run, plan: RunPlan, workspace: Path, force: bool, reuse_only: bool = False
+    ) -> list[BuildResult]:
+        """Every service's build, in parallel up to `build.concurrency`. `reuse_only`: a
+        service whose build the store does not hold fails (`shipway deploy --from`)."""
         files = FileIndex.for_project(plan.project, tracked_files(self.repo, plan.commit))
-        stage = _BuildStage(run, plan, workspace, force, files, LaterRemover())
+        stage = _BuildStage(run, plan, workspace, force, files, LaterRemover(), reuse_only)
         others = [e for e in plan.project.environments if e != plan.environment.name]
         drop_other_env_files(workspace, [s.service.path for s in plan.services], others)
         names = [s.service.name for s in plan.services]
@@ -191,6 +195,14 @@ class StageWork:
             }
             self._job(run, Stage.BUILD, name, JobState.SUCCEEDED, 0.0, message, log, reused)
             return BuildResult(name, JobState.SUCCEEDED, 0.0, earlier.artifact, exported=exported)
+        if stage.reuse_only:
+            why = (
+                f"the build folder holds no build of `{name}` with these inputs (key "
+                f"{key[:12]}): it was built from another commit, environment or .env values"
+            )
+            log.write_text(why + "\n", encoding="utf-8")
+            self._job(run, Stage.BUILD, name, JobState.FAILED, 0.0, why, log, {"key": key})
+            return BuildResult(name, JobState.FAILED, 0.0, error=why)
         self._job(run, Stage.BUILD, name, JobState.RUNNING, 0.0, None, log)
         out_zip = self.paths.run_dir(run.id) / "artifacts" / f"{name}.zip"
         out_zip.parent.mkdir(parents=True, exist_ok=True)
