@@ -61,6 +61,7 @@ class Resolver:
         self.conditions = {
             "HasApprovalTopic": self.parameters.get("ApprovalTopicArn", "") != "",
             "HasExtraDeployPolicies": self.parameters.get("ExtraDeployPolicyArns", "") != "",
+            "HasWheel": self.parameters.get("ShipwayWheelKey", "") != "",
         }
         self.iam = boto3.client("iam", region_name=REGION)
 
@@ -134,7 +135,7 @@ def test_the_exported_stack_and_its_pipeline_are_made_on_moto(
     exported = shipway("export", "codepipeline", "prod", "--out", str(out), repo=ledger_repo)
     assert exported.returncode == 0, exported.stderr
     template = json.loads(out.read_text())
-    parameters = {"RepositoryName": "ledger"}
+    parameters = {"RepositoryName": "ledger", "ShipwayWheelKey": "shipway/0.1.0/x/shipway.whl"}
     cfn = boto3.client("cloudformation", region_name=REGION)
     cfn.create_stack(
         StackName="ledger-prod-pipeline",
@@ -169,6 +170,7 @@ def test_the_exported_stack_and_its_pipeline_are_made_on_moto(
     assert 'shipway deploy "$SHIPWAY_ENV"' in deploy["source"]["buildspec"]
     variables = {v["name"]: v["value"] for v in deploy["environment"]["environmentVariables"]}
     assert variables["SHIPWAY_ENV"] == "prod" and variables["SHIPWAY_BRANCH"] == "main"
+    assert variables["SHIPWAY_WHEEL"] == f"s3://{bucket}/shipway/0.1.0/x/shipway.whl"
     definition = _api(resolve(resources["Pipeline"]["Properties"]))
     pipelines = boto3.client("codepipeline", region_name=REGION)
     pipelines.create_pipeline(pipeline=definition)
@@ -198,3 +200,30 @@ def test_the_exported_stack_and_its_pipeline_are_made_on_moto(
     arn = pipelines.get_pipeline(name="ledger-prod")["metadata"]["pipelineArn"]
     assert [t["Arn"] for t in rule["Targets"]] == [arn]
     assert rule["Targets"][0]["RoleArn"] == resolve.arn("StartRole")
+
+
+def test_upload_puts_this_shipways_wheel_in_the_bucket(ledger_repo: Path, tmp_path: Path) -> None:
+    import io
+    import zipfile
+
+    _aws_prod(ledger_repo)
+    s3 = boto3.client("s3", region_name=REGION)
+    s3.create_bucket(Bucket="ledger-prod-artifacts")
+    proc = shipway(
+        "export",
+        "codepipeline",
+        "prod",
+        "--upload",
+        "ledger-prod-artifacts",
+        repo=ledger_repo,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr
+    key = re.search(r"ShipwayWheelKey=(\S+)", proc.stderr)
+    assert key is not None, proc.stderr
+    body = s3.get_object(Bucket="ledger-prod-artifacts", Key=key[1])["Body"].read()
+    names = zipfile.ZipFile(io.BytesIO(body)).namelist()
+    assert "shipway/__init__.py" in names and "shipway/export/codepipeline.py" in names
+    from shipway import __version__
+
+    assert key[1].endswith(".whl") and key[1].startswith(f"shipway/{__version__}/")

@@ -9,7 +9,13 @@ import click
 from shipway.app import App
 from shipway.cli.common import err, handle_errors, repo_option
 from shipway.export import SOURCES
-from shipway.usecases.export import export_codepipeline, template_text, write_templates
+from shipway.model import AwsTarget
+from shipway.usecases.export import (
+    export_codepipeline,
+    template_text,
+    upload_wheel,
+    write_templates,
+)
 
 
 @click.group(name="export")
@@ -33,10 +39,22 @@ def export_group() -> None:
     default=None,
     help="The file (.json or .yml) to write; with --all, a folder. Default: standard output.",
 )
+@click.option(
+    "--upload",
+    "bucket",
+    default=None,
+    help="Put this Shipway's wheel in BUCKET (the stack's ArtifactBucketName) for the "
+    "builds to install (a build of Shipway run from its source).",
+)
 @repo_option
 @handle_errors
 def codepipeline(
-    env: str | None, every: bool, source: str, out: Path | None, repo: Path | None
+    env: str | None,
+    every: bool,
+    source: str,
+    out: Path | None,
+    bucket: str | None,
+    repo: Path | None,
 ) -> None:
     """A CloudFormation template that runs ENV's pipeline on AWS CodePipeline (V2) +
     CodeBuild: source, approval, `shipway build`, `shipway deploy`."""
@@ -44,6 +62,15 @@ def codepipeline(
         err("error: name one environment, or --all")
         raise SystemExit(2)
     app = App(repo)
+    if bucket is not None:
+        envs = app.governing()
+        target = (envs.get(env or "") or next(iter(envs.values()))).target
+        region = target.region if isinstance(target, AwsTarget) else "us-east-1"
+        profile = target.profile if isinstance(target, AwsTarget) else None
+        key = upload_wheel(bucket, region, profile)
+        err(f"uploaded s3://{bucket}/{key}: deploy the stack with ShipwayWheelKey={key}")
+        if out is None:
+            return
     exported, skipped = export_codepipeline(
         app.project(),
         app.governing(),

@@ -133,6 +133,14 @@ class _Pipeline:
             "Default": f"shipway=={self.options.version}",
             "Description": "What pip installs in the builds (the exporting version).",
         }
+        p["ShipwayWheelKey"] = {
+            "Type": "String",
+            "Default": "",
+            "Description": "The key, in the artifact bucket, of the Shipway wheel "
+            "`shipway export codepipeline --upload BUCKET` put there (empty: "
+            "ShipwayRequirement from the index).",
+        }
+        c["HasWheel"] = {"Fn::Not": [{"Fn::Equals": [{"Ref": "ShipwayWheelKey"}, ""]}]}
         p["PipIndexUrl"] = {
             "Type": "String",
             "Default": "",

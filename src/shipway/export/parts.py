@@ -27,7 +27,6 @@ Source = Literal["codecommit", "github", "s3"]
 class ExportOptions:
     source: Source = "codecommit"
     version: str = "0.0.0"  # Shipway's, pinned in the projects' install
-    wheel: str | None = None  # the key of the wheel `export --upload` put in the bucket
 
 
 @dataclass

@@ -107,13 +107,9 @@ def _project(parts: TemplateParts, step: str, buildspec: str, region: str) -> di
         {"Name": "PIP_INDEX_URL", "Value": {"Ref": "PipIndexUrl"}},
         {"Name": "AWS_REGION_DEPLOY", "Value": region},
     ]
-    if parts.options.wheel:
-        variables.append(
-            {
-                "Name": "SHIPWAY_WHEEL",
-                "Value": {"Fn::Sub": f"s3://${{ArtifactBucket}}/{parts.options.wheel}"},
-            }
-        )
+    # the wheel `export --upload` put in the artifact bucket, when its key is given
+    wheel = {"Fn::Sub": "s3://${ArtifactBucket}/${ShipwayWheelKey}"}
+    variables.append({"Name": "SHIPWAY_WHEEL", "Value": {"Fn::If": ["HasWheel", wheel, ""]}})
     timeout = min(_MAX_BUILD_MINUTES, max(5, -(-parts.project.build.timeout_s // 60) * 2))
     return {
         "Type": "AWS::CodeBuild::Project",

@@ -97,3 +97,53 @@ def write_templates(exported: list[Exported], out: Path, many: bool) -> list[Exp
         write_atomically(path, template_text(e.template, path))
         written.append(Exported(e.env, e.template, path))
     return written
+
+
+def upload_wheel(bucket: str, region: str, profile: str | None = None) -> str:
+    """A wheel of the running Shipway, built from its source tree, put in `bucket` (the
+    exported stack's artifact bucket); its key, for the `ShipwayWheelKey` parameter."""
+    import shutil
+    import subprocess
+    import sys
+    import tempfile
+
+    import shipway
+    from shipway.archive import sha256_of
+    from shipway.targets.aws.client import AwsClient
+
+    source = Path(shipway.__file__).resolve().parents[2]
+    pyproject = source / "pyproject.toml"
+    if not pyproject.is_file() or 'name = "shipway"' not in pyproject.read_text("utf-8"):
+        raise ShipwayError(
+            f"this Shipway ({__version__}) was installed as a package, not run from its "
+            "source: the template installs it from the index (`ShipwayRequirement`)",
+            hint="--upload is for a build of Shipway run from its source tree",
+        )
+    folder = Path(tempfile.mkdtemp(prefix="shipway-wheel-"))
+    try:
+        built = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "wheel",
+                "--no-deps",
+                "-q",
+                "-w",
+                str(folder),
+                str(source),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        wheels = sorted(folder.glob("shipway-*.whl"))
+        if built.returncode != 0 or not wheels:
+            tail = (built.stderr.strip().splitlines() or ["no wheel made"])[-1]
+            raise ShipwayError(f"cannot build Shipway's wheel from {source}: {tail}")
+        wheel = wheels[0]
+        key = f"shipway/{__version__}/{sha256_of(wheel)[:12]}/{wheel.name}"
+        AwsClient(region, profile).put_file(bucket, key, wheel, sha256_of(wheel))
+        return key
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
