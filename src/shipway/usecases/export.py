@@ -74,11 +74,20 @@ def export_codepipeline(
     return out, skipped
 
 
+#: CloudFormation takes a template body of at most this many bytes with the call; a larger
+#: one goes through S3 (`aws cloudformation deploy --s3-bucket`)
+INLINE_TEMPLATE_BYTES = 51_200
+
+
 def template_text(template: dict[str, Any], path: Path | None) -> str:
-    """YAML for a `.yml`/`.yaml` file, else JSON."""
+    """YAML for a `.yml`/`.yaml` file, else JSON — compact when indenting it would pass
+    the size CloudFormation takes with the call."""
     if path is not None and path.suffix in (".yml", ".yaml"):
         return yaml.safe_dump(template, sort_keys=False, width=100)
-    return json.dumps(template, indent=2) + "\n"
+    text = json.dumps(template, indent=2) + "\n"
+    if len(text.encode()) > INLINE_TEMPLATE_BYTES:
+        text = json.dumps(template, separators=(",", ":")) + "\n"
+    return text
 
 
 def write_templates(exported: list[Exported], out: Path, many: bool) -> list[Exported]:
