@@ -130,3 +130,57 @@ def test_a_folder_that_is_not_a_build_is_refused(ledger_repo: Path, tmp_path: Pa
     (full / "x").write_text("x")
     proc = shipway_at(tmp_path / "s", ledger_repo, "build", "dev", "--out", str(full))
     assert proc.returncode == 2 and "is not an empty folder" in proc.stderr
+
+
+def test_the_exported_buildspecs_commands_build_and_deploy(
+    ledger_repo: Path, tmp_path: Path
+) -> None:
+    """The commands of the CodeBuild projects the export writes, run as CodeBuild runs
+    them (bash, in a clone of the commit, the Build action's folder handed to Deploy's
+    `CODEBUILD_SRC_DIR_Build`): Shipway's install aside, they build and deploy."""
+    import yaml
+
+    from shipway.export.buildspec import build_buildspec, deploy_buildspec
+
+    git(ledger_repo, "checkout", "-q", "dev")
+    clone = tmp_path / "src"
+    git(tmp_path, "clone", "-q", "--branch", "dev", str(ledger_repo), str(clone))
+    env = {
+        **os.environ,
+        "PATH": f"{Path(SHIPWAY).parent}{os.pathsep}{os.environ['PATH']}",
+        "SHIPWAY_ENV": "dev",
+        "SHIPWAY_BRANCH": "dev",
+        "SHIPWAY_HOME": str(tmp_path / "codebuild-state"),
+    }
+
+    def phases(spec: str, *names: str) -> str:
+        doc = yaml.safe_load(spec)
+        return "\n".join(c for n in names for c in doc["phases"][n]["commands"])
+
+    build = subprocess.run(
+        [
+            "bash",
+            "-e",
+            "-c",
+            phases(build_buildspec(), "pre_build", "build") + '\necho "$SHIPWAY_PLAN"',
+        ],
+        cwd=clone,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert build.returncode == 0, build.stderr
+    assert build.stdout.strip().splitlines()[-1].startswith("dev at ")  # what the approval shows
+    output = clone / yaml.safe_load(build_buildspec())["artifacts"]["base-directory"]
+    assert (output / "build.json").is_file()
+    deployed = subprocess.run(
+        ["bash", "-e", "-c", phases(deploy_buildspec(), "pre_build", "build")],
+        cwd=clone,
+        env={**env, "CODEBUILD_SRC_DIR_Build": str(output)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert deployed.returncode == 0, deployed.stderr
+    assert "release 1" in deployed.stdout
