@@ -127,7 +127,7 @@ class _Pipeline:
                 "Default": "",
                 "Description": "An SNS topic told of each approval waiting (empty: none).",
             }
-            c["HasApprovalTopic"] = {"Fn::Not": [{"Fn::Equals": [{"Ref": "ApprovalTopicArn"}, ""]}]}
+            c["HasApprovalTopic"] = _given({"Ref": "ApprovalTopicArn"})
         p["ShipwayRequirement"] = {
             "Type": "String",
             "Default": f"shipway=={self.options.version}",
@@ -140,7 +140,7 @@ class _Pipeline:
             "`shipway export codepipeline --upload BUCKET` put there (empty: "
             "ShipwayRequirement from the index).",
         }
-        c["HasWheel"] = {"Fn::Not": [{"Fn::Equals": [{"Ref": "ShipwayWheelKey"}, ""]}]}
+        c["HasWheel"] = _given({"Ref": "ShipwayWheelKey"})
         p["PipIndexUrl"] = {
             "Type": "String",
             "Default": "",
@@ -165,9 +165,7 @@ class _Pipeline:
             "Description": "Managed policies the Deploy project also needs: what the "
             "services' `resources:` make (tables, queues, buckets …).",
         }
-        c["HasExtraDeployPolicies"] = {
-            "Fn::Not": [{"Fn::Equals": [{"Fn::Join": ["", {"Ref": "ExtraDeployPolicyArns"}]}, ""]}]
-        }
+        c["HasExtraDeployPolicies"] = _given({"Fn::Join": ["", {"Ref": "ExtraDeployPolicyArns"}]})
 
     # ------------------------------------------------------------------ bucket
 
@@ -464,6 +462,11 @@ class _Pipeline:
             },
             "ArtifactBucketName": {"Value": {"Ref": "ArtifactBucket"}},
         }
+
+
+def _given(value: dict[str, Any]) -> dict[str, Any]:
+    """The condition that a parameter (or the text it makes) is not empty."""
+    return {"Fn::Not": [{"Fn::Equals": [value, ""]}]}
 
 
 def _build_action(
