@@ -143,3 +143,13 @@ def test_a_local_environment_is_refused_by_name() -> None:
     project = load_project(EXAMPLE)
     with pytest.raises(ShipwayError, match="environment `dev` deploys to the local target"):
         pipeline_template(project, project.environments["dev"], ExportOptions())
+
+
+def test_more_path_globs_than_a_trigger_holds_are_said() -> None:
+    project, env = _ledger_prod(paths_include=tuple(f"services/s{n}/**" for n in range(10)))
+    template = pipeline_template(project, env, ExportOptions("github", "1"))
+    assert lint(template) == []
+    (trigger,) = template["Resources"]["Pipeline"]["Properties"]["Triggers"]
+    assert len(trigger["GitConfiguration"]["Push"][0]["FilePaths"]["Includes"]) == 8
+    (note,) = template["Metadata"]["Shipway"]["Notes"]
+    assert "the first 8 of the 10 `paths.include` globs" in note

@@ -40,6 +40,7 @@ __all__ = ["SOURCES", "ExportOptions", "pipeline_template"]
 #: CodeBuild's image with Python 3.12 and Node.js 20 (Amazon Linux 2023)
 DEFAULT_IMAGE = "aws/codebuild/amazonlinux-x86_64-standard:5.0"
 _APPROVAL_MINUTES = (5, 86400)  # a manual approval action's timeout, in minutes
+_MAX_TRIGGER_GLOBS = 8  # CodePipeline: file-path globs per include or exclude list
 
 
 def pipeline_template(project: Project, env: Environment, options: ExportOptions) -> dict[str, Any]:
@@ -306,10 +307,19 @@ class _Pipeline:
     def _trigger(self) -> dict[str, Any]:
         push: dict[str, Any] = {"Branches": {"Includes": [self.env.branch]}}
         paths: dict[str, Any] = {}
-        if self.env.paths_include:
-            paths["Includes"] = list(self.env.paths_include)[:8]
-        if self.env.paths_exclude:
-            paths["Excludes"] = list(self.env.paths_exclude)[:8]
+        for key, globs in (
+            ("Includes", self.env.paths_include),
+            ("Excludes", self.env.paths_exclude),
+        ):
+            if len(globs) > _MAX_TRIGGER_GLOBS:  # the trigger filters the first ones only
+                self.parts.notes.append(
+                    f"the trigger's file paths hold the first {_MAX_TRIGGER_GLOBS} of the "
+                    f"{len(globs)} `paths.{key.lower().removesuffix('s')}` globs (CodePipeline's "
+                    "limit): a push matching only the others starts no run; the build still "
+                    "deploys only what changed"
+                )
+            if globs:
+                paths[key] = list(globs)[:_MAX_TRIGGER_GLOBS]
         if paths:
             push["FilePaths"] = paths
         return {
