@@ -8,7 +8,10 @@ Framework reads them.
 
 from __future__ import annotations
 
+import hashlib
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -202,7 +205,49 @@ def load_yaml(
     name = display or str(path)
     if root is None and display is not None:
         root = root_of(path, display)
-    return parse_yaml(read_config_text(path, name, root), name, core_booleans=core_booleans)
+    text = read_config_text(path, name, root)
+    # the same file is read again and again (discovery, then each environment's load):
+    # parsed once per text, handed out as a copy (a caller may change what it gets)
+    key = (name, core_booleans, hashlib.blake2b(text.encode(), digest_size=16).digest())
+    with _parsed_lock:
+        found = _parsed.get(key, _MISSING)
+        if found is not _MISSING:
+            _parsed.move_to_end(key)
+            return copy_document(found)
+    doc = parse_yaml(text, name, core_booleans=core_booleans)
+    with _parsed_lock:
+        _parsed[key] = doc
+        while len(_parsed) > _PARSED_KEPT:
+            _parsed.popitem(last=False)
+    return copy_document(doc)
+
+
+_PARSED_KEPT = 4096  # documents (a monorepo's serverless.yml, each environment's layers)
+_parsed: OrderedDict[tuple[str, bool, bytes], Any] = OrderedDict()
+_parsed_lock = threading.Lock()
+_MISSING = object()
+
+
+def copy_document(node: Any) -> Any:
+    """A parsed document copied, its line numbers too: mappings and sequences are new,
+    the scalars (immutable) shared."""
+    if isinstance(node, LineDict):
+        out = LineDict((k, copy_document(v)) for k, v in node.items())
+        out.lines = dict(node.lines)
+        out.line = node.line
+        return out
+    if isinstance(node, LineList):
+        items = LineList(copy_document(v) for v in node)
+        items.lines = list(node.lines)
+        items.line = node.line
+        return items
+    if isinstance(node, dict):
+        return {k: copy_document(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [copy_document(v) for v in node]
+    if isinstance(node, set):  # `!!set`
+        return set(node)
+    return node
 
 
 def line_of(doc: Any, path: Sequence[str | int]) -> int | None:
