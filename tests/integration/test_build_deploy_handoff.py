@@ -184,3 +184,36 @@ def test_the_exported_buildspecs_commands_build_and_deploy(
     )
     assert deployed.returncode == 0, deployed.stderr
     assert "release 1" in deployed.stdout
+
+
+def test_a_hostile_manifest_is_exit_2_without_a_traceback(
+    ledger_repo: Path, tmp_path: Path
+) -> None:
+    git(ledger_repo, "checkout", "-q", "dev")
+    cases = {
+        "deep": "[" * 100_000 + "]" * 100_000,
+        "not json": "{nope",
+        "not a mapping": "[1, 2]",
+        "bad sha": json.dumps(
+            {
+                "format": 1,
+                "env": "dev",
+                "commit": "0" * 40,
+                "services": [
+                    {"service": "a", "key": "k", "file": "a.zip", "sha256": "x", "size": 1}
+                ],
+            }
+        ),
+    }
+    for name, text in cases.items():
+        folder = tmp_path / name.replace(" ", "-")
+        folder.mkdir()
+        (folder / "build.json").write_text(text)
+        proc = shipway_at(tmp_path / "s", ledger_repo, "deploy", "dev", "--from", str(folder))
+        assert proc.returncode == 2, (name, proc.stderr)
+        assert "is not a build manifest" in proc.stderr and "Traceback" not in proc.stderr, name
+    linked = tmp_path / "linked"
+    linked.mkdir()
+    (linked / "build.json").symlink_to(tmp_path / "deep/build.json")
+    proc = shipway_at(tmp_path / "s", ledger_repo, "deploy", "dev", "--from", str(linked))
+    assert proc.returncode == 2 and "is not a build folder" in proc.stderr

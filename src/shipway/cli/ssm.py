@@ -103,5 +103,9 @@ def _value_from_stdin(hide: bool) -> str:
     if sys.stdin.isatty():
         entered: str = click.prompt("value", hide_input=hide)
         return entered
-    text = sys.stdin.read()
+    # no more than SSM takes, and a little: a larger value is refused, not read whole
+    text = sys.stdin.read(_MAX_READ)
     return text[:-1] if text.endswith("\n") else text  # `echo x |` adds one
+
+
+_MAX_READ = 8 * 1024 + 2

@@ -42,6 +42,7 @@ BUILD_FILE = "build.json"
 _FORMAT = 1
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
+_MAX_MANIFEST_BYTES = 16 * 1024 * 1024  # thousands of services fit in far less
 
 
 @dataclass(frozen=True)
@@ -135,10 +136,15 @@ def deploy_from(
 def read_folder(folder: Path, env: str) -> tuple[dict[str, Any], list[FolderBuild]]:
     """`build.json` of `folder`, checked: ShipwayError naming what is wrong."""
     manifest = folder / BUILD_FILE
-    if not manifest.is_file():
+    if manifest.is_symlink() or not manifest.is_file():
         raise ShipwayError(
             f"{folder} is not a build folder: no {BUILD_FILE}",
             hint="`shipway build ENV --out DIR` makes one",
+        )
+    if manifest.stat().st_size > _MAX_MANIFEST_BYTES:
+        raise ShipwayError(
+            f"{manifest} is {manifest.stat().st_size:,} bytes: a build manifest is at most "
+            f"{_MAX_MANIFEST_BYTES:,}"
         )
     try:
         doc = json.loads(manifest.read_text(encoding="utf-8"))
@@ -147,9 +153,10 @@ def read_folder(folder: Path, env: str) -> tuple[dict[str, Any], list[FolderBuil
         builds = [_from_json(s) for s in doc["services"]]
         if not re.fullmatch(r"[0-9a-f]{40}", str(doc["commit"])):
             raise ValueError("commit")
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
+        why = "nested too deep" if isinstance(exc, RecursionError) else str(exc)[:200]
         raise ShipwayError(
-            f"{manifest} is not a build manifest Shipway {__version__} reads ({exc})"
+            f"{manifest} is not a build manifest Shipway {__version__} reads ({why})"
         ) from None
     if doc.get("env") != env:
         raise ShipwayError(
