@@ -23,6 +23,7 @@ from typing import Any
 
 from shipway.errors import ShipwayError
 from shipway.export.bucket import artifact_bucket
+from shipway.export.parameters import template_parameters
 from shipway.export.parts import (
     SOURCES,
     ExportOptions,
@@ -37,8 +38,6 @@ from shipway.model import AwsTarget, Environment, Project
 
 __all__ = ["SOURCES", "ExportOptions", "pipeline_template"]
 
-#: CodeBuild's image with Python 3.12 and Node.js 20 (Amazon Linux 2023)
-DEFAULT_IMAGE = "aws/codebuild/amazonlinux-x86_64-standard:5.0"
 _APPROVAL_MINUTES = (5, 86400)  # a manual approval action's timeout, in minutes
 _MAX_TRIGGER_GLOBS = 8  # CodePipeline: file-path globs per include or exclude list
 
@@ -67,7 +66,7 @@ def pipeline_template(project: Project, env: Environment, options: ExportOptions
     )
     stacks = [f"{s.name}-{env.stage}" for s in project.services]
     builder = _Pipeline(parts)
-    builder.parameters()
+    template_parameters(parts)
     artifact_bucket(parts)
     codebuild_projects(parts, stacks, env.target.region)
     builder.pipeline()
@@ -78,7 +77,7 @@ def pipeline_template(project: Project, env: Environment, options: ExportOptions
 
 
 class _Pipeline:
-    """The template's parameters, the pipeline, what starts it, and the outputs."""
+    """The pipeline, what starts it, and the template's outputs."""
 
     def __init__(self, parts: TemplateParts) -> None:
         self.parts = parts
@@ -90,87 +89,6 @@ class _Pipeline:
         )
         self.template = parts.template
         self.resources = parts.resources
-
-    # ------------------------------------------------------------------ parameters
-
-    def parameters(self) -> None:
-        p = self.template["Parameters"]
-        c = self.template["Conditions"]
-        if self.options.source == "codecommit":
-            p["RepositoryName"] = {
-                "Type": "String",
-                "MinLength": 1,
-                "Description": "The CodeCommit repository holding the monorepo.",
-            }
-        elif self.options.source == "github":
-            p["ConnectionArn"] = {
-                "Type": "String",
-                "AllowedPattern": "arn:aws[a-z-]*:(codestar-connections|codeconnections):.+",
-                "Description": "The CodeStar connection to GitHub (Developer Tools > "
-                "Connections), already authorized.",
-            }
-            p["FullRepositoryId"] = {
-                "Type": "String",
-                "AllowedPattern": "[^/]+/[^/]+",
-                "Description": "owner/repository on GitHub.",
-            }
-        else:
-            p["SourceBucket"] = {
-                "Type": "String",
-                "MinLength": 3,
-                "Description": "The versioned bucket the source zip is uploaded to (with "
-                "EventBridge notifications on: each upload starts the pipeline).",
-            }
-            p["SourceObjectKey"] = {"Type": "String", "Default": f"{self.name}/source.zip"}
-        if self.env.approval is not None:
-            p["ApprovalTopicArn"] = {
-                "Type": "String",
-                "Default": "",
-                "Description": "An SNS topic told of each approval waiting (empty: none).",
-            }
-            c["HasApprovalTopic"] = _given({"Ref": "ApprovalTopicArn"})
-        p["ShipwayRequirement"] = {
-            "Type": "String",
-            "Default": f"shipway=={self.options.version}",
-            "Description": "What pip installs in the builds (the exporting version).",
-        }
-        p["ShipwayWheelKey"] = {
-            "Type": "String",
-            "Default": "",
-            "Description": "The key, in the artifact bucket, of the Shipway wheel "
-            "`shipway export codepipeline --upload BUCKET` put there (empty: "
-            "ShipwayRequirement from the index).",
-        }
-        c["HasWheel"] = _given({"Ref": "ShipwayWheelKey"})
-        p["PipIndexUrl"] = {
-            "Type": "String",
-            "Default": "",
-            "Description": "The team's package index (empty: PyPI).",
-        }
-        p["BuildImage"] = {"Type": "String", "Default": DEFAULT_IMAGE}
-        p["ComputeType"] = {
-            "Type": "String",
-            "Default": "BUILD_GENERAL1_SMALL",
-            "AllowedValues": [
-                "BUILD_GENERAL1_SMALL",
-                "BUILD_GENERAL1_MEDIUM",
-                "BUILD_GENERAL1_LARGE",
-                "BUILD_GENERAL1_XLARGE",
-                "BUILD_GENERAL1_2XLARGE",
-            ],
-        }
-        p["ArtifactRetentionDays"] = {"Type": "Number", "Default": 30, "MinValue": 1}
-        p["ExtraDeployPolicyArns"] = {
-            "Type": "CommaDelimitedList",
-            "Default": "",
-            "Description": "Managed policies the Deploy project also needs: what the "
-            "services' `resources:` make (tables, queues, buckets …).",
-        }
-        c["HasExtraDeployPolicies"] = _given({"Fn::Join": ["", {"Ref": "ExtraDeployPolicyArns"}]})
-
-    # ------------------------------------------------------------------ bucket
-
-    # ------------------------------------------------------------------ CodeBuild
 
     def pipeline(self) -> None:
         stages: list[dict[str, Any]] = [{"Name": "Source", "Actions": [self._source_action()]}]
@@ -472,11 +390,6 @@ class _Pipeline:
             },
             "ArtifactBucketName": {"Value": {"Ref": "ArtifactBucket"}},
         }
-
-
-def _given(value: dict[str, Any]) -> dict[str, Any]:
-    """The condition that a parameter (or the text it makes) is not empty."""
-    return {"Fn::Not": [{"Fn::Equals": [value, ""]}]}
 
 
 def _build_action(
